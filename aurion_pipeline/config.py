@@ -1,0 +1,173 @@
+"""Settings read from `AURION_*` environment variables, validated with one-line errors.
+
+Secrets are not read here: the tenant list names the environment variable that holds each key,
+and the key itself is resolved only when a client is built (see `defs/resources.py`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+DEFAULT_BASE_URL = "https://apps.aurionai.net"
+DEFAULT_START_DATE = date(2024, 1, 1)
+_TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    """One Aurion tenant to load: its name in the warehouse and the env var holding its key."""
+
+    name: str
+    api_key_env: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str
+    data_dir: Path
+    start_date: date
+    max_range_days: int
+    lookback_days: int
+    end_date_inclusive: bool
+    max_workers: int
+    lock_timeout_s: float
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def analyst_path(self) -> Path:
+        return self.data_dir / "analyst.duckdb"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    return Settings(
+        base_url=validate_base_url(env.get("AURION_BASE_URL", DEFAULT_BASE_URL)),
+        data_dir=Path(env.get("AURION_DATA_DIR", "./data")).expanduser().resolve(),
+        start_date=parse_date(env.get("AURION_START_DATE"), "AURION_START_DATE", DEFAULT_START_DATE),
+        max_range_days=parse_int(env, "AURION_MAX_RANGE_DAYS", 31, lo=1, hi=366),
+        lookback_days=parse_int(env, "AURION_LOOKBACK_DAYS", 3, lo=0, hi=90),
+        end_date_inclusive=parse_bool(env, "AURION_END_DATE_INCLUSIVE", True),
+        max_workers=parse_int(env, "AURION_MAX_WORKERS", 8, lo=1, hi=64),
+        lock_timeout_s=float(parse_int(env, "AURION_LOCK_TIMEOUT_SECONDS", 120, lo=0, hi=86400)),
+    )
+
+
+def load_tenants(env: Mapping[str, str] | None = None) -> tuple[TenantSpec, ...]:
+    """The tenants to load: `AURION_TENANTS_FILE` if set, else one tenant keyed by `AURION_API_KEY`."""
+    env = os.environ if env is None else env
+    path = env.get("AURION_TENANTS_FILE")
+    if path:
+        return parse_tenants_file(Path(path))
+    name = env.get("AURION_TENANT", "default")
+    if not _TENANT_NAME.match(name):
+        raise ConfigError(f"AURION_TENANT={name!r} is not a valid tenant name (letters, digits, _ . -)")
+    return (TenantSpec(name=name, api_key_env="AURION_API_KEY"),)
+
+
+def parse_tenants_file(path: Path) -> tuple[TenantSpec, ...]:
+    where = f"AURION_TENANTS_FILE ({path})"
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{where} does not exist") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{where} is not readable YAML: {type(exc).__name__}") from None
+    if isinstance(doc, dict):
+        doc = doc.get("tenants")
+    if not isinstance(doc, list) or not doc:
+        raise ConfigError(f"{where} must be a non-empty YAML list of {{name, api_key_env}}")
+    tenants = tuple(_tenant_entry(entry, i, where) for i, entry in enumerate(doc))
+    names = [t.name for t in tenants]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"{where} lists tenant(s) more than once: {', '.join(dupes)}")
+    return tenants
+
+
+def _tenant_entry(entry: object, index: int, where: str) -> TenantSpec:
+    if not isinstance(entry, dict) or set(entry) - {"name", "api_key_env"}:
+        raise ConfigError(f"{where}: entry {index + 1} must have exactly the keys name and api_key_env")
+    name, key_env = entry.get("name"), entry.get("api_key_env")
+    if not isinstance(name, str) or not _TENANT_NAME.match(name):
+        raise ConfigError(f"{where}: entry {index + 1} has an invalid name {name!r} (letters, digits, _ . -)")
+    if not isinstance(key_env, str) or not _ENV_NAME.match(key_env):
+        raise ConfigError(
+            f"{where}: tenant {name!r} needs api_key_env, the NAME of an environment variable "
+            "holding its key (never the key itself)"
+        )
+    return TenantSpec(name=name, api_key_env=key_env)
+
+
+def validate_base_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"AURION_BASE_URL={url!r} must be an http(s) URL such as {DEFAULT_BASE_URL}")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"AURION_BASE_URL={url!r} uses plain http to a non-loopback host; use https so the API key is encrypted"
+        )
+    return url.rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_date(value: str | None, name: str, default: date) -> date:
+    if value in (None, ""):
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def parse_int(env: Mapping[str, str], name: str, default: int, *, lo: int, hi: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}={value} is out of range; use a number from {lo} to {hi}")
+    return value
+
+
+def parse_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false")
