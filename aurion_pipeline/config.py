@@ -46,17 +46,6 @@ class Settings:
     max_workers: int
     lock_timeout_s: float
 
-    @property
-    def warehouse_path(self) -> Path:
-        return self.data_dir / "warehouse.duckdb"
-
-    @property
-    def lake_dir(self) -> Path:
-        return self.data_dir / "lake"
-
-    @property
-    def analyst_path(self) -> Path:
-        return self.data_dir / "analyst.duckdb"
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:

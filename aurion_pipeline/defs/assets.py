@@ -1,0 +1,80 @@
+"""Raw assets: Aurion usage in daily partitions, and summary snapshots. Orchestration only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dagster as dg
+
+from aurion_pipeline import pipeline
+from aurion_pipeline.defs.partitions import daily_partitions
+from aurion_pipeline.defs.resources import AurionApiResource, WarehouseResource
+
+WRITER_POOL = "duckdb_writer"
+
+
+class UsageLoadConfig(dg.Config):
+    tenants: list[str] = []
+    """Load only these tenants (default: every configured tenant)."""
+    only_missing: bool = False
+    """Skip days a previous run already loaded for a tenant (finish a failed backfill cheaply)."""
+
+
+@dg.asset(
+    key=["raw", "usage_daily"],
+    group_name="raw",
+    partitions_def=daily_partitions(),
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WRITER_POOL,
+    kinds={"duckdb", "parquet"},
+    description="Daily Aurion usage per tenant (llm_tokens flattened); one row per loaded (tenant, day).",
+)
+def usage_daily(
+    context: dg.AssetExecutionContext, config: UsageLoadConfig, aurion_api: AurionApiResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    window = context.partition_time_window
+    start, end = window.start.date(), (window.end - timedelta(days=1)).date()
+    clients = aurion_api.get_clients(config.tenants)
+    report = pipeline.load_usage_range(
+        clients, warehouse.warehouse, start, end, max_range_days=aurion_api.max_range_days,
+        max_workers=aurion_api.max_workers, run_id=context.run_id, only_missing=config.only_missing,
+    )
+    metadata = {
+        "window": f"{start}..{end}",
+        "tenants": len(clients),
+        "dagster/row_count": report.rows,
+        "details_requests": report.requests,
+        "windows_loaded": report.windows_loaded,
+        "filled_zero_days": report.filled_days,
+        "restated_values": report.restated_values,
+        "new_fields": dg.MetadataValue.json(sorted(report.new_fields)),
+        "dropped_rows": dg.MetadataValue.json(report.dropped[:50]),
+    }
+    if report.failures:
+        lines = report.failure_lines()
+        raise dg.Failure(
+            description=f"{len(lines)} window(s) not loaded (others were): {lines[0]}",
+            metadata={**metadata, "failed_windows": dg.MetadataValue.json(lines[:100])},
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    key=["raw", "usage_summary"],
+    group_name="raw",
+    pool=WRITER_POOL,
+    kinds={"duckdb", "parquet"},
+    description="Snapshots of /usage/summary: billing period, plan, status, used/limit per quota.",
+)
+def usage_summary(
+    context: dg.AssetExecutionContext, aurion_api: AurionApiResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    clients = aurion_api.get_clients()
+    report = pipeline.load_summaries(clients, warehouse.warehouse, max_workers=aurion_api.max_workers, run_id=context.run_id)
+    if report.failures:
+        tenant, error = report.failures[0]
+        raise dg.Failure(
+            description=f"summary failed for {len(report.failures)} tenant(s) (others were saved): {tenant}: {error}",
+            metadata={"failed_tenants": dg.MetadataValue.json([f"{t}: {e}" for t, e in report.failures])},
+        )
+    return dg.MaterializeResult(metadata={"snapshots": report.snapshots})

@@ -1,0 +1,102 @@
+"""Dagster resources: configuration in, clients and connections out. Nothing here fetches or loads."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from pydantic import Field
+
+from aurion_pipeline.api.client import AurionClient
+from aurion_pipeline.config import (
+    DEFAULT_BASE_URL,
+    ConfigError,
+    TenantSpec,
+    load_settings,
+    parse_tenants_file,
+    validate_base_url,
+)
+from aurion_pipeline.warehouse import Warehouse
+
+
+class AurionApiResource(dg.ConfigurableResource):
+    """The Aurion Usage API: where it is, which tenants to load, and how politely to ask."""
+
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="API base URL (AURION_BASE_URL); http only for loopback.")
+    api_key: str | None = Field(
+        default=None, description="Key of the single tenant, from AURION_API_KEY via dg.EnvVar (hidden in the UI)."
+    )
+    tenant: str = Field(default="default", description="Name of the single tenant (AURION_TENANT).")
+    tenants_file: str | None = Field(
+        default=None, description="YAML list of {name, api_key_env} (AURION_TENANTS_FILE); overrides api_key."
+    )
+    max_range_days: int = Field(default=31, description="Most days one details request asks for (AURION_MAX_RANGE_DAYS).")
+    end_date_inclusive: bool = Field(default=True, description="Whether the API treats end_date as inclusive.")
+    max_workers: int = Field(default=8, description="Tenants fetched concurrently (AURION_MAX_WORKERS).")
+    timeout_s: float = Field(default=60.0, description="Read timeout of one HTTP call, seconds.")
+    retry_budget_s: float = Field(default=300.0, description="Total time one call may spend retrying 429/5xx.")
+
+    def tenant_specs(self) -> tuple[TenantSpec, ...]:
+        if self.tenants_file:
+            return parse_tenants_file(Path(self.tenants_file))
+        return (TenantSpec(name=self.tenant, api_key_env="AURION_API_KEY"),)
+
+    def get_clients(self, only: Sequence[str] = ()) -> dict[str, AurionClient]:
+        """One client per tenant (each with its own session), keys read from the environment now."""
+        base_url = validate_base_url(self.base_url)
+        specs = self.tenant_specs()
+        unknown = sorted(set(only) - {s.name for s in specs})
+        if unknown:
+            raise ConfigError(f"unknown tenant(s) {', '.join(unknown)}; configured: {', '.join(s.name for s in specs)}")
+        chosen = [s for s in specs if not only or s.name in only]
+        return {s.name: self._client(base_url, s) for s in chosen}
+
+    def _client(self, base_url: str, spec: TenantSpec) -> AurionClient:
+        key = self.api_key if not self.tenants_file else os.environ.get(spec.api_key_env)
+        if not key:
+            raise ConfigError(f"no API key for tenant {spec.name!r}: set the environment variable {spec.api_key_env}")
+        return AurionClient(
+            base_url, key, tenant=spec.name, api_key_env=spec.api_key_env,
+            timeout=(10.0, self.timeout_s), retry_budget_s=self.retry_budget_s,
+            end_date_inclusive=self.end_date_inclusive,
+        )
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse, its Parquet lake and the analyst copy, under one data directory."""
+
+    data_dir: str = Field(default="./data", description="Root of lake/, warehouse.duckdb, analyst.duckdb (AURION_DATA_DIR).")
+    lock_timeout_s: float = Field(
+        default=120.0, description="How long a writer waits for a lock held elsewhere (AURION_LOCK_TIMEOUT_SECONDS)."
+    )
+
+    @property
+    def warehouse(self) -> Warehouse:
+        return Warehouse(Path(self.data_dir).expanduser().resolve(), self.lock_timeout_s)
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection; the analyst copy is republished when the block succeeds."""
+        with self.warehouse.writer(publish=True) as con:
+            yield con
+
+
+def resources_from_env(env: dict[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
+    """Resources configured from AURION_* variables. The key is passed as dg.EnvVar, never as a value."""
+    env = dict(os.environ if env is None else env)
+    settings = load_settings(env)
+    api = AurionApiResource(
+        base_url=settings.base_url,
+        api_key=dg.EnvVar("AURION_API_KEY") if env.get("AURION_API_KEY") else None,
+        tenant=env.get("AURION_TENANT", "default"),
+        tenants_file=env.get("AURION_TENANTS_FILE") or None,
+        max_range_days=settings.max_range_days,
+        end_date_inclusive=settings.end_date_inclusive,
+        max_workers=settings.max_workers,
+    )
+    warehouse = WarehouseResource(data_dir=str(settings.data_dir), lock_timeout_s=settings.lock_timeout_s)
+    return {"aurion_api": api, "warehouse": warehouse}

@@ -1,0 +1,92 @@
+"""The Parquet lake: the durable copy of everything fetched, from which the warehouse can be rebuilt.
+
+Layout (hive-style, one file per month for all tenants, so a reader scans few files):
+
+    <lake>/usage_daily/usage_month=YYYY-MM/part.parquet
+    <lake>/usage_summary/captured_date=YYYY-MM-DD/<run-id>.parquet
+
+Every write goes to a temporary name in the same folder, is fsynced and then renamed over the old
+file, so a killed writer never leaves a half-written file where `read_parquet('**/*.parquet')` sees it.
+Callers hold the writer lock (`warehouse.lock`) around read-modify-write of a month file.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+USAGE_DIR = "usage_daily"
+SUMMARY_DIR = "summary_snapshots"
+_KEY = ["tenant", "usage_date"]
+
+
+def usage_month_path(lake_dir: Path, month: str) -> Path:
+    return lake_dir / USAGE_DIR / f"usage_month={month}" / "part.parquet"
+
+
+def usage_glob(lake_dir: Path) -> str:
+    return str(lake_dir / USAGE_DIR / "usage_month=*" / "*.parquet")
+
+
+def summary_glob(lake_dir: Path) -> str:
+    return str(lake_dir / SUMMARY_DIR / "captured_date=*" / "*.parquet")
+
+
+def write_usage(lake_dir: Path, table: pa.Table) -> list[Path]:
+    """Upsert `table` into the month files it touches: its (tenant, usage_date) rows replace any
+    already there; every other row is kept. Returns the files written."""
+    if table.num_rows == 0:
+        return []
+    months = pc.strftime(table["usage_date"], format="%Y-%m")
+    written = []
+    for month in pc.unique(months).to_pylist():
+        incoming = table.filter(pc.equal(months, month))
+        path = usage_month_path(lake_dir, month)
+        merged = _replace_rows(_read_if_exists(path, table.schema), incoming)
+        write_atomically(merged.sort_by([(k, "ascending") for k in _KEY]), path)
+        written.append(path)
+    return written
+
+
+def write_summary(lake_dir: Path, table: pa.Table, captured_date: str, run_id: str) -> Path:
+    path = lake_dir / SUMMARY_DIR / f"captured_date={captured_date}" / f"{run_id}.parquet"
+    write_atomically(table, path)
+    return path
+
+
+def _read_if_exists(path: Path, schema: pa.Schema) -> pa.Table:
+    if not path.exists():
+        return schema.empty_table()
+    return pq.read_table(path, schema=schema)
+
+
+def _replace_rows(existing: pa.Table, incoming: pa.Table) -> pa.Table:
+    if existing.num_rows == 0:
+        return incoming
+    kept = existing.join(incoming.select(_KEY), keys=_KEY, join_type="left anti")
+    return pa.concat_tables([kept.select(incoming.schema.names), incoming])
+
+
+def write_atomically(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,154 @@
+"""One usage load, start to finish, without Dagster: fetch → normalize → lake → warehouse.
+
+Dagster assets and the benchmarks call this; it knows nothing of partitions or run storage.
+Work goes window by window (each window at most `max_range_days`, all tenants fetched concurrently),
+and each window is committed to the lake and the warehouse before the next is fetched, so a failure
+or a kill loses at most the window in flight and never what other tenants or windows loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+import pyarrow as pa
+
+from aurion_pipeline import lake
+from aurion_pipeline.api.client import AurionClient
+from aurion_pipeline.api.errors import AuthError, AurionApiError, ScopeError
+from aurion_pipeline.api.windows import chunk_window
+from aurion_pipeline.normalize import RawWindow, normalize_details, normalize_summary
+from aurion_pipeline.warehouse import Warehouse
+from aurion_pipeline.warehouse.load import Window, append_summary, load_usage, log_failures, missing_days
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class UsageReport:
+    """What one load did, for run metadata and the CLI."""
+
+    windows_loaded: int = 0
+    rows: int = 0
+    filled_days: int = 0
+    restated_values: int = 0
+    requests: int = 0
+    new_fields: set[str] = field(default_factory=set)
+    dropped: list[str] = field(default_factory=list)
+    failures: list[tuple[Window, str]] = field(default_factory=list)
+
+    def failure_lines(self) -> list[str]:
+        return [f"{w.tenant} {w.start}..{w.end}: {error}" for w, error in self.failures]
+
+
+def plan_windows(
+    tenants: Sequence[str], start: date, end: date, max_range_days: int,
+    skip: Callable[[str], list[date]] | None = None,
+) -> dict[str, list[Window]]:
+    """Each tenant's windows: the range cut into ≤ max_range_days, or only its missing days if `skip` says so."""
+    if skip is None:
+        chunks = chunk_window(start, end, max_range_days)
+        return {t: [Window(t, a, b) for a, b in chunks] for t in tenants}
+    return {t: [Window(t, a, b) for a, b in _runs_of_days(skip(t), max_range_days)] for t in tenants}
+
+
+def _runs_of_days(days: list[date], max_len: int) -> list[tuple[date, date]]:
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and (day - runs[-1][1]).days == 1 and (day - runs[-1][0]).days < max_len:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def load_usage_range(
+    clients: Mapping[str, AurionClient], warehouse: Warehouse, start: date, end: date, *,
+    max_range_days: int, max_workers: int, run_id: str, only_missing: bool = False,
+) -> UsageReport:
+    """Load [start, end] for every tenant in `clients`; failures are recorded, never fatal to the others."""
+    skip = None
+    if only_missing:
+        with warehouse.writer() as con:
+            skip = missing_days(con, sorted(clients), start, end).__getitem__
+    plan = plan_windows(sorted(clients), start, end, max_range_days, skip)
+    report = UsageReport()
+    dead: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aurion-fetch") as pool:
+        for round_windows in _rounds(plan):
+            live = [w for w in round_windows if w.tenant not in dead]
+            report.failures += [(w, dead[w.tenant]) for w in round_windows if w.tenant in dead]
+            fetched = list(pool.map(lambda w: _fetch(clients[w.tenant], w), live))
+            _commit_round(fetched, warehouse, run_id, report, dead)
+    report.requests = sum(c.requests_made for c in clients.values())
+    with warehouse.writer(publish=True):
+        pass
+    return report
+
+
+def _rounds(plan: dict[str, list[Window]]) -> list[list[Window]]:
+    depth = max((len(ws) for ws in plan.values()), default=0)
+    return [[ws[i] for ws in plan.values() if i < len(ws)] for i in range(depth)]
+
+
+def _fetch(client: AurionClient, window: Window) -> tuple[Window, list[dict] | AurionApiError]:
+    try:
+        return window, client.get_details(window.start, window.end)
+    except AurionApiError as exc:
+        return window, exc
+
+
+def _commit_round(fetched, warehouse: Warehouse, run_id: str, report: UsageReport, dead: dict[str, str]) -> None:
+    ok = [RawWindow(w.tenant, w.start, w.end, rows) for w, rows in fetched if not isinstance(rows, Exception)]
+    failures = [(w, str(exc)) for w, exc in fetched if isinstance(exc, Exception)]
+    dead.update({w.tenant: str(exc) for w, exc in fetched if isinstance(exc, (AuthError, ScopeError))})
+    normalized = normalize_details(ok)
+    failures += [(Window(r.tenant, r.start, r.end), r.error) for r in normalized.rejected]
+    rejected = {(r.tenant, r.start) for r in normalized.rejected}
+    accepted = [Window(w.tenant, w.start, w.end) for w in ok if (w.tenant, w.start) not in rejected]
+    table = normalized.table.append_column("_run_id", pa.array([run_id] * normalized.table.num_rows, pa.string()))
+    with warehouse.writer() as con:
+        lake.write_usage(warehouse.lake_dir, table)
+        loaded = load_usage(con, warehouse.lake_dir, accepted, run_id)
+        log_failures(con, failures, run_id)
+    for window, error in failures:
+        log.warning("not loaded: %s %s..%s: %s", window.tenant, window.start, window.end, error)
+    report.windows_loaded += len(accepted)
+    report.rows += loaded.rows
+    report.restated_values += loaded.restated_values
+    report.filled_days += normalized.filled_days
+    report.new_fields.update(normalized.new_fields)
+    report.dropped += [f"{d.tenant} {d.day}: {d.reason}" for d in normalized.dropped]
+    report.failures += failures
+
+
+@dataclass
+class SummaryReport:
+    snapshots: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def load_summaries(clients: Mapping[str, AurionClient], warehouse: Warehouse, *, max_workers: int, run_id: str) -> SummaryReport:
+    """Snapshot /usage/summary for every tenant and append the snapshots to the lake and the warehouse."""
+    captured_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aurion-summary") as pool:
+        results = list(pool.map(lambda t: _summary(t, clients[t], captured_at), sorted(clients)))
+    report = SummaryReport(failures=[(t, str(r)) for t, r in results if isinstance(r, Exception)])
+    tables = [r for _, r in results if not isinstance(r, Exception)]
+    if tables:
+        table = pa.concat_tables(tables)
+        table = table.append_column("_run_id", pa.array([run_id] * table.num_rows, pa.string()))
+        with warehouse.writer(publish=True) as con:
+            path = lake.write_summary(warehouse.lake_dir, table, captured_at.date().isoformat(), run_id)
+            report.snapshots = append_summary(con, path)
+    return report
+
+
+def _summary(tenant: str, client: AurionClient, captured_at: datetime):
+    try:
+        return tenant, normalize_summary(tenant, client.get_summary(), captured_at)
+    except (AurionApiError, ValueError) as exc:
+        return tenant, exc

@@ -1,0 +1,103 @@
+"""Opening the DuckDB warehouse safely.
+
+DuckDB allows one read-write process or many read-only ones per file. Our own writers take an
+OS-level writer lock first (so two of our runs queue instead of failing); a process we do not own
+(an analyst's DBeaver or CLI session) is waited for, then named in the error.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import random
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from aurion_pipeline.warehouse.publish import publish_analyst_copy
+
+_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?: \(PID (\d+)\))?(?:\.|$| by)")
+
+
+class WarehouseLockedError(RuntimeError):
+    """The warehouse file stayed locked by another process for longer than the lock timeout."""
+
+
+def schema_sql() -> str:
+    return resources.files("aurion_pipeline.warehouse").joinpath("schema.sql").read_text()
+
+
+@contextmanager
+def writer_lock(data_dir: Path, timeout_s: float) -> Iterator[None]:
+    """Serialize our own writers (lake read-modify-write + warehouse load) across processes."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / ".writer.lock", "a+") as handle:
+        _acquire(handle, data_dir, timeout_s)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _acquire(handle, data_dir: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise WarehouseLockedError(
+                    f"another aurion-pipeline load has held {data_dir}/.writer.lock for {timeout_s:.0f}s; "
+                    "wait for it to finish or raise AURION_LOCK_TIMEOUT_SECONDS"
+                ) from None
+            time.sleep(0.05 + random.random() * 0.2)
+
+
+def connect(path: Path, *, read_only: bool = False, timeout_s: float = 120.0) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, retrying while another process holds its lock, for at most `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseLockedError(_locked_message(path, str(exc), timeout_s)) from None
+            time.sleep(delay + random.random() * delay)
+            delay = min(delay * 2, 2.0)
+
+
+def _locked_message(path: Path, duck_message: str, timeout_s: float) -> str:
+    match = _HOLDER.search(duck_message)
+    holder = f"{match.group(1)} (PID {match.group(2)})" if match and match.group(2) else "another process"
+    return (
+        f"warehouse {path} is locked by {holder} for more than {timeout_s:.0f}s: close that session "
+        "(DBeaver, duckdb CLI, a notebook); analysts should open analyst.duckdb instead"
+    )
+
+
+@contextmanager
+def open_writer(
+    data_dir: Path, warehouse_path: Path, timeout_s: float, *, publish_to: Path | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The one way to write: our writer lock, then a read-write connection with the raw schema in
+    place. On success with `publish_to`, the analyst copy is refreshed before the lock is released."""
+    with writer_lock(data_dir, timeout_s):
+        con = connect(warehouse_path, timeout_s=timeout_s)
+        try:
+            con.execute(schema_sql())
+            yield con
+            if publish_to is not None:
+                con.execute("checkpoint")
+                con.close()
+                publish_analyst_copy(warehouse_path, publish_to)
+        finally:
+            con.close()

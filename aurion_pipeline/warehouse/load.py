@@ -1,0 +1,180 @@
+"""Loading the lake into the raw tables: delete + insert of exactly a run's windows, in one transaction.
+
+A window is (tenant, start, end), inclusive. Rows come from the lake's Parquet files, so the
+warehouse is always a function of the lake and can be rebuilt from it (`rebuild_from_lake`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from aurion_pipeline import lake
+
+METRICS = ("voice_minutes", "api_calls", "llm_input_tokens", "llm_output_tokens")
+_USAGE_COLUMNS = "tenant, usage_date, " + ", ".join(METRICS) + ", _extra, _filled, _run_id"
+
+
+@dataclass(frozen=True)
+class Window:
+    tenant: str
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class UsageLoad:
+    rows: int
+    restated_values: int
+
+
+def _windows_table(windows: Sequence[Window]) -> pa.Table:
+    return pa.table(
+        {
+            "tenant": pa.array([w.tenant for w in windows], pa.string()),
+            "window_start": pa.array([w.start for w in windows], pa.date32()),
+            "window_end": pa.array([w.end for w in windows], pa.date32()),
+        }
+    )
+
+
+def load_usage(con: duckdb.DuckDBPyConnection, lake_dir: Path, windows: Sequence[Window], run_id: str) -> UsageLoad:
+    """Replace the warehouse rows of `windows` with the lake's, record what changed, log the windows."""
+    if not windows:
+        return UsageLoad(0, 0)
+    con.register("_scope", _windows_table(windows))
+    try:
+        con.execute("begin")
+        con.execute(
+            """
+            create or replace temp table _incoming as
+            select p.* from read_parquet(?, hive_partitioning = false) p
+            where exists (select 1 from _scope s
+                          where p.tenant = s.tenant and p.usage_date between s.window_start and s.window_end)
+            """,
+            [[str(f) for f in _month_files(lake_dir, windows)]],
+        )
+        restated = _record_restatements(con, run_id)
+        con.execute(
+            """delete from raw.usage_daily o using _scope s
+               where o.tenant = s.tenant and o.usage_date between s.window_start and s.window_end"""
+        )
+        con.execute(
+            f"insert into raw.usage_daily select {_USAGE_COLUMNS}, now()::timestamp from _incoming"
+        )
+        rows = con.execute("select count(*) from _incoming").fetchone()[0]
+        _log_windows(con, run_id)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.unregister("_scope")
+    return UsageLoad(rows=rows, restated_values=restated)
+
+
+def _month_files(lake_dir: Path, windows: Sequence[Window]) -> list[Path]:
+    """Only the month files the windows touch, so a load never scans the whole lake."""
+    first, last = min(w.start for w in windows), max(w.end for w in windows)
+    months = {f"{y:04d}-{m:02d}" for y in range(first.year, last.year + 1) for m in range(1, 13)
+              if (first.year, first.month) <= (y, m) <= (last.year, last.month)}
+    files = [lake.usage_month_path(lake_dir, m) for m in sorted(months)]
+    return [f for f in files if f.exists()]
+
+
+def _record_restatements(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    """Keep old and new figures of every (day, metric) whose value moved (late-arriving usage)."""
+    unpivot = " union all ".join(
+        f"select o.tenant, o.usage_date, '{m}' as metric, o.{m}::double as old_value, n.{m}::double as new_value "
+        f"from raw.usage_daily o join _incoming n using (tenant, usage_date) where o.{m} is distinct from n.{m}"
+        for m in METRICS
+    )
+    before = con.execute("select count(*) from raw.usage_restatements").fetchone()[0]
+    con.execute(
+        f"insert into raw.usage_restatements select tenant, usage_date, metric, old_value, new_value, ?, now()::timestamp "
+        f"from ({unpivot})",
+        [run_id],
+    )
+    return con.execute("select count(*) from raw.usage_restatements").fetchone()[0] - before
+
+
+def _log_windows(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    con.execute(
+        """insert into raw._load_log
+           select s.tenant, s.window_start, s.window_end, 'loaded', count(i.usage_date),
+                  count(i.usage_date) filter (where i._filled), null, ?, now()::timestamp
+           from _scope s left join _incoming i
+             on i.tenant = s.tenant and i.usage_date between s.window_start and s.window_end
+           group by all""",
+        [run_id],
+    )
+
+
+def log_failures(con: duckdb.DuckDBPyConnection, failures: Sequence[tuple[Window, str]], run_id: str) -> None:
+    """Record windows that could not be loaded, with the one-line reason, so `status` can show them."""
+    for window, error in failures:
+        con.execute(
+            "insert into raw._load_log values (?, ?, ?, 'failed', null, null, ?, ?, now()::timestamp)",
+            [window.tenant, window.start, window.end, error[:500], run_id],
+        )
+
+
+def missing_days(con: duckdb.DuckDBPyConnection, tenants: Sequence[str], start: date, end: date) -> dict[str, list[date]]:
+    """For each tenant, the days in [start, end] that no successful load has covered."""
+    rows = con.execute(
+        """select t.tenant, list(d::date order by d) filter (where l.tenant is null)
+           from unnest(?::varchar[]) t(tenant) cross join range(?::date, ?::date + 1, interval 1 day) r(d)
+           left join raw._load_log l on l.tenant = t.tenant and l.status = 'loaded'
+                and d::date between l.window_start and l.window_end
+           group by t.tenant""",
+        [list(tenants), start, end],
+    ).fetchall()
+    return {tenant: days or [] for tenant, days in rows}
+
+
+def append_summary(con: duckdb.DuckDBPyConnection, lake_file: Path) -> int:
+    """Append one run's summary snapshots (already in the lake, with their `_run_id`)."""
+    con.execute("insert into raw.usage_summary by name select * from read_parquet(?)", [str(lake_file)])
+    return con.execute("select count(*) from read_parquet(?)", [str(lake_file)]).fetchone()[0]
+
+
+def rebuild_from_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> int:
+    """Recreate raw.usage_daily and raw.usage_summary from the lake (after a lost or corrupt warehouse)."""
+    con.execute("begin")
+    con.execute("delete from raw.usage_daily")
+    con.execute(
+        f"insert into raw.usage_daily select {_USAGE_COLUMNS}, now()::timestamp "
+        "from read_parquet(?, hive_partitioning = false)",
+        [lake.usage_glob(lake_dir)],
+    )
+    con.execute("delete from raw.usage_summary")
+    summary_files = list(lake_dir.glob(f"{lake.SUMMARY_DIR}/captured_date=*/*.parquet"))
+    if summary_files:
+        con.execute(
+            "insert into raw.usage_summary by name select * from read_parquet(?, hive_partitioning = false, union_by_name = true)",
+            [lake.summary_glob(lake_dir)],
+        )
+    _log_islands_not_logged(con)
+    con.execute("commit")
+    return con.execute("select count(*) from raw.usage_daily").fetchone()[0]
+
+
+def _log_islands_not_logged(con: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse rebuilt from scratch has lost its load log: every run of consecutive days in the
+    lake was loaded (omitted days are stored as zero rows), so log each run as one loaded window."""
+    con.execute(
+        """insert into raw._load_log
+           select tenant, min(usage_date), max(usage_date), 'loaded', count(*), count(*) filter (where _filled),
+                  null, 'rebuild-from-lake', now()::timestamp
+           from (select tenant, usage_date, _filled,
+                        usage_date - row_number() over (partition by tenant order by usage_date)::integer as island
+                 from raw.usage_daily u
+                 where not exists (select 1 from raw._load_log l where l.status = 'loaded' and l.tenant = u.tenant
+                                   and u.usage_date between l.window_start and l.window_end))
+           group by tenant, island"""
+    )
