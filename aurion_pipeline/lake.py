@@ -69,7 +69,7 @@ def _replace_rows(existing: pa.Table, incoming: pa.Table) -> pa.Table:
     if existing.num_rows == 0:
         return incoming
     kept = existing.join(incoming.select(_KEY), keys=_KEY, join_type="left anti")
-    return pa.concat_tables([kept.select(incoming.schema.names), incoming])
+    return pa.concat_tables([kept.select(incoming.schema.names).cast(incoming.schema), incoming])
 
 
 def write_atomically(table: pa.Table, path: Path) -> None:

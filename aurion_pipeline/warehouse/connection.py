@@ -20,7 +20,7 @@ import duckdb
 
 from aurion_pipeline.warehouse.publish import publish_analyst_copy
 
-_HOLDER = re.compile(r"Conflicting lock is held in (.+?)(?: \(PID (\d+)\))?(?:\.|$| by)")
+_HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
 
 
 class WarehouseLockedError(RuntimeError):
@@ -77,7 +77,7 @@ def connect(path: Path, *, read_only: bool = False, timeout_s: float = 120.0) ->
 
 def _locked_message(path: Path, duck_message: str, timeout_s: float) -> str:
     match = _HOLDER.search(duck_message)
-    holder = f"{match.group(1)} (PID {match.group(2)})" if match and match.group(2) else "another process"
+    holder = f"{match.group(1)} (PID {match.group(2)})" if match else "another process"
     return (
         f"warehouse {path} is locked by {holder} for more than {timeout_s:.0f}s: close that session "
         "(DBeaver, duckdb CLI, a notebook); analysts should open analyst.duckdb instead"

@@ -1,0 +1,78 @@
+"""Settings from AURION_* variables: defaults, and one-line errors naming the variable."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from aurion_pipeline.config import ConfigError, load_settings, load_tenants
+
+
+def test_defaults_need_no_environment():
+    settings = load_settings({})
+    assert settings.base_url == "https://apps.aurionai.net"
+    assert settings.max_range_days == 31 and settings.lookback_days == 3
+    assert settings.end_date_inclusive is True
+    assert settings.data_dir == Path("./data").resolve()
+
+
+@pytest.mark.parametrize(
+    "env, names",
+    [
+        pytest.param({"AURION_MAX_RANGE_DAYS": "abc"}, "AURION_MAX_RANGE_DAYS", id="non-numeric range"),
+        pytest.param({"AURION_MAX_RANGE_DAYS": "0"}, "AURION_MAX_RANGE_DAYS", id="zero range"),
+        pytest.param({"AURION_START_DATE": "2025-13-01"}, "AURION_START_DATE", id="impossible date"),
+        pytest.param({"AURION_BASE_URL": "ftp://x"}, "AURION_BASE_URL", id="not http"),
+        pytest.param({"AURION_BASE_URL": "http://apps.aurionai.net"}, "AURION_BASE_URL", id="plain http off loopback"),
+        pytest.param({"AURION_END_DATE_INCLUSIVE": "maybe"}, "AURION_END_DATE_INCLUSIVE", id="not a boolean"),
+        pytest.param({"AURION_LOOKBACK_DAYS": "-1"}, "AURION_LOOKBACK_DAYS", id="negative lookback"),
+    ],
+)
+def test_bad_values_name_the_variable(env, names):
+    with pytest.raises(ConfigError, match=names) as err:
+        load_settings(env)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:9", "http://[::1]:80", "https://x.example"])
+def test_plain_http_is_allowed_only_to_loopback(url):
+    assert load_settings({"AURION_BASE_URL": url}).base_url == url
+
+
+def test_start_date_parses():
+    assert load_settings({"AURION_START_DATE": "2025-01-01"}).start_date == date(2025, 1, 1)
+
+
+def test_single_tenant_from_api_key_variable():
+    (tenant,) = load_tenants({"AURION_TENANT": "acme"})
+    assert tenant.name == "acme" and tenant.api_key_env == "AURION_API_KEY"
+
+
+def test_tenants_file_names_env_vars_not_keys(tmp_path):
+    path = tmp_path / "tenants.yaml"
+    path.write_text("- {name: acme, api_key_env: ACME_KEY}\n- {name: globex, api_key_env: GLOBEX_KEY}\n")
+    tenants = load_tenants({"AURION_TENANTS_FILE": str(path)})
+    assert [(t.name, t.api_key_env) for t in tenants] == [("acme", "ACME_KEY"), ("globex", "GLOBEX_KEY")]
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        pytest.param("- {name: acme, api_key: ak_live_123}\n", "exactly the keys", id="a key instead of its env var"),
+        pytest.param("- {name: acme, api_key_env: 'ak live'}\n", "NAME of an environment variable", id="not an env name"),
+        pytest.param("- {name: a, api_key_env: K}\n- {name: a, api_key_env: K}\n", "more than once", id="duplicate"),
+        pytest.param("name: acme\n", "non-empty YAML list", id="not a list"),
+        pytest.param("- [unclosed\n", "not readable YAML", id="broken yaml"),
+    ],
+)
+def test_bad_tenants_file_is_one_clear_line(tmp_path, text, fragment):
+    path = tmp_path / "tenants.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="AURION_TENANTS_FILE") as err:
+        load_tenants({"AURION_TENANTS_FILE": str(path)})
+    assert fragment in str(err.value) and "ak_live_123" not in str(err.value)
+
+
+def test_missing_tenants_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_tenants({"AURION_TENANTS_FILE": str(tmp_path / "nope.yaml")})
