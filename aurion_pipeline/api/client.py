@@ -1,0 +1,327 @@
+"""The Aurion Usage API client: one `requests.Session` per tenant, urllib3 retries, no Dagster.
+
+Transient failures (429, 500, 502, 503, 504, connection errors) are retried by a urllib3 `Retry`
+mounted on the session, honouring `Retry-After` up to a cap and within a total time budget.
+The API key never leaves the configured origin: redirects are followed by hand, same origin only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from importlib import metadata
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader, MaxRetryError
+from urllib3.util import Retry
+
+from aurion_pipeline.api import errors
+from aurion_pipeline.api.windows import check_window, chunk_window
+from aurion_pipeline.config import ConfigError, validate_base_url
+
+log = logging.getLogger(__name__)
+
+DETAILS_PATH = "/api/v1/usage/details"
+SUMMARY_PATH = "/api/v1/usage/summary"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_REDIRECTS = 5
+MAX_PAGES = 1000  # a pagination loop must end somewhere
+_NEXT_KEYS = ("next", "next_url", "next_page")
+_MESSAGE_KEYS = ("error", "message", "detail")
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+               float: "number", type(None): "null"}
+
+
+def _user_agent() -> str:
+    try:
+        return f"aurion-pipeline/{metadata.version('aurion-pipeline')}"
+    except metadata.PackageNotFoundError:
+        return "aurion-pipeline/unknown"
+
+
+class _RetryBudgetSpent(Exception):
+    """Why urllib3 stopped: waiting for one more attempt would overrun the retry time budget."""
+
+
+class BudgetedRetry(Retry):
+    """urllib3 `Retry` with `Retry-After` capped and a total time budget for one request.
+
+    The budget clock starts at the request's first failure; no retry is scheduled whose wait
+    would end after it. Each scheduled retry calls `on_retry` (the client counts attempts).
+    """
+
+    def __init__(self, *args, retry_after_cap_s: float = 60.0, budget_s: float = 300.0,
+                 deadline: float | None = None, on_retry: Callable[[], None] | None = None, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.retry_after_cap_s = retry_after_cap_s
+        self.budget_s = budget_s
+        self.deadline = deadline
+        self.on_retry = on_retry
+        self.delay = 0.0
+
+    def new(self, **kw) -> BudgetedRetry:
+        for name in ("retry_after_cap_s", "budget_s", "deadline", "on_retry"):
+            kw.setdefault(name, getattr(self, name))
+        return super().new(**kw)
+
+    def get_retry_after(self, response) -> float | None:
+        try:
+            seconds = super().get_retry_after(response)
+        except InvalidHeader:
+            return None  # an unparseable Retry-After falls back to exponential backoff
+        return None if seconds is None else min(seconds, self.retry_after_cap_s)
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        now = time.monotonic()
+        retry.deadline = now + self.budget_s if self.deadline is None else self.deadline
+        retry_after = self.get_retry_after(response) if response is not None else None
+        retry.delay = retry_after or retry.get_backoff_time()
+        if now + retry.delay > retry.deadline:
+            raise MaxRetryError(_pool, url, _RetryBudgetSpent(error or f"HTTP {response.status}"))
+        cause = type(error).__name__ if error else f"HTTP {response.status}"
+        log.warning("Aurion API %s: %s; retry %d in %.1fs", (url or "").split("?")[0], cause,
+                    len(retry.history), retry.delay)
+        if retry.on_retry:
+            retry.on_retry()
+        return retry
+
+    def sleep(self, response=None) -> None:
+        if self.delay > 0:
+            time.sleep(self.delay)
+
+
+class AurionClient:
+    """A connection to one Aurion tenant's Usage API, authenticated by its API key.
+
+    Not for concurrent use from several threads (one client per tenant, one thread at a time);
+    the counters are nonetheless updated under a lock.
+    """
+
+    def __init__(self, base_url: str, api_key: str, *, tenant: str | None = None,
+                 api_key_env: str | None = None, timeout: float | tuple[float, float] = (10, 60),
+                 max_retries: int = 6, backoff_factor: float = 0.5, backoff_jitter: float = 1.0,
+                 retry_after_cap_s: float = 60, retry_budget_s: float = 300,
+                 end_date_inclusive: bool = True, session_pool_size: int = 4) -> None:
+        if not api_key:
+            raise ConfigError(f"No API key{errors.for_tenant(tenant)}: set {api_key_env or 'AURION_API_KEY'}")
+        self.base_url = validate_base_url(base_url)
+        self.tenant = tenant
+        self._key = api_key
+        self._key_env = api_key_env
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._end_inclusive = end_date_inclusive
+        self._lock = threading.Lock()
+        self._requests = self._retries = 0
+        retry = BudgetedRetry(
+            total=max_retries, status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"GET"}),
+            backoff_factor=backoff_factor, backoff_jitter=backoff_jitter, backoff_max=retry_after_cap_s,
+            raise_on_status=False, respect_retry_after_header=True, retry_after_cap_s=retry_after_cap_s,
+            budget_s=retry_budget_s, on_retry=self._count_retry)
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=session_pool_size)
+        self._session = requests.Session()
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._session.headers.update(
+            {"X-API-Key": api_key, "Accept": "application/json", "User-Agent": _user_agent()})
+
+    def __repr__(self) -> str:
+        return f"AurionClient(base_url={self.base_url!r}, tenant={self.tenant!r})"
+
+    def __enter__(self) -> AurionClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests issued: one per page and per followed redirect, retries not counted."""
+        return self._requests
+
+    @property
+    def attempts(self) -> int:
+        """Every attempt sent, retries included (`requests_made` + retries)."""
+        with self._lock:
+            return self._requests + self._retries
+
+    def get_details(self, start: date, end: date) -> list[dict]:
+        """Daily usage rows (`group_by=day`) for the inclusive window [start, end], as the API's
+        `data` list of objects, all pages concatenated.
+
+        The vendor page does not say whether `end_date` is inclusive; we read its example
+        (2026-03-01..2026-03-08) as a closed range and send `end`. With `end_date_inclusive=False`
+        (AURION_END_DATE_INCLUSIVE=false) the API's `end_date` is taken as exclusive and `end + 1
+        day` is sent; callers always ask for an inclusive window.
+
+        Pagination is undocumented too: a `next` / `next_url` / `next_page` URL in the response is
+        followed (same origin only); `has_more: true` without one is an error, as rows would be lost.
+        """
+        check_window(start, end)
+        api_end = end if self._end_inclusive else end + timedelta(days=1)
+        url: str = self.base_url + DETAILS_PATH
+        params = {"start_date": start.isoformat(), "end_date": api_end.isoformat(), "group_by": "day"}
+        rows: list[dict] = []
+        seen = {url}
+        for _ in range(MAX_PAGES):
+            payload = self._get_json(url, params)
+            rows.extend(self._data_rows(payload))
+            next_url = self._next_page(payload, url)
+            if next_url is None:
+                return rows
+            if next_url in seen:
+                raise self._malformed("the pagination link points back to a page already read")
+            seen.add(next_url)
+            url, params = next_url, None
+        raise self._malformed(f"more than {MAX_PAGES} pages", fix="lower AURION_MAX_RANGE_DAYS")
+
+    def iter_details(self, start: date, end: date, max_range_days: int) -> Iterator[tuple[date, date, list[dict]]]:
+        """`get_details` per chunk of at most `max_range_days` days: (chunk_start, chunk_end, rows)."""
+        for chunk_start, chunk_end in chunk_window(start, end, max_range_days):
+            yield chunk_start, chunk_end, self.get_details(chunk_start, chunk_end)
+
+    def get_summary(self) -> dict:
+        """The current billing period's overview (usage against plan limits), as a JSON object."""
+        payload = self._get_json(self.base_url + SUMMARY_PATH, None)
+        if not isinstance(payload, dict):
+            raise self._malformed(f"the top level is a JSON {_json_type(payload)}, not an object",
+                                  endpoint=SUMMARY_PATH)
+        return payload
+
+    def _count_retry(self) -> None:
+        with self._lock:
+            self._retries += 1
+
+    def _get_json(self, url: str, params: dict | None) -> object:
+        endpoint = urlsplit(url).path
+        for _ in range(MAX_REDIRECTS + 1):
+            resp = self._send(url, params, endpoint)
+            if not resp.is_redirect:
+                break
+            target = urljoin(url, resp.headers["Location"])
+            if _origin(target) != _origin(self.base_url):
+                raise errors.redirect_refused(tenant=self.tenant, endpoint=endpoint,
+                                              status=resp.status_code, target_origin=_origin_text(target))
+            log.info("Aurion API %s: following %d redirect to %s", endpoint, resp.status_code,
+                     urlsplit(target).path)
+            url, params = target, None
+        else:
+            raise errors.too_many_redirects(tenant=self.tenant, endpoint=endpoint,
+                                            status=resp.status_code, limit=MAX_REDIRECTS)
+        if not 200 <= resp.status_code < 300:
+            raise errors.for_status(resp.status_code, tenant=self.tenant, endpoint=endpoint,
+                                    key_env=self._key_env, api_message=self._api_message(resp))
+        try:
+            return resp.json()
+        except ValueError:
+            pass  # raised below, outside the handler, so no exception holding the body is chained
+        ctype = resp.headers.get("Content-Type", "no Content-Type")
+        raise self._malformed(f"the body is not JSON ({ctype}, {len(resp.content)} bytes)", endpoint=endpoint)
+
+    def _send(self, url: str, params: dict | None, endpoint: str) -> requests.Response:
+        """One GET with urllib3's retries; errors are raised outside `except` so that no requests
+        exception (its request carries the key in its headers) is chained to ours."""
+        attempts_before, started = self.attempts, time.monotonic()
+        with self._lock:
+            self._requests += 1
+        log.debug("Aurion API GET %s%s", endpoint, f" {params}" if params else "")
+        resp, failure, retried = None, "", True
+        try:
+            resp = self._session.get(url, params=params, timeout=self._timeout, allow_redirects=False)
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError) as exc:
+            failure = _transport_cause(exc)
+        except requests.RequestException as exc:
+            failure, retried = type(exc).__name__, False
+        if resp is not None and resp.status_code not in RETRY_STATUSES:
+            return resp
+        if not retried:
+            raise errors.AurionApiError(
+                f"GET {endpoint}{errors.for_tenant(self.tenant)} failed while reading the response "
+                f"({failure}): run again; if it persists, check the network or proxy.",
+                tenant=self.tenant, endpoint=endpoint)
+        attempts = self.attempts - attempts_before
+        status = None if resp is None else resp.status_code
+        raise errors.retries_exhausted(
+            tenant=self.tenant, endpoint=endpoint, status=status, attempts=attempts,
+            elapsed_s=time.monotonic() - started, last=failure or f"HTTP {status}",
+            budget_spent=attempts <= self._max_retries)
+
+    def _api_message(self, resp: requests.Response) -> str:
+        """The API's own explanation of an error status, short, one line, key redacted."""
+        try:
+            body = resp.json()
+        except ValueError:
+            body = "" if resp.text.lstrip().startswith("<") else resp.text  # an HTML page is noise
+        for _ in range(2):  # {"error": {"message": "..."}} nests one level
+            if isinstance(body, dict):
+                body = next((body[k] for k in _MESSAGE_KEYS if body.get(k)), "")
+        text = body if isinstance(body, str) else json.dumps(body) if body else ""
+        return errors.one_line(text.replace(self._key, "[redacted]"))
+
+    def _data_rows(self, payload: object) -> list[dict]:
+        if not isinstance(payload, dict):
+            raise self._malformed(f"the top level is a JSON {_json_type(payload)}, not an object")
+        data = payload.get("data")
+        if not isinstance(data, list):
+            raise self._malformed("data is missing" if "data" not in payload
+                                  else f"data is not a list (it is a JSON {_json_type(data)})")
+        for i, row in enumerate(data):
+            if not isinstance(row, dict):
+                raise self._malformed(f"data[{i}] is not an object (it is a JSON {_json_type(row)})")
+        return data
+
+    def _next_page(self, payload: dict, url: str) -> str | None:
+        """The absolute URL of the next page, or None on the last page."""
+        link = next((payload[k] for k in _NEXT_KEYS if payload.get(k)), None)
+        smaller = "lower AURION_MAX_RANGE_DAYS so one response holds a whole window"
+        if link is None:
+            if payload.get("has_more") is True:
+                raise self._malformed("has_more is true but there is no next link", fix=smaller)
+            return None
+        if not isinstance(link, str):
+            raise self._malformed(f"the next-page field is a JSON {_json_type(link)}, not a URL", fix=smaller)
+        target = urljoin(url, link)
+        if _origin(target) != _origin(self.base_url):
+            raise self._malformed(f"the next-page link points to another host ({_origin_text(target)})",
+                                  fix="the API key is not sent there; set AURION_BASE_URL to that host")
+        return target
+
+    def _malformed(self, what: str, *, endpoint: str = DETAILS_PATH, **kw) -> errors.MalformedResponseError:
+        return errors.malformed(what, tenant=self.tenant, endpoint=endpoint, **kw)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # a malformed port matches no origin
+        return (parts.scheme, "", -1)
+    return (parts.scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(parts.scheme))
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host}:{port}"
+
+
+def _json_type(value: object) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _transport_cause(exc: requests.RequestException) -> str:
+    """A short, key-free name for what broke: the urllib3 reason behind a requests exception."""
+    reason = exc.args[0] if exc.args else exc
+    reason = getattr(reason, "reason", reason)
+    if isinstance(reason, _RetryBudgetSpent) and reason.args:
+        reason = reason.args[0]
+    return reason if isinstance(reason, str) else type(reason).__name__

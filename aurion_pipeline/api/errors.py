@@ -1,0 +1,121 @@
+"""Why a call to the Aurion Usage API failed, in one line a user can act on.
+
+Every error carries `tenant` (the label the client was built with), `endpoint` (the URL path, never
+the query) and `status` (the HTTP status, or None when no response came back). Messages are built
+only from those, from the API's own short error text (with the key redacted by the client) and from
+exception type names — never from a `requests` exception, whose request object holds the key.
+"""
+
+from __future__ import annotations
+
+_API_MESSAGE_MAX = 200
+
+
+class AurionApiError(Exception):
+    """The Aurion API did not give us what we asked for; the message says why and what to do."""
+
+    def __init__(self, message: str, *, tenant: str | None = None, endpoint: str | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message)
+        self.tenant = tenant
+        self.endpoint = endpoint
+        self.status = status
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({str(self)!r}, tenant={self.tenant!r}, "
+                f"endpoint={self.endpoint!r}, status={self.status!r})")
+
+    def __reduce__(self):
+        # Keeps tenant/endpoint/status when the error crosses a process boundary (pickle).
+        return (type(self), (str(self),), self.__dict__.copy())
+
+
+class AuthError(AurionApiError):
+    """401: the API key is wrong, revoked or expired."""
+
+
+class ScopeError(AurionApiError):
+    """403: the key is valid but may not read usage (it lacks the `usage:read` scope)."""
+
+
+class BadRequestError(AurionApiError):
+    """400: the API refused our query; the message carries the API's own explanation."""
+
+
+class UnexpectedStatusError(AurionApiError):
+    """Any other status we do not retry (404, 405, 410, 501, …)."""
+
+
+class RetriesExhaustedError(AurionApiError):
+    """429, 5xx or connection errors persisted through every retry or the retry time budget."""
+
+
+class RedirectError(AurionApiError):
+    """A redirect we refuse to follow: to another host (it would receive the key) or too many."""
+
+
+class MalformedResponseError(AurionApiError):
+    """The API answered 200 but the body is not JSON or not the shape its documentation shows."""
+
+
+def for_tenant(tenant: str | None) -> str:
+    return f" for tenant {tenant!r}" if tenant else ""
+
+
+def one_line(text: str, limit: int = _API_MESSAGE_MAX) -> str:
+    """Whitespace collapsed and truncated, so an API's message fits in our one-line error."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def for_status(status: int, *, tenant: str | None, endpoint: str, key_env: str | None,
+               api_message: str) -> AurionApiError:
+    """The error for a non-retried 4xx/5xx answer to `GET endpoint`."""
+    where = f"{for_tenant(tenant)} (GET {endpoint})"
+    said = f" API said: {api_message}." if api_message else ""
+    key_hint = f"the key in {key_env}" if key_env else "the API key"
+    kw = {"tenant": tenant, "endpoint": endpoint, "status": status}
+    if status == 401:
+        return AuthError(f"API key rejected (401){where}: check {key_hint}.{said}", **kw)
+    if status == 403:
+        return ScopeError(
+            f"API key lacks permission (403){where}: it needs the usage:read scope; "
+            f"create a key with usage:read and put it in {key_env or 'the key variable'}.{said}", **kw)
+    if status == 400:
+        return BadRequestError(
+            f"API refused the request (400){where}: {api_message or 'no reason given'}; "
+            "check AURION_START_DATE / AURION_MAX_RANGE_DAYS and the date range.", **kw)
+    hint = "check AURION_BASE_URL points at the Aurion API" if status in (404, 405, 410) else \
+        "this is not a status the pipeline retries; try again later or contact Aurion support"
+    return UnexpectedStatusError(f"API answered {status}{where}: {hint}.{said}", **kw)
+
+
+def retries_exhausted(*, tenant: str | None, endpoint: str, status: int | None, attempts: int,
+                      elapsed_s: float, last: str, budget_spent: bool) -> RetriesExhaustedError:
+    stop = "retry time budget spent" if budget_spent else "retries used up"
+    return RetriesExhaustedError(
+        f"GET {endpoint}{for_tenant(tenant)} still failing after {attempts} attempt(s) over "
+        f"{elapsed_s:.1f}s ({stop}; last: {last}): check the Aurion API status, lower "
+        "AURION_MAX_WORKERS if it is rate-limiting, and run again later.",
+        tenant=tenant, endpoint=endpoint, status=status)
+
+
+def redirect_refused(*, tenant: str | None, endpoint: str, status: int, target_origin: str) -> RedirectError:
+    return RedirectError(
+        f"Refused redirect to another host ({target_origin}){for_tenant(tenant)} (GET {endpoint}, "
+        f"{status}) so the API key is not sent there; set AURION_BASE_URL to the final host.",
+        tenant=tenant, endpoint=endpoint, status=status)
+
+
+def too_many_redirects(*, tenant: str | None, endpoint: str, status: int, limit: int) -> RedirectError:
+    return RedirectError(
+        f"More than {limit} redirects{for_tenant(tenant)} (GET {endpoint}): set AURION_BASE_URL "
+        "to the final API URL.", tenant=tenant, endpoint=endpoint, status=status)
+
+
+def malformed(what: str, *, tenant: str | None, endpoint: str, status: int | None = 200,
+              fix: str = "the API's response format may have changed; report it to the pipeline "
+                         "maintainers") -> MalformedResponseError:
+    return MalformedResponseError(
+        f"Unexpected response from GET {endpoint}{for_tenant(tenant)}: {what}; {fix}.",
+        tenant=tenant, endpoint=endpoint, status=status)
