@@ -1,0 +1,31 @@
+"""A small dbt-like runner: SQL files become DuckDB views, CSVs become tables, YAML declares data tests.
+
+    project = load_project(Path("dbt_like_sql"))      # parse, check references, order (errors name the file)
+    build(con, project)                               # seeds + views in one transaction
+    run_tests(con, project.get("analytics.plan_utilization"))
+"""
+
+from aurion_pipeline.sqlmodels.build import BuiltModel, build, seed
+from aurion_pipeline.sqlmodels.datatests import TestResult, compile_test, run_test, run_tests
+from aurion_pipeline.sqlmodels.errors import SqlProjectError
+from aurion_pipeline.sqlmodels.project import Model, Seed, SqlProject, load_project
+from aurion_pipeline.sqlmodels.refs import default_sources
+from aurion_pipeline.sqlmodels.specs import Column, DataTest
+
+__all__ = [
+    "BuiltModel",
+    "Column",
+    "DataTest",
+    "Model",
+    "Seed",
+    "SqlProject",
+    "SqlProjectError",
+    "TestResult",
+    "build",
+    "compile_test",
+    "default_sources",
+    "load_project",
+    "run_test",
+    "run_tests",
+    "seed",
+]

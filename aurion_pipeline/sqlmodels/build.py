@@ -1,0 +1,114 @@
+"""Create the folder's seeds (tables) and models (views) in DuckDB, all or nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+from sqlglot import exp
+
+from aurion_pipeline.sqlmodels.errors import SqlProjectError, first_line
+from aurion_pipeline.sqlmodels.project import Model, Seed, SqlProject
+from aurion_pipeline.sqlmodels.refs import DIALECT
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    """One object created by a build: a seed table or a model view."""
+
+    name: str  # schema.name
+    kind: str  # "table" (seed) or "view" (model)
+    path: Path
+    sql: str  # the statement that created it
+    rows: int | None = None  # counted for seed tables only: a view's count is a full scan
+
+
+def build(con: duckdb.DuckDBPyConnection, project: SqlProject, only: set[str] | None = None) -> list[BuiltModel]:
+    """Load the seeds, then create or replace every model's view in build order, in one transaction.
+
+    `only` limits the build to these qualified names (seeds and/or models). On any error nothing
+    changes: the previous tables and views stay as they were.
+    """
+    _check_names(project, only)
+    seeds = [s for s in project.seeds if only is None or s.qualified in only]
+    models = [m for m in project.models if only is None or m.qualified in only]
+
+    def work() -> list[BuiltModel]:
+        _create_schemas(con, [*seeds, *models])
+        return [*(_load_seed(con, project, s) for s in seeds), *(_create_view(con, project, m) for m in models)]
+
+    return _in_transaction(con, work)
+
+
+def seed(con: duckdb.DuckDBPyConnection, project: SqlProject, only: set[str] | None = None) -> list[BuiltModel]:
+    """Reload the seed tables from their CSVs (all, or those named in `only`), in one transaction."""
+    _check_names(project, only)
+    seeds = [s for s in project.seeds if only is None or s.qualified in only]
+
+    def work() -> list[BuiltModel]:
+        _create_schemas(con, seeds)
+        return [_load_seed(con, project, s) for s in seeds]
+
+    return _in_transaction(con, work)
+
+
+def seed_sql(item: Seed) -> str:
+    """`create or replace table` from the CSV; pinned types override DuckDB's inferred ones."""
+    options = [exp.convert(str(item.path)).sql(DIALECT), "header = true"]
+    if item.column_types:
+        pinned = ", ".join(f"{exp.convert(col).sql(DIALECT)}: {exp.convert(kind).sql(DIALECT)}" for col, kind in item.column_types)
+        options.append(f"types = {{{pinned}}}")
+    return f"create or replace table {item.qualified} as select * from read_csv({', '.join(options)})"
+
+
+def view_sql(model: Model) -> str:
+    return f"create or replace view {model.qualified} as\n{model.sql}\n"
+
+
+def _load_seed(con: duckdb.DuckDBPyConnection, project: SqlProject, item: Seed) -> BuiltModel:
+    sql = seed_sql(item)
+    _execute(con, project, item.path, sql)
+    rows = con.execute(f"select count(*) from {item.qualified}").fetchone()[0]
+    return BuiltModel(item.qualified, "table", item.path, sql, rows)
+
+
+def _create_view(con: duckdb.DuckDBPyConnection, project: SqlProject, model: Model) -> BuiltModel:
+    sql = view_sql(model)
+    _execute(con, project, model.path, sql)
+    return BuiltModel(model.qualified, "view", model.path, sql)
+
+
+def _execute(con: duckdb.DuckDBPyConnection, project: SqlProject, path: Path, sql: str) -> None:
+    try:
+        con.execute(sql)
+    except duckdb.Error as exc:
+        raise SqlProjectError(f"{project.display(path)}: {first_line(exc)}") from exc
+
+
+def _create_schemas(con: duckdb.DuckDBPyConnection, items: Iterable[Model | Seed]) -> None:
+    for schema in sorted({item.schema for item in items}):
+        con.execute(f"create schema if not exists {schema}")
+
+
+def _check_names(project: SqlProject, only: set[str] | None) -> None:
+    for name in sorted(only or ()):
+        project.get(name)
+
+
+def _in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+    con.begin()
+    try:
+        result = work()
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
+    # Harden the DDL into the database file now: a crash before a checkpoint has left DuckDB
+    # unable to replay its WAL after schema changes.
+    con.execute("checkpoint")
+    return result

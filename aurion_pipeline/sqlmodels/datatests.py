@@ -1,0 +1,79 @@
+"""Data tests: each declared test compiles to one query returning the offending rows (none = pass)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+from sqlglot import exp
+
+from aurion_pipeline.sqlmodels.errors import SqlProjectError, first_line
+from aurion_pipeline.sqlmodels.project import Model
+from aurion_pipeline.sqlmodels.refs import DIALECT
+from aurion_pipeline.sqlmodels.specs import DataTest
+
+
+@dataclass(frozen=True)
+class TestResult:
+    __test__ = False  # not a pytest test class
+
+    name: str
+    model: str  # schema.name of the model tested
+    passed: bool
+    failing_rows: int
+    sql: str  # the query returning the offending rows
+    sample: tuple[dict[str, Any], ...] = ()  # the first few offending rows
+
+
+def compile_test(model: Model, test: DataTest) -> str:
+    """The query returning the rows of `model` that break `test`."""
+    table, cols = model.qualified, [_quote(c) for c in test.columns]
+    if test.kind == "not_null":
+        return f"select * from {table} where {cols[0]} is null"
+    if test.kind == "unique":
+        # As a SQL unique constraint: rows with a null in the key never conflict (not_null covers nulls).
+        present = " and ".join(f"{c} is not null" for c in cols)
+        return f"select * from {table} where {present} qualify count(*) over (partition by {', '.join(cols)}) > 1"
+    if test.kind == "accepted_values":
+        allowed = ", ".join(exp.convert(v).sql(DIALECT) for v in test.values)
+        return f"select * from {table} where {cols[0]} is not null and {cols[0]} not in ({allowed})"
+    if test.kind == "relationships":
+        # not exists, not `not in`: one null in the parent column would make `not in` match nothing.
+        return (
+            f"select child.* from {table} as child where child.{cols[0]} is not null and not exists "
+            f"(select 1 from {test.to} as parent where parent.{_quote(test.field)} = child.{cols[0]})"
+        )
+    if test.kind == "sql":
+        return test.sql
+    raise SqlProjectError(f"{test.source}: unknown test kind {test.kind!r}")
+
+
+def run_tests(
+    con: duckdb.DuckDBPyConnection, model: Model, tests: Iterable[DataTest] | None = None, *, sample_size: int = 5
+) -> list[TestResult]:
+    """Run the model's tests (or the given subset) against its built view."""
+    return [run_test(con, model, test, sample_size=sample_size) for test in (model.tests if tests is None else tests)]
+
+
+def run_test(con: duckdb.DuckDBPyConnection, model: Model, test: DataTest, *, sample_size: int = 5) -> TestResult:
+    sql = compile_test(model, test)
+    # Newlines around the embedded query: a trailing `-- comment` must not swallow the parenthesis.
+    offending = f"(\n{sql}\n) as offending"
+    try:
+        count = con.execute(f"select count(*) from {offending}").fetchone()[0]
+        sample = _sample(con, offending, sample_size) if count else ()
+    except duckdb.Error as exc:
+        raise SqlProjectError(f"{test.source}: test {test.name} on {model.qualified} cannot run: {first_line(exc)}") from exc
+    return TestResult(test.name, model.qualified, count == 0, count, sql, sample)
+
+
+def _sample(con: duckdb.DuckDBPyConnection, offending: str, size: int) -> tuple[dict[str, Any], ...]:
+    cursor = con.execute(f"select * from {offending} limit {int(size)}")
+    names = [d[0] for d in cursor.description]
+    return tuple(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+
+
+def _quote(name: str | None) -> str:
+    return exp.to_identifier(name, quoted=True).sql(DIALECT)

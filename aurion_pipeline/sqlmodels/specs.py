@@ -1,0 +1,166 @@
+"""The YAML beside models and seeds: descriptions, column docs, declared data tests, pinned seed types."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aurion_pipeline.sqlmodels.errors import SqlProjectError, first_line
+from aurion_pipeline.sqlmodels.refs import parse_select, statement_body, table_references
+
+# Test names become Dagster asset check names: letters, digits and underscores only.
+_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+COLUMN_TESTS = ("not_null", "unique", "accepted_values", "relationships")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class DataTest:
+    """One assertion about a model; `kind` is not_null, unique, accepted_values, relationships or sql."""
+
+    name: str
+    kind: str
+    source: str  # the file that declares it, as named in messages
+    columns: tuple[str, ...] = ()
+    values: tuple[Any, ...] = ()
+    to: str | None = None
+    field: str | None = None
+    sql: str | None = None
+    references: frozenset[str] = frozenset()  # tables a relationships or sql test reads
+
+
+@dataclass(frozen=True)
+class ModelDoc:
+    description: str | None = None
+    columns: tuple[Column, ...] = ()
+    tests: tuple[DataTest, ...] = ()
+
+
+@dataclass(frozen=True)
+class SeedDoc:
+    description: str | None = None
+    column_types: tuple[tuple[str, str], ...] = ()
+
+
+def read_model_doc(path: Path, where: str) -> ModelDoc:
+    doc = _load(path, where, {"description", "columns", "tests"})
+    columns, tests = [], []
+    for name, spec in _mapping(doc.get("columns"), where, "columns").items():
+        spec = _mapping(spec, where, f"column {name}", {"description", "tests"})
+        columns.append(Column(_name(name, where), _text(spec.get("description"), where, f"column {name}")))
+        tests += [_column_test(entry, str(name), where) for entry in _list(spec.get("tests"), where, name)]
+    tests += [_model_test(entry, where) for entry in _list(doc.get("tests"), where, "tests")]
+    names = [t.name for t in tests]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SqlProjectError(f"{where}: test name(s) declared twice: {', '.join(dupes)}")
+    return ModelDoc(_text(doc.get("description"), where, "description"), tuple(columns), tuple(tests))
+
+
+def read_seed_doc(path: Path, where: str) -> SeedDoc:
+    doc = _load(path, where, {"description", "columns"})
+    types = _mapping(doc.get("columns"), where, "columns")
+    pinned = tuple((_name(col, where), _text(kind, where, f"column {col}") or "") for col, kind in types.items())
+    if any(not kind for _, kind in pinned):
+        raise SqlProjectError(f"{where}: every pinned column needs a DuckDB type, e.g. `plan: VARCHAR`")
+    return SeedDoc(_text(doc.get("description"), where, "description"), pinned)
+
+
+def sql_test(name: str, sql: str, where: str) -> DataTest:
+    """A custom assertion: a select returning the offending rows (none = pass)."""
+    named = f"{where} (test {name})" if where.endswith(".yml") else where
+    references = table_references(parse_select(sql, named), named)
+    return DataTest(_name(name, where), "sql", where, sql=statement_body(sql), references=references)
+
+
+def _column_test(entry: Any, column: str, where: str) -> DataTest:
+    kind, args = _kind(entry, where)
+    if kind in ("not_null", "unique") and args is None:
+        return DataTest(_name(f"{kind}__{column}", where), kind, where, columns=(column,))
+    if kind == "accepted_values":
+        values = _mapping(args, where, f"accepted_values on {column}", {"values"}).get("values")
+        if not isinstance(values, list) or not values or any(isinstance(v, (dict, list)) for v in values):
+            raise SqlProjectError(f"{where}: accepted_values on {column} needs `values:` a non-empty list")
+        return DataTest(_name(f"accepted_values__{column}", where), kind, where, columns=(column,), values=tuple(values))
+    if kind == "relationships":
+        spec = _mapping(args, where, f"relationships on {column}", {"to", "field"})
+        to, field = spec.get("to"), spec.get("field")
+        if not isinstance(to, str) or to.count(".") != 1 or not isinstance(field, str):
+            raise SqlProjectError(f"{where}: relationships on {column} needs `to: schema.name` and `field: column`")
+        to = to.lower()
+        return DataTest(
+            _name(f"relationships__{column}", where), kind, where, (column,), to=to, field=field, references=frozenset({to})
+        )
+    raise SqlProjectError(f"{where}: unknown test {kind!r} on column {column}; use one of {', '.join(COLUMN_TESTS)}")
+
+
+def _model_test(entry: Any, where: str) -> DataTest:
+    if isinstance(entry, dict) and set(entry) == {"name", "sql"}:
+        name, sql = entry["name"], entry["sql"]
+        if not isinstance(name, str) or not isinstance(sql, str):
+            raise SqlProjectError(f"{where}: a custom test needs a `name` and a `sql` string")
+        return sql_test(name, sql, where)
+    kind, args = _kind(entry, where)
+    if kind == "unique":
+        columns = [args] if isinstance(args, str) else args
+        if not isinstance(columns, list) or not columns or not all(isinstance(c, str) for c in columns):
+            raise SqlProjectError(f"{where}: unique needs a column or a list of columns")
+        return DataTest(_name("__".join(["unique", *columns]), where), kind, where, columns=tuple(columns))
+    raise SqlProjectError(f"{where}: unknown model test {kind!r}; use unique: [columns] or {{name, sql}}")
+
+
+def _kind(entry: Any, where: str) -> tuple[str, Any]:
+    if isinstance(entry, str):
+        return entry, None
+    if isinstance(entry, dict) and len(entry) == 1:
+        ((kind, args),) = entry.items()
+        return str(kind), args
+    raise SqlProjectError(f"{where}: a test must be a name or a one-key mapping, got {entry!r}")
+
+
+def _load(path: Path, where: str, allowed: set[str]) -> dict:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SqlProjectError(f"{where}: not valid YAML: {first_line(exc)}") from exc
+    return _mapping(doc, where, "the file", allowed)
+
+
+def _mapping(value: Any, where: str, what: str, allowed: set[str] | None = None) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SqlProjectError(f"{where}: {what} must be a mapping")
+    unknown = sorted(str(k) for k in value if allowed is not None and k not in allowed)
+    if unknown:
+        raise SqlProjectError(f"{where}: unknown key(s) in {what}: {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    return value
+
+
+def _list(value: Any, where: str, what: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise SqlProjectError(f"{where}: tests of {what} must be a list")
+    return value
+
+
+def _text(value: Any, where: str, what: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise SqlProjectError(f"{where}: {what} must be text")
+
+
+def _name(name: Any, where: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SqlProjectError(f"{where}: {name!r} is not a plain name (letters, digits, underscores)")
+    return name

@@ -1,0 +1,447 @@
+"""The SQL runner on real DuckDB files: discovery, dependencies parsed from SQL, build order, loud
+errors naming the file, seeds, all-or-nothing builds, and every data-test kind on planted bad rows."""
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from aurion_pipeline.sqlmodels import (
+    SqlProjectError,
+    build,
+    default_sources,
+    load_project,
+    run_test,
+    run_tests,
+    seed,
+)
+from aurion_pipeline.sqlmodels.refs import SCHEMA_SQL
+
+FIXTURE = Path(__file__).parent / "fixtures" / "sqlproj_basic"
+REAL_FOLDER = Path(__file__).resolve().parents[1] / "dbt_like_sql"
+
+
+def write_project(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+@pytest.fixture
+def con(tmp_path):
+    """A warehouse file with the raw tables and a small good day of usage."""
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con.execute(SCHEMA_SQL.read_text())
+    con.execute(
+        "insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, _filled) values "
+        "('acme', '2024-01-01', 100, 10, false), ('acme', '2024-01-02', 700, 20, false), "
+        "('beta', '2024-01-01', 50, 5, false)"
+    )
+    con.execute(
+        "insert into raw.usage_summary (tenant, captured_at, plan, billing_status) values "
+        "('acme', '2024-01-02 06:00', 'starter', 'active'), ('beta', '2024-01-02 06:00', 'enterprise', 'active')"
+    )
+    yield con
+    con.close()
+
+
+# --- discovery and dependencies -------------------------------------------------------------
+
+
+def test_discovers_models_seeds_and_their_tests():
+    project = load_project(FIXTURE)
+    assert {m.qualified for m in project.models} == {
+        "analytics.usage_daily",
+        "analytics.latest_summary",
+        "analytics.tenant_usage",
+    }
+    assert {s.qualified for s in project.seeds} == {"seeds.plan_tiers", "seeds.alert_thresholds"}
+    usage = project.get("analytics.usage_daily")
+    assert usage.description == "One row per loaded tenant and UTC day."
+    assert [t.name for t in usage.tests] == [
+        "not_null__tenant",
+        "not_null__api_calls",
+        "unique__tenant__usage_date",
+        "no_negative_usage",  # tests/no_negative_usage.sql reads this model
+    ]
+    assert project.get("seeds.plan_tiers").column_types == (("voice_minutes", "DOUBLE"), ("storage_mb", "DOUBLE"))
+
+
+def test_dependencies_are_the_tables_the_sql_reads_minus_its_ctes():
+    model = load_project(FIXTURE).get("analytics.tenant_usage")
+    assert model.depends_on == {
+        "analytics.usage_daily",
+        "analytics.latest_summary",
+        "seeds.plan_tiers",
+        "seeds.alert_thresholds",  # read in scalar subqueries
+    }
+
+
+def test_table_functions_and_nested_ctes_are_not_dependencies(tmp_path):
+    root = write_project(tmp_path / "proj", {
+        "models/analytics/days.sql": """
+            with spine as (select unnest(generate_series(date '2024-01-01', date '2024-01-03', interval 1 day)) as d),
+                 nested as (select * from (select d from spine) as s)
+            select n.d, r.tenant from nested as n, range(2) as x(i) left join raw.usage_daily as r on r.usage_date = n.d
+        """,
+    })
+    assert load_project(root).get("analytics.days").depends_on == {"raw.usage_daily"}
+
+
+def test_each_model_is_ordered_after_the_models_it_reads(tmp_path):
+    # File names sort opposite to the dependency chain, so alphabetical order would be wrong.
+    root = write_project(tmp_path / "proj", {
+        "models/analytics/a_top.sql": "select * from analytics.m_middle",
+        "models/analytics/m_middle.sql": "select * from staging.z_bottom",
+        "models/staging/z_bottom.sql": "select tenant from raw.usage_daily",
+    })
+    order = [m.qualified for m in load_project(root).models]
+    assert order == ["staging.z_bottom", "analytics.m_middle", "analytics.a_top"]
+
+
+def test_fixture_order_puts_every_dependency_first():
+    project = load_project(FIXTURE)
+    position = {m.qualified: i for i, m in enumerate(project.models)}
+    for model in project.models:
+        assert all(position[dep] < position[model.qualified] for dep in model.depends_on if dep in position)
+
+
+def test_default_sources_are_the_tables_of_schema_sql():
+    assert default_sources() == {"raw.usage_daily", "raw._load_log", "raw.usage_restatements", "raw.usage_summary"}
+
+
+def test_sources_can_be_given(tmp_path):
+    root = write_project(tmp_path / "proj", {"models/analytics/t.sql": "select * from ext.things"})
+    assert load_project(root, sources={"ext.things"}).get("analytics.t").depends_on == {"ext.things"}
+    with pytest.raises(SqlProjectError, match="ext.things is not a model, a seed or a raw source table"):
+        load_project(root)
+
+
+# --- loud errors, naming the file ------------------------------------------------------------
+
+BAD_PROJECTS = [
+    pytest.param(
+        {"models/analytics/a.sql": "select * from analytics.b", "models/analytics/b.sql": "select * from analytics.a"},
+        ["cycle", "proj/models/analytics/a.sql", "proj/models/analytics/b.sql"],
+        id="cycle-names-both-files",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select * from analytics.a"},
+        ["cycle", "proj/models/analytics/a.sql"],
+        id="model-reading-itself-is-a-cycle",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select * from analytics.missing_model"},
+        ["proj/models/analytics/a.sql", "analytics.missing_model"],
+        id="unknown-reference-names-file-and-table",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select * from usage_daily"},
+        ["proj/models/analytics/a.sql", "unqualified", "usage_daily"],
+        id="unqualified-reference",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "drop table raw.usage_daily"},
+        ["proj/models/analytics/a.sql", "must be a select statement, found DROP"],
+        id="not-a-select",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select 1 as x; select 2 as y"},
+        ["proj/models/analytics/a.sql", "exactly one select statement, found 2"],
+        id="two-statements",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select * frm raw.usage_daily"},
+        ["proj/models/analytics/a.sql", "not valid SQL"],
+        id="parse-error",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "-- nothing yet\n"},
+        ["proj/models/analytics/a.sql", "found 0"],
+        id="empty-file",
+    ),
+    pytest.param(
+        {"models/raw/usage_daily.sql": "select 1 as x"},
+        ["proj/models/raw/usage_daily.sql", "raw.usage_daily is already a raw source table"],
+        id="model-shadowing-a-raw-table",
+    ),
+    pytest.param(
+        {"seeds/seeds/plans.csv": "plan\na\n", "models/seeds/plans.sql": "select 1 as x"},
+        ["proj/models/seeds/plans.sql", "seeds.plans is already proj/seeds/seeds/plans.csv"],
+        id="model-and-seed-with-one-name",
+    ),
+    pytest.param(
+        {"models/a.sql": "select 1 as x"},
+        ["proj/models/a.sql", "models/<schema>/<name>.sql"],
+        id="model-outside-a-schema-folder",
+    ),
+    pytest.param(
+        {"models/analytics/Plan-Usage.sql": "select 1 as x"},
+        ["proj/models/analytics/Plan-Usage.sql", "lower-case name"],
+        id="file-name-not-an-identifier",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select 1 as x", "models/analytics/b.yml": "description: orphan"},
+        ["proj/models/analytics/b.yml", "no b.sql beside it"],
+        id="yml-without-its-model",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select 1 as x", "models/analytics/a.yaml": "description: x"},
+        ["proj/models/analytics/a.yaml", ".yml"],
+        id="yaml-extension-would-be-ignored",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select 1 as x", "models/analytics/a.yml": "columns: {x: {tests: [not_null}"},
+        ["proj/models/analytics/a.yml", "not valid YAML"],
+        id="bad-yaml",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select 1 as x", "models/analytics/a.yml": "columns: {x: {tests: [is_positive]}}"},
+        ["proj/models/analytics/a.yml", "unknown test 'is_positive' on column x"],
+        id="unknown-column-test",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select 1 as x", "models/analytics/a.yml": "tests: [{row_count: 3}]"},
+        ["proj/models/analytics/a.yml", "unknown model test 'row_count'"],
+        id="unknown-model-test",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select 1 as x", "models/analytics/a.yml": "colums: {x: {}}"},
+        ["proj/models/analytics/a.yml", "unknown key(s) in the file: colums"],
+        id="misspelt-yml-key",
+    ),
+    pytest.param(
+        {
+            "models/analytics/a.sql": "select 1 as x",
+            "models/analytics/a.yml": "columns: {x: {tests: [{relationships: {to: seeds.nope, field: x}}]}}",
+        },
+        ["proj/models/analytics/a.yml", "relationships__x", "seeds.nope"],
+        id="relationship-to-unknown-table",
+    ),
+    pytest.param(
+        {
+            "models/analytics/a.sql": "select 1 as x",
+            "models/analytics/a.yml": "columns: {x: {tests: [unique]}}\ntests: [{unique: [x]}]",
+        },
+        ["proj/models/analytics/a.yml", "declared twice: unique__x"],
+        id="two-tests-with-one-name",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select 1 as x", "models/analytics/a.yml": "tests: [{name: t, sql: 'delete from analytics.a'}]"},
+        ["proj/models/analytics/a.yml (test t)", "must be a select statement"],
+        id="inline-custom-test-not-a-select",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select 1 as x", "tests/only_raw.sql": "select * from raw.usage_daily where api_calls < 0"},
+        ["proj/tests/only_raw.sql", "reads no model"],
+        id="custom-test-reading-no-model",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select 1 as x", "tests/t.sql": "select * from analytics.a join analytics.gone using (x)"},
+        ["proj/tests/t.sql", "analytics.gone"],
+        id="custom-test-unknown-reference",
+    ),
+    pytest.param(
+        {"seeds/seeds/plans.csv": "plan\na\n", "seeds/seeds/plans.yml": "columns: {plan: }"},
+        ["proj/seeds/seeds/plans.yml", "needs a DuckDB type"],
+        id="seed-column-without-type",
+    ),
+]
+
+
+@pytest.mark.parametrize(("files", "fragments"), BAD_PROJECTS)
+def test_a_bad_file_fails_with_one_line_naming_it(tmp_path, files, fragments):
+    root = write_project(tmp_path / "proj", files)
+    with pytest.raises(SqlProjectError) as raised:
+        load_project(root)
+    message = str(raised.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_the_first_bad_model_stops_the_load(tmp_path):
+    root = write_project(tmp_path / "proj", {
+        "models/analytics/a.sql": "select * from analytics.nope_a",
+        "models/analytics/b.sql": "select * from analytics.nope_b",
+    })
+    with pytest.raises(SqlProjectError, match="a.sql: analytics.nope_a") as raised:
+        load_project(root)
+    assert "nope_b" not in str(raised.value)
+
+
+def test_a_missing_folder_is_an_error(tmp_path):
+    with pytest.raises(SqlProjectError, match="does not exist"):
+        load_project(tmp_path / "absent")
+
+
+# --- seeds and builds -------------------------------------------------------------------------
+
+
+def column_types(con, qualified: str) -> dict[str, str]:
+    return {row[0]: row[1] for row in con.sql(f"describe {qualified}").fetchall()}
+
+
+def test_seeds_load_with_inferred_and_pinned_types(con):
+    built = seed(con, load_project(FIXTURE))
+    assert {(b.name, b.kind, b.rows) for b in built} == {("seeds.plan_tiers", "table", 3), ("seeds.alert_thresholds", "table", 3)}
+    assert column_types(con, "seeds.plan_tiers") == {
+        "plan": "VARCHAR",
+        "voice_minutes": "DOUBLE",  # pinned in plan_tiers.yml
+        "api_calls": "BIGINT",  # inferred
+        "storage_mb": "DOUBLE",  # pinned
+    }
+    assert column_types(con, "seeds.alert_thresholds") == {"level": "VARCHAR", "min_pct": "BIGINT"}
+    enterprise = con.sql("select voice_minutes, api_calls, storage_mb from seeds.plan_tiers where plan = 'enterprise'")
+    assert enterprise.fetchall() == [(None, None, None)]  # empty cell = unlimited
+    assert con.execute("select count(*) from information_schema.tables where table_schema = 'analytics'").fetchone() == (0,)
+
+
+def test_build_creates_seeds_then_views_in_dependency_order(con):
+    project = load_project(FIXTURE)
+    built = build(con, project)
+    assert [b.name for b in built] == [
+        "seeds.alert_thresholds",
+        "seeds.plan_tiers",
+        *(m.qualified for m in project.models),
+    ]
+    assert {b.kind for b in built[2:]} == {"view"}
+    rows = con.sql("select tenant, voice_minutes_used, pct_used, alert_level from analytics.tenant_usage order by tenant")
+    assert rows.fetchall() == [("acme", 800.0, 80.0, "warning"), ("beta", 50.0, None, "ok")]
+
+
+def test_building_twice_changes_nothing(con):
+    project = load_project(FIXTURE)
+    build(con, project)
+    first = con.sql("select * from analytics.tenant_usage order by tenant").fetchall()
+    build(con, project)
+    assert con.sql("select * from analytics.tenant_usage order by tenant").fetchall() == first
+    assert con.execute("select count(*) from seeds.plan_tiers").fetchone() == (3,)
+
+
+def test_a_failing_model_leaves_the_previous_seeds_and_views_in_place(con, tmp_path):
+    root = tmp_path / "proj"
+    shutil.copytree(FIXTURE, root)
+    build(con, load_project(root))
+    (root / "seeds/seeds/plan_tiers.csv").write_text("plan,voice_minutes,api_calls,storage_mb\nstarter,1,1,1\n")
+    (root / "models/analytics/tenant_usage.sql").write_text("select tenant, no_such_column from analytics.usage_daily")
+    with pytest.raises(SqlProjectError) as raised:
+        build(con, load_project(root))
+    assert str(raised.value).startswith("proj/models/analytics/tenant_usage.sql: Binder Error")
+    assert "\n" not in str(raised.value)
+    assert con.execute("select count(*) from seeds.plan_tiers").fetchone() == (3,)  # the seed reload was rolled back
+    assert con.execute("select alert_level from analytics.tenant_usage where tenant = 'acme'").fetchone() == ("warning",)
+
+
+def test_only_builds_the_named_seeds_and_models(con):
+    project = load_project(FIXTURE)
+    built = build(con, project, only={"analytics.usage_daily", "seeds.plan_tiers"})
+    assert [b.name for b in built] == ["seeds.plan_tiers", "analytics.usage_daily"]
+    with pytest.raises(SqlProjectError, match="no model or seed named analytics.nope"):
+        build(con, project, only={"analytics.nope"})
+
+
+def test_trailing_semicolons_and_comments_do_not_break_the_view(con, tmp_path):
+    root = write_project(tmp_path / "proj", {"models/analytics/t.sql": "select 1 as x; -- the end\n"})
+    build(con, load_project(root))
+    assert con.sql("select x from analytics.t").fetchall() == [(1,)]
+
+
+# --- data tests -------------------------------------------------------------------------------
+
+THINGS = {
+    "seeds/seeds/kinds.csv": "kind,label\na,Alpha\nb,Beta\n,Unknown\n",  # a null kind: `not in` would hide misses
+    "models/analytics/things.sql": "select * from src.things",
+    "models/analytics/things.yml": """
+        description: Things to test the tests on.
+        columns:
+          id: {tests: [not_null, unique]}
+          kind: {tests: [{accepted_values: {values: [a, b]}}, {relationships: {to: seeds.kinds, field: kind}}]}
+          qty: {tests: [{accepted_values: {values: [1, 2, 3]}}]}
+        tests:
+          - {unique: [id, kind]}
+          - {name: qty_positive, sql: "select * from analytics.things where qty <= 0  -- a trailing comment"}
+    """,
+    "tests/no_zero_id.sql": "select * from analytics.things where id = 0;\n",
+}
+
+
+@pytest.fixture
+def things(tmp_path):
+    """A project over `src.things` holding three good rows, built on a real DuckDB file."""
+    project = load_project(write_project(tmp_path / "proj", THINGS), sources={"src.things"})
+    con = duckdb.connect(str(tmp_path / "things.duckdb"))
+    con.execute("create schema src; create table src.things (id integer, kind varchar, qty integer)")
+    con.execute("insert into src.things values (1, 'a', 1), (2, 'b', 2), (3, null, 3)")
+    build(con, project)
+    yield con, project.get("analytics.things")
+    con.close()
+
+
+def test_test_names_state_kind_and_columns(things):
+    _, model = things
+    assert [t.name for t in model.tests] == [
+        "not_null__id",
+        "unique__id",
+        "accepted_values__kind",
+        "relationships__kind",
+        "accepted_values__qty",
+        "unique__id__kind",
+        "qty_positive",
+        "no_zero_id",
+    ]
+
+
+def test_every_test_passes_on_good_data(things):
+    con, model = things
+    results = run_tests(con, model)
+    assert [(r.name, r.passed, r.failing_rows) for r in results] == [(t.name, True, 0) for t in model.tests]
+
+
+@pytest.mark.parametrize(
+    ("bad_rows", "test_name", "failing_rows"),
+    [
+        pytest.param("(null, 'a', 1)", "not_null__id", 1, id="not_null"),
+        pytest.param("(1, 'b', 1), (1, 'a', 2)", "unique__id", 3, id="unique-counts-every-row-sharing-the-key"),
+        pytest.param("(null, 'a', 1), (null, 'a', 1)", "unique__id", 0, id="unique-ignores-null-keys"),
+        pytest.param("(1, 'a', 2)", "unique__id__kind", 2, id="unique-combination"),
+        pytest.param("(2, 'a', 2)", "unique__id__kind", 0, id="unique-combination-other-kind-is-fine"),
+        pytest.param("(4, 'c', 1), (5, 'd', 1)", "accepted_values__kind", 2, id="accepted_values-text"),
+        pytest.param("(6, 'a', 9)", "accepted_values__qty", 1, id="accepted_values-numbers"),
+        pytest.param("(7, 'zz', 1)", "relationships__kind", 1, id="relationships-despite-a-null-parent"),
+        pytest.param("(8, 'a', 0), (9, 'a', -1)", "qty_positive", 2, id="inline-custom-sql"),
+        pytest.param("(0, 'a', 1)", "no_zero_id", 1, id="custom-sql-file"),
+    ],
+)
+def test_each_test_counts_the_planted_bad_rows(things, bad_rows, test_name, failing_rows):
+    con, model = things
+    con.execute(f"insert into src.things values {bad_rows}")
+    (test,) = [t for t in model.tests if t.name == test_name]
+    result = run_test(con, model, test)
+    assert (result.passed, result.failing_rows) == (failing_rows == 0, failing_rows)
+    assert len(result.sample) == min(failing_rows, 5)
+    assert result.model == "analytics.things"
+
+
+def test_a_test_that_cannot_run_names_its_file(things, tmp_path):
+    con, model = things
+    con.execute("create or replace view analytics.things as select id, kind from src.things")  # qty gone
+    (test,) = [t for t in model.tests if t.name == "accepted_values__qty"]
+    with pytest.raises(SqlProjectError, match=r"^proj/models/analytics/things.yml: test accepted_values__qty .*Binder Error"):
+        run_test(con, model, test)
+
+
+# --- the real folder ---------------------------------------------------------------------------
+
+
+def test_the_real_sql_folder_parses_and_orders(con):
+    project = load_project(REAL_FOLDER)
+    assert project.models, "dbt_like_sql/models holds no model"
+    position = {m.qualified: i for i, m in enumerate(project.models)}
+    for model in project.models:
+        assert all(position[dep] < position[model.qualified] for dep in model.depends_on if dep in position)
+    build(con, project)
