@@ -205,6 +205,19 @@ BAD_PROJECTS = [
         id="unknown-column-test",
     ),
     pytest.param(
+        {"models/analytics/a.sql": "select 1 as x", "models/analytics/a.yml": "columns: {x: {tests: [{not_null: true}]}}"},
+        ["proj/models/analytics/a.yml", "not_null on x takes no arguments"],
+        id="column-test-with-unexpected-arguments",
+    ),
+    pytest.param(
+        {
+            "models/analytics/a.sql": "select 1 as x",
+            "models/analytics/a.yml": "columns: {x: {tests: [{accepted_values: {values: [1, null]}}]}}",
+        },
+        ["proj/models/analytics/a.yml", "accepted_values on x", "non-null values"],
+        id="accepted-null-would-make-the-test-always-pass",
+    ),
+    pytest.param(
         {"models/analytics/a.sql": "select 1 as x", "models/analytics/a.yml": "tests: [{row_count: 3}]"},
         ["proj/models/analytics/a.yml", "unknown model test 'row_count'"],
         id="unknown-model-test",

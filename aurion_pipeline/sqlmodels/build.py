@@ -59,11 +59,15 @@ def seed(con: duckdb.DuckDBPyConnection, project: SqlProject, only: set[str] | N
 
 def seed_sql(item: Seed) -> str:
     """`create or replace table` from the CSV; pinned types override DuckDB's inferred ones."""
-    options = [exp.convert(str(item.path)).sql(DIALECT), "header = true"]
+    options = [_literal(str(item.path)), "header = true"]
     if item.column_types:
-        pinned = ", ".join(f"{exp.convert(col).sql(DIALECT)}: {exp.convert(kind).sql(DIALECT)}" for col, kind in item.column_types)
+        pinned = ", ".join(f"{_literal(col)}: {_literal(kind)}" for col, kind in item.column_types)
         options.append(f"types = {{{pinned}}}")
     return f"create or replace table {item.qualified} as select * from read_csv({', '.join(options)})"
+
+
+def _literal(text: str) -> str:
+    return exp.convert(text).sql(DIALECT)
 
 
 def view_sql(model: Model) -> str:

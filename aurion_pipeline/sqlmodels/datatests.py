@@ -65,7 +65,8 @@ def run_test(con: duckdb.DuckDBPyConnection, model: Model, test: DataTest, *, sa
         count = con.execute(f"select count(*) from {offending}").fetchone()[0]
         sample = _sample(con, offending, sample_size) if count else ()
     except duckdb.Error as exc:
-        raise SqlProjectError(f"{test.source}: test {test.name} on {model.qualified} cannot run: {first_line(exc)}") from exc
+        where = f"{test.source}: test {test.name} on {model.qualified}"
+        raise SqlProjectError(f"{where} cannot run: {first_line(exc)}") from exc
     return TestResult(test.name, model.qualified, count == 0, count, sql, sample)
 
 

@@ -141,7 +141,9 @@ def _model(project: SqlProject, path: Path, known: frozenset[str]) -> Model:
     doc = read_model_doc(spec, project.display(spec)) if spec.is_file() else ModelDoc()
     for test in doc.tests:
         _require_known(test.references, known, f"{project.display(spec)} (test {test.name})")
-    return Model(path.parent.name, path.stem, path, statement_body(sql), depends_on, doc.description, doc.columns, doc.tests)
+    return Model(
+        path.parent.name, path.stem, path, statement_body(sql), depends_on, doc.description, doc.columns, doc.tests
+    )
 
 
 def _require_known(references: frozenset[str], known: frozenset[str], where: str) -> None:

@@ -45,7 +45,7 @@ def table_references(query: exp.Query, where: str) -> frozenset[str]:
         if not schema and name in ctes:
             continue
         if not schema:
-            raise SqlProjectError(f"{where}: unqualified table {name!r}; write it as schema.name (e.g. analytics.{name})")
+            raise SqlProjectError(f"{where}: unqualified table {name!r}; write schema.name (e.g. analytics.{name})")
         found.add(f"{schema}.{name}")
     return frozenset(found)
 

@@ -84,22 +84,25 @@ def sql_test(name: str, sql: str, where: str) -> DataTest:
 
 def _column_test(entry: Any, column: str, where: str) -> DataTest:
     kind, args = _kind(entry, where)
-    if kind in ("not_null", "unique") and args is None:
+    if kind in ("not_null", "unique"):
+        if args is not None:
+            raise SqlProjectError(f"{where}: {kind} on {column} takes no arguments; write it as `- {kind}`")
         return DataTest(_name(f"{kind}__{column}", where), kind, where, columns=(column,))
     if kind == "accepted_values":
         values = _mapping(args, where, f"accepted_values on {column}", {"values"}).get("values")
-        if not isinstance(values, list) or not values or any(isinstance(v, (dict, list)) for v in values):
-            raise SqlProjectError(f"{where}: accepted_values on {column} needs `values:` a non-empty list")
-        return DataTest(_name(f"accepted_values__{column}", where), kind, where, columns=(column,), values=tuple(values))
+        # A null in the list would make `not in` match nothing, so the test could never fail.
+        if not isinstance(values, list) or not values or any(v is None or isinstance(v, (dict, list)) for v in values):
+            raise SqlProjectError(f"{where}: accepted_values on {column} needs `values:` a list of non-null values")
+        name = _name(f"accepted_values__{column}", where)
+        return DataTest(name, kind, where, columns=(column,), values=tuple(values))
     if kind == "relationships":
         spec = _mapping(args, where, f"relationships on {column}", {"to", "field"})
         to, field = spec.get("to"), spec.get("field")
         if not isinstance(to, str) or to.count(".") != 1 or not isinstance(field, str):
             raise SqlProjectError(f"{where}: relationships on {column} needs `to: schema.name` and `field: column`")
         to = to.lower()
-        return DataTest(
-            _name(f"relationships__{column}", where), kind, where, (column,), to=to, field=field, references=frozenset({to})
-        )
+        name = _name(f"relationships__{column}", where)
+        return DataTest(name, kind, where, (column,), to=to, field=field, references=frozenset({to}))
     raise SqlProjectError(f"{where}: unknown test {kind!r} on column {column}; use one of {', '.join(COLUMN_TESTS)}")
 
 
@@ -142,7 +145,8 @@ def _mapping(value: Any, where: str, what: str, allowed: set[str] | None = None)
         raise SqlProjectError(f"{where}: {what} must be a mapping")
     unknown = sorted(str(k) for k in value if allowed is not None and k not in allowed)
     if unknown:
-        raise SqlProjectError(f"{where}: unknown key(s) in {what}: {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        allowed_keys = ", ".join(sorted(allowed or ()))
+        raise SqlProjectError(f"{where}: unknown key(s) in {what}: {', '.join(unknown)}; allowed: {allowed_keys}")
     return value
 
 

@@ -1,0 +1,184 @@
+"""The dbt_like_sql folder as Dagster assets: one asset per seed and model, data tests as asset checks.
+
+Everything comes from the folder: adding a model is adding a .sql file. All seeds and models live in
+one subsettable multi-asset, so a run builds exactly the selected views, in dependency order, in one
+DuckDB transaction, and holds one `duckdb_writer` slot while it does.
+"""
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from pydantic import Field
+
+from aurion_pipeline.sqlmodels import (
+    BuiltModel,
+    DataTest,
+    Model,
+    Seed,
+    SqlProject,
+    TestResult,
+    build,
+    load_project,
+    run_tests,
+)
+from aurion_pipeline.sqlmodels.build import seed_sql
+
+MODELS_GROUP = "analytics"
+SEEDS_GROUP = "seeds"
+POOL = "duckdb_writer"
+WAREHOUSE_KEY = "warehouse"  # a resource whose get_connection() yields a read-write DuckDB connection
+
+
+class SqlModelsConfig(dg.Config):
+    row_counts: bool = Field(default=False, description="Count each built view's rows (a full scan on big data).")
+
+
+def build_model_defs(
+    project_root: Path, *, automation_condition: dg.AutomationCondition | None = None
+) -> dg.Definitions:
+    """The folder's assets and checks; merge with the Definitions that provide the `warehouse` resource.
+
+    A bad file fails here, at definitions load, with a `SqlProjectError` naming it.
+    """
+    return dg.Definitions(assets=[build_models_asset(load_project(project_root), automation_condition)])
+
+
+def build_models_asset(
+    project: SqlProject, automation_condition: dg.AutomationCondition | None = None
+) -> dg.AssetsDefinition:
+    seeds = [_seed_spec(project, item) for item in project.seeds]
+    models = [_model_spec(project, model, automation_condition) for model in project.models]
+
+    @dg.multi_asset(
+        name="sql_models",
+        specs=[*seeds, *models],
+        check_specs=[_check_spec(m, t) for m in project.models for t in m.tests],
+        can_subset=True,
+        pool=POOL,
+        required_resource_keys={WAREHOUSE_KEY},
+        description=f"Seeds and views of {project.root.name}/, built in dependency order in one transaction.",
+    )
+    def sql_models(
+        context: dg.AssetExecutionContext, config: SqlModelsConfig
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        selected = {".".join(key.path) for key in context.selected_asset_keys}
+        with getattr(context.resources, WAREHOUSE_KEY).get_connection() as con:
+            for built in build(con, project, only=selected):
+                metadata = _built_metadata(con, project, built, config.row_counts)
+                yield dg.MaterializeResult(asset_key=asset_key(built.name), metadata=metadata)
+            # Tests run after the commit, on the views as analysts now see them.
+            yield from _check_results(con, project, context.selected_asset_check_keys)
+
+    return sql_models
+
+
+def asset_key(qualified: str) -> dg.AssetKey:
+    """`analytics.plan_utilization` -> AssetKey(["analytics", "plan_utilization"]), the same for raw tables."""
+    return dg.AssetKey(qualified.split("."))
+
+
+def _seed_spec(project: SqlProject, item: Seed) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=asset_key(item.qualified),
+        description=item.description or f"Seed table loaded from {item.path.name}; edit the CSV to change it.",
+        group_name=SEEDS_GROUP,
+        code_version=_digest(seed_sql(item), item.path.read_text()),
+        kinds={"duckdb", "csv"},
+        metadata={"path": project.display(item.path)},
+    )
+
+
+def _model_spec(
+    project: SqlProject, model: Model, automation_condition: dg.AutomationCondition | None
+) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=asset_key(model.qualified),
+        deps=[asset_key(name) for name in sorted(model.depends_on)],
+        description=model.description,
+        group_name=MODELS_GROUP,
+        code_version=_digest(model.sql),
+        automation_condition=automation_condition,
+        kinds={"duckdb", "sql"},
+        metadata={"path": project.display(model.path)},
+    )
+
+
+def _check_spec(model: Model, test: DataTest) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(name=test.name, asset=asset_key(model.qualified), description=_describe(test))
+
+
+def _describe(test: DataTest) -> str:
+    columns = ", ".join(test.columns)
+    return {
+        "not_null": f"{columns} is never null",
+        "unique": f"no two rows share ({columns})",
+        "accepted_values": f"{columns} is one of {', '.join(map(str, test.values))}",
+        "relationships": f"every {columns} exists in {test.to}.{test.field}",
+    }.get(test.kind, f"custom assertion from {test.source}: no rows returned")
+
+
+def _built_metadata(
+    con: duckdb.DuckDBPyConnection, project: SqlProject, built: BuiltModel, row_counts: bool
+) -> dict[str, object]:
+    rows = built.rows
+    if rows is None and row_counts:
+        rows = con.execute(f"select count(*) from {built.name}").fetchone()[0]
+    metadata = {
+        "dagster/table_name": built.name,
+        "dagster/column_schema": _column_schema(con, project, built.name),
+        "sql": dg.MetadataValue.md(f"```sql\n{built.sql}\n```"),
+        "path": project.display(built.path),
+    }
+    return metadata if rows is None else {**metadata, "dagster/row_count": rows}
+
+
+def _column_schema(con: duckdb.DuckDBPyConnection, project: SqlProject, qualified: str) -> dg.TableSchema:
+    item = project.get(qualified)
+    docs = {c.name: c.description for c in item.columns} if isinstance(item, Model) else {}
+    schema, name = qualified.split(".")
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return dg.TableSchema(columns=[dg.TableColumn(col, kind, description=docs.get(col)) for col, kind in rows])
+
+
+def _check_results(
+    con: duckdb.DuckDBPyConnection, project: SqlProject, selected: set[dg.AssetCheckKey]
+) -> Iterator[dg.AssetCheckResult]:
+    for model in project.models:
+        key = asset_key(model.qualified)
+        tests = [t for t in model.tests if dg.AssetCheckKey(key, t.name) in selected]
+        for result in run_tests(con, model, tests):
+            yield _check_result(key, result)
+
+
+def _check_result(key: dg.AssetKey, result: TestResult) -> dg.AssetCheckResult:
+    metadata = {
+        "failing_rows": dg.MetadataValue.int(result.failing_rows),
+        "sql": dg.MetadataValue.md(f"```sql\n{result.sql}\n```"),
+    }
+    if result.sample:
+        metadata["sample"] = dg.MetadataValue.md(_markdown_table(result.sample))
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=result.name,
+        passed=result.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
+    )
+
+
+def _markdown_table(rows: tuple[dict, ...]) -> str:
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(row[c]).replace("|", "\\|") for c in header) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
