@@ -7,7 +7,6 @@ The API key never leaves the configured origin: redirects are followed by hand, 
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -33,9 +32,6 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 5
 MAX_PAGES = 1000  # a pagination loop must end somewhere
 _NEXT_KEYS = ("next", "next_url", "next_page")
-_MESSAGE_KEYS = ("error", "message", "detail")
-_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
-               float: "number", type(None): "null"}
 
 
 def _user_agent() -> str:
@@ -43,10 +39,6 @@ def _user_agent() -> str:
         return f"aurion-pipeline/{metadata.version('aurion-pipeline')}"
     except metadata.PackageNotFoundError:
         return "aurion-pipeline/unknown"
-
-
-class _RetryBudgetSpent(Exception):
-    """Why urllib3 stopped: waiting for one more attempt would overrun the retry time budget."""
 
 
 class BudgetedRetry(Retry):
@@ -84,7 +76,7 @@ class BudgetedRetry(Retry):
         retry_after = self.get_retry_after(response) if response is not None else None
         retry.delay = retry_after or retry.get_backoff_time()
         if now + retry.delay > retry.deadline:
-            raise MaxRetryError(_pool, url, _RetryBudgetSpent(error or f"HTTP {response.status}"))
+            raise MaxRetryError(_pool, url, errors.RetryBudgetSpent(error or f"HTTP {response.status}"))
         cause = type(error).__name__ if error else f"HTTP {response.status}"
         log.warning("Aurion API %s: %s; retry %d in %.1fs", (url or "").split("?")[0], cause,
                     len(retry.history), retry.delay)
@@ -100,8 +92,12 @@ class BudgetedRetry(Retry):
 class AurionClient:
     """A connection to one Aurion tenant's Usage API, authenticated by its API key.
 
-    Not for concurrent use from several threads (one client per tenant, one thread at a time);
-    the counters are nonetheless updated under a lock.
+    `tenant` labels errors and logs; `api_key_env` names the variable the key came from, for messages.
+    `timeout` is (connect, read) seconds per attempt. A request that gets 429/5xx or a connection
+    error is retried up to `max_retries` times, waiting `Retry-After` if given, else
+    `backoff_factor * 2**(n-1)` plus up to `backoff_jitter` s; no wait exceeds `retry_after_cap_s`,
+    and retrying stops once `retry_budget_s` have passed since the first failure.
+    One client per tenant, used from one thread at a time (counters are kept under a lock).
     """
 
     def __init__(self, base_url: str, api_key: str, *, tenant: str | None = None,
@@ -127,8 +123,8 @@ class AurionClient:
             budget_s=retry_budget_s, on_retry=self._count_retry)
         adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=session_pool_size)
         self._session = requests.Session()
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        for prefix in ("https://", "http://"):
+            self._session.mount(prefix, adapter)
         self._session.headers.update(
             {"X-API-Key": api_key, "Accept": "application/json", "User-Agent": _user_agent()})
 
@@ -194,7 +190,7 @@ class AurionClient:
         """The current billing period's overview (usage against plan limits), as a JSON object."""
         payload = self._get_json(self.base_url + SUMMARY_PATH, None)
         if not isinstance(payload, dict):
-            raise self._malformed(f"the top level is a JSON {_json_type(payload)}, not an object",
+            raise self._malformed(f"the top level is a JSON {errors.json_type(payload)}, not an object",
                                   endpoint=SUMMARY_PATH)
         return payload
 
@@ -220,7 +216,7 @@ class AurionClient:
                                             status=resp.status_code, limit=MAX_REDIRECTS)
         if not 200 <= resp.status_code < 300:
             raise errors.for_status(resp.status_code, tenant=self.tenant, endpoint=endpoint,
-                                    key_env=self._key_env, api_message=self._api_message(resp))
+                                    key_env=self._key_env, api_message=errors.api_message(resp, self._key))
         try:
             return resp.json()
         except ValueError:
@@ -239,45 +235,31 @@ class AurionClient:
         try:
             resp = self._session.get(url, params=params, timeout=self._timeout, allow_redirects=False)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError) as exc:
-            failure = _transport_cause(exc)
+            failure = errors.transport_cause(exc)
         except requests.RequestException as exc:
             failure, retried = type(exc).__name__, False
         if resp is not None and resp.status_code not in RETRY_STATUSES:
             return resp
         if not retried:
-            raise errors.AurionApiError(
-                f"GET {endpoint}{errors.for_tenant(self.tenant)} failed while reading the response "
-                f"({failure}): run again; if it persists, check the network or proxy.",
-                tenant=self.tenant, endpoint=endpoint)
+            raise errors.transport_failed(tenant=self.tenant, endpoint=endpoint, cause=failure)
         attempts = self.attempts - attempts_before
         status = None if resp is None else resp.status_code
+        said = errors.api_message(resp, self._key) if resp is not None else ""
         raise errors.retries_exhausted(
             tenant=self.tenant, endpoint=endpoint, status=status, attempts=attempts,
-            elapsed_s=time.monotonic() - started, last=failure or f"HTTP {status}",
-            budget_spent=attempts <= self._max_retries)
-
-    def _api_message(self, resp: requests.Response) -> str:
-        """The API's own explanation of an error status, short, one line, key redacted."""
-        try:
-            body = resp.json()
-        except ValueError:
-            body = "" if resp.text.lstrip().startswith("<") else resp.text  # an HTML page is noise
-        for _ in range(2):  # {"error": {"message": "..."}} nests one level
-            if isinstance(body, dict):
-                body = next((body[k] for k in _MESSAGE_KEYS if body.get(k)), "")
-        text = body if isinstance(body, str) else json.dumps(body) if body else ""
-        return errors.one_line(text.replace(self._key, "[redacted]"))
+            elapsed_s=time.monotonic() - started, budget_spent=attempts <= self._max_retries,
+            last=failure or f"HTTP {status}" + (f", API said: {errors.one_line(said, 80)}" if said else ""))
 
     def _data_rows(self, payload: object) -> list[dict]:
         if not isinstance(payload, dict):
-            raise self._malformed(f"the top level is a JSON {_json_type(payload)}, not an object")
+            raise self._malformed(f"the top level is a JSON {errors.json_type(payload)}, not an object")
         data = payload.get("data")
         if not isinstance(data, list):
             raise self._malformed("data is missing" if "data" not in payload
-                                  else f"data is not a list (it is a JSON {_json_type(data)})")
+                                  else f"data is not a list (it is a JSON {errors.json_type(data)})")
         for i, row in enumerate(data):
             if not isinstance(row, dict):
-                raise self._malformed(f"data[{i}] is not an object (it is a JSON {_json_type(row)})")
+                raise self._malformed(f"data[{i}] is not an object (it is a JSON {errors.json_type(row)})")
         return data
 
     def _next_page(self, payload: dict, url: str) -> str | None:
@@ -289,7 +271,7 @@ class AurionClient:
                 raise self._malformed("has_more is true but there is no next link", fix=smaller)
             return None
         if not isinstance(link, str):
-            raise self._malformed(f"the next-page field is a JSON {_json_type(link)}, not a URL", fix=smaller)
+            raise self._malformed(f"the next-page field is a JSON {errors.json_type(link)}, not a URL", fix=smaller)
         target = urljoin(url, link)
         if _origin(target) != _origin(self.base_url):
             raise self._malformed(f"the next-page link points to another host ({_origin_text(target)})",
@@ -313,15 +295,3 @@ def _origin_text(url: str) -> str:
     scheme, host, port = _origin(url)
     return f"{scheme}://{host}:{port}"
 
-
-def _json_type(value: object) -> str:
-    return _JSON_TYPES.get(type(value), type(value).__name__)
-
-
-def _transport_cause(exc: requests.RequestException) -> str:
-    """A short, key-free name for what broke: the urllib3 reason behind a requests exception."""
-    reason = exc.args[0] if exc.args else exc
-    reason = getattr(reason, "reason", reason)
-    if isinstance(reason, _RetryBudgetSpent) and reason.args:
-        reason = reason.args[0]
-    return reason if isinstance(reason, str) else type(reason).__name__

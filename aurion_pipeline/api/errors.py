@@ -1,4 +1,5 @@
-"""Why a call to the Aurion Usage API failed, in one line a user can act on.
+"""Why a call to the Aurion Usage API failed, in one line a user can act on, and the helpers
+that describe a failure without the key.
 
 Every error carries `tenant` (the label the client was built with), `endpoint` (the URL path, never
 the query) and `status` (the HTTP status, or None when no response came back). Messages are built
@@ -8,7 +9,25 @@ exception type names — never from a `requests` exception, whose request object
 
 from __future__ import annotations
 
+import json
+
+import requests
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+
 _API_MESSAGE_MAX = 200
+_MESSAGE_KEYS = ("error", "message", "detail")
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number",
+               float: "number", type(None): "null"}
+_CAUSES = ((NameResolutionError, "host name not found"), (NewConnectionError, "could not connect"),
+           (ConnectTimeoutError, "connect timed out"), (ReadTimeoutError, "read timed out"),
+           (ProtocolError, "connection dropped"), (SSLError, "TLS error"))
 
 
 class AurionApiError(Exception):
@@ -58,6 +77,11 @@ class MalformedResponseError(AurionApiError):
     """The API answered 200 but the body is not JSON or not the shape its documentation shows."""
 
 
+class RetryBudgetSpent(Exception):
+    """urllib3's reason for stopping: one more wait would overrun the retry time budget.
+    Internal: it only ever reaches users as a RetriesExhaustedError."""
+
+
 def for_tenant(tenant: str | None) -> str:
     return f" for tenant {tenant!r}" if tenant else ""
 
@@ -71,23 +95,23 @@ def one_line(text: str, limit: int = _API_MESSAGE_MAX) -> str:
 def for_status(status: int, *, tenant: str | None, endpoint: str, key_env: str | None,
                api_message: str) -> AurionApiError:
     """The error for a non-retried 4xx/5xx answer to `GET endpoint`."""
-    where = f"{for_tenant(tenant)} (GET {endpoint})"
+    who, where = for_tenant(tenant), f" (GET {endpoint})"
     said = f" API said: {api_message}." if api_message else ""
-    key_hint = f"the key in {key_env}" if key_env else "the API key"
     kw = {"tenant": tenant, "endpoint": endpoint, "status": status}
     if status == 401:
-        return AuthError(f"API key rejected (401){where}: check {key_hint}.{said}", **kw)
+        key_hint = f"the key in {key_env}" if key_env else "the API key"
+        return AuthError(f"API key rejected (401){who}: check {key_hint}{where}.{said}", **kw)
     if status == 403:
         return ScopeError(
-            f"API key lacks permission (403){where}: it needs the usage:read scope; "
-            f"create a key with usage:read and put it in {key_env or 'the key variable'}.{said}", **kw)
+            f"API key lacks permission (403){who}: it needs the usage:read scope; create a key with "
+            f"usage:read and put it in {key_env or 'the key variable'}{where}.{said}", **kw)
     if status == 400:
         return BadRequestError(
-            f"API refused the request (400){where}: {api_message or 'no reason given'}; "
-            "check AURION_START_DATE / AURION_MAX_RANGE_DAYS and the date range.", **kw)
+            f"API refused the request (400){who}: {api_message or 'no reason given'}; check "
+            f"AURION_START_DATE / AURION_MAX_RANGE_DAYS and the date range{where}.", **kw)
     hint = "check AURION_BASE_URL points at the Aurion API" if status in (404, 405, 410) else \
         "this is not a status the pipeline retries; try again later or contact Aurion support"
-    return UnexpectedStatusError(f"API answered {status}{where}: {hint}.{said}", **kw)
+    return UnexpectedStatusError(f"API answered {status}{who}: {hint}{where}.{said}", **kw)
 
 
 def retries_exhausted(*, tenant: str | None, endpoint: str, status: int | None, attempts: int,
@@ -119,3 +143,39 @@ def malformed(what: str, *, tenant: str | None, endpoint: str, status: int | Non
     return MalformedResponseError(
         f"Unexpected response from GET {endpoint}{for_tenant(tenant)}: {what}; {fix}.",
         tenant=tenant, endpoint=endpoint, status=status)
+
+
+def transport_failed(*, tenant: str | None, endpoint: str, cause: str) -> AurionApiError:
+    return AurionApiError(
+        f"GET {endpoint}{for_tenant(tenant)} failed while reading the response ({cause}): run again; "
+        "if it persists, check the network or proxy.", tenant=tenant, endpoint=endpoint)
+
+
+def api_message(resp: requests.Response, api_key: str) -> str:
+    """The API's own explanation of an error status: short, one line, the key redacted."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = "" if resp.text.lstrip().startswith("<") else resp.text  # an HTML page is noise
+    for _ in range(2):  # {"error": {"message": "..."}} nests one level
+        if isinstance(body, dict):
+            body = next((body[k] for k in _MESSAGE_KEYS if body.get(k)), "")
+    text = body if isinstance(body, str) else json.dumps(body) if body else ""
+    return one_line(text.replace(api_key, "[redacted]"))
+
+
+def transport_cause(exc: requests.RequestException) -> str:
+    """A short, key-free name for what broke: the urllib3 reason behind a requests exception."""
+    reason = exc.args[0] if exc.args else exc
+    reason = getattr(reason, "reason", reason)
+    if isinstance(reason, RetryBudgetSpent) and reason.args:
+        reason = reason.args[0]
+    if isinstance(reason, str):
+        return reason
+    phrase = next((text for cls, text in _CAUSES if isinstance(reason, cls)), "network error")
+    return f"{phrase} ({type(reason).__name__})"
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a decoded value's type, for messages about a wrong shape."""
+    return _JSON_TYPES.get(type(value), type(value).__name__)
