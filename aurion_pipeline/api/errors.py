@@ -3,7 +3,7 @@ that describe a failure without the key.
 
 Every error carries `tenant` (the label the client was built with), `endpoint` (the URL path, never
 the query) and `status` (the HTTP status, or None when no response came back). Messages are built
-only from those, from the API's own short error text (with the key redacted by the client) and from
+only from those, from the API's own short error text (the key redacted) and from
 exception type names — never from a `requests` exception, whose request object holds the key.
 """
 
