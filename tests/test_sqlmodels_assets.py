@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from aurion_pipeline.defs.models import POOL, build_model_defs, build_models_asset
+from aurion_pipeline.defs.models import DEFAULT_SQL_FOLDER, POOL, build_model_defs, build_models_asset
 from aurion_pipeline.sqlmodels import load_project
 from aurion_pipeline.sqlmodels.refs import SCHEMA_SQL
 
@@ -234,3 +234,11 @@ def test_definitions_load_merged_with_a_warehouse_resource(tmp_path):
     dg.Definitions.validate_loadable(defs)
     job = defs.resolve_implicit_global_asset_job_def()
     assert job is not None
+
+
+def test_the_real_sql_folder_loads_as_definitions(tmp_path):
+    defs = with_warehouse(build_model_defs(DEFAULT_SQL_FOLDER), str(tmp_path / "w.duckdb"))
+    dg.Definitions.validate_loadable(defs)
+    keys = defs.resolve_asset_graph().get_all_asset_keys()
+    assert dg.AssetKey(["analytics", "usage_daily"]) in keys
+    assert dg.AssetKey(["seeds", "plan_tiers"]) in keys

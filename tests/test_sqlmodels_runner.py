@@ -458,3 +458,5 @@ def test_the_real_sql_folder_parses_and_orders(con):
     for model in project.models:
         assert all(position[dep] < position[model.qualified] for dep in model.depends_on if dep in position)
     build(con, project)
+    for model in project.models:
+        run_tests(con, model)  # every declared test compiles and runs (passing depends on the data)
