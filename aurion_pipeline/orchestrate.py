@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -44,7 +44,7 @@ def backfill(start: date, end: date, tenants: list[str], only_missing: bool):
     first = _defs().resolve_assets_def(["raw", "usage_daily"]).partitions_def.get_first_partition_key()
     if start.isoformat() < first:
         raise ConfigError(f"--start {start} is before the first partition {first}; lower AURION_START_DATE")
-    if end >= date.today():
+    if end >= datetime.now(timezone.utc).date():
         raise ConfigError(f"--end {end} is not a complete UTC day yet; the latest partition is yesterday")
     config = {"ops": {"raw__usage_daily": {"config": {"tenants": tenants, "only_missing": only_missing}}}}
     tags = {"dagster/asset_partition_range_start": start.isoformat(), "dagster/asset_partition_range_end": end.isoformat()}
@@ -57,6 +57,6 @@ def failure_reason(result) -> str:
         if event.is_step_failure:
             error = event.step_failure_data.error
             user = error.cause if error and error.cause else error
-            message = (user.message if user else "step failed").strip().splitlines()
-            return message[-1] if message else "step failed"
+            lines = [line for line in (user.message if user else "").splitlines() if line.strip()]
+            return lines[0].strip() if lines else "step failed"
     return "run failed"

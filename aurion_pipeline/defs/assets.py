@@ -1,7 +1,5 @@
 """Raw assets: Aurion usage in daily partitions, and summary snapshots. Orchestration only."""
 
-from __future__ import annotations
-
 from datetime import timedelta
 
 import dagster as dg

@@ -1,6 +1,5 @@
 """Asset checks on the raw usage table, from the invariants in warehouse/quality.py."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -139,8 +139,10 @@ def missing_days(con: duckdb.DuckDBPyConnection, tenants: Sequence[str], start: 
 
 def append_summary(con: duckdb.DuckDBPyConnection, lake_file: Path) -> int:
     """Append one run's summary snapshots (already in the lake, with their `_run_id`)."""
-    con.execute("insert into raw.usage_summary by name select * from read_parquet(?)", [str(lake_file)])
-    return con.execute("select count(*) from read_parquet(?)", [str(lake_file)]).fetchone()[0]
+    con.execute(
+        "insert into raw.usage_summary by name select * from read_parquet(?, hive_partitioning = false)", [str(lake_file)]
+    )
+    return con.execute("select count(*) from read_parquet(?, hive_partitioning = false)", [str(lake_file)]).fetchone()[0]
 
 
 def rebuild_from_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> int:
