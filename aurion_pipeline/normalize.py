@@ -282,11 +282,6 @@ def _day(row: object) -> str:
     return "?" if value is None else str(value)
 
 
-def _error(window: RawWindow, row: object, field: str, problem: str) -> RejectedWindow:
-    message = str(UsageDataError(window.tenant, _day(row), field, problem))
-    return RejectedWindow(window.tenant, window.start, window.end, message)
-
-
 def _check_windows(windows: Sequence[RawWindow]) -> list[RawWindow]:
     """Windows sorted by (tenant, start); overlapping windows are a caller bug, not bad data."""
     ordered = sorted(windows, key=lambda w: (w.tenant, w.start))
@@ -299,47 +294,55 @@ def _check_windows(windows: Sequence[RawWindow]) -> list[RawWindow]:
     return ordered
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """All windows of one call, sorted, with their rows flattened into one list."""
+
+    windows: list[RawWindow]
+    rows: list
+    wid: np.ndarray  # window index of each row
+    start: np.ndarray  # first day of each window, as days since 1970-01-01
+    length: np.ndarray  # days in each window
+
+    @classmethod
+    def of(cls, windows: Sequence[RawWindow]) -> _Batch:
+        windows = _check_windows(windows)
+        n = len(windows)
+        start = np.fromiter((w.start.toordinal() - _EPOCH for w in windows), np.int64, n)
+        end = np.fromiter((w.end.toordinal() - _EPOCH for w in windows), np.int64, n)
+        wid = np.repeat(np.arange(n), np.fromiter((len(w.rows) for w in windows), np.int64, n))
+        rows = list(itertools.chain.from_iterable(w.rows for w in windows))
+        return cls(windows, rows, wid, start, end - start + 1)
+
+    def reject(self, rejected: dict[int, RejectedWindow], i: int, field: str, problem: str) -> None:
+        """Reject the window of row `i` unless it already is (the first problem found is reported)."""
+        w = int(self.wid[i])
+        if w not in rejected:
+            window = self.windows[w]
+            message = str(UsageDataError(window.tenant, _day(self.rows[i]), field, problem))
+            rejected[w] = RejectedWindow(window.tenant, window.start, window.end, message)
+
+
 def normalize_details(windows: Sequence[RawWindow]) -> NormalizedUsage:
     """Daily usage rows of many (tenant, window) responses -> one `USAGE_SCHEMA` table + a report."""
-    windows = _check_windows(windows)
-    rows = list(itertools.chain.from_iterable(w.rows for w in windows))
-    counts = np.fromiter((len(w.rows) for w in windows), np.int64, len(windows))
-    wid = np.repeat(np.arange(len(windows)), counts)
-    start = np.fromiter((w.start.toordinal() - _EPOCH for w in windows), np.int64, len(windows))
-    end = np.fromiter((w.end.toordinal() - _EPOCH for w in windows), np.int64, len(windows))
+    batch = _Batch.of(windows)
+    rows, wid = batch.rows, batch.wid
     cols = (_columns_fast(rows) if rows else None) or _columns_checked(rows)
     days, days_bad = _parse_days(cols.date)
     rejected: dict[int, RejectedWindow] = {}
     for i, field in sorted(_value_problems(cols, days_bad).items()):
-        if (w := int(wid[i])) not in rejected:
-            rejected[w] = _error(windows[w], rows[i], field, f"{_EXPECT[field]}, got {_show(_raw(rows[i], field))}")
-    outside = (days < start[wid]) | (days > end[wid])
-    # one slot per (window, day) of the grid of all windows; a row's slot is its window's offset + day
-    lengths = end - start + 1
-    offsets = np.cumsum(lengths) - lengths
-    slot = offsets[wid] + days - start[wid]
-    candidates = np.flatnonzero(~outside & ~days_bad)
-    by_slot = candidates[np.argsort(slot[candidates], kind="stable")]
-    repeats = np.flatnonzero(slot[by_slot[1:]] == slot[by_slot[:-1]]) + 1
-    duplicate = np.zeros(len(rows), dtype=bool)
-    for k in repeats:
-        first, i = by_slot[k - 1], by_slot[k]
-        while duplicate[first]:  # a third copy: compare with the first one kept
-            k -= 1
-            first = by_slot[k - 1]
-        duplicate[i] = True
-        if rows[first] != rows[i] and (w := int(wid[i])) not in rejected:
-            field = _first_difference(rows[first], rows[i])
-            rejected[w] = _error(windows[w], rows[i], field, "two different figures for the same day "
-                                 f"({_show(_raw(rows[first], field))} and {_show(_raw(rows[i], field))})")
-    ok_window = np.ones(len(windows), dtype=bool)
+        batch.reject(rejected, i, field, f"{_EXPECT[field]}, got {_show(_raw(rows[i], field))}")
+    offset = days - batch.start[wid]  # the row's day within its window
+    outside = (offset < 0) | (offset >= batch.length[wid])
+    duplicate = _duplicates(batch, offset, np.flatnonzero(~outside & ~days_bad), rejected)
+    ok_window = np.ones(len(batch.windows), dtype=bool)
     ok_window[list(rejected)] = False
-    dropped = [DroppedRow(windows[wid[i]].tenant, _day(rows[i]),
-                          f"outside requested window {windows[wid[i]].start}..{windows[wid[i]].end}"
+    dropped = [DroppedRow(batch.windows[wid[i]].tenant, _day(rows[i]),
+                          f"outside requested window {batch.windows[wid[i]].start}..{batch.windows[wid[i]].end}"
                           if outside[i] else "exact duplicate of an earlier row for the same day")
                for i in np.flatnonzero(ok_window[wid] & (outside | duplicate))]
     keep = np.flatnonzero(ok_window[wid] & ~outside & ~duplicate)
-    table = _grid_table(windows, ok_window, start, lengths, cols, wid, days, keep)
+    table = _grid_table(batch, ok_window, cols, offset, keep)
     return NormalizedUsage(
         table=table,
         new_fields=cols.new_fields,
@@ -349,15 +352,34 @@ def normalize_details(windows: Sequence[RawWindow]) -> NormalizedUsage:
     )
 
 
-def _grid_table(windows, ok_window, start, lengths, cols: _Columns, wid, days, keep) -> pa.Table:
+def _duplicates(batch: _Batch, offset: np.ndarray, candidates: np.ndarray, rejected: dict) -> np.ndarray:
+    """Mask of repeated (window, day) rows; a repeat with different figures rejects its window."""
+    slot = (np.cumsum(batch.length) - batch.length)[batch.wid[candidates]] + offset[candidates]
+    order = np.argsort(slot, kind="stable")
+    by_slot, slot = candidates[order], slot[order]
+    first_of_run = np.ones(len(slot), dtype=bool)
+    first_of_run[1:] = slot[1:] != slot[:-1]
+    first = by_slot[np.maximum.accumulate(np.where(first_of_run, np.arange(len(slot)), 0))]
+    duplicate = np.zeros(len(batch.rows), dtype=bool)
+    duplicate[by_slot[~first_of_run]] = True
+    for i, kept in zip(by_slot[~first_of_run], first[~first_of_run]):
+        a, b = batch.rows[kept], batch.rows[i]
+        if a != b:
+            field = _first_difference(a, b)
+            batch.reject(rejected, i, field, "two different figures for the same day "
+                         f"({_show(_raw(a, field))} and {_show(_raw(b, field))})")
+    return duplicate
+
+
+def _grid_table(batch: _Batch, ok_window: np.ndarray, cols: _Columns, offset: np.ndarray,
+                keep: np.ndarray) -> pa.Table:
     """Every day of every accepted window: API rows where sent, zero rows (`_filled`) elsewhere."""
     accepted = np.flatnonzero(ok_window)
-    size = int(lengths[accepted].sum())
-    offsets = np.zeros(len(windows), dtype=np.int64)
-    offsets[accepted] = np.cumsum(lengths[accepted]) - lengths[accepted]
-    grid_window = np.repeat(accepted, lengths[accepted])
-    grid_day = np.arange(size) + np.repeat(start[accepted] - offsets[accepted], lengths[accepted])
-    slot = offsets[wid[keep]] + days[keep] - start[wid[keep]]
+    length = batch.length[accepted]
+    size = int(length.sum())
+    first_slot = np.zeros(len(batch.windows), dtype=np.int64)
+    first_slot[accepted] = np.cumsum(length) - length
+    slot = first_slot[batch.wid[keep]] + offset[keep]
     filled = np.ones(size, dtype=bool)
     filled[slot] = False
     metrics = []
@@ -373,9 +395,10 @@ def _grid_table(windows, ok_window, start, lengths, cols: _Columns, wid, days, k
         index = np.full(size, -1, dtype=np.int64)
         index[slot] = keep
         extra = cols.extra.take(pa.array(index, mask=index < 0))
-    tenants = pa.array([w.tenant for w in windows], pa.string()).take(grid_window)
-    grid_dates = pa.array(grid_day.astype(np.int32)).cast(pa.date32())
-    return pa.Table.from_arrays([tenants, grid_dates, *metrics, extra, pa.array(filled)], schema=USAGE_SCHEMA)
+    tenants = pa.array([w.tenant for w in batch.windows], pa.string()).take(np.repeat(accepted, length))
+    day = np.arange(size) + np.repeat(batch.start[accepted] - first_slot[accepted], length)
+    dates = pa.array(day.astype(np.int32)).cast(pa.date32())
+    return pa.Table.from_arrays([tenants, dates, *metrics, extra, pa.array(filled)], schema=USAGE_SCHEMA)
 
 
 def normalize_summary(tenant: str, payload: dict, captured_at: datetime) -> pa.Table:

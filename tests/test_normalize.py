@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from aurion_pipeline import normalize
 from aurion_pipeline.normalize import (
     SUMMARY_SCHEMA,
     USAGE_SCHEMA,
@@ -214,6 +216,45 @@ def test_error_path_gives_the_same_rows_as_the_fast_path():
     assert (slow.new_fields, slow.filled_days) == (fast.new_fields, fast.filled_days) == (
         ("llm_tokens.cached", "video_minutes"), 15)
     assert json.loads(fast.table.column("_extra")[0].as_py()) == {"video_minutes": 1}
+
+
+def test_fast_and_checked_paths_agree_on_random_payloads(monkeypatch):
+    """The one-call fast path and the per-row checked path must make identical decisions."""
+    rnd = random.Random(3)
+    odd = [0, 1, 1.0, 2.5, -1, True, False, None, "3", float("nan"), [], {}, 2**70]
+
+    def metric(count: bool) -> object:
+        return rnd.choice(odd) if rnd.random() < 0.05 else (rnd.randrange(99) if count or rnd.random() < 0.5
+                                                             else rnd.random() * 99)
+
+    def random_row(d: date) -> dict:
+        r = {"date": rnd.choice([d.isoformat(), "2026-02-30", 5, None]) if rnd.random() < 0.05 else d.isoformat(),
+             "voice_minutes": metric(False), "api_calls": metric(True)}
+        if rnd.random() < 0.05:
+            r["llm_tokens"] = rnd.choice(odd)
+        elif rnd.random() < 0.9:
+            r["llm_tokens"] = {"input": metric(True), "output": metric(True)} | (
+                {"cached": 1} if rnd.random() < 0.05 else {})
+        if rnd.random() < 0.05:
+            r["video"] = rnd.choice([1, 2.5, None, "s"])
+        return r
+
+    for _ in range(150):
+        windows = []
+        for t in range(rnd.randrange(1, 5)):
+            start = MAR1 + timedelta(rnd.randrange(5))
+            rows = [random_row(start + timedelta(rnd.randrange(-1, 7))) for _ in range(rnd.randrange(8))]
+            rows += [dict(rows[-1])] if rows and rnd.random() < 0.2 else []
+            windows.append(RawWindow(f"t{t}", start, start + timedelta(rnd.randrange(5)), rows))
+        fast = normalize_details(windows)
+        with monkeypatch.context() as m:
+            m.setattr(normalize, "_columns_fast", lambda rows: None)
+            checked = normalize_details(windows)
+        assert fast.table.drop_columns(["_extra"]).equals(checked.table.drop_columns(["_extra"]))
+        assert [json.loads(e) if e else None for e in fast.table.column("_extra").to_pylist()] == [
+            json.loads(e) if e else None for e in checked.table.column("_extra").to_pylist()]
+        assert (fast.new_fields, fast.dropped, fast.rejected, fast.filled_days) == (
+            checked.new_fields, checked.dropped, checked.rejected, checked.filled_days)
 
 
 def test_no_windows_gives_an_empty_table():
