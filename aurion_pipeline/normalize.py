@@ -18,7 +18,8 @@ Daily usage (`normalize_details`) becomes one row per (tenant, usage_date) in `U
 Speed is a feature (~1 M rows/s): all windows are flattened and converted by ONE `pa.array` call,
 whose type inference doubles as the strict type check; values are checked with whole-column
 kernels and omitted days are filled by numpy indexing into a day grid. Python looks at single
-rows only on the error path.
+rows only on the error path (and at voice values of exactly 0 or 1, where float inference would
+hide a boolean). Overlapping windows of one tenant are a caller bug and raise `ValueError`.
 
 The billing summary (`normalize_summary`) becomes one `SUMMARY_SCHEMA` row; see its docstring.
 """
