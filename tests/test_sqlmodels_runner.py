@@ -287,6 +287,17 @@ def test_the_first_bad_model_stops_the_load(tmp_path):
     assert "nope_b" not in str(raised.value)
 
 
+def test_hidden_files_and_other_suffixes_are_ignored(tmp_path):
+    root = write_project(tmp_path / "proj", {
+        "models/analytics/a.sql": "select 1 as x",
+        "models/analytics/.#a.sql": "an editor lock file",
+        "models/.ipynb_checkpoints/b.sql": "not a model",
+        "models/analytics/README.md": "notes",
+        "tests/.c.sql": "not a test",
+    })
+    assert [m.qualified for m in load_project(root).models] == ["analytics.a"]
+
+
 def test_a_missing_folder_is_an_error(tmp_path):
     with pytest.raises(SqlProjectError, match="does not exist"):
         load_project(tmp_path / "absent")

@@ -97,7 +97,7 @@ def load_project(root: Path, sources: Iterable[str] | None = None) -> SqlProject
 def _files(project: SqlProject, folder: str, suffix: str) -> list[Path]:
     """The `<folder>/<schema>/<name><suffix>` files, sorted; a misplaced file or orphan .yml is an error."""
     base = project.root / folder
-    paths = sorted(p for p in base.rglob("*") if p.is_file()) if base.is_dir() else []
+    paths = sorted(p for p in base.rglob("*") if p.is_file() and not _hidden(p, base)) if base.is_dir() else []
     for path in paths:
         where = project.display(path)
         if path.suffix == ".yaml":
@@ -112,6 +112,11 @@ def _files(project: SqlProject, folder: str, suffix: str) -> list[Path]:
         if path.suffix == ".yml" and not path.with_suffix(suffix).is_file():
             raise SqlProjectError(f"{where}: no {path.stem}{suffix} beside it")
     return [p for p in paths if p.suffix == suffix]
+
+
+def _hidden(path: Path, base: Path) -> bool:
+    """Editor lock and swap files, .ipynb_checkpoints and the like are not part of the project."""
+    return any(part.startswith(".") for part in path.relative_to(base).parts)
 
 
 def _known_names(project: SqlProject, seeds: tuple[Seed, ...], model_paths: list[Path]) -> frozenset[str]:
@@ -156,7 +161,7 @@ def _attach_custom_tests(project: SqlProject, models: list[Model], known: frozen
     """Each tests/<name>.sql becomes a test of every model it reads."""
     base = project.root / "tests"
     tests = []
-    for path in sorted(base.rglob("*.sql")) if base.is_dir() else []:
+    for path in sorted(p for p in base.rglob("*.sql") if not _hidden(p, base)) if base.is_dir() else []:
         where = project.display(path)
         if path.parent != base:
             raise SqlProjectError(f"{where}: must sit directly in tests/")

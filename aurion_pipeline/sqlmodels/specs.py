@@ -75,11 +75,11 @@ def read_seed_doc(path: Path, where: str) -> SeedDoc:
     return SeedDoc(_text(doc.get("description"), where, "description"), pinned)
 
 
-def sql_test(name: str, sql: str, where: str) -> DataTest:
-    """A custom assertion: a select returning the offending rows (none = pass)."""
-    named = f"{where} (test {name})" if where.endswith(".yml") else where
-    references = table_references(parse_select(sql, named), named)
-    return DataTest(_name(name, where), "sql", where, sql=statement_body(sql), references=references)
+def sql_test(name: str, sql: str, source: str, where: str | None = None) -> DataTest:
+    """A custom assertion: a select returning the offending rows (none = pass). `where` names it in errors."""
+    where = where or source
+    references = table_references(parse_select(sql, where), where)
+    return DataTest(_name(name, where), "sql", source, sql=statement_body(sql), references=references)
 
 
 def _column_test(entry: Any, column: str, where: str) -> DataTest:
@@ -111,7 +111,7 @@ def _model_test(entry: Any, where: str) -> DataTest:
         name, sql = entry["name"], entry["sql"]
         if not isinstance(name, str) or not isinstance(sql, str):
             raise SqlProjectError(f"{where}: a custom test needs a `name` and a `sql` string")
-        return sql_test(name, sql, where)
+        return sql_test(name, sql, where, f"{where} (test {name})")
     kind, args = _kind(entry, where)
     if kind == "unique":
         columns = [args] if isinstance(args, str) else args
