@@ -1,18 +1,20 @@
 """The one Dagster `Definitions` of aurion-pipeline. Loads with no API key set."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from aurion_pipeline.defs.assets import usage_daily, usage_summary
 from aurion_pipeline.defs.checks import raw_usage_checks
+from aurion_pipeline.defs.models import DEFAULT_SQL_FOLDER, build_model_defs
 from aurion_pipeline.defs.resources import resources_from_env
 from aurion_pipeline.defs.schedules import daily_usage_schedule, summary_job, summary_schedule, usage_job
 
-defs = dg.Definitions(
-    assets=[usage_daily, usage_summary],
-    asset_checks=[raw_usage_checks],
-    jobs=[usage_job, summary_job],
-    schedules=[daily_usage_schedule, summary_schedule],
-    resources=resources_from_env(),
+defs = dg.Definitions.merge(
+    dg.Definitions(
+        assets=[usage_daily, usage_summary],
+        asset_checks=[raw_usage_checks],
+        jobs=[usage_job, summary_job],
+        schedules=[daily_usage_schedule, summary_schedule],
+        resources=resources_from_env(),
+    ),
+    build_model_defs(DEFAULT_SQL_FOLDER),
 )

@@ -10,14 +10,15 @@ import dagster as dg
 from aurion_pipeline.config import load_settings
 from aurion_pipeline.defs.assets import usage_daily, usage_summary
 
+# Seeds are reloaded with every job (cheap), so a view never binds to a seed table that is not there yet.
 usage_job = dg.define_asset_job(
     "usage_job",
-    selection=dg.AssetSelection.assets(usage_daily).downstream(),
+    selection=dg.AssetSelection.assets(usage_daily).downstream() | dg.AssetSelection.groups("seeds"),
     description="Load a range of daily usage partitions, then refresh the SQL models downstream.",
 )
 summary_job = dg.define_asset_job(
     "summary_job",
-    selection=dg.AssetSelection.assets(usage_summary).downstream(),
+    selection=dg.AssetSelection.assets(usage_summary).downstream() | dg.AssetSelection.groups("seeds"),
     description="Snapshot /usage/summary for every tenant, then refresh the SQL models downstream.",
 )
 

@@ -1,0 +1,176 @@
+"""The raw assets through Dagster (`dg.materialize`) against a real local Aurion API and real files."""
+
+import json
+from datetime import date, timedelta
+
+import dagster as dg
+import duckdb
+import pytest
+
+from aurion_pipeline.defs.assets import usage_daily, usage_summary
+from aurion_pipeline.defs.checks import raw_usage_checks
+from aurion_pipeline.defs.resources import AurionApiResource, WarehouseResource
+from aurion_pipeline.sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
+
+TODAY = date(2026, 11, 25)
+TENANTS = DEFAULT_TENANTS[:2]  # acme and globex keep these runs small
+
+
+def range_tags(start: date, end: date) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": start.isoformat(), "dagster/asset_partition_range_end": end.isoformat()}
+
+
+@pytest.fixture
+def api(monkeypatch):
+    for name, key in sandbox_env(TENANTS).items():
+        monkeypatch.setenv(name, key)
+    with SandboxServer(tenants=TENANTS, today=TODAY) as server:
+        yield server
+
+
+@pytest.fixture
+def resources(api, tmp_path):
+    tenants_file = write_tenants_file(tmp_path / "tenants.yaml", TENANTS)
+    return {
+        "aurion_api": AurionApiResource(base_url=api.base_url, tenants_file=str(tenants_file), max_range_days=31),
+        "warehouse": WarehouseResource(data_dir=str(tmp_path / "data"), lock_timeout_s=10),
+    }
+
+
+def warehouse_rows(resources, sql):
+    con = duckdb.connect(str(resources["warehouse"].warehouse.analyst_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def details_requests(api) -> list[tuple[str, str, str]]:
+    return [(r.tenant, r.start_date, r.end_date) for r in api.requests if r.path.endswith("/details")]
+
+
+def test_one_partition_twice_leaves_no_duplicates(api, resources):
+    for _ in range(2):
+        result = dg.materialize([usage_daily], partition_key="2026-11-01", resources=resources)
+        assert result.success
+    assert warehouse_rows(resources, "select tenant, count(*) from raw.usage_daily group by all order by 1") == [
+        ("acme", 1),
+        ("globex", 1),
+    ]
+    served = {t.name: api.usage(t, date(2026, 11, 1), date(2026, 11, 1)).rows() for t in TENANTS}
+    loaded = warehouse_rows(resources, "select tenant, api_calls, llm_input_tokens from raw.usage_daily order by 1")
+    for tenant, api_calls, tokens in loaded:
+        (row,) = served[tenant]
+        assert (api_calls, tokens) == (row["api_calls"], row["llm_tokens"]["input"])
+
+
+def test_a_60_day_range_with_max_range_31_makes_two_requests_per_tenant(api, resources):
+    start, end = date(2026, 8, 1), date(2026, 9, 29)
+    result = dg.materialize([usage_daily], resources=resources, tags=range_tags(start, end))
+    assert result.success
+    requests = details_requests(api)
+    assert sorted(requests) == sorted(
+        (t.name, a, b) for t in TENANTS for a, b in [("2026-08-01", "2026-08-31"), ("2026-09-01", "2026-09-29")]
+    )
+    materialized = result.asset_materializations_for_node("raw__usage_daily")
+    assert len(materialized) == 60
+    assert materialized[0].metadata["details_requests"].value == 4
+    assert warehouse_rows(resources, "select count(*), count(distinct (tenant, usage_date)) from raw.usage_daily") == [(120, 120)]
+
+
+def test_omitted_days_become_explicit_zero_rows(httpserver, tmp_path, monkeypatch):
+    monkeypatch.setenv("KEY_SOLO", "ak_test_solo")
+    httpserver.expect_request("/api/v1/usage/details").respond_with_json(
+        {"data": [{"date": "2026-03-01", "voice_minutes": 5, "api_calls": 7, "llm_tokens": {"input": 1, "output": 2}},
+                  {"date": "2026-03-04", "voice_minutes": 1, "api_calls": 1, "llm_tokens": None}]}
+    )
+    (tmp_path / "t.yaml").write_text("- {name: solo, api_key_env: KEY_SOLO}\n")
+    resources = {
+        "aurion_api": AurionApiResource(base_url=httpserver.url_for("").rstrip("/"), tenants_file=str(tmp_path / "t.yaml")),
+        "warehouse": WarehouseResource(data_dir=str(tmp_path / "data")),
+    }
+    result = dg.materialize([usage_daily], resources=resources, tags=range_tags(date(2026, 3, 1), date(2026, 3, 4)))
+    assert result.success
+    rows = warehouse_rows(
+        resources, "select usage_date, voice_minutes, api_calls, llm_input_tokens, _filled from raw.usage_daily order by 1"
+    )
+    assert rows == [
+        (date(2026, 3, 1), 5.0, 7, 1, False),
+        (date(2026, 3, 2), 0.0, 0, 0, True),
+        (date(2026, 3, 3), 0.0, 0, 0, True),
+        (date(2026, 3, 4), 1.0, 1, None, False),
+    ]
+    assert result.asset_materializations_for_node("raw__usage_daily")[0].metadata["filled_zero_days"].value == 2
+
+
+def test_a_bad_tenant_fails_the_run_naming_it_and_the_others_load(api, resources):
+    api.corrupt("globex", "string_number", day=date(2026, 10, 10))
+    result = dg.materialize(
+        [usage_daily], resources=resources, tags=range_tags(date(2026, 10, 1), date(2026, 10, 31)), raise_on_error=False
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.user_failure_data
+    assert "globex 2026-10-01..2026-10-31" in failure.description and "api_calls" in failure.description
+    assert warehouse_rows(resources, "select tenant, count(*) from raw.usage_daily group by all") == [("acme", 31)]
+    assert warehouse_rows(resources, "select tenant, status from raw._load_log where status = 'failed'") == [("globex", "failed")]
+
+    api.reset()
+    rerun = dg.materialize(
+        [usage_daily], resources=resources, tags=range_tags(date(2026, 10, 1), date(2026, 10, 31)),
+        run_config={"ops": {"raw__usage_daily": {"config": {"only_missing": True}}}},
+    )
+    assert rerun.success
+    assert details_requests(api) == [("globex", "2026-10-01", "2026-10-31")]  # acme's loaded days are not re-fetched
+    assert warehouse_rows(resources, "select count(*) from raw.usage_daily") == [(62,)]
+
+
+def test_raw_checks_pass_on_loaded_data_and_fail_on_planted_duplicates(api, resources):
+    result = dg.materialize([usage_daily, raw_usage_checks], partition_key="2026-11-02", resources=resources)
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    with resources["warehouse"].warehouse.writer() as con:
+        con.execute("insert into raw.usage_daily select * from raw.usage_daily where tenant = 'acme'")
+        con.execute("update raw.usage_daily set api_calls = -1 where tenant = 'globex'")
+    checks = dg.materialize(
+        [usage_daily, raw_usage_checks], resources=resources, selection=dg.AssetSelection.checks(raw_usage_checks),
+        raise_on_error=False,
+    )
+    verdicts = {c.check_name: (c.passed, c.metadata["failing_rows"].value) for c in checks.get_asset_check_evaluations()}
+    assert verdicts == {
+        "unique_tenant_day": (False, 1),
+        "no_negative_usage": (False, 1),
+        "no_gaps_in_loaded_windows": (True, 0),
+    }
+
+
+def test_summary_snapshots_append_with_unlimited_quotas_null(api, resources, monkeypatch):
+    for _ in range(2):
+        assert dg.materialize([usage_summary], resources=resources).success
+    rows = warehouse_rows(
+        resources,
+        "select tenant, plan, voice_minutes_limit, api_calls_pct > 100 from raw.usage_summary order by captured_at, tenant",
+    )
+    assert len(rows) == 4
+    assert rows[0][:3] == ("acme", "professional", 1000.0)
+
+
+def test_the_api_key_never_reaches_metadata_logs_parquet_or_duckdb(httpserver, tmp_path, monkeypatch):
+    secret = "ak_live_SECRET_4c1d9e"
+    monkeypatch.setenv("AURION_KEY_SOLO", secret)
+    httpserver.expect_request("/api/v1/usage/details").respond_with_json({"data": []})
+    httpserver.expect_request("/api/v1/usage/summary").respond_with_json({"error": "nope"}, status=401)
+    (tmp_path / "t.yaml").write_text("- {name: solo, api_key_env: AURION_KEY_SOLO}\n")
+    resources = {
+        "aurion_api": AurionApiResource(base_url=httpserver.url_for("").rstrip("/"), tenants_file=str(tmp_path / "t.yaml")),
+        "warehouse": WarehouseResource(data_dir=str(tmp_path / "data")),
+    }
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        dg.materialize([usage_daily], resources=resources, partition_key="2026-03-01", instance=instance)
+        failed = dg.materialize([usage_summary], resources=resources, instance=instance, raise_on_error=False)
+        assert not failed.success
+        events = json.dumps([str(e) for e in failed.all_events] + [str(r) for r in instance.all_logs(failed.run_id)])
+        assert "API key rejected" in events and secret not in events
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path

@@ -1,0 +1,97 @@
+"""End to end: the `aurion-pipeline` console script against a local API, with a temp DAGSTER_HOME."""
+
+import os
+import subprocess
+import sys
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from aurion_pipeline.sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
+
+CLI = str(Path(sys.executable).with_name("aurion-pipeline"))
+YESTERDAY = datetime.now(timezone.utc).date() - timedelta(days=1)
+
+
+@pytest.fixture
+def api():
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+def env(api, tmp_path):
+    tenants_file = write_tenants_file(tmp_path / "tenants.yaml", DEFAULT_TENANTS)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
+    return {
+        **base, **sandbox_env(DEFAULT_TENANTS),
+        "AURION_BASE_URL": api.base_url, "AURION_TENANTS_FILE": str(tenants_file),
+        "AURION_DATA_DIR": str(tmp_path / "data"), "AURION_START_DATE": "2025-01-01",
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
+
+
+def cli(env, *args):
+    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_backfill_loads_exactly_what_the_server_served_and_dagster_records_it(api, env):
+    start, end = YESTERDAY - timedelta(days=44), YESTERDAY
+    result = cli(env, "backfill", "--start", start.isoformat(), "--end", end.isoformat())
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    details = [r for r in api.requests if r.path.endswith("/details")]
+    assert len(details) == 2 * len(DEFAULT_TENANTS)  # 45 days with max range 31 -> 2 windows per tenant
+
+    con = duckdb.connect(str(Path(env["AURION_DATA_DIR"]) / "analyst.duckdb"), read_only=True)
+    loaded = {
+        (t, d): (v, a, i, o)
+        for t, d, v, a, i, o in con.execute(
+            "select tenant, usage_date, voice_minutes, api_calls, llm_input_tokens, llm_output_tokens from raw.usage_daily"
+        ).fetchall()
+    }
+    assert len(loaded) == 45 * len(DEFAULT_TENANTS)
+    for tenant in DEFAULT_TENANTS:
+        served = {date.fromisoformat(r["date"]): r for r in api.usage(tenant, start, end).rows()}
+        for day in (start + timedelta(days=i) for i in range(45)):
+            row = served.get(day)
+            tokens = (row or {}).get("llm_tokens") or {}
+            expected = (
+                (float(row["voice_minutes"]), row["api_calls"], tokens.get("input"), tokens.get("output"))
+                if row else (0.0, 0, 0, 0)  # omitted day inside a loaded window: explicit zeros
+            )
+            assert loaded[(tenant.name, day)] == expected, (tenant.name, day)
+
+    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
+    try:
+        with dg.DagsterInstance.get() as instance:
+            partitions = instance.get_materialized_partitions(dg.AssetKey(["raw", "usage_daily"]))
+    finally:
+        del os.environ["DAGSTER_HOME"]
+    assert partitions == {(start + timedelta(days=i)).isoformat() for i in range(45)}
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        pytest.param(["--start", "2025-02-10", "--end", "2025-02-01"], "is after --end", id="reversed range"),
+        pytest.param(["--start", "2024-06-01", "--end", "2025-02-01"], "before the first partition", id="before start"),
+        pytest.param(["--start", "2025-02-30", "--end", "2025-03-01"], "not a date", id="impossible date"),
+        pytest.param(["--start", "2025-02-01", "--end", "2025-02-02", "--tenant", "nobody"], "unknown tenant", id="tenant"),
+    ],
+)
+def test_backfill_rejects_bad_input_in_one_line(env, args, fragment):
+    result = cli(env, "backfill", *args)
+    assert result.returncode != 0
+    assert fragment in result.stderr.strip().splitlines()[-1]
+
+
+def test_a_rejected_key_exits_non_zero_with_one_line(api, env):
+    env = {**env, "AURION_SANDBOX_KEY_ACME": "ak_wrong_key_123"}
+    result = cli(env, "backfill", "--start", "2025-03-01", "--end", "2025-03-02")
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "API key rejected" in last and "AURION_SANDBOX_KEY_ACME" in last and "ak_wrong_key_123" not in result.stderr
