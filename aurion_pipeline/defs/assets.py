@@ -32,11 +32,11 @@ def usage_daily(
 ) -> dg.MaterializeResult:
     window = context.partition_time_window
     start, end = window.start.date(), (window.end - timedelta(days=1)).date()
-    clients = aurion_api.get_clients(config.tenants)
-    report = pipeline.load_usage_range(
-        clients, warehouse.warehouse, start, end, max_range_days=aurion_api.max_range_days,
-        max_workers=aurion_api.max_workers, run_id=context.run_id, only_missing=config.only_missing,
-    )
+    with aurion_api.clients(config.tenants) as clients:
+        report = pipeline.load_usage_range(
+            clients, warehouse.warehouse, start, end, max_range_days=aurion_api.max_range_days,
+            max_workers=aurion_api.max_workers, run_id=context.run_id, only_missing=config.only_missing,
+        )
     metadata = {
         "window": f"{start}..{end}",
         "tenants": len(clients),
@@ -67,8 +67,10 @@ def usage_daily(
 def usage_summary(
     context: dg.AssetExecutionContext, aurion_api: AurionApiResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    clients = aurion_api.get_clients()
-    report = pipeline.load_summaries(clients, warehouse.warehouse, max_workers=aurion_api.max_workers, run_id=context.run_id)
+    with aurion_api.clients() as clients:
+        report = pipeline.load_summaries(
+            clients, warehouse.warehouse, max_workers=aurion_api.max_workers, run_id=context.run_id
+        )
     if report.failures:
         tenant, error = report.failures[0]
         raise dg.Failure(

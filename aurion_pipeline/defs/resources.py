@@ -45,6 +45,16 @@ class AurionApiResource(dg.ConfigurableResource):
             return parse_tenants_file(Path(self.tenants_file))
         return (TenantSpec(name=self.tenant, api_key_env="AURION_API_KEY"),)
 
+    @contextmanager
+    def clients(self, only: Sequence[str] = ()) -> Iterator[dict[str, AurionClient]]:
+        """`get_clients`, closing every session when the block ends."""
+        clients = self.get_clients(only)
+        try:
+            yield clients
+        finally:
+            for client in clients.values():
+                client.close()
+
     def get_clients(self, only: Sequence[str] = ()) -> dict[str, AurionClient]:
         """One client per tenant (each with its own session), keys read from the environment now."""
         base_url = validate_base_url(self.base_url)
