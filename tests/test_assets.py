@@ -1,7 +1,7 @@
 """The raw assets through Dagster (`dg.materialize`) against a real local Aurion API and real files."""
 
 import json
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 import duckdb
@@ -142,15 +142,30 @@ def test_raw_checks_pass_on_loaded_data_and_fail_on_planted_duplicates(api, reso
     }
 
 
-def test_summary_snapshots_append_with_unlimited_quotas_null(api, resources, monkeypatch):
+def test_summary_snapshots_append_keeping_unlimited_quotas_null_and_unknown_plans(httpserver, tmp_path, monkeypatch):
+    monkeypatch.setenv("KEY_SOLO", "ak_test_solo")
+    httpserver.expect_request("/api/v1/usage/summary").respond_with_json(
+        {"period": {"start": "2026-11-15T00:00:00Z", "end": "2026-12-14T23:59:59Z"},
+         "voice_minutes": {"used": 1200, "limit": None, "percentage": None},
+         "api_calls": {"used": 61000, "limit": 50000, "percentage": 122.0},
+         "storage_mb": {"used": 245, "limit": 5120, "percentage": 4.8},
+         "plan": "enterprise_plus", "billing_status": "past_due"}
+    )
+    (tmp_path / "t.yaml").write_text("- {name: solo, api_key_env: KEY_SOLO}\n")
+    resources = {
+        "aurion_api": AurionApiResource(base_url=httpserver.url_for("").rstrip("/"), tenants_file=str(tmp_path / "t.yaml")),
+        "warehouse": WarehouseResource(data_dir=str(tmp_path / "data")),
+    }
     for _ in range(2):
         assert dg.materialize([usage_summary], resources=resources).success
     rows = warehouse_rows(
         resources,
-        "select tenant, plan, voice_minutes_limit, api_calls_pct > 100 from raw.usage_summary order by captured_at, tenant",
+        """select tenant, period_start, period_end, plan, billing_status, voice_minutes_limit, voice_minutes_pct,
+                  api_calls_used, api_calls_limit, api_calls_pct from raw.usage_summary""",
     )
-    assert len(rows) == 4
-    assert rows[0][:3] == ("acme", "professional", 1000.0)
+    assert rows == 2 * [
+        ("solo", date(2026, 11, 15), date(2026, 12, 14), "enterprise_plus", "past_due", None, None, 61000.0, 50000.0, 122.0)
+    ]
 
 
 def test_the_api_key_never_reaches_metadata_logs_parquet_or_duckdb(httpserver, tmp_path, monkeypatch):
