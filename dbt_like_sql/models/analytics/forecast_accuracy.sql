@@ -1,0 +1,41 @@
+-- How good the forecast has been: MAPE of the method and of the naive run-rate by days elapsed in the
+-- period, and how often the 80 % interval held the actual total, from analytics.forecast_backtest.
+-- Buckets overlap on purpose: ranges ('1-7' ... '22+'), single days ('7', '14', '21') and 'all' (1+).
+-- quota_name 'all' pools both metrics.
+with buckets (days_elapsed_bucket, days_from, days_to, bucket_order) as (
+    values
+        ('0', 0, 0, 0),
+        ('1-7', 1, 7, 1),
+        ('8-14', 8, 14, 2),
+        ('15-21', 15, 21, 3),
+        ('22+', 22, 31, 4),
+        ('7', 7, 7, 5),
+        ('14', 14, 14, 6),
+        ('21', 21, 21, 7),
+        ('all', 1, 31, 8)
+),
+
+scored as (
+    select b.days_elapsed_bucket, b.days_from, b.days_to, b.bucket_order, f.*
+    from analytics.forecast_backtest as f
+    join buckets as b on f.days_elapsed between b.days_from and b.days_to
+)
+
+select
+    coalesce(quota_name, 'all') as quota_name,
+    days_elapsed_bucket,
+    days_from,
+    days_to,
+    count(*) as forecasts,
+    avg(ape) as mape,
+    avg(naive_ape) as naive_mape,
+    avg(naive_ape) - avg(ape) as mape_improvement,
+    median(ape) as median_ape,
+    count(in_interval) as intervals,
+    avg(in_interval::integer) as interval_coverage,
+    0.80 as nominal_coverage,
+    avg(100.0 * (projected_high - projected_low) / nullif(actual_total, 0)) as mean_interval_width_pct
+from scored
+group by grouping sets ((quota_name, days_elapsed_bucket, days_from, days_to, bucket_order),
+                        (days_elapsed_bucket, days_from, days_to, bucket_order))
+order by grouping(quota_name), quota_name, bucket_order

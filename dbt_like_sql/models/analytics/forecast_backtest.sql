@@ -1,0 +1,48 @@
+-- The forecast the method would have made on each day of every past complete billing period (using
+-- only data loaded up to that day) against the period's actual total, beside the naive run-rate
+-- (used_to_date / days_elapsed * days_in_period). A period is complete when every one of its days is
+-- loaded. The last day of a period (days_elapsed = days_in_period, no day left to forecast) is left out.
+with actuals as (
+    select
+        p.tenant,
+        p.period_start,
+        sum(u.voice_minutes) as voice_minutes,
+        sum(u.api_calls) as api_calls
+    from analytics.usage_daily as u
+    join analytics.billing_periods as p
+        on p.tenant = u.tenant and u.usage_date between p.period_start and p.period_end
+    group by p.tenant, p.period_start
+    having count(*) = any_value(p.days_in_period)
+),
+
+compared as (
+    select
+        f.tenant, f.quota_name, f.period_start, f.period_end, f.days_in_period, f.as_of_date, f.days_elapsed,
+        f.used_to_date,
+        case f.quota_name when 'voice_minutes' then a.voice_minutes else a.api_calls end::double as actual_total,
+        f.projected_total, f.projected_low, f.projected_high, f.naive_projected_total
+    from analytics.forecast_by_day as f
+    join actuals as a on a.tenant = f.tenant and a.period_start = f.period_start
+    where f.days_elapsed < f.days_in_period
+)
+
+select
+    tenant,
+    quota_name,
+    period_start,
+    period_end,
+    days_in_period,
+    as_of_date,
+    days_elapsed,
+    used_to_date,
+    actual_total,
+    projected_total,
+    projected_low,
+    projected_high,
+    projected_total - actual_total as error,
+    100.0 * abs(projected_total - actual_total) / nullif(actual_total, 0) as ape,
+    actual_total between projected_low and projected_high as in_interval,
+    naive_projected_total,
+    naive_projected_total - actual_total as naive_error,
+    100.0 * abs(naive_projected_total - actual_total) / nullif(actual_total, 0) as naive_ape
+from compared

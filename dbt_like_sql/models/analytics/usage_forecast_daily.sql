@@ -1,0 +1,79 @@
+-- The current billing period day by day, per tenant and metric with daily detail: loaded usage up to
+-- as_of_date, then the forecast spread over the remaining days by weekday rate and growth, so that
+-- the cumulative usage ends exactly at projected_total. projected_* are the period-end forecast of
+-- analytics.forecast_by_day this path leads to (the same on every row of a tenant and metric).
+with latest as (
+    select tenant, max(usage_date) as last_loaded_date
+    from analytics.usage_daily
+    group by tenant
+),
+
+current_forecast as (
+    -- As of the last loaded day; none when that day is before the period's eve (stale data).
+    select f.*
+    from analytics.billing_periods as p
+    join latest as l on l.tenant = p.tenant
+    join analytics.forecast_by_day as f
+        on f.tenant = p.tenant
+        and f.period_start = p.period_start
+        and f.as_of_date = least(l.last_loaded_date, p.period_end)
+    where p.is_current
+),
+
+days as (
+    select
+        tenant, quota_name, period_start, period_end, as_of_date, days_elapsed, days_in_period,
+        used_to_date, projected_total, projected_low, projected_high, naive_projected_total,
+        weekday_rates, daily_growth,
+        unnest(range(period_start, period_end + 1, interval 1 day))::date as usage_date
+    from current_forecast
+),
+
+weighted as (
+    select
+        d.*,
+        d.usage_date > d.as_of_date as is_projected,
+        case
+            when d.usage_date <= d.as_of_date
+                then coalesce(case d.quota_name when 'voice_minutes' then u.voice_minutes else u.api_calls end, 0)
+        end as actual_usage,
+        case
+            when d.usage_date > d.as_of_date
+                then d.weekday_rates[isodow(d.usage_date)] * exp(d.daily_growth * (d.usage_date - d.as_of_date))
+        end as weight
+    from days as d
+    left join analytics.usage_daily as u on u.tenant = d.tenant and u.usage_date = d.usage_date
+),
+
+daily as (
+    select
+        *,
+        case
+            when is_projected then coalesce(
+                weight / nullif(sum(weight) over (partition by tenant, quota_name), 0), 0
+            ) * (projected_total - used_to_date)
+            else actual_usage
+        end as usage
+    from weighted
+)
+
+select
+    tenant,
+    quota_name,
+    period_start,
+    period_end,
+    usage_date,
+    is_projected,
+    usage,
+    sum(usage) over (
+        partition by tenant, quota_name order by usage_date rows between unbounded preceding and current row
+    ) as cumulative_usage,
+    as_of_date,
+    days_elapsed,
+    days_in_period,
+    used_to_date,
+    projected_total,
+    projected_low,
+    projected_high,
+    naive_projected_total
+from daily

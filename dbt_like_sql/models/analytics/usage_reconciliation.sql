@@ -1,0 +1,68 @@
+-- The vendor's own figures against ours: for the latest summary snapshot of each tenant and billing
+-- period, the summary's `used` vs the sum of our loaded daily rows from the period's start through
+-- the capture day (inclusive, UTC), per metric with daily detail. A positive difference is usage the
+-- vendor counts and we do not have (a day not loaded, or late-arriving usage not re-fetched yet).
+with latest_snapshot as (
+    select
+        tenant, period_start, period_end, captured_at, voice_minutes_used, api_calls_used,
+        least(captured_at::date, coalesce(period_end, captured_at::date)) as compared_through
+    from raw.usage_summary
+    where period_start is not null
+    qualify row_number() over (partition by tenant, period_start order by captured_at desc) = 1
+),
+
+compared_days as (
+    select tenant, period_start, unnest(range(period_start, compared_through + 1, interval 1 day))::date as usage_date
+    from latest_snapshot
+),
+
+details as (
+    select
+        d.tenant, d.period_start,
+        count(*) as days_expected,
+        count(u.usage_date) as days_loaded,
+        sum(u.voice_minutes) as voice_minutes,
+        sum(u.api_calls) as api_calls
+    from compared_days as d
+    left join analytics.usage_daily as u on u.tenant = d.tenant and u.usage_date = d.usage_date
+    group by d.tenant, d.period_start
+),
+
+compared as (
+    select
+        s.tenant, s.period_start, s.period_end, s.captured_at, s.compared_through, q.quota_name,
+        case q.quota_name when 'voice_minutes' then s.voice_minutes_used else s.api_calls_used end as summary_used,
+        case
+            when coalesce(d.days_loaded, 0) > 0
+                then coalesce(case q.quota_name when 'voice_minutes' then d.voice_minutes else d.api_calls end, 0)
+        end as details_used,
+        coalesce(d.days_expected, 0) as days_expected,
+        coalesce(d.days_loaded, 0) as days_loaded
+    from latest_snapshot as s
+    cross join (values ('voice_minutes'), ('api_calls')) as q(quota_name)
+    left join details as d on d.tenant = s.tenant and d.period_start = s.period_start
+)
+
+select
+    tenant,
+    period_start,
+    period_end,
+    quota_name,
+    captured_at,
+    compared_through,
+    summary_used,
+    details_used,
+    summary_used - coalesce(details_used, 0) as difference,
+    100.0 * (summary_used - coalesce(details_used, 0)) / nullif(summary_used, 0) as difference_pct,
+    days_expected,
+    days_loaded,
+    days_expected - days_loaded as days_missing,
+    -- Half a unit either way is the vendor's rounding (voice minutes to 0.1, calls to 1).
+    case
+        when summary_used is null then 'no_summary_figure'
+        when days_loaded < days_expected then 'missing_days'
+        when abs(summary_used - coalesce(details_used, 0)) < 0.5 then 'match'
+        when summary_used > coalesce(details_used, 0) then 'summary_higher'
+        else 'details_higher'
+    end as status
+from compared

@@ -1,0 +1,159 @@
+"""The forecast beats the naive run-rate on weekly-seasonal, growing usage, and its interval is honest.
+
+Synthetic tenants (numpy): a weekday profile (weekends low), steady monthly growth of 1-8 %, and
+lognormal day-to-day noise of 10-25 %, over ~9 months. The SQL backtest replays every day of every
+complete period; the naive run-rate's accuracy is also computed here in Python as a cross-check.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from aurion_pipeline.sqlmodels.build import build
+from aurion_pipeline.sqlmodels.datatests import run_tests
+from aurion_pipeline.sqlmodels.project import load_project
+
+ROOT = Path(__file__).resolve().parents[1]
+SQL_FOLDER = ROOT / "dbt_like_sql"
+SCHEMA_SQL = ROOT / "aurion_pipeline" / "warehouse" / "schema.sql"
+
+FIRST_DAY, DAYS = date(2025, 3, 1), 275  # 2025-03-01 .. 2025-11-30: 8 complete calendar months after March
+WEEKDAY_PROFILE = np.array([1.0, 1.1, 1.15, 1.1, 0.95, 0.35, 0.25])  # Monday first
+
+
+def synthetic_usage(tenants: int = 12, seed: int = 20260301) -> pd.DataFrame:
+    """Daily usage per tenant: level x weekday profile x (1 + growth)^months x lognormal noise."""
+    rng = np.random.default_rng(seed)
+    days = np.array([FIRST_DAY + timedelta(d) for d in range(DAYS)])
+    weekday = np.array([d.weekday() for d in days])
+    months = np.arange(DAYS) / 30.4375
+    frames = []
+    for i in range(tenants):
+        growth = rng.uniform(0.01, 0.08)
+        sigma = rng.uniform(0.10, 0.25)
+        level = (1 + growth) ** months * WEEKDAY_PROFILE[weekday]
+        noise = lambda: np.exp(sigma * rng.standard_normal(DAYS) - sigma**2 / 2)  # noqa: E731  mean 1
+        frames.append(pd.DataFrame({
+            "tenant": f"synthetic-{i:02d}",
+            "usage_date": days,
+            "voice_minutes": np.round(rng.uniform(20, 400) * level * noise(), 1),
+            "api_calls": np.rint(rng.uniform(500, 20_000) * level * noise()).astype("int64"),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, pd.DataFrame]:
+    usage = synthetic_usage()
+    con = duckdb.connect(str(tmp_path_factory.mktemp("forecast") / "warehouse.duckdb"))
+    con.execute(SCHEMA_SQL.read_text())
+    con.register("synthetic", usage)
+    con.execute(
+        """
+        insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, llm_input_tokens,
+                                     llm_output_tokens, _filled, _run_id, _loaded_at)
+        select tenant, usage_date, voice_minutes, api_calls, null, null, false, 'synthetic', timestamp '2025-12-01'
+        from synthetic
+        """
+    )
+    build(con, load_project(SQL_FOLDER))
+    yield con, usage
+    con.close()
+
+
+def naive_mape_by_day(usage: pd.DataFrame) -> dict[int, float]:
+    """MAPE of used_to_date / days_elapsed * days_in_period per day of the calendar months, in Python."""
+    errors: dict[int, list[float]] = {}
+    for metric in ("voice_minutes", "api_calls"):
+        for (_, month), rows in usage.assign(month=usage.usage_date.map(lambda d: (d.year, d.month))).groupby(
+            ["tenant", "month"]
+        ):
+            values = rows.sort_values("usage_date")[metric].to_numpy(dtype=float)
+            actual, n = values.sum(), len(values)
+            for day, used in enumerate(np.cumsum(values)[:-1], start=1):
+                errors.setdefault(day, []).append(abs(used / day * n - actual) / actual * 100)
+    return {day: float(np.mean(v)) for day, v in errors.items()}
+
+
+def test_method_beats_the_naive_run_rate_at_days_7_14_and_21(warehouse):
+    con, usage = warehouse
+    rows = con.execute(
+        """
+        select days_elapsed_bucket, forecasts, mape, naive_mape, interval_coverage
+        from analytics.forecast_accuracy
+        where quota_name = 'all' and days_elapsed_bucket in ('7', '14', '21')
+        order by days_from
+        """
+    ).fetchall()
+    naive = naive_mape_by_day(usage)
+    report = []
+    for bucket, forecasts, mape, naive_mape, coverage in rows:
+        day = int(bucket)
+        report.append(f"day {day:2d}: n={forecasts} MAPE ours {mape:.2f} % vs naive {naive_mape:.2f} %, "
+                      f"80 % interval coverage {coverage:.3f}")
+        # The SQL backtest's naive column agrees with the same forecast computed here.
+        assert naive_mape == pytest.approx(naive[day], rel=1e-9)
+        assert mape < naive_mape, report[-1]
+    print("\n" + "\n".join(report))
+    assert [r[0] for r in rows] == ["7", "14", "21"]
+    assert all(r[1] == 12 * 2 * 9 for r in rows)  # tenants x metrics x complete months (Mar..Nov)
+
+
+def test_interval_coverage_is_measured_and_sane(warehouse):
+    con, _ = warehouse
+    overall, nominal, intervals, forecasts, width = con.execute(
+        """
+        select interval_coverage, nominal_coverage, intervals, forecasts, mean_interval_width_pct
+        from analytics.forecast_accuracy
+        where quota_name = 'all' and days_elapsed_bucket = 'all'
+        """
+    ).fetchone()
+    by_bucket = con.execute(
+        """
+        select days_elapsed_bucket, round(interval_coverage, 3), round(mape, 2), round(naive_mape, 2)
+        from analytics.forecast_accuracy
+        where quota_name = 'all' order by days_from, days_to
+        """
+    ).fetchall()
+    print(f"\nnominal {nominal:.2f}, measured {overall:.3f} over {intervals} of {forecasts} forecasts, "
+          f"mean width {width:.1f} % of the actual")
+    print("bucket, coverage, MAPE ours, MAPE naive:", by_bucket)
+    assert float(nominal) == pytest.approx(0.80)
+    assert intervals > 0.9 * forecasts  # only the first two weeks of history lack an interval
+    # Not tuned to the test: a sane interval holds the actual most of the time but not always.
+    assert 0.5 <= overall <= 0.97
+
+
+def test_backtest_uses_only_data_up_to_each_day(warehouse):
+    """Changing a day's usage changes no forecast made before that day."""
+    con, _ = warehouse
+    before = con.execute(
+        "select as_of_date, projected_total from analytics.forecast_backtest "
+        "where tenant = 'synthetic-00' and quota_name = 'api_calls' and period_start = date '2025-10-01' "
+        "order by as_of_date"
+    ).fetchall()
+    con.execute("begin")
+    con.execute("update raw.usage_daily set api_calls = api_calls * 10 "
+                "where tenant = 'synthetic-00' and usage_date = date '2025-10-20'")
+    after = con.execute(
+        "select as_of_date, projected_total from analytics.forecast_backtest "
+        "where tenant = 'synthetic-00' and quota_name = 'api_calls' and period_start = date '2025-10-01' "
+        "order by as_of_date"
+    ).fetchall()
+    con.execute("rollback")
+    changed = [b[0] for b, a in zip(before, after, strict=True) if b[1] != pytest.approx(a[1], rel=1e-12)]
+    assert changed and min(changed) == date(2025, 10, 20)
+
+
+def test_data_tests_pass_on_the_synthetic_warehouse(warehouse):
+    con, _ = warehouse
+    project = load_project(SQL_FOLDER)
+    failed = [(r.model, r.name, r.failing_rows, r.sample[:1]) for m in project.models
+              for r in run_tests(con, m) if not r.passed]
+    assert failed == []
