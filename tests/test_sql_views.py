@@ -1,0 +1,391 @@
+"""The analytics views on a small hand-built warehouse whose right answers are written out here.
+
+Each tenant exercises one rule: alert levels at the exact boundaries, unlimited and tenant-specific
+quotas, a billing anchor on the 15th, an anchor on the 31st through a leap and a non-leap February, a
+tenant without any summary (calendar months, the default plan's seed quotas), a steady tenant whose
+forecast is exact, reconciliation differences and billing-status grace periods. Expected values are
+literals or small Python computations, never the views' own SQL.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from aurion_pipeline.sqlmodels.build import build
+from aurion_pipeline.sqlmodels.datatests import run_tests
+from aurion_pipeline.sqlmodels.project import load_project
+
+ROOT = Path(__file__).resolve().parents[1]
+SQL_FOLDER = ROOT / "dbt_like_sql"
+SCHEMA_SQL = ROOT / "aurion_pipeline" / "warehouse" / "schema.sql"
+NOW = datetime.now(UTC).replace(tzinfo=None)
+
+D = date.fromisoformat
+BOUNDARY_TOTALS = {"b7999": 7999, "b80": 8000, "b95": 9500, "b100": 10000, "b10001": 10001}  # of a 10,000 quota
+
+
+def days(first: str, last: str, skip: tuple[str, ...] = ()) -> list[date]:
+    n = (D(last) - D(first)).days + 1
+    return [d for d in (D(first) + timedelta(i) for i in range(n)) if d.isoformat() not in skip]
+
+
+def daily_rows() -> list[tuple]:
+    """(tenant, usage_date, voice_minutes, api_calls, llm_input_tokens, llm_output_tokens)."""
+    rows = []
+    for tenant, total in BOUNDARY_TOTALS.items():  # March 2026 fully loaded: 4,000 on the 2nd, the rest on the 5th
+        rows += [(tenant, d, {2: 4000, 5: total - 4000}.get(d.day, 0), 0, None, None) for d in days("2026-03-01", "2026-03-31")]
+    rows += [("unlim", d, 100, 1000, None, None) for d in days("2026-03-01", "2026-03-31")]
+    rows += [("custom", d, 50, 100, None, None) for d in days("2026-02-01", "2026-03-31")]
+    rows += [("nosummary", d, 1, 400, None, None) for d in days("2028-01-20", "2028-03-05")]
+    rows += [("steady", d, 10, 100, None, None) for d in days("2026-01-01", "2026-03-15")]
+    rows += [("mid15", d, 2, 10, None, None) for d in days("2026-01-20", "2026-03-20")]
+    rows += [("leap31", d, 1, 1, None, None) for d in days("2027-11-20", "2028-03-05")]
+    rows += [("feb31", d, 1, 1, None, None) for d in days("2026-01-31", "2026-03-03")]
+    llm = {D("2026-03-01"): (1000, 300), D("2026-03-02"): (1000, None)}
+    rows += [("recon", d, 5, 100, *llm.get(d, (None, None))) for d in days("2026-03-01", "2026-03-10")]
+    rows += [("recon_gap", d, 5, 100, None, None) for d in days("2026-03-01", "2026-03-10", skip=("2026-03-05",))]
+    rows += [("recon_hi", d, 5, 100, None, None) for d in days("2026-03-01", "2026-03-10")]
+    return rows
+
+
+def snapshot(tenant, captured, period=(None, None), plan="professional", status="active",
+             voice=(None, None), api=(None, None), storage=(None, None)) -> tuple:
+    start, end = (D(p) if p else None for p in period)
+    pct = lambda used, limit: None if used is None or not limit else 100 * used / limit  # noqa: E731
+    return (tenant, captured, start, end, plan, status, voice[0], voice[1], pct(*voice),
+            api[0], api[1], pct(*api), storage[0], storage[1], pct(*storage))
+
+
+def summary_rows() -> list[tuple]:
+    march = ("2026-03-01", "2026-03-31")
+    rows = [snapshot(t, datetime(2026, 3, 31, 23), march, voice=(total, 10000), api=(0, 10000),
+                     storage=(total / 10, 1000)) for t, total in BOUNDARY_TOTALS.items()]
+    rows += [
+        snapshot("unlim", datetime(2026, 3, 31, 23), march, "enterprise", voice=(3100, None), api=(31000, None),
+                 storage=(30000, 200000)),
+        snapshot("custom", datetime(2026, 3, 31, 23), march, voice=(1550, 2000), api=(3100, 60000), storage=(100, 5000)),
+        snapshot("steady", datetime(2026, 3, 15, 23), march, "starter", voice=(150, 250), api=(1500, None),
+                 storage=(10, 1000)),
+        snapshot("mid15", datetime(2026, 2, 20, 8), ("2026-02-15", "2026-03-14"), voice=(12, 1000)),
+        snapshot("mid15", datetime(2026, 3, 20, 8), ("2026-03-15", "2026-04-14"), status="past_due", voice=(12, 1000)),
+        snapshot("leap31", datetime(2028, 3, 5, 8), ("2028-02-29", "2028-03-30")),
+        snapshot("feb31", datetime(2026, 2, 10, 8), ("2026-01-31", "2026-02-27")),
+        snapshot("recon", datetime(2026, 3, 10, 12), march, voice=(55.5, 1000), api=(1000, 50000)),
+        snapshot("recon_gap", datetime(2026, 3, 10, 12), march, voice=(50, 1000), api=(1000, 50000)),
+        snapshot("recon_hi", datetime(2026, 3, 10, 12), march, voice=(40, 1000), api=(1000, 50000)),
+    ]
+    statuses = {
+        "status_a": [(datetime(2026, 1, 1), "active"), (datetime(2026, 1, 5), "active"), (datetime(2026, 1, 10), "past_due"),
+                     (datetime(2026, 1, 12), "past_due"), (datetime(2026, 1, 20), "suspended"), (datetime(2026, 2, 1), "active")],
+        "status_b": [(NOW - timedelta(days=30), "active"), (NOW - timedelta(days=2), "past_due")],
+        "status_c": [(datetime(2026, 1, 10), "past_due"), (datetime(2026, 1, 15), "active")],
+        "status_d": [(datetime(2020, 1, 1), "past_due")],
+    }
+    rows += [snapshot(t, at, status=s) for t, history in statuses.items() for at, s in history]
+    return rows
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    connection = duckdb.connect(str(tmp_path_factory.mktemp("views") / "warehouse.duckdb"))
+    connection.execute(SCHEMA_SQL.read_text())
+    connection.executemany(
+        "insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, llm_input_tokens, llm_output_tokens,"
+        " _filled, _run_id, _loaded_at) values (?, ?, ?, ?, ?, ?, false, 'test', timestamp '2030-01-01')",
+        daily_rows(),
+    )
+    connection.executemany(
+        "insert into raw.usage_summary (tenant, captured_at, period_start, period_end, plan, billing_status,"
+        " voice_minutes_used, voice_minutes_limit, voice_minutes_pct, api_calls_used, api_calls_limit, api_calls_pct,"
+        " storage_mb_used, storage_mb_limit, storage_mb_pct, _run_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'test')",
+        summary_rows(),
+    )
+    build(connection, load_project(SQL_FOLDER))
+    yield connection
+    connection.close()
+
+
+def query(con, sql: str, *params) -> list[tuple]:
+    return con.execute(sql, list(params)).fetchall()
+
+
+def level(pct: float | None) -> str:
+    """The vendor's rule: >= 80 warning, >= 95 critical, above 100 overage."""
+    if pct is None or pct < 80:
+        return "ok"
+    return "overage" if pct > 100 else "critical" if pct >= 95 else "warning"
+
+
+def period_containing(day: date, anchor: int) -> tuple[date, date]:
+    """Independent reference: periods start on `anchor`, clamped to the month's last day."""
+    def start_in(year: int, month: int) -> date:
+        return date(year, month, min(anchor, calendar.monthrange(year, month)[1]))
+    y, m = day.year, day.month
+    if day < start_in(y, m):
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    ny, nm = (y, m + 1) if m < 12 else (y + 1, 1)
+    return start_in(y, m), start_in(ny, nm) - timedelta(days=1)
+
+
+# --- billing periods -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("tenant", "expected", "current"), [
+    pytest.param("mid15", [("2026-01-15", "2026-02-14"), ("2026-02-15", "2026-03-14"), ("2026-03-15", "2026-04-14")],
+                 "2026-03-15", id="anchor-15-ends-on-the-14th"),
+    pytest.param("leap31", [("2027-10-31", "2027-11-29"), ("2027-11-30", "2027-12-30"), ("2027-12-31", "2028-01-30"),
+                            ("2028-01-31", "2028-02-28"), ("2028-02-29", "2028-03-30")],
+                 "2028-02-29", id="anchor-31-clamps-to-nov-30-and-leap-feb-29"),
+    pytest.param("feb31", [("2026-01-31", "2026-02-27"), ("2026-02-28", "2026-03-30")],
+                 "2026-01-31", id="anchor-31-in-a-non-leap-february-and-a-later-period"),
+    pytest.param("nosummary", [("2028-01-01", "2028-01-31"), ("2028-02-01", "2028-02-29"), ("2028-03-01", "2028-03-31")],
+                 "2028-03-01", id="no-summary-gets-calendar-months-with-leap-february"),
+])
+def test_billing_periods(con, tenant, expected, current):
+    rows = query(con, "select period_start, period_end, days_in_period, is_current from analytics.billing_periods "
+                      "where tenant = ? order by period_start", tenant)
+    assert [(s, e) for s, e, _, _ in rows] == [(D(s), D(e)) for s, e in expected]
+    assert all(n == (e - s).days + 1 for s, e, n, _ in rows)
+    assert [s for s, _, _, is_current in rows if is_current] == [D(current)]
+
+
+def test_every_loaded_day_falls_in_the_reference_period(con):
+    anchors = dict(query(con, "select distinct tenant, anchor_day from analytics.billing_periods"))
+    assert anchors["mid15"] == 15 and anchors["leap31"] == 31 and anchors["feb31"] == 31 and anchors["nosummary"] == 1
+    periods = set(query(con, "select tenant, period_start, period_end from analytics.billing_periods"))
+    for tenant, day, *_ in daily_rows():
+        assert (tenant, *period_containing(day, anchors[tenant])) in periods
+
+
+# --- plan utilization ------------------------------------------------------------------------------
+
+UTILIZATION_SQL = """
+    select quota_name, used, quota, pct_used, alert_level, quota_source, plan, plan_source
+    from analytics.plan_utilization where tenant = ? and period_start = ? order by quota_name
+"""
+
+
+@pytest.mark.parametrize(("tenant", "pct"), [(t, total / 100) for t, total in BOUNDARY_TOTALS.items()])
+def test_alert_level_at_the_exact_boundaries(con, tenant, pct):
+    rows = {r[0]: r[1:] for r in query(con, UTILIZATION_SQL, tenant, D("2026-03-01"))}
+    used, quota, pct_used, alert_level, source, _, _ = rows["voice_minutes"]
+    assert (used, quota, source) == (BOUNDARY_TOTALS[tenant], 10000, "summary")
+    assert pct_used == pytest.approx(pct, abs=1e-9)
+    assert alert_level == level(pct)
+    assert rows["storage_mb"][3] == level(pct)  # storage: the snapshot's figure, same percentage
+    assert rows["api_calls"][1:4] == (10000, 0, "ok")
+
+
+def test_boundary_levels_are_the_vendors(con):
+    levels = dict(query(con, "select tenant, alert_level from analytics.plan_utilization "
+                             "where quota_name = 'voice_minutes' and tenant like 'b%'"))
+    assert levels == {"b7999": "ok", "b80": "warning", "b95": "critical", "b100": "critical", "b10001": "overage"}
+
+
+def test_unlimited_quotas_are_ok_with_null_pct_and_a_custom_storage_limit(con):
+    rows = {r[0]: r[1:] for r in query(con, UTILIZATION_SQL, "unlim", D("2026-03-01"))}
+    assert rows["voice_minutes"][:5] == (3100, None, None, "ok", "summary")
+    assert rows["api_calls"][:5] == (31000, None, None, "ok", "summary")
+    assert rows["storage_mb"][:5] == (30000, 200000, 15.0, "ok", "summary")  # the tier says 50,000
+
+
+def test_tenant_specific_quota_wins_and_a_period_without_snapshot_uses_the_tier(con):
+    march = {r[0]: r[1:] for r in query(con, UTILIZATION_SQL, "custom", D("2026-03-01"))}
+    february = {r[0]: r[1:] for r in query(con, UTILIZATION_SQL, "custom", D("2026-02-01"))}
+    assert march["voice_minutes"][:5] == (1550, 2000, 77.5, "ok", "summary")
+    assert february["voice_minutes"] == (1400, 1000, 140.0, "overage", "plan_tier", "professional", "nearest_summary")
+    assert february["api_calls"][:4] == (2800, 50000, 5.6, "ok")
+    assert february["storage_mb"][:4] == (None, 5000, None, "ok")
+
+
+def test_tenant_without_summary_uses_the_default_plans_seed_quotas(con):
+    got = query(con, "select period_start, quota_name, used, quota, alert_level, plan, plan_source, billing_status "
+                     "from analytics.plan_utilization where tenant = 'nosummary' order by period_start, quota_name")
+    expected = []
+    for start, n_days in ((D("2028-01-01"), 12), (D("2028-02-01"), 29), (D("2028-03-01"), 5)):
+        for quota_name, used, quota in (("api_calls", 400 * n_days, 10000), ("storage_mb", None, 1000),
+                                        ("voice_minutes", n_days, 25)):
+            pct = None if used is None else 100 * used / quota
+            expected.append((start, quota_name, used, quota, level(pct), "starter", "default", None))
+    assert got == expected
+
+
+def test_plan_is_carried_back_to_periods_before_the_first_snapshot(con):
+    got = query(con, "select period_start, plan, plan_source, billing_status, used from analytics.plan_utilization "
+                     "where tenant = 'mid15' and quota_name = 'voice_minutes' order by period_start")
+    assert got == [(D("2026-01-15"), "professional", "nearest_summary", None, 2 * 26),
+                   (D("2026-02-15"), "professional", "summary", "active", 2 * 28),
+                   (D("2026-03-15"), "professional", "summary", "past_due", 2 * 6)]
+
+
+def test_usage_daily_totals_llm_tokens_null_safely(con):
+    got = query(con, "select usage_date, llm_total_tokens from analytics.usage_daily "
+                     "where tenant = 'recon' and usage_date <= date '2026-03-03' order by usage_date")
+    assert got == [(D("2026-03-01"), 1300), (D("2026-03-02"), 1000), (D("2026-03-03"), None)]
+
+
+# --- forecast and alerts ---------------------------------------------------------------------------
+
+FORECAST_SQL = """
+    select as_of_date, days_elapsed, days_in_period, used_to_date, projected_total, projected_low, projected_high,
+           quota, projected_pct, projected_alert_level, projected_exhaustion_date, naive_projected_total
+    from analytics.usage_forecast where tenant = ? and quota_name = ?
+"""
+
+
+def test_steady_usage_is_forecast_exactly(con):
+    # 10 minutes every day since January: every weekday rate is 10, no growth, no spread.
+    (voice,) = query(con, FORECAST_SQL, "steady", "voice_minutes")
+    assert voice[:4] == (D("2026-03-15"), 15, 31, 150)
+    assert voice[4:7] == pytest.approx((310, 310, 310))
+    assert voice[7:11] == (250, pytest.approx(124.0), "overage", D("2026-03-26"))  # 260 > 250 on the 26th
+    assert voice[11] == pytest.approx(310)
+    (api,) = query(con, FORECAST_SQL, "steady", "api_calls")
+    assert api[4] == pytest.approx(3100)
+    assert api[7:11] == (None, None, None, None)  # unlimited
+
+
+def test_forecast_when_the_period_is_already_complete(con):
+    (row,) = query(con, FORECAST_SQL, "feb31", "voice_minutes")  # loaded past the snapshot's period end
+    assert row[:7] == (D("2026-02-27"), 28, 28, 28, 28, 28, 28)
+
+
+def expected_actual_alerts() -> set[tuple]:
+    """(tenant, period_start, quota, level, first day) from the daily rows, computed here."""
+    quotas = {  # (tenant, period_start) -> per-quota limits of that period, as the tests above establish
+        **{(t, D("2026-03-01")): {"voice_minutes": 10000, "api_calls": 10000} for t in BOUNDARY_TOTALS},
+        ("custom", D("2026-02-01")): {"voice_minutes": 1000, "api_calls": 50000},
+        ("custom", D("2026-03-01")): {"voice_minutes": 2000, "api_calls": 60000},
+        ("nosummary", D("2028-01-01")): {"voice_minutes": 25, "api_calls": 10000},
+        ("nosummary", D("2028-02-01")): {"voice_minutes": 25, "api_calls": 10000},
+        ("nosummary", D("2028-03-01")): {"voice_minutes": 25, "api_calls": 10000},
+        ("steady", D("2026-01-01")): {"voice_minutes": 25, "api_calls": 10000},
+        ("steady", D("2026-02-01")): {"voice_minutes": 25, "api_calls": 10000},
+        ("steady", D("2026-03-01")): {"voice_minutes": 250},
+    }
+    thresholds = (("warning", lambda p: p >= 80), ("critical", lambda p: p >= 95), ("overage", lambda p: p > 100))
+    cumulative: dict[tuple, float] = {}
+    found: dict[tuple, date] = {}
+    for tenant, day, voice, api, *_ in sorted(daily_rows(), key=lambda r: (r[0], r[1])):
+        start = date(day.year, day.month, 1)
+        for quota_name, value in (("voice_minutes", voice), ("api_calls", api)):
+            limit = quotas.get((tenant, start), {}).get(quota_name)
+            if limit is None:
+                continue
+            key = (tenant, start, quota_name)
+            cumulative[key] = cumulative.get(key, 0) + value
+            for name, reached in thresholds:
+                if reached(100 * cumulative[key] / limit):
+                    found.setdefault((*key, name), day)
+    storage = {t: total / 10 for t, total in BOUNDARY_TOTALS.items()}  # of 1,000 MB, captured on March 31
+    for tenant, used in storage.items():
+        for name, reached in thresholds:
+            if reached(100 * used / 1000):
+                found[(tenant, D("2026-03-01"), "storage_mb", name)] = D("2026-03-31")
+    return {(*key, day) for key, day in found.items()}
+
+
+def test_actual_alerts_fire_once_per_level_on_the_first_day(con):
+    tenants = (*BOUNDARY_TOTALS, "custom", "nosummary", "steady")
+    got = set(query(con, "select tenant, period_start, quota_name, alert_level, first_reached_on "
+                         f"from analytics.billing_alerts where basis = 'actual' and tenant in {tenants}"))
+    assert got == expected_actual_alerts()
+    assert ("custom", D("2026-02-01"), "voice_minutes", "overage", D("2026-02-21")) in got  # exactly 100 % on the 20th
+
+
+def test_forecast_alerts_cover_only_levels_not_yet_reached(con):
+    got = query(con, "select tenant, quota_name, alert_level, first_reached_on from analytics.billing_alerts "
+                     "where basis = 'forecast' and tenant in ('steady', 'nosummary') order by all")
+    assert got == [
+        ("nosummary", "api_calls", "critical", D("2028-03-24")),  # 400 a day against 10,000
+        ("nosummary", "api_calls", "overage", D("2028-03-26")),
+        ("nosummary", "api_calls", "warning", D("2028-03-20")),
+        ("nosummary", "voice_minutes", "critical", D("2028-03-24")),  # 1 a day against 25
+        ("nosummary", "voice_minutes", "overage", D("2028-03-26")),
+        ("nosummary", "voice_minutes", "warning", D("2028-03-20")),
+        ("steady", "voice_minutes", "critical", D("2026-03-24")),  # 10 a day against 250: 240 >= 237.5
+        ("steady", "voice_minutes", "overage", D("2026-03-26")),
+        ("steady", "voice_minutes", "warning", D("2026-03-20")),
+    ]
+    assert query(con, "select count(*) from analytics.billing_alerts where basis = 'forecast' and tenant like 'b%'") == [(0,)]
+
+
+# --- status history and reconciliation -------------------------------------------------------------
+
+def test_billing_status_history_and_grace(con):
+    got = query(con, "select tenant, billing_status, previous_status, status_since, status_until, grace_end, grace_passed "
+                     "from analytics.billing_status_history where tenant like 'status%' order by tenant, status_since")
+    jan = lambda d: datetime(2026, 1, d)  # noqa: E731
+    past_due_b = NOW - timedelta(days=2)
+    assert got == [
+        ("status_a", "active", None, jan(1), jan(10), None, None),
+        ("status_a", "past_due", "active", jan(10), jan(20), jan(17), True),
+        ("status_a", "suspended", "past_due", jan(20), datetime(2026, 2, 1), None, None),
+        ("status_a", "active", "suspended", datetime(2026, 2, 1), None, None, None),
+        ("status_b", "active", None, NOW - timedelta(days=30), past_due_b, None, None),
+        ("status_b", "past_due", "active", past_due_b, None, past_due_b + timedelta(days=7), False),
+        ("status_c", "past_due", None, jan(10), jan(15), jan(17), False),  # paid within the grace period
+        ("status_c", "active", "past_due", jan(15), None, None, None),
+        ("status_d", "past_due", None, datetime(2020, 1, 1), None, datetime(2020, 1, 8), True),
+    ]
+
+
+def test_reconciliation_flags_missing_and_differing_usage(con):
+    got = {(t, q): rest for t, q, *rest in query(
+        con, "select tenant, quota_name, summary_used, details_used, difference, days_missing, status "
+             "from analytics.usage_reconciliation where tenant like 'recon%'")}
+    assert got == {
+        ("recon", "voice_minutes"): [55.5, 50, 5.5, 0, "summary_higher"],
+        ("recon", "api_calls"): [1000, 1000, 0, 0, "match"],
+        ("recon_gap", "voice_minutes"): [50, 45, 5, 1, "missing_days"],
+        ("recon_gap", "api_calls"): [1000, 900, 100, 1, "missing_days"],
+        ("recon_hi", "voice_minutes"): [40, 50, -10, 0, "details_higher"],
+        ("recon_hi", "api_calls"): [1000, 1000, 0, 0, "match"],
+    }
+
+
+def test_reconciliation_compares_every_latest_snapshot_with_its_days(con):
+    daily = {(t, d): (v, a) for t, d, v, a, *_ in daily_rows()}
+    latest: dict[tuple, tuple] = {}
+    for row in summary_rows():
+        tenant, captured, start, end = row[:4]
+        if start is not None and captured >= latest.get((tenant, start), (None, datetime.min))[1]:
+            latest[(tenant, start)] = (row, captured)
+    expected = {}
+    for (tenant, start), (row, captured) in latest.items():
+        through = min(captured.date(), row[3])
+        loaded = [daily[(tenant, d)] for d in days(start.isoformat(), through.isoformat()) if (tenant, d) in daily]
+        for i, quota_name, summary_used in ((0, "voice_minutes", row[6]), (1, "api_calls", row[9])):
+            details = sum(v[i] for v in loaded) if loaded else None
+            expected[(tenant, start, quota_name)] = (summary_used, details)
+    got = {(t, s, q): (su, du) for t, s, q, su, du in query(
+        con, "select tenant, period_start, quota_name, summary_used, details_used from analytics.usage_reconciliation")}
+    assert got == expected
+
+
+# --- data tests ------------------------------------------------------------------------------------
+
+def test_every_data_test_passes_on_the_hand_built_warehouse(con):
+    project = load_project(SQL_FOLDER)
+    assert all(model.tests for model in project.models)  # every view declares tests
+    failed = [(r.model, r.name, r.failing_rows, r.sample[:1]) for m in project.models
+              for r in run_tests(con, m) if not r.passed]
+    assert failed == []
+
+
+def test_data_tests_catch_a_planted_duplicate_day_and_an_unknown_plan(con):
+    project = load_project(SQL_FOLDER)
+    con.execute("begin")
+    try:
+        con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, _filled) "
+                    "values ('steady', date '2026-03-01', 1, 1, false)")
+        con.execute("update raw.usage_summary set plan = 'platinum' where tenant = 'custom'")
+        failed = {(r.model, r.name) for m in project.models for r in run_tests(con, m) if not r.passed}
+    finally:
+        con.execute("rollback")
+    assert ("analytics.usage_daily", "unique__tenant__usage_date") in failed
+    assert ("analytics.plan_utilization", "relationships__plan") in failed
