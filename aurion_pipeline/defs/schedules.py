@@ -10,15 +10,17 @@ import dagster as dg
 from aurion_pipeline.config import load_settings
 from aurion_pipeline.defs.assets import usage_daily, usage_summary
 
-# Seeds are reloaded with every job (cheap), so a view never binds to a seed table that is not there yet.
+# Every job rebuilds all seeds and views after its load (cheap: views, small CSVs), so a view never
+# binds to a seed or model that a narrower selection skipped, and analysts always get the current SQL.
+SQL_MODELS = dg.AssetSelection.groups("seeds", "analytics")
 usage_job = dg.define_asset_job(
     "usage_job",
-    selection=dg.AssetSelection.assets(usage_daily).downstream() | dg.AssetSelection.groups("seeds"),
+    selection=dg.AssetSelection.assets(usage_daily) | SQL_MODELS,
     description="Load a range of daily usage partitions, then refresh the SQL models downstream.",
 )
 summary_job = dg.define_asset_job(
     "summary_job",
-    selection=dg.AssetSelection.assets(usage_summary).downstream() | dg.AssetSelection.groups("seeds"),
+    selection=dg.AssetSelection.assets(usage_summary) | SQL_MODELS,
     description="Snapshot /usage/summary for every tenant, then refresh the SQL models downstream.",
 )
 
