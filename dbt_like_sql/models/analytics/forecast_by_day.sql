@@ -31,70 +31,108 @@ series as (
     left join analytics.usage_daily as u on u.tenant = s.tenant and u.usage_date = s.as_of_date
 ),
 
+same_weekday as (
+    -- The trailing 4 weeks of one weekday: rows are consecutive days, so 3 rows back within a weekday
+    -- is exactly 3 weeks back.
+    select
+        *,
+        sum(usage) over four_weeks as weekday_sum,
+        count(usage) over four_weeks as weekday_days,
+        sum(usage * usage) over four_weeks as weekday_sumsq
+    from series
+    window four_weeks as (
+        partition by tenant, quota_name, isodow(as_of_date) order by as_of_date
+        rows between 3 preceding and current row
+    )
+),
+
 windows as (
-    -- One pass over each tenant's days (rows are consecutive days, so rows are days): per ISO weekday
-    -- the sum and count of the trailing 28 days, the two 56-day windows for growth, the running total.
+    -- Lag k (0..6) holds the 4-week figures of the weekday of as_of_date - k: together the trailing
+    -- 28 days. Then the two 8-week windows for growth and the running total.
     select
         tenant, quota_name, as_of_date,
-        sum(usage) filter (where isodow(as_of_date) = 1) over last_28 as sum_1,
-        sum(usage) filter (where isodow(as_of_date) = 2) over last_28 as sum_2,
-        sum(usage) filter (where isodow(as_of_date) = 3) over last_28 as sum_3,
-        sum(usage) filter (where isodow(as_of_date) = 4) over last_28 as sum_4,
-        sum(usage) filter (where isodow(as_of_date) = 5) over last_28 as sum_5,
-        sum(usage) filter (where isodow(as_of_date) = 6) over last_28 as sum_6,
-        sum(usage) filter (where isodow(as_of_date) = 7) over last_28 as sum_7,
-        count(usage) filter (where isodow(as_of_date) = 1) over last_28 as days_1,
-        count(usage) filter (where isodow(as_of_date) = 2) over last_28 as days_2,
-        count(usage) filter (where isodow(as_of_date) = 3) over last_28 as days_3,
-        count(usage) filter (where isodow(as_of_date) = 4) over last_28 as days_4,
-        count(usage) filter (where isodow(as_of_date) = 5) over last_28 as days_5,
-        count(usage) filter (where isodow(as_of_date) = 6) over last_28 as days_6,
-        count(usage) filter (where isodow(as_of_date) = 7) over last_28 as days_7,
-        sum(usage) over last_28 as sum_28,
-        count(usage) over last_28 as days_28,
-        sum(usage * usage) over last_28 as sumsq_28,
+        weekday_sum as sum_lag_0,
+        lag(weekday_sum, 1) over by_day as sum_lag_1,
+        lag(weekday_sum, 2) over by_day as sum_lag_2,
+        lag(weekday_sum, 3) over by_day as sum_lag_3,
+        lag(weekday_sum, 4) over by_day as sum_lag_4,
+        lag(weekday_sum, 5) over by_day as sum_lag_5,
+        lag(weekday_sum, 6) over by_day as sum_lag_6,
+        weekday_days as days_lag_0,
+        lag(weekday_days, 1) over by_day as days_lag_1,
+        lag(weekday_days, 2) over by_day as days_lag_2,
+        lag(weekday_days, 3) over by_day as days_lag_3,
+        lag(weekday_days, 4) over by_day as days_lag_4,
+        lag(weekday_days, 5) over by_day as days_lag_5,
+        lag(weekday_days, 6) over by_day as days_lag_6,
+        weekday_sumsq as sumsq_lag_0,
+        lag(weekday_sumsq, 1) over by_day as sumsq_lag_1,
+        lag(weekday_sumsq, 2) over by_day as sumsq_lag_2,
+        lag(weekday_sumsq, 3) over by_day as sumsq_lag_3,
+        lag(weekday_sumsq, 4) over by_day as sumsq_lag_4,
+        lag(weekday_sumsq, 5) over by_day as sumsq_lag_5,
+        lag(weekday_sumsq, 6) over by_day as sumsq_lag_6,
         sum(usage) over last_56 as sum_56,
         count(usage) over last_56 as days_56,
         sum(usage) over prior_56 as sum_prior_56,
         count(usage) over prior_56 as days_prior_56,
         coalesce(sum(usage) over (by_day rows between unbounded preceding and current row), 0) as cumulative_usage
-    from series
+    from same_weekday
     window
         by_day as (partition by tenant, quota_name order by as_of_date),
-        last_28 as (by_day rows between 27 preceding and current row),
         last_56 as (by_day rows between 55 preceding and current row),
         prior_56 as (by_day rows between 111 preceding and 56 preceding)
+),
+
+lags as (
+    select
+        *,
+        [sum_lag_0, sum_lag_1, sum_lag_2, sum_lag_3, sum_lag_4, sum_lag_5, sum_lag_6] as sums,
+        [days_lag_0, days_lag_1, days_lag_2, days_lag_3, days_lag_4, days_lag_5, days_lag_6] as day_counts
+    from windows
 ),
 
 rates as (
     select
         *,
-        sum_28 / nullif(days_28, 0) as mean_28,
-        -- Spread of the 28 days around their weekday means (sum of squares minus sum_w S_w^2 / n_w),
-        -- per degree of freedom (7 means fitted); needs two weeks of data.
+        list_sum(sums) as sum_28,
+        coalesce(list_sum(day_counts), 0) as days_28,
+        list_sum(sums) / nullif(list_sum(day_counts), 0) as mean_28,
+        -- Spread of the 28 days around their weekday means: the sum of squares minus
+        -- sum_k S_k^2 / n_k, per degree of freedom (7 means fitted); needs two weeks of data.
         case
-            when days_28 >= 14 then greatest(
-                sumsq_28 - coalesce(sum_1 * sum_1 / nullif(days_1, 0), 0) - coalesce(sum_2 * sum_2 / nullif(days_2, 0), 0)
-                - coalesce(sum_3 * sum_3 / nullif(days_3, 0), 0) - coalesce(sum_4 * sum_4 / nullif(days_4, 0), 0)
-                - coalesce(sum_5 * sum_5 / nullif(days_5, 0), 0) - coalesce(sum_6 * sum_6 / nullif(days_6, 0), 0)
-                - coalesce(sum_7 * sum_7 / nullif(days_7, 0), 0),
+            when list_sum(day_counts) >= 14 then greatest(
+                coalesce(sumsq_lag_0, 0) + coalesce(sumsq_lag_1, 0) + coalesce(sumsq_lag_2, 0)
+                + coalesce(sumsq_lag_3, 0) + coalesce(sumsq_lag_4, 0) + coalesce(sumsq_lag_5, 0)
+                + coalesce(sumsq_lag_6, 0)
+                - coalesce(sum_lag_0 * sum_lag_0 / nullif(days_lag_0, 0), 0)
+                - coalesce(sum_lag_1 * sum_lag_1 / nullif(days_lag_1, 0), 0)
+                - coalesce(sum_lag_2 * sum_lag_2 / nullif(days_lag_2, 0), 0)
+                - coalesce(sum_lag_3 * sum_lag_3 / nullif(days_lag_3, 0), 0)
+                - coalesce(sum_lag_4 * sum_lag_4 / nullif(days_lag_4, 0), 0)
+                - coalesce(sum_lag_5 * sum_lag_5 / nullif(days_lag_5, 0), 0)
+                - coalesce(sum_lag_6 * sum_lag_6 / nullif(days_lag_6, 0), 0),
                 0
-            ) / (days_28 - 7)
+            ) / (list_sum(day_counts) - 7)
         end as residual_variance,
         -- Growth needs 6 of the 8 weeks in both windows; clamped to [1/2, 2] per 56 days.
         days_56 >= 42 and days_prior_56 >= 42 and sum_56 > 0 and sum_prior_56 > 0 as has_growth
-    from windows
+    from lags
 ),
 
 features as (
     select
         tenant, quota_name, as_of_date, days_28, residual_variance, cumulative_usage,
-        -- Monday first; a weekday without data in the window takes the window's mean.
+        -- Monday first: the rate of ISO weekday i sits at lag (isodow(as_of_date) - i) mod 7. A
+        -- weekday without data in the window takes the window's mean.
         [
-            coalesce(sum_1 / nullif(days_1, 0), mean_28), coalesce(sum_2 / nullif(days_2, 0), mean_28),
-            coalesce(sum_3 / nullif(days_3, 0), mean_28), coalesce(sum_4 / nullif(days_4, 0), mean_28),
-            coalesce(sum_5 / nullif(days_5, 0), mean_28), coalesce(sum_6 / nullif(days_6, 0), mean_28),
-            coalesce(sum_7 / nullif(days_7, 0), mean_28)
+            coalesce(sums[(isodow(as_of_date) + 6) % 7 + 1] / nullif(day_counts[(isodow(as_of_date) + 6) % 7 + 1], 0), mean_28),
+            coalesce(sums[(isodow(as_of_date) + 5) % 7 + 1] / nullif(day_counts[(isodow(as_of_date) + 5) % 7 + 1], 0), mean_28),
+            coalesce(sums[(isodow(as_of_date) + 4) % 7 + 1] / nullif(day_counts[(isodow(as_of_date) + 4) % 7 + 1], 0), mean_28),
+            coalesce(sums[(isodow(as_of_date) + 3) % 7 + 1] / nullif(day_counts[(isodow(as_of_date) + 3) % 7 + 1], 0), mean_28),
+            coalesce(sums[(isodow(as_of_date) + 2) % 7 + 1] / nullif(day_counts[(isodow(as_of_date) + 2) % 7 + 1], 0), mean_28),
+            coalesce(sums[(isodow(as_of_date) + 1) % 7 + 1] / nullif(day_counts[(isodow(as_of_date) + 1) % 7 + 1], 0), mean_28),
+            coalesce(sums[isodow(as_of_date) % 7 + 1] / nullif(day_counts[isodow(as_of_date) % 7 + 1], 0), mean_28)
         ] as weekday_rates,
         case
             when has_growth
