@@ -155,10 +155,26 @@ features as (
 ),
 
 period_eves as (
-    -- The running total on the day before each period starts, subtracted to get used_to_date.
-    select p.tenant, p.period_start, f.quota_name, f.cumulative_usage
-    from analytics.billing_periods as p
-    join features as f on f.tenant = p.tenant and f.as_of_date = p.period_start - 1
+    -- Usage before each period starts: the running total of the earlier periods' totals (periods
+    -- cover every loaded day). Reading features a second time instead would stop a filter on one
+    -- tenant from reaching the windows.
+    select
+        tenant, period_start, quota_name,
+        coalesce(sum(period_total) over (
+            partition by tenant, quota_name order by period_start
+            rows between unbounded preceding and 1 preceding
+        ), 0) as cumulative_usage
+    from (
+        select
+            p.tenant, p.period_start, q.quota_name,
+            coalesce(sum(case q.quota_name when 'voice_minutes' then u.voice_minutes else u.api_calls end), 0)
+                as period_total
+        from analytics.billing_periods as p
+        cross join (values ('voice_minutes'), ('api_calls')) as q(quota_name)
+        left join analytics.usage_daily as u
+            on u.tenant = p.tenant and u.usage_date between p.period_start and p.period_end
+        group by p.tenant, p.period_start, q.quota_name
+    )
 ),
 
 forecasts as (
@@ -172,7 +188,10 @@ forecasts as (
         (f.as_of_date - p.period_start + 1)::integer as days_elapsed,
         p.days_in_period,
         (p.period_end - f.as_of_date)::integer as days_remaining,
-        f.cumulative_usage - coalesce(e.cumulative_usage, 0) as used_to_date,
+        case
+            when f.as_of_date >= p.period_start then f.cumulative_usage - coalesce(e.cumulative_usage, 0)
+            else 0.0
+        end as used_to_date,
         f.weekday_rates,
         f.daily_growth,
         f.daily_growth_variance,

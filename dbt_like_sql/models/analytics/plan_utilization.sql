@@ -104,16 +104,9 @@ scored as (
             else 0.0
         end as pct_used
     from utilization as u
-),
-
-levels as (
-    select s.tenant, s.period_start, s.quota_name, arg_max(t.alert_level, t.severity) as alert_level
-    from scored as s
-    join seeds.alert_thresholds as t
-        on s.pct_used > t.threshold_pct or (t.inclusive and s.pct_used = t.threshold_pct)
-    group by s.tenant, s.period_start, s.quota_name
 )
 
+-- One pass: each row meets the thresholds it reaches and keeps the most severe (group by all = by the row).
 select
     s.tenant,
     s.period_start,
@@ -124,11 +117,12 @@ select
     s.used,
     s.quota,
     s.pct_used,
-    coalesce(l.alert_level, 'ok') as alert_level,
+    coalesce(arg_max(t.alert_level, t.severity), 'ok') as alert_level,
     s.quota_source,
     s.plan_source,
     s.days_loaded,
     s.is_current
 from scored as s
-left join levels as l
-    on l.tenant = s.tenant and l.period_start = s.period_start and l.quota_name = s.quota_name
+left join seeds.alert_thresholds as t
+    on s.pct_used > t.threshold_pct or (t.inclusive and s.pct_used = t.threshold_pct)
+group by all

@@ -58,16 +58,9 @@ scored as (
             else 0.0
         end as projected_pct
     from forecasts
-),
-
-levels as (
-    select s.tenant, s.quota_name, arg_max(t.alert_level, t.severity) as alert_level
-    from scored as s
-    join seeds.alert_thresholds as t
-        on s.projected_pct > t.threshold_pct or (t.inclusive and s.projected_pct = t.threshold_pct)
-    group by s.tenant, s.quota_name
 )
 
+-- One pass: each row meets the thresholds it reaches and keeps the most severe (group by all = by the row).
 select
     s.tenant,
     s.period_start,
@@ -82,8 +75,13 @@ select
     s.projected_high,
     s.quota,
     s.projected_pct,
-    case when s.projected_pct is not null then coalesce(l.alert_level, 'ok') end as projected_alert_level,
+    -- max() of a grouped column is the row's own value; group by all cannot mix it with an aggregate.
+    case
+        when max(s.projected_pct) is not null then coalesce(arg_max(t.alert_level, t.severity), 'ok')
+    end as projected_alert_level,
     s.exhaustion_date as projected_exhaustion_date,
     s.naive_projected_total
 from scored as s
-left join levels as l on l.tenant = s.tenant and l.quota_name = s.quota_name
+left join seeds.alert_thresholds as t
+    on s.projected_pct > t.threshold_pct or (t.inclusive and s.projected_pct = t.threshold_pct)
+group by all
