@@ -188,8 +188,9 @@ forecasts as (
         (f.as_of_date - p.period_start + 1)::integer as days_elapsed,
         p.days_in_period,
         (p.period_end - f.as_of_date)::integer as days_remaining,
+        -- Two float sums subtracted: clamp the rounding residue of an all-zero stretch at 0.
         case
-            when f.as_of_date >= p.period_start then f.cumulative_usage - coalesce(e.cumulative_usage, 0)
+            when f.as_of_date >= p.period_start then greatest(f.cumulative_usage - coalesce(e.cumulative_usage, 0), 0)
             else 0.0
         end as used_to_date,
         f.weekday_rates,
