@@ -80,9 +80,9 @@ def load_usage_range(
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aurion-fetch") as pool:
         for round_windows in _rounds(plan):
             live = [w for w in round_windows if w.tenant not in dead]
-            report.failures += [(w, dead[w.tenant]) for w in round_windows if w.tenant in dead]
+            skipped = [(w, dead[w.tenant]) for w in round_windows if w.tenant in dead]
             fetched = list(pool.map(lambda w: _fetch(clients[w.tenant], w), live))
-            _commit_round(fetched, warehouse, run_id, report, dead)
+            _commit_round(fetched, warehouse, run_id, report, dead, skipped)
     report.requests = sum(c.requests_made for c in clients.values())
     with warehouse.writer(publish=True):
         pass
@@ -101,9 +101,14 @@ def _fetch(client: AurionClient, window: Window) -> tuple[Window, list[dict] | A
         return window, exc
 
 
-def _commit_round(fetched, warehouse: Warehouse, run_id: str, report: UsageReport, dead: dict[str, str]) -> None:
+def _commit_round(
+    fetched, warehouse: Warehouse, run_id: str, report: UsageReport, dead: dict[str, str],
+    skipped: list[tuple[Window, str]],
+) -> None:
+    """Write one round's windows; `skipped` are windows of tenants whose key already failed (logged
+    as failed too, so `status` and `--missing-only` see every window not loaded)."""
     ok = [RawWindow(w.tenant, w.start, w.end, rows) for w, rows in fetched if not isinstance(rows, Exception)]
-    failures = [(w, str(exc)) for w, exc in fetched if isinstance(exc, Exception)]
+    failures = [*skipped, *((w, str(exc)) for w, exc in fetched if isinstance(exc, Exception))]
     dead.update({w.tenant: str(exc) for w, exc in fetched if isinstance(exc, (AuthError, ScopeError))})
     normalized = normalize_details(ok)
     failures += [(Window(r.tenant, r.start, r.end), r.error) for r in normalized.rejected]
