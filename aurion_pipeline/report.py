@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import duckdb
 import pyarrow.csv as pacsv
@@ -13,38 +15,58 @@ from aurion_pipeline.config import Settings
 from aurion_pipeline.warehouse import Warehouse
 from aurion_pipeline.warehouse.load import rebuild_from_lake
 
-TENANT_STATUS = """
-with days as (
-    select tenant, min(usage_date) as loaded_from, max(usage_date) as loaded_to, count(*) as days_loaded,
-           max(_loaded_at) as last_load
+# Every tenant the warehouse knows (loaded, failed or summarized), one line each.
+TENANTS = """
+with usage as (
+    select tenant, min(usage_date) as loaded_from, max(usage_date) as loaded_to, count(*) as days
     from raw.usage_daily group by tenant
+), missing as (
+    select u.tenant, d::date as day
+    from usage u, range(u.loaded_from, u.loaded_to + 1, interval 1 day) r(d)
+    where not exists (select 1 from raw.usage_daily x where x.tenant = u.tenant and x.usage_date = d::date)
+), gaps as (
+    select tenant, min(day) as gap_from, max(day) as gap_to
+    from (select *, day - (row_number() over (partition by tenant order by day))::integer as island from missing)
+    group by tenant, island
+), loads as (
+    select tenant, max(_loaded_at) filter (where status = 'loaded') as last_load from raw._load_log group by tenant
 ), summaries as (
-    select tenant, max(captured_at) as last_summary from raw.usage_summary group by tenant
+    select tenant, max(captured_at) as last_summary, arg_max(plan, captured_at) as plan,
+           arg_max(billing_status, captured_at) as billing_status
+    from raw.usage_summary group by tenant
+), tenants as (
+    select tenant from usage union select tenant from loads union select tenant from summaries
 )
-select coalesce(d.tenant, s.tenant) as tenant, d.loaded_from, d.loaded_to, d.days_loaded,
-       coalesce(date_diff('day', d.loaded_from, d.loaded_to) + 1 - d.days_loaded, 0) as gap_days,
-       strftime(d.last_load, '%Y-%m-%d %H:%M') as last_load_utc,
-       strftime(s.last_summary, '%Y-%m-%d %H:%M') as last_summary_utc
-from days d full join summaries s using (tenant)
-order by tenant
+select t.tenant, u.loaded_from, u.loaded_to, u.days,
+       (select list(g.gap_from || case when g.gap_to > g.gap_from then '..' || g.gap_to else '' end
+                    order by g.gap_from) from gaps g where g.tenant = t.tenant) as gaps,
+       date_diff('day', u.loaded_to, $yesterday::date) as behind,
+       l.last_load, s.last_summary, s.plan, s.billing_status
+from tenants t left join usage u using (tenant) left join loads l using (tenant) left join summaries s using (tenant)
+order by t.tenant
 """
 
 # A failed window still matters while one of its days has not been loaded by a later run.
 OPEN_FAILURES = """
-select f.tenant, f.window_start, f.window_end, strftime(f._loaded_at, '%Y-%m-%d %H:%M') as failed_at_utc, f.error
+select f.tenant, f.window_start, f.window_end, count(*) as attempts, max(f._loaded_at) as last_failed,
+       arg_max(f.error, f._loaded_at) as error
 from raw._load_log f
 where f.status = 'failed' and exists (
     select 1 from range(f.window_start, f.window_end + 1, interval 1 day) r(d)
     where not exists (select 1 from raw._load_log l where l.tenant = f.tenant and l.status = 'loaded'
                       and l._loaded_at > f._loaded_at and d::date between l.window_start and l.window_end))
+group by all
 order by f.tenant, f.window_start
 """
 
+# The highest level each quota has reached (actual) or is forecast to reach, this billing period.
 CURRENT_ALERTS = """
-select tenant, quota_name, alert_level, basis, first_reached_on
-from analytics.billing_alerts a
-where period_end >= current_date and alert_level <> 'ok'
-order by tenant, quota_name, first_reached_on
+select tenant, quota_name, basis, arg_max(alert_level, severity) as alert_level,
+       arg_max(first_reached_on, severity) as reached_on
+from analytics.billing_alerts
+where is_current
+group by all
+order by tenant, quota_name, basis
 """
 
 
@@ -70,28 +92,110 @@ def _emit(relation: duckdb.DuckDBPyRelation, fmt: str) -> None:
     elif fmt == "csv":
         sys.stdout.flush()
         pacsv.write_csv(relation.to_arrow_table(), sys.stdout.buffer)
+        sys.stdout.buffer.flush()
     else:
         rows = relation.to_arrow_table().to_pylist()
-        print(json.dumps(rows, default=str, indent=1))
+        print(json.dumps(rows, default=_json_value, indent=1))
 
 
-def print_status(settings: Settings) -> int:
+def _json_value(value: object) -> object:
+    """Sums of integers come back as DECIMAL/HUGEINT: print them as JSON numbers, not strings."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def print_status(settings: Settings, today: date | None = None) -> int:
+    """Where every tenant stands: loaded range, gaps, freshness, last load and summary, open
+    failures and current billing alerts. Reads the analyst copy, so it never waits for a load."""
     warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s)
+    today = today or datetime.now(timezone.utc).date()
     con = warehouse.analyst_connection()
     try:
-        print(f"analyst copy: {warehouse.analyst_path}   warehouse: {warehouse.path}")
-        print("\nLoaded usage per tenant (gap_days: days inside the loaded range with no row = not loaded)")
-        con.sql(TENANT_STATUS).show(max_rows=10_000, max_width=200)
-        failures = con.sql(OPEN_FAILURES)
-        print(f"\nFailed windows not loaded since: {len(failures)}")
-        if len(failures):
-            failures.show(max_rows=10_000, max_width=200)
-        if _has_view(con, "analytics", "billing_alerts"):
-            print("\nCurrent billing alerts (this period)")
-            con.sql(CURRENT_ALERTS).show(max_rows=10_000, max_width=200)
+        print(status_text(con, warehouse, today - timedelta(days=1)))
     finally:
         con.close()
     return 0
+
+
+def status_text(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, yesterday: date) -> str:
+    published = datetime.fromtimestamp(warehouse.analyst_path.stat().st_mtime, timezone.utc)
+    lines = [
+        f"data {warehouse.data_dir}  (analyst copy published {published:%Y-%m-%d %H:%M} UTC; "
+        f"latest complete day {yesterday})",
+        "",
+        *_tenant_lines(con, yesterday),
+        "",
+        *_failure_lines(con),
+        "",
+        *_alert_lines(con),
+    ]
+    return "\n".join(lines)
+
+
+def _tenant_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
+    rows = con.execute(TENANTS, {"yesterday": yesterday}).fetchall()
+    if not rows:
+        return ["Tenants: none loaded yet (run aurion-pipeline backfill)"]
+    table = []
+    for tenant, first, last, days, gaps, behind, last_load, last_summary, plan, billing in rows:
+        table.append([
+            tenant,
+            f"{first}..{last}" if first else "-",
+            days or 0,
+            _shorten(gaps) if gaps else "none",
+            "-" if behind is None else ("up to date" if behind <= 0 else f"{behind} day(s)"),
+            _minute(last_load),
+            _minute(last_summary),
+            f"{plan}/{billing}" if plan else "-",
+        ])
+    header = ["tenant", "loaded", "days", "gaps (not loaded)", "behind", "last load UTC", "last summary UTC",
+              "plan/billing"]
+    return [f"Tenants: {len(rows)}", *_table(header, table)]
+
+
+def _failure_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(OPEN_FAILURES).fetchall()
+    if not rows:
+        return ["Failed windows: none open"]
+    first, last = min(r[1] for r in rows), max(r[2] for r in rows)
+    table = [[t, f"{a}..{b}", n, _minute(when), (err or "").splitlines()[0][:120]] for t, a, b, n, when, err in rows]
+    return [
+        f"Failed windows not loaded since: {len(rows)}  "
+        f"(finish with: aurion-pipeline backfill --start {first} --end {last} --missing-only)",
+        *_table(["tenant", "window", "attempts", "last failed UTC", "error"], table),
+    ]
+
+
+def _alert_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    if not _has_view(con, "analytics", "billing_alerts"):
+        return ["Billing alerts: analytics.billing_alerts is not built yet (it is refreshed after each load)"]
+    try:
+        rows = con.execute(CURRENT_ALERTS).fetchall()
+    except duckdb.Error as exc:
+        return [f"Billing alerts: could not read analytics.billing_alerts: {str(exc).splitlines()[0]}"]
+    if not rows:
+        return ["Billing alerts this period: none"]
+    table = [[t, q, level, basis, str(on)] for t, q, basis, level, on in rows]
+    return [f"Billing alerts this period: {len(rows)}",
+            *_table(["tenant", "quota", "level", "basis", "reached on"], table)]
+
+
+def _table(header: list[str], rows: list[list[object]]) -> list[str]:
+    cells = [header, *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+
+
+def _shorten(items: list[str], keep: int = 3) -> str:
+    more = f" +{len(items) - keep} more" if len(items) > keep else ""
+    return ", ".join(items[:keep]) + more
+
+
+def _minute(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else "-"
 
 
 def _has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
@@ -101,8 +205,46 @@ def _has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
 
 
 def rebuild(settings: Settings) -> int:
+    """Recreate the warehouse from the lake: the raw tables, then the SQL models, then the analyst copy.
+    A warehouse file DuckDB cannot open is moved aside (never deleted) first."""
     warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s)
+    moved = _move_aside_if_unreadable(warehouse)
+    if moved:
+        print(f"{warehouse.path} could not be opened; moved it to {moved}", file=sys.stderr)
     with warehouse.writer(publish=True) as con:
         rows = rebuild_from_lake(con, warehouse.lake_dir)
-    print(f"rebuilt raw.usage_daily ({rows} rows) and raw.usage_summary from {warehouse.lake_dir}")
+        models = _rebuild_models(con)
+    print(f"rebuilt raw.usage_daily ({rows} rows) and raw.usage_summary from {warehouse.lake_dir}; {models}")
     return 0
+
+
+def _move_aside_if_unreadable(warehouse: Warehouse):
+    from aurion_pipeline.warehouse.connection import writer_lock
+
+    if not warehouse.path.exists():
+        return None
+    with writer_lock(warehouse.data_dir, warehouse.lock_timeout_s):
+        try:
+            duckdb.connect(str(warehouse.path)).close()
+            return None
+        except duckdb.Error as exc:
+            if "lock" in str(exc).lower():
+                return None  # held by another process: the writer below waits for it and names it
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        target = warehouse.path.with_name(f"{warehouse.path.name}.broken-{stamp}")
+        warehouse.path.rename(target)
+        wal = warehouse.path.with_name(warehouse.path.name + ".wal")
+        if wal.exists():
+            wal.rename(target.with_name(target.name + ".wal"))
+        return target
+
+
+def _rebuild_models(con: duckdb.DuckDBPyConnection) -> str:
+    from aurion_pipeline.defs.models import DEFAULT_SQL_FOLDER
+    from aurion_pipeline.sqlmodels import SqlProjectError, build, load_project
+
+    try:
+        built = build(con, load_project(DEFAULT_SQL_FOLDER))
+    except (SqlProjectError, duckdb.Error) as exc:
+        return f"SQL models NOT rebuilt ({str(exc).splitlines()[0]}); the next load rebuilds them"
+    return f"rebuilt {len(built)} seeds and views of {DEFAULT_SQL_FOLDER.name}/"

@@ -1,0 +1,230 @@
+"""`aurion-pipeline status`, `sql` and `rebuild` on a warehouse loaded through Dagster from the sandbox
+API, with one tenant whose key is rejected: what an operator sees, and the ways back."""
+
+import csv
+import io
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import yaml
+from helpers_ops import REPO, assert_sound, expected_usage, pipeline_env, warehouse_usage
+
+from aurion_pipeline.cli import main
+from aurion_pipeline.definitions import defs
+from aurion_pipeline.defs.resources import resources_from_env
+from aurion_pipeline.orchestrate import failure_reason
+from aurion_pipeline.sandbox import SandboxServer
+from aurion_pipeline.sandbox.server import DETAILS_PATH
+
+START, END = date(2026, 1, 1), date(2026, 2, 20)  # two windows per tenant at 31 days
+LOADED = ("acme", "globex", "hooli", "umbrella")
+RANGE = {"dagster/asset_partition_range_start": START.isoformat(), "dagster/asset_partition_range_end": END.isoformat()}
+
+
+@dataclass
+class Loaded:
+    api: SandboxServer
+    root: Path
+    env: dict[str, str]
+    instance: dg.DagsterInstance
+    usage_failure: str
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+
+def execute(job: str, loaded_env: dict[str, str], instance: dg.DagsterInstance, **kwargs):
+    return defs.resolve_job_def(job).execute_in_process(
+        instance=instance, resources=resources_from_env(loaded_env), raise_on_error=False, **kwargs
+    )
+
+
+def set_env(mp: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for name, value in env.items():
+        if name.startswith("AURION_"):
+            mp.setenv(name, value)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """A backfill of START..END through Dagster in which initech's key is rejected (401), then a summary."""
+    root = tmp_path_factory.mktemp("cli_ops")
+    config = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    with SandboxServer(today=date(2026, 2, 21)) as api, pytest.MonkeyPatch.context() as mp, \
+            dg.instance_for_test(overrides=config) as instance:
+        env = pipeline_env(api, root, AURION_MAX_RANGE_DAYS="31")
+        set_env(mp, env)
+        api.fail_next(1, status=401, tenant="initech")
+        usage = execute("usage_job", env, instance, tags=RANGE)
+        assert not usage.success
+        summary = execute("summary_job", env, instance)
+        assert summary.success, failure_reason(summary)
+        yield Loaded(api, root, env, instance, failure_reason(usage))
+
+
+@pytest.fixture
+def cli_env(loaded, monkeypatch):
+    set_env(monkeypatch, loaded.env)
+    return loaded
+
+
+def copy_of(loaded: Loaded, tmp_path: Path, monkeypatch) -> dict[str, str]:
+    """The loaded data directory copied, and the environment pointing at the copy (tests that change it)."""
+    shutil.copytree(loaded.data_dir, tmp_path / "data")
+    env = {**loaded.env, "AURION_DATA_DIR": str(tmp_path / "data")}
+    set_env(monkeypatch, env)
+    return env
+
+
+def cli(capfd, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def test_the_failed_run_names_the_tenant_and_window_and_the_others_loaded(loaded):
+    assert "initech" in loaded.usage_failure and "401" in loaded.usage_failure
+    assert "\n" not in loaded.usage_failure
+    usage = warehouse_usage(loaded.data_dir / "analyst.duckdb")
+    assert {t for t, _ in usage} == set(LOADED)
+    expected = expected_usage(loaded.api, START, END)
+    assert usage == {k: v for k, v in expected.items() if k[0] in LOADED}
+    assert_sound(loaded.data_dir)
+
+
+def section(out: str, title: str) -> list[str]:
+    """The indented table lines under the status line starting with `title`."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title))
+    body = []
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        body.append(line)
+    return body
+
+
+def test_status_shows_ranges_the_failing_tenants_windows_and_how_to_finish(cli_env, capfd):
+    code, out, err = cli(capfd, "status")
+    assert code == 0, err
+    header, *rows = section(out, "Tenants: 5")
+    assert header.split()[:3] == ["tenant", "loaded", "days"], out
+    tenants = {row.split()[0]: row.split("  ") for row in rows}
+    tenants = {t: [c.strip() for c in cells if c.strip()] for t, cells in tenants.items()}
+    assert sorted(tenants) == sorted(cli_env.api.tenants)
+    behind = f"{(datetime.now(timezone.utc).date() - END).days - 1} day(s)"
+    for tenant in LOADED:
+        assert tenants[tenant][1:5] == [f"{START}..{END}", "51", "none", behind], out
+        assert tenants[tenant][6] != "-"  # last summary
+    assert tenants["initech"][1:5] == ["-", "0", "none", "-"], out  # known (failed, summarized), nothing loaded
+
+    assert f"--start {START} --end {END} --missing-only" in out, out
+    header, *failed = section(out, "Failed windows not loaded since: 2")
+    assert [row.split()[:2] for row in failed] == [
+        ["initech", "2026-01-01..2026-01-31"], ["initech", "2026-02-01..2026-02-20"]
+    ], out
+    assert all("401" in row for row in failed)
+    assert any(line.startswith("Billing alerts") for line in out.splitlines()), out
+
+
+def test_a_missing_only_rerun_fetches_only_the_failed_windows_and_closes_them(loaded, tmp_path, monkeypatch, capfd):
+    env = copy_of(loaded, tmp_path, monkeypatch)
+    seen = len(loaded.api.requests)
+    rerun = execute("usage_job", env, loaded.instance, tags=RANGE,
+                    run_config={"ops": {"raw__usage_daily": {"config": {"only_missing": True}}}})
+    assert rerun.success, failure_reason(rerun)
+    asked = [(r.tenant, r.start_date, r.end_date) for r in loaded.api.requests[seen:] if r.path == DETAILS_PATH]
+    assert asked == [("initech", "2026-01-01", "2026-01-31"), ("initech", "2026-02-01", "2026-02-20")]
+    assert warehouse_usage(tmp_path / "data" / "analyst.duckdb") == expected_usage(loaded.api, START, END)
+    code, out, _ = cli(capfd, "status")
+    assert code == 0 and "Failed windows: none open" in out
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_sql_prints_the_analyst_copy_in_each_format(cli_env, capfd, fmt):
+    query = "select tenant, count(*) as days, sum(api_calls) as calls from raw.usage_daily group by tenant order by tenant"
+    code, out, err = cli(capfd, "sql", query, "--format", fmt)
+    assert code == 0 and err == ""
+    expected = expected_usage(cli_env.api, START, END)
+    calls = {t: sum(c for (tenant, _), (_, c) in expected.items() if tenant == t) for t in LOADED}
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(out)))
+        assert [(r["tenant"], int(r["days"]), int(r["calls"])) for r in rows] == [(t, 51, calls[t]) for t in LOADED]
+    elif fmt == "json":
+        assert json.loads(out) == [{"tenant": t, "days": 51, "calls": calls[t]} for t in LOADED]
+    else:
+        assert all(t in out for t in LOADED) and "tenant" in out and str(calls["acme"]) in out
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param("selec 1", id="syntax-error"),
+        pytest.param("select * from raw.no_such_table", id="unknown-table"),
+        pytest.param("create table raw.scratch (a int)", id="write-to-the-read-only-copy"),
+    ],
+)
+def test_a_bad_query_exits_1_with_one_line(cli_env, capfd, query):
+    code, out, err = cli(capfd, "sql", query)
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("aurion-pipeline sql: ")
+
+
+def test_sql_before_any_load_exits_2_saying_what_to_run(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("AURION_DATA_DIR", str(tmp_path / "empty"))
+    code, _, err = cli(capfd, "sql", "select 1")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "run a load first" in err
+
+
+def raw_rows(path: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {
+            "usage": con.execute("select * exclude (_loaded_at) from raw.usage_daily order by tenant, usage_date").fetchall(),
+            "summary": con.execute("select * from raw.usage_summary order by tenant, captured_at").fetchall(),
+        }
+    finally:
+        con.close()
+
+
+def views(path: Path) -> set[str]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {f"{s}.{v}" for s, v in con.execute("select schema_name, view_name from duckdb_views() where not internal").fetchall()}
+    finally:
+        con.close()
+
+
+def test_rebuild_after_deleting_the_warehouse_restores_the_same_rows_and_views(loaded, tmp_path, monkeypatch, capfd):
+    copy_of(loaded, tmp_path, monkeypatch)
+    data = tmp_path / "data"
+    before, before_views = raw_rows(data / "warehouse.duckdb"), views(data / "analyst.duckdb")
+    (data / "warehouse.duckdb").unlink()
+    data.joinpath("warehouse.duckdb.wal").unlink(missing_ok=True)
+    code, out, err = cli(capfd, "rebuild")
+    assert code == 0, err
+    assert "rebuilt raw.usage_daily" in out and "NOT rebuilt" not in out
+    assert raw_rows(data / "warehouse.duckdb") == before == raw_rows(data / "analyst.duckdb")
+    assert "analytics.billing_alerts" in before_views and views(data / "analyst.duckdb") == before_views
+    assert_sound(data)
+    code, out, _ = cli(capfd, "status")
+    assert code == 0 and f"{START}..{END}" in out
+
+
+def test_rebuild_moves_an_unreadable_warehouse_aside_and_recreates_it(loaded, tmp_path, monkeypatch, capfd):
+    copy_of(loaded, tmp_path, monkeypatch)
+    data = tmp_path / "data"
+    before = raw_rows(data / "warehouse.duckdb")
+    (data / "warehouse.duckdb").write_bytes(b"not a duckdb file\0" * 4096)
+    code, _, err = cli(capfd, "rebuild")
+    assert code == 0, err
+    (moved,) = data.glob("warehouse.duckdb.broken-*")
+    assert moved.read_bytes().startswith(b"not a duckdb file") and str(moved) in err
+    assert raw_rows(data / "warehouse.duckdb") == before
