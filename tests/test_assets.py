@@ -148,7 +148,7 @@ def test_summary_snapshots_append_keeping_unlimited_quotas_null_and_unknown_plan
         {"period": {"start": "2026-11-15T00:00:00Z", "end": "2026-12-14T23:59:59Z"},
          "voice_minutes": {"used": 1200, "limit": None, "percentage": None},
          "api_calls": {"used": 61000, "limit": 50000, "percentage": 122.0},
-         "storage_mb": {"used": 245, "limit": 5120, "percentage": 4.8},
+         "storage_mb": {"used": 245, "limit": 5000, "percentage": 4.9},
          "plan": "enterprise_plus", "billing_status": "past_due"}
     )
     (tmp_path / "t.yaml").write_text("- {name: solo, api_key_env: KEY_SOLO}\n")

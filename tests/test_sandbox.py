@@ -68,7 +68,7 @@ def test_summary_has_the_vendor_shape(api):
     assert set(body) == {"period", "voice_minutes", "api_calls", "storage_mb", "plan", "billing_status"}
     assert body["period"] == {"start": "2026-04-01T00:00:00Z", "end": "2026-04-30T23:59:59Z"}
     assert set(body["storage_mb"]) == {"used", "limit", "percentage"}
-    assert (body["plan"], body["voice_minutes"]["limit"], body["storage_mb"]["limit"]) == ("professional", 1000, 5120)
+    assert (body["plan"], body["voice_minutes"]["limit"], body["storage_mb"]["limit"]) == ("professional", 1000, 5000)
 
 
 @pytest.mark.parametrize("tenant", ["acme", "hooli", "initech"], ids=["plain", "launches-mid-range", "null-llm"])

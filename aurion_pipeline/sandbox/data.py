@@ -17,10 +17,10 @@ import pyarrow as pa
 
 GROWTH_EPOCH = date(2026, 1, 1)  # each profile's base_* figures are its weekday level on this day
 DAYS_PER_MONTH = 30.4375
-PLAN_LIMITS: dict[str, dict[str, int | None]] = {  # from the vendor's plan-tier table; None = unlimited
-    "starter": {"voice_minutes": 25, "api_calls": 10_000, "storage_mb": 1_024},
-    "professional": {"voice_minutes": 1_000, "api_calls": 50_000, "storage_mb": 5_120},
-    "enterprise": {"voice_minutes": None, "api_calls": None, "storage_mb": 51_200},
+PLAN_LIMITS: dict[str, dict[str, int | None]] = {  # vendor plan tiers; 1 GB = 1,000 MB as its summary example reports; None = unlimited
+    "starter": {"voice_minutes": 25, "api_calls": 10_000, "storage_mb": 1_000},
+    "professional": {"voice_minutes": 1_000, "api_calls": 50_000, "storage_mb": 5_000},
+    "enterprise": {"voice_minutes": None, "api_calls": None, "storage_mb": 50_000},
 }
 BILLING_STATUSES = ("active", "past_due", "suspended")
 _NOISE_SIGMA, _METRIC_SIGMA = 0.12, 0.06  # day-level spread (shared by all metrics), then per metric
