@@ -20,9 +20,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from aurion_pipeline.normalize import USAGE_SCHEMA
+
 USAGE_DIR = "usage_daily"
 SUMMARY_DIR = "summary_snapshots"
 _KEY = ["tenant", "usage_date"]
+# The lake keeps which run fetched each row, so a rebuilt warehouse keeps its lineage.
+USAGE_LAKE_SCHEMA = USAGE_SCHEMA.append(pa.field("_run_id", pa.string()))
+
+
+def with_run_id(table: pa.Table, run_id: str) -> pa.Table:
+    return table.append_column("_run_id", pa.array([run_id] * table.num_rows, pa.string()))
 
 
 def usage_month_path(lake_dir: Path, month: str) -> Path:

@@ -114,7 +114,7 @@ def _commit_round(
     failures += [(Window(r.tenant, r.start, r.end), r.error) for r in normalized.rejected]
     rejected = {(r.tenant, r.start) for r in normalized.rejected}
     accepted = [Window(w.tenant, w.start, w.end) for w in ok if (w.tenant, w.start) not in rejected]
-    table = normalized.table.append_column("_run_id", pa.array([run_id] * normalized.table.num_rows, pa.string()))
+    table = lake.with_run_id(normalized.table, run_id)
     with warehouse.writer() as con:
         lake.write_usage(warehouse.lake_dir, table)
         loaded = load_usage(con, warehouse.lake_dir, accepted, run_id)
@@ -144,8 +144,7 @@ def load_summaries(clients: Mapping[str, AurionClient], warehouse: Warehouse, *,
     report = SummaryReport(failures=[(t, str(r)) for t, r in results if isinstance(r, Exception)])
     tables = [r for _, r in results if not isinstance(r, Exception)]
     if tables:
-        table = pa.concat_tables(tables)
-        table = table.append_column("_run_id", pa.array([run_id] * table.num_rows, pa.string()))
+        table = lake.with_run_id(pa.concat_tables(tables), run_id)
         with warehouse.writer(publish=True) as con:
             path = lake.write_summary(warehouse.lake_dir, table, captured_at.date().isoformat(), run_id)
             report.snapshots = append_summary(con, path)

@@ -16,21 +16,6 @@ from aurion_pipeline import lake
 from aurion_pipeline.warehouse import Warehouse, WarehouseLockedError
 from aurion_pipeline.warehouse.load import Window, load_usage, missing_days, rebuild_from_lake
 
-LAKE_SCHEMA = pa.schema(
-    [
-        pa.field("tenant", pa.string(), nullable=False),
-        pa.field("usage_date", pa.date32(), nullable=False),
-        ("voice_minutes", pa.float64()),
-        ("api_calls", pa.int64()),
-        ("llm_input_tokens", pa.int64()),
-        ("llm_output_tokens", pa.int64()),
-        ("_extra", pa.string()),
-        pa.field("_filled", pa.bool_(), nullable=False),
-        ("_run_id", pa.string()),
-    ]
-)
-
-
 def usage(tenant: str, start: date, days: int, scale: float = 1.0, run_id: str = "r1") -> pa.Table:
     dates = [start + timedelta(days=i) for i in range(days)]
     return pa.table(
@@ -45,7 +30,7 @@ def usage(tenant: str, start: date, days: int, scale: float = 1.0, run_id: str =
             "_filled": [False] * days,
             "_run_id": [run_id] * days,
         },
-        schema=LAKE_SCHEMA,
+        schema=lake.USAGE_LAKE_SCHEMA,
     )
 
 
