@@ -2,15 +2,19 @@
 
 Dagster assets and the benchmarks call this; it knows nothing of partitions or run storage.
 Work goes window by window (each window at most `max_range_days`, all tenants fetched concurrently),
-and each window is committed to the lake and the warehouse before the next is fetched, so a failure
-or a kill loses at most the window in flight and never what other tenants or windows loaded.
+and each round of windows is committed to the lake and the warehouse on its own, so a failure or a
+kill loses at most the windows in flight and never what other tenants or windows loaded. The next
+round is fetched while the current one is committed, so the API's latency hides the commit.
+`commit_rows` (off by default) lets a big backfill commit several rounds at once: each commit has a
+fixed cost (writer session, month-file rewrites, checkpoint) that dominates when the API answers fast;
+a kill then loses at most the batch in flight, never part of a day or window.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
@@ -67,31 +71,63 @@ def _runs_of_days(days: list[date], max_len: int) -> list[tuple[date, date]]:
 
 def load_usage_range(
     clients: Mapping[str, AurionClient], warehouse: Warehouse, start: date, end: date, *,
-    max_range_days: int, max_workers: int, run_id: str, only_missing: bool = False,
+    max_range_days: int, max_workers: int, run_id: str, only_missing: bool = False, commit_rows: int = 0,
 ) -> UsageReport:
-    """Load [start, end] for every tenant in `clients`; failures are recorded, never fatal to the others."""
+    """Load [start, end] for every tenant in `clients`; failures are recorded, never fatal to the others.
+
+    Rounds are committed one by one, or (with `commit_rows` > 0) gathered until they hold at least
+    that many tenant-days and committed together."""
     skip = None
     if only_missing:
         with warehouse.writer() as con:
             skip = missing_days(con, sorted(clients), start, end).__getitem__
-    plan = plan_windows(sorted(clients), start, end, max_range_days, skip)
+    rounds = _rounds(plan_windows(sorted(clients), start, end, max_range_days, skip))
     report = UsageReport()
     dead: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aurion-fetch") as pool:
-        for round_windows in _rounds(plan):
-            live = [w for w in round_windows if w.tenant not in dead]
-            skipped = [(w, dead[w.tenant]) for w in round_windows if w.tenant in dead]
-            fetched = list(pool.map(lambda w: _fetch(clients[w.tenant], w), live))
-            _commit_round(fetched, warehouse, run_id, report, dead, skipped)
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aurion-fetch")
+    try:
+        pending = _start_round(pool, clients, rounds[0], dead) if rounds else None
+        fetched: list = []
+        skipped: list[tuple[Window, str]] = []
+        for i in range(len(rounds)):
+            more_fetched, more_skipped = _finish_round(pending, dead)
+            fetched, skipped = fetched + more_fetched, skipped + more_skipped
+            # Fetch the next round while this one is committed; each client still has one request at a time.
+            pending = _start_round(pool, clients, rounds[i + 1], dead) if i + 1 < len(rounds) else None
+            if pending is None or sum((w.end - w.start).days + 1 for w, _ in fetched) >= commit_rows:
+                _commit_windows(fetched, warehouse, run_id, report, skipped, publish=pending is None)
+                fetched, skipped = [], []
+    finally:
+        # On an error, do not wait for the next round's requests: nothing would commit them.
+        pool.shutdown(wait=False, cancel_futures=True)
     report.requests = sum(c.requests_made for c in clients.values())
-    with warehouse.writer(publish=True):
-        pass
+    if not rounds:
+        with warehouse.writer(publish=True):
+            pass
     return report
 
 
 def _rounds(plan: dict[str, list[Window]]) -> list[list[Window]]:
     depth = max((len(ws) for ws in plan.values()), default=0)
     return [[ws[i] for ws in plan.values() if i < len(ws)] for i in range(depth)]
+
+
+_Pending = tuple[list[tuple[Window, Future]], list[tuple[Window, str]]]
+
+
+def _start_round(pool: ThreadPoolExecutor, clients: Mapping[str, AurionClient], windows: list[Window],
+                 dead: dict[str, str]) -> _Pending:
+    """Submit the round's fetches; windows of tenants whose key already failed are skipped (and logged)."""
+    started = [(w, pool.submit(_fetch, clients[w.tenant], w)) for w in windows if w.tenant not in dead]
+    return started, [(w, dead[w.tenant]) for w in windows if w.tenant in dead]
+
+
+def _finish_round(pending: _Pending, dead: dict[str, str]) -> tuple[list, list[tuple[Window, str]]]:
+    """Wait for the round's responses; a key the API refused marks its tenant dead for later rounds."""
+    started, skipped = pending
+    fetched = [future.result() for _, future in started]
+    dead.update({w.tenant: str(exc) for w, exc in fetched if isinstance(exc, (AuthError, ScopeError))})
+    return fetched, skipped
 
 
 def _fetch(client: AurionClient, window: Window) -> tuple[Window, list[dict] | AurionApiError]:
@@ -101,21 +137,21 @@ def _fetch(client: AurionClient, window: Window) -> tuple[Window, list[dict] | A
         return window, exc
 
 
-def _commit_round(
-    fetched, warehouse: Warehouse, run_id: str, report: UsageReport, dead: dict[str, str],
-    skipped: list[tuple[Window, str]],
+def _commit_windows(
+    fetched, warehouse: Warehouse, run_id: str, report: UsageReport, skipped: list[tuple[Window, str]],
+    *, publish: bool = False,
 ) -> None:
-    """Write one round's windows; `skipped` are windows of tenants whose key already failed (logged
-    as failed too, so `status` and `--missing-only` see every window not loaded)."""
+    """Write fetched windows in one transaction; `skipped` are windows of tenants whose key already
+    failed (logged as failed too, so `status` and `--missing-only` see every window not loaded).
+    The last commit publishes the analyst copy from the same writer session."""
     ok = [RawWindow(w.tenant, w.start, w.end, rows) for w, rows in fetched if not isinstance(rows, Exception)]
     failures = [*skipped, *((w, str(exc)) for w, exc in fetched if isinstance(exc, Exception))]
-    dead.update({w.tenant: str(exc) for w, exc in fetched if isinstance(exc, (AuthError, ScopeError))})
     normalized = normalize_details(ok)
     failures += [(Window(r.tenant, r.start, r.end), r.error) for r in normalized.rejected]
     rejected = {(r.tenant, r.start) for r in normalized.rejected}
     accepted = [Window(w.tenant, w.start, w.end) for w in ok if (w.tenant, w.start) not in rejected]
     table = lake.with_run_id(normalized.table, run_id)
-    with warehouse.writer() as con:
+    with warehouse.writer(publish=publish) as con:
         lake.write_usage(warehouse.lake_dir, table)
         loaded = load_usage(con, warehouse.lake_dir, accepted, run_id)
         log_failures(con, failures, run_id)

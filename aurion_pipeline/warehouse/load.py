@@ -89,15 +89,21 @@ def _month_files(lake_dir: Path, windows: Sequence[Window]) -> list[Path]:
 
 def _record_restatements(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
     """Keep old and new figures of every (day, metric) whose value moved (late-arriving usage)."""
+    # One join of the loaded rows with the incoming ones (not one per metric: the table grows with history).
+    pairs = ", ".join(
+        f"o.{m}::double as old_{m}, n.{m}::double as new_{m}, o.{m} is distinct from n.{m} as moved_{m}" for m in METRICS
+    )
+    moved = " or ".join(f"o.{m} is distinct from n.{m}" for m in METRICS)
     unpivot = " union all ".join(
-        f"select o.tenant, o.usage_date, '{m}' as metric, o.{m}::double as old_value, n.{m}::double as new_value "
-        f"from raw.usage_daily o join _incoming n using (tenant, usage_date) where o.{m} is distinct from n.{m}"
+        f"select tenant, usage_date, '{m}' as metric, old_{m} as old_value, new_{m} as new_value from changed where moved_{m}"
         for m in METRICS
     )
     before = con.execute("select count(*) from raw.usage_restatements").fetchone()[0]
     con.execute(
-        f"insert into raw.usage_restatements select tenant, usage_date, metric, old_value, new_value, ?, now()::timestamp "
-        f"from ({unpivot})",
+        f"insert into raw.usage_restatements "
+        f"with changed as materialized (select o.tenant, o.usage_date, {pairs} "
+        f"from raw.usage_daily o join _incoming n using (tenant, usage_date) where {moved}) "
+        f"select tenant, usage_date, metric, old_value, new_value, ?, now()::timestamp from ({unpivot})",
         [run_id],
     )
     return con.execute("select count(*) from raw.usage_restatements").fetchone()[0] - before
