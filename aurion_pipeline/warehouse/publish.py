@@ -18,6 +18,8 @@ def publish_analyst_copy(warehouse_path: Path, analyst_path: Path) -> Path:
     wal = warehouse_path.with_name(warehouse_path.name + ".wal")
     if wal.exists() and wal.stat().st_size > 0:
         raise RuntimeError(f"{wal} is not empty: the warehouse was not checkpointed before publishing")
+    for stale in analyst_path.parent.glob(f".{analyst_path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)  # left by a publisher killed mid-copy; we hold the writer lock
     tmp = analyst_path.with_name(f".{analyst_path.name}.{uuid.uuid4().hex}.tmp")
     try:
         shutil.copyfile(warehouse_path, tmp)
