@@ -1,0 +1,211 @@
+"""Several processes on one data directory: two loads of different windows at once, and analysts
+reading the analyst copy while a load runs. Real processes, real DuckDB files, the sandbox API.
+
+The overlap is forced, not hoped for: the test holds the writer lock until both loads have fetched
+their first window, so both are waiting to commit when it lets go."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import yaml
+from helpers_ops import (
+    REPO,
+    assert_sound,
+    expected_usage,
+    pipeline_env,
+    start_cli,
+    wait_for,
+    warehouse_usage,
+)
+
+from aurion_pipeline.definitions import defs
+from aurion_pipeline.defs.resources import resources_from_env
+from aurion_pipeline.orchestrate import failure_reason
+from aurion_pipeline.sandbox import SandboxServer
+from aurion_pipeline.sandbox.server import DETAILS_PATH
+from aurion_pipeline.warehouse.connection import writer_lock
+
+# A load without Dagster (pipeline.load_usage_range), as one OS process: what the asset runs.
+PIPELINE_LOAD = textwrap.dedent(
+    """
+    import sys
+    from datetime import date
+    from pathlib import Path
+    from aurion_pipeline.defs.resources import resources_from_env
+    from aurion_pipeline.pipeline import load_usage_range
+
+    start, end = (date.fromisoformat(d) for d in sys.argv[1:3])
+    resources = resources_from_env()
+    report = load_usage_range(
+        resources["aurion_api"].get_clients(), resources["warehouse"].warehouse, start, end,
+        max_range_days=resources["aurion_api"].max_range_days, max_workers=4, run_id=sys.argv[3],
+    )
+    sys.exit(1 if report.failures else 0)
+    """
+)
+
+
+def first_round_fetched(api: SandboxServer, *starts: date) -> bool:
+    asked = [r.start_date for r in api.requests if r.path == DETAILS_PATH]
+    return all(asked.count(s.isoformat()) == len(api.tenants) for s in starts)
+
+
+def two_windows(today: date) -> tuple[tuple[date, date], tuple[date, date]]:
+    """Two adjacent 40-day windows ending yesterday (a backfill may not reach today)."""
+    yesterday = today - timedelta(days=1)
+    return (yesterday - timedelta(days=79), yesterday - timedelta(days=40)), (yesterday - timedelta(days=39), yesterday)
+
+
+def loaded_runs(data_dir: Path) -> dict[str, set[tuple[str, date, date]]]:
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        rows = con.execute("select _run_id, tenant, window_start, window_end from raw._load_log where status = 'loaded'").fetchall()
+    finally:
+        con.close()
+    runs: dict[str, set] = {}
+    for run_id, *window in rows:
+        runs.setdefault(run_id, set()).add(tuple(window))
+    return runs
+
+
+def test_two_processes_loading_different_windows_at_once_both_succeed(tmp_path):
+    today = datetime.now(timezone.utc).date()
+    (a_start, a_end), (b_start, b_end) = two_windows(today)
+    with SandboxServer(today=today) as api:
+        env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="10", AURION_LOCK_TIMEOUT_SECONDS="600")
+        data_dir = tmp_path / "data"
+        with writer_lock(data_dir, timeout_s=5):
+            loads = [
+                subprocess.Popen([sys.executable, "-c", PIPELINE_LOAD, str(s), str(e), name], env=env, cwd=tmp_path)
+                for s, e, name in ((a_start, a_end, "load-a"), (b_start, b_end, "load-b"))
+            ]
+            wait_for(lambda: first_round_fetched(api, a_start, b_start) or any(p.poll() is not None for p in loads),
+                     "both loads to fetch their first window")
+        codes = [p.wait(timeout=600) for p in loads]
+        assert codes == [0, 0]
+        assert warehouse_usage(data_dir / "analyst.duckdb") == expected_usage(api, a_start, b_end)
+        assert_sound(data_dir)
+        runs = loaded_runs(data_dir)
+        assert {len(runs["load-a"]), len(runs["load-b"])} == {4 * len(api.tenants)}  # 40 days / 10, per tenant
+
+
+@pytest.mark.slow
+def test_two_cli_backfills_sharing_a_dagster_home_both_succeed_and_lose_nothing(tmp_path):
+    today = datetime.now(timezone.utc).date()
+    (a_start, a_end), (b_start, b_end) = two_windows(today)
+    with SandboxServer(today=today, latency_s=0.05) as api:
+        env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="10", AURION_LOCK_TIMEOUT_SECONDS="600",
+                           AURION_START_DATE=a_start.isoformat())
+        data_dir = tmp_path / "data"
+        with writer_lock(data_dir, timeout_s=5):
+            cli = [
+                start_cli(env, "backfill", "--start", str(s), "--end", str(e), log=tmp_path / f"{name}.log")
+                for s, e, name in ((a_start, a_end, "a"), (b_start, b_end, "b"))
+            ]
+            wait_for(lambda: first_round_fetched(api, a_start, b_start) or any(p.poll() is not None for p in cli),
+                     "both backfills to fetch their first window", timeout=300)
+        codes = [p.wait(timeout=600) for p in cli]
+        logs = {name: (tmp_path / f"{name}.log").read_text()[-3000:] for name in "ab"}
+        assert codes == [0, 0], logs
+        assert warehouse_usage(data_dir / "analyst.duckdb") == expected_usage(api, a_start, b_end)
+        assert_sound(data_dir)
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            runs = instance.get_run_records()
+            assert sorted(r.dagster_run.status.value for r in runs) == ["SUCCESS", "SUCCESS"]
+            assert {r.dagster_run.run_id for r in runs} == set(loaded_runs(data_dir))
+
+
+# An analyst session: open the analyst copy read-only, query, record what it saw; `held` keeps one
+# connection (an idle DBeaver tab), `reopen` connects afresh each time (a notebook re-running a cell).
+READER = textwrap.dedent(
+    """
+    import duckdb, json, os, sys
+    path, mode, out, stop = sys.argv[1:5]
+    held = duckdb.connect(path, read_only=True) if mode == "held" else None
+    with open(out, "a") as log:
+        while not os.path.exists(stop):
+            con = held or duckdb.connect(path, read_only=True)
+            total, distinct = con.execute(
+                "select count(*), count(distinct (tenant, usage_date)) from raw.usage_daily").fetchone()
+            per_tenant = con.execute(
+                "select tenant, count(*), min(usage_date)::varchar, max(usage_date)::varchar "
+                "from raw.usage_daily group by tenant order by tenant").fetchall()
+            windows = con.execute("select count(*) from raw._load_log where status = 'loaded'").fetchone()[0]
+            if held is None:
+                con.close()
+            log.write(json.dumps({"rows": total, "distinct": distinct, "tenants": per_tenant, "windows": windows}) + "\\n")
+            log.flush()
+    """
+)
+
+
+def observations(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def state(data_dir: Path) -> dict:
+    con = duckdb.connect(str(data_dir / "analyst.duckdb"), read_only=True)
+    try:
+        per_tenant = con.execute(
+            "select tenant, count(*), min(usage_date)::varchar, max(usage_date)::varchar "
+            "from raw.usage_daily group by tenant order by tenant").fetchall()
+        windows = con.execute("select count(*) from raw._load_log where status = 'loaded'").fetchone()[0]
+    finally:
+        con.close()
+    rows = sum(n for _, n, _, _ in per_tenant)
+    return {"rows": rows, "distinct": rows, "tenants": [list(t) for t in per_tenant], "windows": windows}
+
+
+def test_analysts_holding_the_analyst_copy_never_block_a_load_and_see_whole_states(tmp_path, monkeypatch):
+    today = datetime.now(timezone.utc).date()
+    (a_start, a_end), (b_start, b_end) = two_windows(today)
+    config = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    with SandboxServer(today=today, latency_s=0.02) as api, dg.instance_for_test(overrides=config) as instance:
+        env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="5", AURION_LOCK_TIMEOUT_SECONDS="10")
+        for name, value in env.items():
+            if name.startswith("AURION_"):
+                monkeypatch.setenv(name, value)
+        data_dir = tmp_path / "data"
+        usage_job = defs.resolve_job_def("usage_job")
+
+        def load(start: date, end: date):
+            tags = {"dagster/asset_partition_range_start": str(start), "dagster/asset_partition_range_end": str(end)}
+            return usage_job.execute_in_process(instance=instance, tags=tags, resources=resources_from_env(env),
+                                                raise_on_error=False)
+
+        first = load(a_start, a_end)
+        assert first.success, failure_reason(first)
+        before = state(data_dir)
+
+        stop = tmp_path / "stop"
+        logs = {mode: tmp_path / f"reader-{mode}.jsonl" for mode in ("held", "reopen")}
+        readers = [
+            subprocess.Popen([sys.executable, "-c", READER, str(data_dir / "analyst.duckdb"), mode, str(log), str(stop)])
+            for mode, log in logs.items()
+        ]
+        try:
+            wait_for(lambda: all(observations(log) for log in logs.values()), "both readers to query once")
+            second = load(b_start, b_end)  # 8 windows per tenant, each committed while the readers query
+            assert second.success, failure_reason(second)
+            after = state(data_dir)
+            seen_before_end = len(observations(logs["reopen"]))
+            wait_for(lambda: len(observations(logs["reopen"])) > seen_before_end, "a read after the load")
+        finally:
+            stop.touch()
+            for reader in readers:
+                reader.wait(timeout=60)
+
+        assert [r.returncode for r in readers] == [0, 0]
+        assert after["rows"] == before["rows"] * 2 and after != before
+        held, reopened = observations(logs["held"]), observations(logs["reopen"])
+        assert all(seen == before for seen in held), "a held session keeps the snapshot it opened"
+        assert all(seen in (before, after) for seen in reopened), [s for s in reopened if s not in (before, after)][:1]
+        assert reopened[0] == before and reopened[-1] == after
+        assert warehouse_usage(data_dir / "analyst.duckdb") == expected_usage(api, a_start, b_end)
