@@ -138,15 +138,18 @@ def test_backtest_uses_only_data_up_to_each_day(warehouse):
         "where tenant = 'synthetic-00' and quota_name = 'api_calls' and period_start = date '2025-10-01' "
         "order by as_of_date"
     ).fetchall()
-    con.execute("begin")
-    con.execute("update raw.usage_daily set api_calls = api_calls * 10 "
-                "where tenant = 'synthetic-00' and usage_date = date '2025-10-20'")
-    after = con.execute(
-        "select as_of_date, projected_total from analytics.forecast_backtest "
-        "where tenant = 'synthetic-00' and quota_name = 'api_calls' and period_start = date '2025-10-01' "
-        "order by as_of_date"
-    ).fetchall()
-    con.execute("rollback")
+    day = "tenant = 'synthetic-00' and usage_date = date '2025-10-20'"
+    con.execute(f"update raw.usage_daily set api_calls = api_calls * 10 where {day}")
+    try:
+        build(con, load_project(SQL_FOLDER))  # forecast_by_day is a table: rebuild it on the changed data
+        after = con.execute(
+            "select as_of_date, projected_total from analytics.forecast_backtest "
+            "where tenant = 'synthetic-00' and quota_name = 'api_calls' and period_start = date '2025-10-01' "
+            "order by as_of_date"
+        ).fetchall()
+    finally:
+        con.execute(f"update raw.usage_daily set api_calls = api_calls // 10 where {day}")
+        build(con, load_project(SQL_FOLDER))
     changed = [b[0] for b, a in zip(before, after, strict=True) if b[1] != pytest.approx(a[1], rel=1e-12)]
     assert changed and min(changed) == date(2025, 10, 20)
 

@@ -259,6 +259,16 @@ BAD_PROJECTS = [
         id="custom-test-unknown-reference",
     ),
     pytest.param(
+        {"models/analytics/a.sql": "select 1 as x", "models/analytics/a.yml": "materialized: incremental"},
+        ["proj/models/analytics/a.yml", "materialized must be view or table, got 'incremental'"],
+        id="unknown-materialization",
+    ),
+    pytest.param(
+        {"models/analytics/a.sql": "select 1 as x", "models/analytics/a.yml": "materialized: [table]"},
+        ["proj/models/analytics/a.yml", "materialized must be view or table, got ['table']"],
+        id="materialization-not-a-word",
+    ),
+    pytest.param(
         {"seeds/seeds/plans.csv": "plan\na\n", "seeds/seeds/plans.yml": "columns: {plan: }"},
         ["proj/seeds/seeds/plans.yml", "needs a DuckDB type"],
         id="seed-column-without-type",
@@ -375,6 +385,92 @@ def test_trailing_semicolons_and_comments_do_not_break_the_view(con, tmp_path):
     assert con.sql("select x from analytics.t").fetchall() == [(1,)]
 
 
+# --- materialized: table ----------------------------------------------------------------------
+
+TOTALS = {
+    "models/analytics/totals.sql": "select tenant, sum(voice_minutes) as voice_minutes from raw.usage_daily group by tenant",
+    "models/analytics/totals.yml": "materialized: table\n",
+    "models/analytics/top.sql": "select tenant from analytics.totals order by voice_minutes desc limit 1",
+}
+
+
+def object_type(con, qualified: str) -> str | None:
+    schema, name = qualified.split(".")
+    found = con.execute(
+        "select table_type from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+    ).fetchall()
+    return found[0][0] if found else None
+
+
+def totals(con) -> list[tuple]:
+    return con.sql("select tenant, voice_minutes from analytics.totals order by tenant").fetchall()
+
+
+def test_a_table_model_is_built_as_a_table_with_its_row_count(con, tmp_path):
+    project = load_project(write_project(tmp_path / "proj", TOTALS))
+    assert [(m.qualified, m.materialized) for m in project.models] == [("analytics.totals", "table"), ("analytics.top", "view")]
+    built = {b.name: b for b in build(con, project)}
+    assert (built["analytics.totals"].kind, built["analytics.totals"].rows) == ("table", 2)
+    assert built["analytics.totals"].sql.startswith("create or replace table analytics.totals as\n")
+    assert (built["analytics.top"].kind, built["analytics.top"].rows) == ("view", None)  # a view is never counted
+    assert object_type(con, "analytics.totals") == "BASE TABLE"
+    assert object_type(con, "analytics.top") == "VIEW"
+    assert totals(con) == [("acme", 800.0), ("beta", 50.0)]
+    assert con.sql("select tenant from analytics.top").fetchall() == [("acme",)]  # a view reads the table
+
+
+def test_a_table_model_holds_the_data_of_its_last_build_and_the_next_build_refreshes_it(con, tmp_path):
+    project = load_project(write_project(tmp_path / "proj", TOTALS))
+    build(con, project)
+    con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, _filled) values ('beta', '2024-01-02', 5000, false)")
+    assert totals(con) == [("acme", 800.0), ("beta", 50.0)]  # stored: unchanged until rebuilt
+    built = {b.name: b for b in build(con, project)}
+    assert totals(con) == [("acme", 800.0), ("beta", 5050.0)]
+    assert built["analytics.totals"].rows == 2
+    assert con.sql("select tenant from analytics.top").fetchall() == [("beta",)]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "table_type"),
+    [
+        pytest.param("view", "table", "BASE TABLE", id="view-to-table"),
+        pytest.param("table", "view", "VIEW", id="table-to-view"),
+    ],
+)
+def test_a_model_switches_between_view_and_table(con, tmp_path, before, after, table_type):
+    root = write_project(tmp_path / "proj", {**TOTALS, "models/analytics/totals.yml": f"materialized: {before}\n"})
+    build(con, load_project(root))
+    (root / "models/analytics/totals.yml").write_text(f"materialized: {after}\n")
+    con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, _filled) values ('beta', '2024-01-02', 5000, false)")
+    built = {b.name: b for b in build(con, load_project(root))}
+    assert built["analytics.totals"].kind == after
+    assert object_type(con, "analytics.totals") == table_type
+    assert totals(con) == [("acme", 800.0), ("beta", 5050.0)]
+    assert con.sql("select tenant from analytics.top").fetchall() == [("beta",)]
+
+
+@pytest.mark.parametrize(
+    ("first", "table_type"),
+    [
+        pytest.param("table", "BASE TABLE", id="table-rebuild-rolled-back"),
+        pytest.param("view", "VIEW", id="switch-to-table-rolled-back"),
+    ],
+)
+def test_a_failing_later_model_rolls_back_the_table_build(con, tmp_path, first, table_type):
+    root = write_project(tmp_path / "proj", {**TOTALS, "models/analytics/totals.yml": f"materialized: {first}\n"})
+    build(con, load_project(root))
+    con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, _filled) values ('beta', '2024-01-02', 5000, false)")
+    con.execute("delete from raw.usage_daily where tenant = 'acme'")
+    (root / "models/analytics/totals.yml").write_text("materialized: table\n")
+    (root / "models/analytics/top.sql").write_text("select no_such_column from analytics.totals")
+    with pytest.raises(SqlProjectError, match=r"^proj/models/analytics/top.sql: Binder Error"):
+        build(con, load_project(root))
+    assert object_type(con, "analytics.totals") == table_type
+    if first == "table":
+        assert totals(con) == [("acme", 800.0), ("beta", 50.0)]  # the rows of the last good build
+    assert con.sql("select tenant from analytics.top").fetchall() == [("acme",) if first == "table" else ("beta",)]
+
+
 # --- data tests -------------------------------------------------------------------------------
 
 THINGS = {
@@ -468,6 +564,8 @@ def test_the_real_sql_folder_parses_and_orders(con):
     position = {m.qualified: i for i, m in enumerate(project.models)}
     for model in project.models:
         assert all(position[dep] < position[model.qualified] for dep in model.depends_on if dep in position)
-    build(con, project)
+    assert project.get("analytics.forecast_by_day").materialized == "table"  # its readers' queries stay under 1 s
+    built = {b.name: b for b in build(con, project)}
+    assert built["analytics.forecast_by_day"].kind == "table"
     for model in project.models:
         run_tests(con, model)  # every declared test compiles and runs (passing depends on the data)

@@ -1,7 +1,8 @@
-"""A small dbt-like runner: SQL files become DuckDB views, CSVs become tables, YAML declares data tests.
+"""A small dbt-like runner: SQL files become DuckDB views (or tables, with `materialized: table` in
+their YAML), CSVs become tables, YAML declares data tests.
 
     project = load_project(Path("dbt_like_sql"))      # parse, check references, order (errors name the file)
-    build(con, project)                               # seeds + views in one transaction
+    build(con, project)                               # seeds + views and tables in one transaction
     run_tests(con, project.get("analytics.plan_utilization"))
 """
 

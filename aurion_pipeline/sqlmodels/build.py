@@ -1,4 +1,4 @@
-"""Create the folder's seeds (tables) and models (views) in DuckDB, all or nothing."""
+"""Create the folder's seeds (tables) and models (views, or tables where asked) in DuckDB, all or nothing."""
 
 from __future__ import annotations
 
@@ -19,20 +19,21 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class BuiltModel:
-    """One object created by a build: a seed table or a model view."""
+    """One object created by a build: a seed table, or a model's view or table."""
 
     name: str  # schema.name
-    kind: str  # "table" (seed) or "view" (model)
+    kind: str  # "table" (a seed or a `materialized: table` model) or "view"
     path: Path
     sql: str  # the statement that created it
-    rows: int | None = None  # counted for seed tables only: a view's count is a full scan
+    rows: int | None = None  # counted for tables only: a view's count is a full scan
 
 
 def build(con: duckdb.DuckDBPyConnection, project: SqlProject, only: set[str] | None = None) -> list[BuiltModel]:
-    """Load the seeds, then create or replace every model's view in build order, in one transaction.
+    """Load the seeds, then create or replace every model's view or table in build order, in one transaction.
 
     `only` limits the build to these qualified names (seeds and/or models). On any error nothing
-    changes: the previous tables and views stay as they were.
+    changes: the previous tables and views stay as they were. A table model holds the data as of its
+    build: rebuild it after every load of what it reads.
     """
     _check_names(project, only)
     seeds = [s for s in project.seeds if only is None or s.qualified in only]
@@ -40,7 +41,7 @@ def build(con: duckdb.DuckDBPyConnection, project: SqlProject, only: set[str] | 
 
     def work() -> list[BuiltModel]:
         _create_schemas(con, [*seeds, *models])
-        return [*(_load_seed(con, project, s) for s in seeds), *(_create_view(con, project, m) for m in models)]
+        return [*(_load_seed(con, project, s) for s in seeds), *(_create_model(con, project, m) for m in models)]
 
     return _in_transaction(con, work)
 
@@ -70,8 +71,9 @@ def _literal(text: str) -> str:
     return exp.convert(text).sql(DIALECT)
 
 
-def view_sql(model: Model) -> str:
-    return f"create or replace view {model.qualified} as\n{model.sql}\n"
+def model_sql(model: Model) -> str:
+    """`create or replace view` (or `table`, for `materialized: table`) from the model's select."""
+    return f"create or replace {model.materialized} {model.qualified} as\n{model.sql}\n"
 
 
 def _load_seed(con: duckdb.DuckDBPyConnection, project: SqlProject, item: Seed) -> BuiltModel:
@@ -81,10 +83,37 @@ def _load_seed(con: duckdb.DuckDBPyConnection, project: SqlProject, item: Seed) 
     return BuiltModel(item.qualified, "table", item.path, sql, rows)
 
 
+def _create_model(con: duckdb.DuckDBPyConnection, project: SqlProject, model: Model) -> BuiltModel:
+    existing = _existing_kind(con, model.qualified)
+    if existing is not None and existing != model.materialized:
+        # DuckDB will not replace a view with a table or the reverse (nor drop one as the other).
+        _execute(con, project, model.path, f"drop {existing} {model.qualified}")
+    create = _create_table if model.materialized == "table" else _create_view
+    return create(con, project, model)
+
+
 def _create_view(con: duckdb.DuckDBPyConnection, project: SqlProject, model: Model) -> BuiltModel:
-    sql = view_sql(model)
+    sql = model_sql(model)
     _execute(con, project, model.path, sql)
     return BuiltModel(model.qualified, "view", model.path, sql)
+
+
+def _create_table(con: duckdb.DuckDBPyConnection, project: SqlProject, model: Model) -> BuiltModel:
+    sql = model_sql(model)
+    _execute(con, project, model.path, sql)
+    ((rows,),) = con.execute(f"select count(*) from {model.qualified}").fetchall()
+    return BuiltModel(model.qualified, "table", model.path, sql, rows)
+
+
+def _existing_kind(con: duckdb.DuckDBPyConnection, qualified: str) -> str | None:
+    """What `qualified` is in the connection's database now: "view", "table", or None (absent)."""
+    schema, name = qualified.split(".")
+    found = con.execute(
+        "select case table_type when 'VIEW' then 'view' else 'table' end from information_schema.tables "
+        "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    return found[0][0] if found else None
 
 
 def _execute(con: duckdb.DuckDBPyConnection, project: SqlProject, path: Path, sql: str) -> None:

@@ -53,7 +53,7 @@ def compile_test(model: Model, test: DataTest) -> str:
 def run_tests(
     con: duckdb.DuckDBPyConnection, model: Model, tests: Iterable[DataTest] | None = None, *, sample_size: int = 5
 ) -> list[TestResult]:
-    """Run the model's tests (or the given subset) against its built view."""
+    """Run the model's tests (or the given subset) against its built view or table."""
     return [run_test(con, model, test, sample_size=sample_size) for test in (model.tests if tests is None else tests)]
 
 

@@ -1,7 +1,7 @@
-"""A dbt-like SQL folder: models (one select = one view), seed CSVs and data tests, in build order.
+"""A dbt-like SQL folder: models (one select = one view or table), seed CSVs and data tests, in build order.
 
     models/<schema>/<name>.sql   view <schema>.<name>; reads other tables as schema.name
-    models/<schema>/<name>.yml   optional: description, column docs, data tests
+    models/<schema>/<name>.yml   optional: description, column docs, data tests, `materialized: table`
     seeds/<schema>/<name>.csv    table <schema>.<name>; optional <name>.yml pins column types
     tests/<name>.sql             select returning offending rows; attached to every model it reads
 """
@@ -24,7 +24,8 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 @dataclass(frozen=True)
 class Model:
-    """One view: `select` text from models/<schema>/<name>.sql, what it reads, and its docs and tests."""
+    """One model: `select` text from models/<schema>/<name>.sql, what it reads, its docs and tests, and
+    whether it is built as a view (recomputed on every query) or a table (computed once per build)."""
 
     schema: str
     name: str
@@ -34,6 +35,7 @@ class Model:
     description: str | None = None
     columns: tuple[Column, ...] = ()
     tests: tuple[DataTest, ...] = ()
+    materialized: str = "view"  # "view" or "table"
 
     @property
     def qualified(self) -> str:
@@ -147,7 +149,8 @@ def _model(project: SqlProject, path: Path, known: frozenset[str]) -> Model:
     for test in doc.tests:
         _require_known(test.references, known, f"{project.display(spec)} (test {test.name})")
     return Model(
-        path.parent.name, path.stem, path, statement_body(sql), depends_on, doc.description, doc.columns, doc.tests
+        path.parent.name, path.stem, path, statement_body(sql), depends_on,
+        doc.description, doc.columns, doc.tests, doc.materialized,
     )
 
 

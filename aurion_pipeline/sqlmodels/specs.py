@@ -15,6 +15,8 @@ from aurion_pipeline.sqlmodels.refs import parse_select, statement_body, table_r
 # Test names become Dagster asset check names: letters, digits and underscores only.
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 COLUMN_TESTS = ("not_null", "unique", "accepted_values", "relationships")
+# How a model is stored: a view recomputes on every query; a table is computed once per build.
+MATERIALIZATIONS = ("view", "table")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class ModelDoc:
     description: str | None = None
     columns: tuple[Column, ...] = ()
     tests: tuple[DataTest, ...] = ()
+    materialized: str = "view"
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class SeedDoc:
 
 
 def read_model_doc(path: Path, where: str) -> ModelDoc:
-    doc = _load(path, where, {"description", "columns", "tests"})
+    doc = _load(path, where, {"description", "columns", "tests", "materialized"})
     columns, tests = [], []
     for name, spec in _mapping(doc.get("columns"), where, "columns").items():
         spec = _mapping(spec, where, f"column {name}", {"description", "tests"})
@@ -63,7 +66,14 @@ def read_model_doc(path: Path, where: str) -> ModelDoc:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise SqlProjectError(f"{where}: test name(s) declared twice: {', '.join(dupes)}")
-    return ModelDoc(_text(doc.get("description"), where, "description"), tuple(columns), tuple(tests))
+    description = _text(doc.get("description"), where, "description")
+    return ModelDoc(description, tuple(columns), tuple(tests), _materialized(doc.get("materialized", "view"), where))
+
+
+def _materialized(value: Any, where: str) -> str:
+    if value not in MATERIALIZATIONS:
+        raise SqlProjectError(f"{where}: materialized must be view or table, got {value!r}")
+    return value
 
 
 def read_seed_doc(path: Path, where: str) -> SeedDoc:
