@@ -1,0 +1,130 @@
+"""Forecast accuracy: the backtest of our method against the naive run-rate, on the sandbox's tenants.
+
+Run: .venv/bin/python bench/bench_forecast.py [--quick]
+
+Loads 3 years of the sandbox's usage (the five hand-made DEFAULT_TENANTS, and `--tenants` generated
+ones) through the pipeline, snapshots the summaries (they fix each tenant's billing anchor), builds
+the views, and reads `analytics.forecast_accuracy` (from `analytics.forecast_backtest`): MAPE at days
+7 / 14 / 21 of the billing period for our method and for the naive run-rate
+(used_to_date / days_elapsed x days_in_period), and how often the 80 % interval held the actual total.
+The naive run-rate is the baseline; the ratio is our MAPE / naive MAPE (below 1 = better).
+"""
+
+import shutil
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as c  # noqa: E402
+from synthetic import MemoryClient, SyntheticUsage  # noqa: E402
+
+BUCKETS = ("7", "14", "21", "1-7", "8-14", "15-21", "22+", "all")
+
+
+def main() -> None:
+    p = c.parser(__doc__)
+    p.add_argument("--tenants", type=int, default=None, help="generated tenants (default 1000, --quick 100)")
+    p.add_argument("--days", type=int, default=1096)
+    args = p.parse_args()
+    from aurion_pipeline.sandbox import DEFAULT_TENANTS, make_tenants
+
+    n = args.tenants or (100 if args.quick else 1000)
+    today = datetime.now(UTC).date()
+    end = today - timedelta(days=1)
+    start = end - timedelta(days=args.days - 1)
+    result = {"scenario": {"days": args.days, "start": str(start), "end": str(end)}, "datasets": {}}
+    for name, tenants in (("default_tenants", DEFAULT_TENANTS), (f"generated_{n}", make_tenants(n))):
+        print(f"{name}: {len(tenants)} tenants x {args.days} days")
+        result["datasets"][name] = backtest(tenants, start, end, today)
+    print_summary(result)
+    c.save("forecast", result, args.out)
+
+
+def backtest(tenants, start, end, today) -> dict:
+    from aurion_pipeline import pipeline
+    from aurion_pipeline.sqlmodels import build, load_project
+    from aurion_pipeline.warehouse import Warehouse
+
+    work = Path(tempfile.mkdtemp(prefix="aurion-bench-forecast-"))
+    stages: dict = {}
+    try:
+        usage = SyntheticUsage(tuple(tenants), start, end, today)
+        clients = {t: MemoryClient(usage, t) for t in usage.tenants}
+        wh = Warehouse(work / "data")
+        with c.Stage(stages, "load + summaries + models"):
+            pipeline.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8, run_id="bench")
+            pipeline.load_summaries(clients, wh, max_workers=8, run_id="bench-summary")
+            with wh.writer(publish=True) as con:
+                build(con, load_project(c.ROOT / "dbt_like_sql"))
+        con = wh.analyst_connection()
+        try:
+            views = {r[0] for r in con.execute("select view_name from duckdb_views() where schema_name = 'analytics'"
+                                               ).fetchall()}
+            missing = sorted({"forecast_backtest", "forecast_accuracy"} - views)
+            if missing:
+                return {"tenants": len(tenants), "available": False,
+                        "note": f"analytics.{', analytics.'.join(missing)} not in dbt_like_sql/ yet"}
+            baseline, _ = c.best_of(2, lambda: con.execute("select count(*), sum(api_calls) from raw.usage_daily").fetchall())
+            with c.Stage(stages, "query analytics.forecast_accuracy"):
+                cursor = con.execute("select * from analytics.forecast_accuracy")
+                names = [d[0] for d in cursor.description]
+                rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+            periods = con.execute(
+                "select count(distinct (tenant, period_start)), min(period_start), max(period_end) "
+                "from analytics.forecast_backtest").fetchone()
+        finally:
+            con.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    table = {}
+    for row in rows:
+        metric = row["quota_name"]
+        table.setdefault(metric, {})[row["days_elapsed_bucket"]] = {
+            "forecasts": row.get("forecasts"),
+            "mape": _round(row.get("mape")),
+            "naive_mape": _round(row.get("naive_mape")),
+            "mape_ratio_to_naive": _round(row["mape"] / row["naive_mape"]) if row.get("mape") is not None
+            and row.get("naive_mape") else None,
+            "median_ape": _round(row.get("median_ape")),
+            "interval_coverage": _round(row.get("interval_coverage")),
+            "nominal_coverage": row.get("nominal_coverage"),
+            "mean_interval_width_pct": _round(row.get("mean_interval_width_pct")),
+        }
+    query_s = stages["query analytics.forecast_accuracy"]["wall_s"]
+    return {"tenants": len(tenants), "available": True, "backtested_periods": periods[0],
+            "periods_from": str(periods[1]), "periods_to": str(periods[2]), "accuracy": table,
+            "columns": names, "stages": stages,
+            "query_ratio_to_full_scan": round(query_s / max(baseline, 1e-6), 1)}
+
+
+def _round(x):
+    return None if x is None else round(float(x), 3)
+
+
+def print_summary(result: dict) -> None:
+    for name, data in result["datasets"].items():
+        if not data["available"]:
+            print(f"\n{name}: {data['note']}")
+            continue
+        print(f"\n{name}: {data['tenants']} tenants, {data['backtested_periods']} complete billing periods backtested")
+        print(f"{'metric':<14s} {'day':>6s} {'forecasts':>9s} {'MAPE':>7s} {'naive':>7s} {'ratio':>6s} {'80% cover':>9s}")
+        for metric, buckets in data["accuracy"].items():
+            for bucket in BUCKETS:
+                b = buckets.get(bucket)
+                if b:
+                    print(f"{metric:<14s} {bucket:>6s} {b['forecasts'] or 0:9d} {_pct(b['mape'])} {_pct(b['naive_mape'])} "
+                          f"{b['mape_ratio_to_naive'] or float('nan'):6.2f} {_share(b['interval_coverage'])}")
+
+
+def _pct(x) -> str:
+    return f"{x:6.1f}%" if x is not None else "      -"
+
+
+def _share(x) -> str:
+    return f"{100 * x:8.1f}%" if x is not None else "        -"
+
+
+if __name__ == "__main__":
+    main()
