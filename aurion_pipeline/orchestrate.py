@@ -3,9 +3,12 @@ so the UI shows what the CLI materialized."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -37,10 +40,25 @@ def _defs() -> dg.Definitions:
 def run_job(name: str, *, tags: dict[str, str] | None = None, run_config: dict | None = None):
     """Execute a job in this process against the persistent instance; returns the result."""
     job = _defs().resolve_job_def(name)
-    with dg.DagsterInstance.get() as instance:
+    with open_instance() as instance:
         fail_runs_of_dead_processes(instance)
         tags = {**(tags or {}), **_process_tags()}
         return job.execute_in_process(instance=instance, tags=tags, run_config=run_config, raise_on_error=False)
+
+
+@contextmanager
+def open_instance() -> Iterator[dg.DagsterInstance]:
+    """The instance in $DAGSTER_HOME. Opening a fresh one creates its SQLite storage; two processes
+    doing that at once both create and stamp the schema and can leave it unopenable ("more than one
+    head present"), so opening is serialized on a lock file beside it."""
+    with open(Path(os.environ["DAGSTER_HOME"]) / ".aurion-instance.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            instance = dg.DagsterInstance.get()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    with instance:
+        yield instance
 
 
 # An in-process run killed with -9 stays "in progress" in the instance for ever: no run launcher
