@@ -132,7 +132,8 @@ def assert_sound(data_dir: Path) -> dict[str, int]:
             differ = con.execute(
                 """select count(*) from raw.usage_daily w anti join read_parquet(?, hive_partitioning = false) l
                    on l.tenant = w.tenant and l.usage_date = w.usage_date
-                   and l.voice_minutes is not distinct from w.voice_minutes and l.api_calls is not distinct from w.api_calls""",
+                   and l.voice_minutes is not distinct from w.voice_minutes
+                   and l.api_calls is not distinct from w.api_calls""",
                 [[str(f) for f in files]],
             ).fetchone()[0]
             assert differ == 0, f"{differ} warehouse rows differ from the lake"

@@ -149,7 +149,8 @@ def test_a_missing_only_rerun_fetches_only_the_failed_windows_and_closes_them(lo
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
 def test_sql_prints_the_analyst_copy_in_each_format(cli_env, capfd, fmt):
-    query = "select tenant, count(*) as days, sum(api_calls) as calls from raw.usage_daily group by tenant order by tenant"
+    query = ("select tenant, count(*) as days, sum(api_calls) as calls "
+             "from raw.usage_daily group by tenant order by tenant")
     code, out, err = cli(capfd, "sql", query, "--format", fmt)
     assert code == 0 and err == ""
     expected = expected_usage(cli_env.api, START, END)
@@ -187,7 +188,9 @@ def raw_rows(path: Path) -> dict[str, list[tuple]]:
     con = duckdb.connect(str(path), read_only=True)
     try:
         return {
-            "usage": con.execute("select * exclude (_loaded_at) from raw.usage_daily order by tenant, usage_date").fetchall(),
+            "usage": con.execute(
+                "select * exclude (_loaded_at) from raw.usage_daily order by tenant, usage_date"
+            ).fetchall(),
             "summary": con.execute("select * from raw.usage_summary order by tenant, captured_at").fetchall(),
         }
     finally:
@@ -197,7 +200,8 @@ def raw_rows(path: Path) -> dict[str, list[tuple]]:
 def views(path: Path) -> set[str]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {f"{s}.{v}" for s, v in con.execute("select schema_name, view_name from duckdb_views() where not internal").fetchall()}
+        rows = con.execute("select schema_name, view_name from duckdb_views() where not internal").fetchall()
+        return {f"{schema}.{view}" for schema, view in rows}
     finally:
         con.close()
 

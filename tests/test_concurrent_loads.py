@@ -5,6 +5,8 @@ The overlap is forced, not hoped for: the test holds the writer lock until both 
 their first window, so both are waiting to commit when it lets go."""
 
 import json
+import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -28,6 +30,7 @@ from helpers_ops import (
 from aurion_pipeline.definitions import defs
 from aurion_pipeline.defs.resources import resources_from_env
 from aurion_pipeline.orchestrate import failure_reason
+from aurion_pipeline.pipeline import load_usage_range
 from aurion_pipeline.sandbox import SandboxServer
 from aurion_pipeline.sandbox.server import DETAILS_PATH
 from aurion_pipeline.warehouse.connection import writer_lock
@@ -66,7 +69,9 @@ def two_windows(today: date) -> tuple[tuple[date, date], tuple[date, date]]:
 def loaded_runs(data_dir: Path) -> dict[str, set[tuple[str, date, date]]]:
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     try:
-        rows = con.execute("select _run_id, tenant, window_start, window_end from raw._load_log where status = 'loaded'").fetchall()
+        rows = con.execute(
+            "select _run_id, tenant, window_start, window_end from raw._load_log where status = 'loaded'"
+        ).fetchall()
     finally:
         con.close()
     runs: dict[str, set] = {}
@@ -122,11 +127,48 @@ def test_two_cli_backfills_sharing_a_dagster_home_both_succeed_and_lose_nothing(
             assert {r.dagster_run.run_id for r in runs} == set(loaded_runs(data_dir))
 
 
+# Open the Dagster instance the way the CLI does, as soon as a start file appears.
+OPEN_INSTANCE = textwrap.dedent(
+    """
+    import os, sys, time
+    from aurion_pipeline.orchestrate import open_instance
+    open(sys.argv[2], "w").close()
+    while not os.path.exists(sys.argv[1]):
+        time.sleep(0.001)
+    with open_instance() as instance:
+        instance.get_run_records(limit=1)
+    """
+)
+
+
+def test_cli_processes_creating_a_fresh_dagster_home_at_once_leave_it_usable(tmp_path):
+    """Two first runs on a new DAGSTER_HOME would both create Dagster's SQLite storage and could
+    stamp its schema twice, leaving an instance nothing can open; the CLI serializes that."""
+    go = tmp_path / "go"
+    homes = [tmp_path / f"home{i}" for i in range(2)]  # unguarded, about half of such pairs broke the instance
+    processes = []
+    for home in homes:
+        home.mkdir()
+        env = {**os.environ, "DAGSTER_HOME": str(home)}
+        processes += [
+            subprocess.Popen([sys.executable, "-c", OPEN_INSTANCE, str(go), str(home / f".ready{i}")], env=env)
+            for i in range(2)
+        ]
+    wait_for(lambda: all(len(list(h.glob(".ready*"))) == 2 for h in homes), "every process to import Dagster")
+    go.touch()  # all of them open their instance at once
+    assert [p.wait(timeout=120) for p in processes] == [0] * len(processes)
+    for home in homes:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert instance.get_run_records() == []
+        versions = sqlite3.connect(home / "history" / "runs.db").execute("select * from alembic_version").fetchall()
+        assert len(versions) == 1
+
+
 # An analyst session: open the analyst copy read-only, query, record what it saw; `held` keeps one
 # connection (an idle DBeaver tab), `reopen` connects afresh each time (a notebook re-running a cell).
 READER = textwrap.dedent(
     """
-    import duckdb, json, os, sys
+    import duckdb, json, os, sys, time
     path, mode, out, stop = sys.argv[1:5]
     held = duckdb.connect(path, read_only=True) if mode == "held" else None
     with open(out, "a") as log:
@@ -142,6 +184,7 @@ READER = textwrap.dedent(
                 con.close()
             log.write(json.dumps({"rows": total, "distinct": distinct, "tenants": per_tenant, "windows": windows}) + "\\n")
             log.flush()
+            time.sleep(0.01)  # leave the loader some CPU
     """
 )
 
@@ -168,7 +211,7 @@ def test_analysts_holding_the_analyst_copy_never_block_a_load_and_see_whole_stat
     (a_start, a_end), (b_start, b_end) = two_windows(today)
     config = yaml.safe_load((REPO / "dagster.yaml").read_text())
     with SandboxServer(today=today, latency_s=0.02) as api, dg.instance_for_test(overrides=config) as instance:
-        env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="5", AURION_LOCK_TIMEOUT_SECONDS="10")
+        env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="10", AURION_LOCK_TIMEOUT_SECONDS="10")
         for name, value in env.items():
             if name.startswith("AURION_"):
                 monkeypatch.setenv(name, value)
@@ -180,19 +223,25 @@ def test_analysts_holding_the_analyst_copy_never_block_a_load_and_see_whole_stat
             return usage_job.execute_in_process(instance=instance, tags=tags, resources=resources_from_env(env),
                                                 raise_on_error=False)
 
-        first = load(a_start, a_end)
-        assert first.success, failure_reason(first)
+        resources = resources_from_env(env)
+        first = load_usage_range(  # the state analysts start from, loaded without Dagster (quicker)
+            resources["aurion_api"].get_clients(), resources["warehouse"].warehouse, a_start, a_end,
+            max_range_days=10, max_workers=4, run_id="first",
+        )
+        assert not first.failures
         before = state(data_dir)
 
         stop = tmp_path / "stop"
         logs = {mode: tmp_path / f"reader-{mode}.jsonl" for mode in ("held", "reopen")}
         readers = [
-            subprocess.Popen([sys.executable, "-c", READER, str(data_dir / "analyst.duckdb"), mode, str(log), str(stop)])
+            subprocess.Popen(
+                [sys.executable, "-c", READER, str(data_dir / "analyst.duckdb"), mode, str(log), str(stop)]
+            )
             for mode, log in logs.items()
         ]
         try:
             wait_for(lambda: all(observations(log) for log in logs.values()), "both readers to query once")
-            second = load(b_start, b_end)  # 8 windows per tenant, each committed while the readers query
+            second = load(b_start, b_end)  # 4 windows per tenant, each committed while the readers query
             assert second.success, failure_reason(second)
             after = state(data_dir)
             seen_before_end = len(observations(logs["reopen"]))

@@ -139,7 +139,8 @@ def test_random_kills_during_a_backfill_never_leave_duplicates_or_partial_window
 def rows_since(path: Path, day: date) -> int:
     """Rows from `day` on in a DuckDB file, or in the lake if `path` is the lake folder."""
     con = duckdb.connect(":memory:") if path.is_dir() else duckdb.connect(str(path), read_only=True)
-    source = f"read_parquet('{path}/usage_daily/*/*.parquet', hive_partitioning = false)" if path.is_dir() else "raw.usage_daily"
+    lake_files = f"read_parquet('{path}/usage_daily/*/*.parquet', hive_partitioning = false)"
+    source = lake_files if path.is_dir() else "raw.usage_daily"
     try:
         return con.execute(f"select count(*) from {source} where usage_date >= ?", [day]).fetchone()[0]
     finally:

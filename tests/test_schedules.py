@@ -91,7 +91,9 @@ def run_tick(when: datetime, instance: dg.DagsterInstance, env: dict[str, str]) 
 def restatements(data_dir) -> dict[tuple[str, date, str], tuple[float, float]]:
     con = duckdb.connect(str(data_dir / "analyst.duckdb"), read_only=True)
     try:
-        rows = con.execute("select tenant, usage_date, metric, old_value, new_value from raw.usage_restatements").fetchall()
+        rows = con.execute(
+            "select tenant, usage_date, metric, old_value, new_value from raw.usage_restatements"
+        ).fetchall()
     finally:
         con.close()
     return {(t, d, m): (old, new) for t, d, m, old, new in rows}
@@ -100,7 +102,8 @@ def restatements(data_dir) -> dict[tuple[str, date, str], tuple[float, float]]:
 def test_daily_ticks_converge_to_revised_figures_and_record_what_moved(tmp_path, monkeypatch):
     first_tick, second_tick = date(2026, 3, 10), date(2026, 3, 11)
     instance_config = yaml.safe_load((REPO / "dagster.yaml").read_text())  # the deployment's instance config
-    with SandboxServer(today=second_tick - timedelta(days=1)) as api, dg.instance_for_test(overrides=instance_config) as instance:
+    with SandboxServer(today=second_tick - timedelta(days=1)) as api, \
+            dg.instance_for_test(overrides=instance_config) as instance:
         env = pipeline_env(api, tmp_path, AURION_LOOKBACK_DAYS="3", AURION_MAX_RANGE_DAYS="31")
         for name, value in env.items():  # the schedule reads settings, the clients read keys, at run time
             if name.startswith("AURION_"):
@@ -144,4 +147,5 @@ def test_daily_ticks_converge_to_revised_figures_and_record_what_moved(tmp_path,
         )
 
         usage_key = dg.AssetKey(["raw", "usage_daily"])
-        assert instance.get_materialized_partitions(usage_key) == {d.isoformat() for d in days(date(2026, 3, 6), date(2026, 3, 10))}
+        loaded_days = {d.isoformat() for d in days(date(2026, 3, 6), date(2026, 3, 10))}
+        assert instance.get_materialized_partitions(usage_key) == loaded_days

@@ -136,10 +136,12 @@ def test_make_dev_serves_the_code_location_and_runs_the_daemon(instance_home, tm
         assets = {"/".join(a["assetKey"]["path"]): a for a in repo["assetNodes"]}
         expected = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
         assert expected <= set(assets)
-        assert {"raw/usage_daily", "raw/usage_summary", "analytics/billing_alerts", "analytics/plan_utilization"} <= set(assets)
+        assert {"raw/usage_daily", "raw/usage_summary", "analytics/billing_alerts",
+                "analytics/plan_utilization"} <= set(assets)
         assert assets["raw/usage_daily"]["isPartitioned"] and not assets["raw/usage_summary"]["isPartitioned"]
         checks = {(key, c["name"]) for key, a in assets.items() for c in a["assetChecksOrError"].get("checks", [])}
-        assert {("raw/usage_daily", name) for name in ("unique_tenant_day", "no_negative_usage", "no_gaps_in_loaded_windows")} <= checks
+        raw_checks = ("unique_tenant_day", "no_negative_usage", "no_gaps_in_loaded_windows")
+        assert {("raw/usage_daily", name) for name in raw_checks} <= checks
         assert len(checks) == len(list(defs.resolve_asset_graph().asset_check_keys))
 
         assert {"usage_job", "summary_job"} <= {j["name"] for j in repo["jobs"]}
