@@ -24,7 +24,7 @@ from aurion_pipeline.sqlmodels import (
     load_project,
     run_tests,
 )
-from aurion_pipeline.sqlmodels.build import seed_sql
+from aurion_pipeline.sqlmodels.build import model_sql, seed_sql
 
 DEFAULT_SQL_FOLDER = Path(__file__).resolve().parents[2] / "dbt_like_sql"  # in the repository, beside the package
 MODELS_GROUP = "analytics"
@@ -100,7 +100,7 @@ def _model_spec(
         deps=[asset_key(name) for name in sorted(model.depends_on)],
         description=model.description,
         group_name=MODELS_GROUP,
-        code_version=_digest(model.sql),
+        code_version=_digest(model_sql(model)),  # changes with the SQL and with view <-> table
         automation_condition=automation_condition,
         kinds={"duckdb", "sql"},
         metadata={"path": project.display(model.path)},
