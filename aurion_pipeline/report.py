@@ -135,12 +135,24 @@ def status_text(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, yesterday:
     return "\n".join(lines)
 
 
+LIST_ALL_TENANTS_UP_TO = 30  # beyond this, only the tenants that need attention are listed
+
+
 def _tenant_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
     rows = con.execute(TENANTS, {"yesterday": yesterday}).fetchall()
     if not rows:
         return ["Tenants: none loaded yet (run aurion-pipeline backfill)"]
+    healthy = [r for r in rows if r[3] and not r[4] and r[5] <= 0]
+    counts = {
+        "up to date, no gaps": len(healthy),
+        "with gaps": sum(1 for r in rows if r[4]),
+        "behind": sum(1 for r in rows if r[5] is not None and r[5] > 0),
+        "nothing loaded": sum(1 for r in rows if not r[3]),
+    }
+    headline = f"Tenants: {len(rows)} (" + ", ".join(f"{n} {what}" for what, n in counts.items() if n) + ")"
+    shown = rows if len(rows) <= LIST_ALL_TENANTS_UP_TO else [r for r in rows if r not in healthy]
     table = []
-    for tenant, first, last, days, gaps, behind, last_load, last_summary, plan, billing in rows:
+    for tenant, first, last, days, gaps, behind, last_load, last_summary, plan, billing in shown:
         table.append([
             tenant,
             f"{first}..{last}" if first else "-",
@@ -153,7 +165,10 @@ def _tenant_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
         ])
     header = ["tenant", "loaded", "days", "gaps (not loaded)", "behind", "last load UTC", "last summary UTC",
               "plan/billing"]
-    return [f"Tenants: {len(rows)}", *_table(header, table)]
+    lines = [headline, *(_table(header, table) if table else [])]
+    if len(shown) < len(rows):
+        lines.append(f"  ({len(rows) - len(shown)} tenants up to date without gaps not listed)")
+    return lines
 
 
 def _failure_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -165,7 +180,8 @@ def _failure_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [
         f"Failed windows not loaded since: {len(rows)}  "
         f"(finish with: aurion-pipeline backfill --start {first} --end {last} --missing-only)",
-        *_table(["tenant", "window", "attempts", "last failed UTC", "error"], table),
+        *_capped(_table(["tenant", "window", "attempts", "last failed UTC", "error"], table),
+                 "select * from raw._load_log where status = 'failed'"),
     ]
 
 
@@ -180,7 +196,15 @@ def _alert_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         return ["Billing alerts this period: none"]
     table = [[t, q, level, basis, str(on)] for t, q, basis, level, on in rows]
     return [f"Billing alerts this period: {len(rows)}",
-            *_table(["tenant", "quota", "level", "basis", "reached on"], table)]
+            *_capped(_table(["tenant", "quota", "level", "basis", "reached on"], table),
+                     "select * from analytics.billing_alerts where is_current")]
+
+
+def _capped(lines: list[str], query: str, limit: int = 50) -> list[str]:
+    """A header and at most `limit` rows; the rest are one query away."""
+    if len(lines) <= limit + 1:
+        return lines
+    return [*lines[: limit + 1], f"  ... {len(lines) - limit - 1} more: aurion-pipeline sql \"{query}\""]
 
 
 def _table(header: list[str], rows: list[list[object]]) -> list[str]:

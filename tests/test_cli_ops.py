@@ -6,7 +6,7 @@ import io
 import json
 import shutil
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -21,6 +21,7 @@ from aurion_pipeline.defs.resources import resources_from_env
 from aurion_pipeline.orchestrate import failure_reason
 from aurion_pipeline.sandbox import SandboxServer
 from aurion_pipeline.sandbox.server import DETAILS_PATH
+from aurion_pipeline.warehouse.connection import schema_sql
 
 START, END = date(2026, 1, 1), date(2026, 2, 20)  # two windows per tenant at 31 days
 LOADED = ("acme", "globex", "hooli", "umbrella")
@@ -232,3 +233,29 @@ def test_rebuild_moves_an_unreadable_warehouse_aside_and_recreates_it(loaded, tm
     (moved,) = data.glob("warehouse.duckdb.broken-*")
     assert moved.read_bytes().startswith(b"not a duckdb file") and str(moved) in err
     assert raw_rows(data / "warehouse.duckdb") == before
+
+
+def test_status_of_many_tenants_lists_only_those_needing_attention(tmp_path, monkeypatch, capfd):
+    """At 1,000 tenants the table would scroll away: healthy tenants are counted, not listed."""
+    data = tmp_path / "data"
+    data.mkdir()
+    con = duckdb.connect(str(data / "analyst.duckdb"))
+    con.execute(schema_sql())
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    con.execute(
+        """insert into raw.usage_daily
+           select 't' || lpad(t::varchar, 3, '0'), ?::date - d::integer, 1, 1, 1, 1, null, false, 'r', now()::timestamp
+           from range(100) a(t), range(60) b(d) where not (t = 7 and d between 10 and 12)""",
+        [yesterday],
+    )
+    con.execute(
+        "insert into raw._load_log values ('t042', ?::date - 70, ?::date - 61, 'failed', null, null, 'boom', 'r', now())",
+        [yesterday, yesterday],
+    )
+    con.close()
+    monkeypatch.setenv("AURION_DATA_DIR", str(data))
+    code, out, _ = cli(capfd, "status")
+    assert code == 0
+    header, row, note = section(out, "Tenants: 100 (99 up to date, no gaps, 1 with gaps)")
+    assert row.split()[0] == "t007" and "99 tenants up to date without gaps not listed" in note, out
+    assert "Failed windows not loaded since: 1" in out and "  t042" in out
