@@ -4,7 +4,10 @@ API, with one tenant whose key is rejected: what an operator sees, and the ways 
 import csv
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -259,3 +262,17 @@ def test_status_of_many_tenants_lists_only_those_needing_attention(tmp_path, mon
     header, row, note = section(out, "Tenants: 100 (99 up to date, no gaps, 1 with gaps)")
     assert row.split()[0] == "t007" and "99 tenants up to date without gaps not listed" in note, out
     assert "Failed windows not loaded since: 1" in out and "  t042" in out
+
+
+def test_load_timestamps_are_utc_on_a_host_in_another_time_zone(tmp_path):
+    """`last load UTC` and `restated_at` come from now()::timestamp in the writer's session."""
+    script = (
+        "import sys; from pathlib import Path; from aurion_pipeline.warehouse import Warehouse\n"
+        "with Warehouse(Path(sys.argv[1])).writer() as con:\n"
+        "    print(con.execute('select now()::timestamp').fetchone()[0].isoformat())"
+    )
+    env = {**os.environ, "TZ": "Pacific/Kiritimati"}  # UTC+14: a local time would be 14 hours off
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    written = datetime.fromisoformat(out.strip()).replace(tzinfo=timezone.utc)
+    assert abs(written - datetime.now(timezone.utc)) < timedelta(hours=1)

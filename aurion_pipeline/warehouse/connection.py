@@ -93,6 +93,7 @@ def open_writer(
     with writer_lock(data_dir, timeout_s):
         con = connect(warehouse_path, timeout_s=timeout_s)
         try:
+            con.execute("set TimeZone = 'UTC'")  # now()::timestamp fills our UTC columns, whatever the host's zone
             con.execute(schema_sql())
             yield con
             if publish_to is not None:
