@@ -27,6 +27,7 @@ test-slow: setup
 dev: setup
 	mkdir -p $(DAGSTER_HOME)
 	test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	@cmp -s dagster.yaml $(DAGSTER_HOME)/dagster.yaml || echo "note: $(DAGSTER_HOME)/dagster.yaml differs from ./dagster.yaml; kept (copy it over to use the project's instance config)"
 	$(BIN)/dagster dev -w workspace.yaml
 
 bench: setup
