@@ -63,7 +63,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.command == "backfill":
             result = orchestrate.backfill(args.start, args.end, args.tenant, args.missing_only)
         else:
-            result = orchestrate.run_job("summary_job")
+            result = orchestrate.run_load("summary_job")
         return _finish(result, args.command)
     if args.command == "sql":
         return report.print_query(settings, args.query, args.format)

@@ -6,14 +6,22 @@ from aurion_pipeline.defs.assets import usage_daily, usage_summary
 from aurion_pipeline.defs.checks import raw_usage_checks
 from aurion_pipeline.defs.models import DEFAULT_SQL_FOLDER, build_model_defs
 from aurion_pipeline.defs.resources import resources_from_env
-from aurion_pipeline.defs.schedules import daily_usage_schedule, summary_job, summary_schedule, usage_job
+from aurion_pipeline.defs.schedules import (
+    daily_usage_schedule,
+    models_job,
+    refresh_models_after_failed_load,
+    summary_job,
+    summary_schedule,
+    usage_job,
+)
 
 defs = dg.Definitions.merge(
     dg.Definitions(
         assets=[usage_daily, usage_summary],
         asset_checks=[raw_usage_checks],
-        jobs=[usage_job, summary_job],
+        jobs=[usage_job, summary_job, models_job],
         schedules=[daily_usage_schedule, summary_schedule],
+        sensors=[refresh_models_after_failed_load],
         resources=resources_from_env(),
     ),
     build_model_defs(DEFAULT_SQL_FOLDER),

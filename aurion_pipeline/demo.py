@@ -47,7 +47,7 @@ def run_demo(days: int = 90) -> int:
         )
         print(f"sandbox Aurion API at {api.base_url}; backfilling {start}..{end} through Dagster ...")
         for name, result in (
-            ("summary", orchestrate.run_job("summary_job")),
+            ("summary", orchestrate.run_load("summary_job")),
             ("backfill", orchestrate.backfill(start, end, [], only_missing=False)),
         ):
             if not result.success:

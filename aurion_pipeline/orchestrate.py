@@ -37,6 +37,15 @@ def _defs() -> dg.Definitions:
     return defs
 
 
+def run_load(name: str, *, tags: dict[str, str] | None = None, run_config: dict | None = None):
+    """Run a load job; if it failed part-way, rebuild the SQL models so what it committed reaches
+    analysts (the daemon's `refresh_models_after_failed_load` sensor does the same for UI runs)."""
+    result = run_job(name, tags=tags, run_config=run_config)
+    if not result.success:
+        run_job("models_job")
+    return result
+
+
 def run_job(name: str, *, tags: dict[str, str] | None = None, run_config: dict | None = None):
     """Execute a job in this process against the persistent instance; returns the result."""
     job = _defs().resolve_job_def(name)
@@ -121,7 +130,7 @@ def backfill(start: date, end: date, tenants: list[str], only_missing: bool):
         raise ConfigError(f"--end {end} is not a complete UTC day yet; the latest partition is yesterday")
     config = {"ops": {"raw__usage_daily": {"config": {"tenants": tenants, "only_missing": only_missing}}}}
     tags = {"dagster/asset_partition_range_start": start.isoformat(), "dagster/asset_partition_range_end": end.isoformat()}
-    return run_job("usage_job", tags=tags, run_config=config)
+    return run_load("usage_job", tags=tags, run_config=config)
 
 
 def failure_reason(result) -> str:

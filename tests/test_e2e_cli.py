@@ -95,3 +95,9 @@ def test_a_rejected_key_exits_non_zero_with_one_line(api, env):
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert "API key rejected" in last and "AURION_SANDBOX_KEY_ACME" in last and "ak_wrong_key_123" not in result.stderr
+
+    # The other tenants' windows were committed, and the models were rebuilt after the failed run,
+    # so the stored forecast table already covers them.
+    con = duckdb.connect(str(Path(env["AURION_DATA_DIR"]) / "analyst.duckdb"), read_only=True)
+    forecast_tenants = {t for (t,) in con.execute("select distinct tenant from analytics.forecast_by_day").fetchall()}
+    assert forecast_tenants == {t.name for t in DEFAULT_TENANTS} - {"acme"}

@@ -86,6 +86,7 @@ LOCATION = """
       ... on RepositoryLocation { repositories {
           jobs { name }
           schedules { name cronSchedule executionTimezone scheduleState { status } }
+          sensors { name sensorState { status } }
           assetNodes { assetKey { path } isPartitioned
                        assetChecksOrError { ... on AssetChecks { checks { name } } } }
       } } } } } } }
@@ -144,7 +145,9 @@ def test_make_dev_serves_the_code_location_and_runs_the_daemon(instance_home, tm
         assert {("raw/usage_daily", name) for name in raw_checks} <= checks
         assert len(checks) == len(list(defs.resolve_asset_graph().asset_check_keys))
 
-        assert {"usage_job", "summary_job"} <= {j["name"] for j in repo["jobs"]}
+        assert {"usage_job", "summary_job", "models_job"} <= {j["name"] for j in repo["jobs"]}
+        sensors = {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]}
+        assert sensors == {"refresh_models_after_failed_load": "RUNNING"}
         schedules = {s["name"]: s for s in repo["schedules"]}
         assert schedules["daily_usage_schedule"]["cronSchedule"] == "15 1 * * *"
         assert schedules["summary_schedule"]["cronSchedule"] == "0 */6 * * *"

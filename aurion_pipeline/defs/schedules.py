@@ -18,6 +18,13 @@ usage_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(usage_daily) | SQL_MODELS,
     description="Load a range of daily usage partitions, then refresh the SQL models downstream.",
 )
+# A load that fails for one tenant or window still commits the others, but Dagster skips the steps
+# downstream of a failed step, so stored models (forecast_by_day is a table) would lag the raw data.
+models_job = dg.define_asset_job(
+    "models_job",
+    selection=SQL_MODELS,
+    description="Rebuild seeds and SQL models alone (run after a load that failed part-way).",
+)
 summary_job = dg.define_asset_job(
     "summary_job",
     selection=dg.AssetSelection.assets(usage_summary) | SQL_MODELS,
@@ -60,3 +67,14 @@ summary_schedule = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Snapshot billing period, plan, status and quotas (AURION_SUMMARY_CRON, default every 6 hours).",
 )
+
+
+@dg.run_failure_sensor(
+    name="refresh_models_after_failed_load",
+    monitored_jobs=[usage_job, summary_job],
+    request_job=models_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Rebuild the SQL models after a load run failed, so what it did commit reaches analysts.",
+)
+def refresh_models_after_failed_load(context: dg.RunFailureSensorContext):
+    return dg.RunRequest(run_key=f"after-{context.dagster_run.run_id}")
