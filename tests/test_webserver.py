@@ -184,14 +184,19 @@ def stop_group(process: subprocess.Popen) -> None:
         raise AssertionError(f"processes of `make dev` still running a minute after SIGTERM: {leftovers}") from None
 
 @pytest.mark.slow
-def test_dg_launch_loads_a_partition_range_in_one_run(tmp_path, instance_home):
+@pytest.mark.parametrize(
+    "target",
+    [pytest.param(["--assets", "raw/usage_daily"], id="the raw asset"),
+     pytest.param(["--job", "usage_job"], id="the job with its SQL models")],
+)
+def test_dg_launch_loads_a_partition_range_in_one_run(tmp_path, instance_home, target):
     end = datetime.now(timezone.utc).date() - timedelta(days=1)
     start = end - timedelta(days=20)
     with SandboxServer(today=end + timedelta(days=1)) as api:
         env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="10", AURION_START_DATE=start.isoformat(),
                            DAGSTER_HOME=str(instance_home))
         launched = subprocess.run(
-            [str(VENV_BIN / "dg"), "launch", "--assets", "raw/usage_daily", "--partition-range", f"{start}...{end}"],
+            [str(VENV_BIN / "dg"), "launch", *target, "--partition-range", f"{start}...{end}"],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
         )
         assert launched.returncode == 0, launched.stderr[-3000:]

@@ -59,6 +59,9 @@ def build_models_asset(
         check_specs=[_check_spec(m, t) for m in project.models for t in m.tests],
         can_subset=True,
         pool=POOL,
+        # Unpartitioned, but in the same jobs as raw/usage_daily: `dg launch --job usage_job
+        # --partition-range` requires every asset of the job to take a range in one run.
+        backfill_policy=dg.BackfillPolicy.single_run(),
         required_resource_keys={WAREHOUSE_KEY},
         description=f"Seeds and views of {project.root.name}/, built in dependency order in one transaction.",
     )
