@@ -82,6 +82,10 @@ def _replace_rows(existing: pa.Table, incoming: pa.Table) -> pa.Table:
 
 def write_atomically(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A writer killed mid-write leaves its temp file; readers skip it, and as callers hold the
+    # writer lock, any temp of this file still here is from a dead writer.
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         pq.write_table(table, tmp, compression="zstd")

@@ -157,3 +157,11 @@ def test_a_killed_lake_write_leaves_the_old_file_readable(wh, monkeypatch):
         lake.write_usage(wh.lake_dir, usage("acme", date(2026, 1, 1), 3, scale=9))
     assert pq.read_table(path).num_rows == 3
     assert [p.name for p in path.parent.iterdir()] == ["part.parquet"]
+
+
+def test_the_next_write_removes_a_temp_file_left_by_a_killed_writer(wh):
+    path = lake.usage_month_path(wh.lake_dir, "2026-01")
+    path.parent.mkdir(parents=True)
+    (path.parent / ".part.parquet.deadbeef.tmp").write_bytes(b"PAR1 torn")
+    lake.write_usage(wh.lake_dir, usage("acme", date(2026, 1, 1), 2))
+    assert [p.name for p in path.parent.iterdir()] == ["part.parquet"]
