@@ -21,17 +21,16 @@ kernels and omitted days are filled by numpy indexing into a day grid. Python lo
 rows only on the error path (and at voice values of exactly 0 or 1, where float inference would
 hide a boolean). Overlapping windows of one tenant are a caller bug and raise `ValueError`.
 
-The billing summary (`normalize_summary`) becomes one `SUMMARY_SCHEMA` row; see its docstring.
+The billing summary has its own module, `billing_summary.py`.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 
 import duckdb
 import numpy as np
@@ -48,16 +47,6 @@ USAGE_SCHEMA = pa.schema([
     ("_extra", pa.string()),
     pa.field("_filled", pa.bool_(), nullable=False),
 ])
-_QUOTAS = ("voice_minutes", "api_calls", "storage_mb")
-SUMMARY_SCHEMA = pa.schema(
-    [pa.field("tenant", pa.string(), nullable=False),
-     pa.field("captured_at", pa.timestamp("us"), nullable=False),
-     ("period_start", pa.date32()), ("period_end", pa.date32()),
-     ("plan", pa.string()), ("billing_status", pa.string())]
-    + [(f"{q}_{part}", pa.float64()) for q in _QUOTAS for part in ("used", "limit", "pct")]
-    + [("_extra", pa.string())]
-)
-
 _METRICS = {"voice_minutes": pa.float64(), "api_calls": pa.int64(),
             "llm_tokens.input": pa.int64(), "llm_tokens.output": pa.int64()}
 _EXPECT = {"row": "expected an object", "date": "expected a date YYYY-MM-DD",
@@ -113,15 +102,8 @@ class UsageDataError(ValueError):
         super().__init__(f"tenant {tenant}, day {day}, field {field}: {problem}")
 
 
-class SummaryDataError(ValueError):
-    """A summary payload that cannot be trusted; the message names tenant and field."""
-
-    def __init__(self, tenant: str, field: str, problem: str):
-        self.tenant, self.field = tenant, field
-        super().__init__(f"tenant {tenant}, field {field}: {problem}")
-
-
-def _show(value: object) -> str:
+def show_value(value: object) -> str:
+    """A payload value as a short literal for one-line error messages."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -332,7 +314,7 @@ def normalize_details(windows: Sequence[RawWindow]) -> NormalizedUsage:
     days, days_bad = _parse_days(cols.date)
     rejected: dict[int, RejectedWindow] = {}
     for i, field in sorted(_value_problems(cols, days_bad).items()):
-        batch.reject(rejected, i, field, f"{_EXPECT[field]}, got {_show(_raw(rows[i], field))}")
+        batch.reject(rejected, i, field, f"{_EXPECT[field]}, got {show_value(_raw(rows[i], field))}")
     offset = days - batch.start[wid]  # the row's day within its window
     outside = (offset < 0) | (offset >= batch.length[wid])
     duplicate = _duplicates(batch, offset, np.flatnonzero(~outside & ~days_bad), rejected)
@@ -368,7 +350,7 @@ def _duplicates(batch: _Batch, offset: np.ndarray, candidates: np.ndarray, rejec
         if a != b:
             field = _first_difference(a, b)
             batch.reject(rejected, i, field, "two different figures for the same day "
-                         f"({_show(_raw(a, field))} and {_show(_raw(b, field))})")
+                         f"({show_value(_raw(a, field))} and {show_value(_raw(b, field))})")
     return duplicate
 
 
@@ -400,83 +382,3 @@ def _grid_table(batch: _Batch, ok_window: np.ndarray, cols: _Columns, offset: np
     day = np.arange(size) + np.repeat(batch.start[accepted] - first_slot[accepted], length)
     dates = pa.array(day.astype(np.int32)).cast(pa.date32())
     return pa.Table.from_arrays([tenants, dates, *metrics, extra, pa.array(filled)], schema=USAGE_SCHEMA)
-
-
-def normalize_summary(tenant: str, payload: dict, captured_at: datetime) -> pa.Table:
-    """One `/usage/summary` snapshot -> a one-row `SUMMARY_SCHEMA` table.
-
-    `period.start` / `period.end` are UTC timestamps turned into inclusive days; an end at exactly
-    midnight is read as exclusive (`2026-04-01T00:00:00Z` -> period_end 2026-03-31), a date-only
-    end as inclusive. Per quota, a null or missing `limit` means unlimited: limit and pct are null
-    (never computed); a missing `percentage` with a positive limit is computed as used/limit*100.
-    Unknown plans and statuses are kept as sent; unknown fields go to `_extra` as JSON. A naive
-    `captured_at` is taken as UTC.
-    """
-    if type(payload) is not dict:
-        raise SummaryDataError(tenant, "payload", f"expected an object, got {_show(payload)}")
-    if captured_at.tzinfo is not None:
-        captured_at = captured_at.astimezone(UTC).replace(tzinfo=None)
-    record = {"tenant": tenant, "captured_at": captured_at}
-    extra = {k: v for k, v in payload.items() if k not in {"period", "plan", "billing_status", *_QUOTAS}}
-    record["period_start"], record["period_end"] = _period(tenant, payload.get("period"), extra)
-    for field in ("plan", "billing_status"):
-        value = payload.get(field)
-        if value is not None and type(value) is not str:
-            raise SummaryDataError(tenant, field, f"expected a string, got {_show(value)}")
-        record[field] = value
-    for quota in _QUOTAS:
-        record |= _quota(tenant, quota, payload.get(quota), extra)
-    extra = {k: v for k, v in extra.items() if v is not None}
-    record["_extra"] = json.dumps(extra, separators=(",", ":")) if extra else None
-    return pa.Table.from_pylist([record], schema=SUMMARY_SCHEMA)
-
-
-def _period(tenant: str, period: object, extra: dict) -> tuple[date | None, date | None]:
-    if period is None:
-        return None, None
-    if type(period) is not dict:
-        raise SummaryDataError(tenant, "period", f"expected an object {{start, end}}, got {_show(period)}")
-    extra |= {f"period.{k}": v for k, v in period.items() if k not in ("start", "end")}
-    start, end = (_instant(tenant, f"period.{k}", period.get(k)) for k in ("start", "end"))
-    start_day = start.date() if isinstance(start, datetime) else start
-    if isinstance(end, datetime):
-        exclusive = end.time() == time(0) and (start is None or end.date() > start_day)
-        end = end.date() - timedelta(days=1) if exclusive else end.date()
-    return start_day, end
-
-
-def _instant(tenant: str, field: str, value: object) -> date | datetime | None:
-    """A UTC-naive datetime, or a date when the API sent a bare `YYYY-MM-DD`."""
-    if value is None:
-        return None
-    try:
-        if type(value) is not str:
-            raise ValueError
-        if len(value) == 10:
-            return date.fromisoformat(value)
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise SummaryDataError(tenant, field, f"expected an ISO 8601 timestamp, got {_show(value)}") from None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _quota(tenant: str, name: str, quota: object, extra: dict) -> dict[str, float | None]:
-    if quota is None:
-        return {f"{name}_used": None, f"{name}_limit": None, f"{name}_pct": None}
-    if type(quota) is not dict:
-        raise SummaryDataError(tenant, name, f"expected an object {{used, limit, percentage}}, got {_show(quota)}")
-    extra |= {f"{name}.{k}": v for k, v in quota.items() if k not in ("used", "limit", "percentage")}
-    used, limit, pct = (_amount(tenant, f"{name}.{k}", quota.get(k)) for k in ("used", "limit", "percentage"))
-    if limit is None:  # unlimited: a percentage of nothing means nothing
-        pct = None
-    elif pct is None and limit > 0 and used is not None:
-        pct = used / limit * 100
-    return {f"{name}_used": used, f"{name}_limit": limit, f"{name}_pct": pct}
-
-
-def _amount(tenant: str, field: str, value: object) -> float | None:
-    if value is None:
-        return None
-    if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
-        raise SummaryDataError(tenant, field, f"expected a non-negative number, got {_show(value)}")
-    return float(value)

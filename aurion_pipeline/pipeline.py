@@ -24,7 +24,8 @@ from aurion_pipeline import lake
 from aurion_pipeline.api.client import AurionClient
 from aurion_pipeline.api.errors import AuthError, AurionApiError, ScopeError
 from aurion_pipeline.api.windows import chunk_window
-from aurion_pipeline.normalize import RawWindow, normalize_details, normalize_summary
+from aurion_pipeline.billing_summary import normalize_summary
+from aurion_pipeline.normalize import RawWindow, normalize_details
 from aurion_pipeline.warehouse import Warehouse
 from aurion_pipeline.warehouse.load import Window, append_summary, load_usage, log_failures, missing_days
 

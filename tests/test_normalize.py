@@ -11,16 +11,14 @@ import duckdb
 import pytest
 
 from aurion_pipeline import normalize
+from aurion_pipeline.billing_summary import SUMMARY_SCHEMA, SummaryDataError, normalize_summary
 from aurion_pipeline.normalize import (
-    SUMMARY_SCHEMA,
     USAGE_SCHEMA,
     DroppedRow,
     RawWindow,
     RejectedWindow,
-    SummaryDataError,
     UsageDataError,
     normalize_details,
-    normalize_summary,
 )
 
 MAR1, MAR2 = date(2026, 3, 1), date(2026, 3, 2)
