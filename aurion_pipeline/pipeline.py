@@ -88,16 +88,17 @@ def load_usage_range(
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aurion-fetch")
     try:
         pending = _start_round(pool, clients, rounds[0], dead) if rounds else None
-        fetched: list = []
+        batch: list = []
         skipped: list[tuple[Window, str]] = []
         for i in range(len(rounds)):
-            more_fetched, more_skipped = _finish_round(pending, dead)
-            fetched, skipped = fetched + more_fetched, skipped + more_skipped
+            fetched, more_skipped = _finish_round(pending, dead)
+            batch += fetched
+            skipped += more_skipped
             # Fetch the next round while this one is committed; each client still has one request at a time.
             pending = _start_round(pool, clients, rounds[i + 1], dead) if i + 1 < len(rounds) else None
-            if pending is None or sum((w.end - w.start).days + 1 for w, _ in fetched) >= commit_rows:
-                _commit_windows(fetched, warehouse, run_id, report, skipped, publish=pending is None)
-                fetched, skipped = [], []
+            if pending is None or _batch_full(batch, commit_rows):
+                _commit_windows(batch, warehouse, run_id, report, skipped, publish=pending is None)
+                batch, skipped = [], []
     finally:
         # On an error, do not wait for the next round's requests: nothing would commit them.
         pool.shutdown(wait=False, cancel_futures=True)
@@ -111,6 +112,10 @@ def load_usage_range(
 def _rounds(plan: dict[str, list[Window]]) -> list[list[Window]]:
     depth = max((len(ws) for ws in plan.values()), default=0)
     return [[ws[i] for ws in plan.values() if i < len(ws)] for i in range(depth)]
+
+
+def _batch_full(batch: list, commit_rows: int) -> bool:
+    return commit_rows <= 0 or sum((w.end - w.start).days + 1 for w, _ in batch) >= commit_rows
 
 
 _Pending = tuple[list[tuple[Window, Future]], list[tuple[Window, str]]]

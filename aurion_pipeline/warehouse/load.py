@@ -91,11 +91,13 @@ def _record_restatements(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
     """Keep old and new figures of every (day, metric) whose value moved (late-arriving usage)."""
     # One join of the loaded rows with the incoming ones (not one per metric: the table grows with history).
     pairs = ", ".join(
-        f"o.{m}::double as old_{m}, n.{m}::double as new_{m}, o.{m} is distinct from n.{m} as moved_{m}" for m in METRICS
+        f"o.{m}::double as old_{m}, n.{m}::double as new_{m}, o.{m} is distinct from n.{m} as moved_{m}"
+        for m in METRICS
     )
     moved = " or ".join(f"o.{m} is distinct from n.{m}" for m in METRICS)
     unpivot = " union all ".join(
-        f"select tenant, usage_date, '{m}' as metric, old_{m} as old_value, new_{m} as new_value from changed where moved_{m}"
+        f"select tenant, usage_date, '{m}' as metric, old_{m} as old_value, new_{m} as new_value "
+        f"from changed where moved_{m}"
         for m in METRICS
     )
     before = con.execute("select count(*) from raw.usage_restatements").fetchone()[0]
