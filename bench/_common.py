@@ -136,8 +136,18 @@ def _r(x: float, digits: int = 4) -> float:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident memory of this process since start (or since the last `reset_peak_rss`)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """Peak resident memory of this process since start (or since the last `reset_peak_rss`).
+
+    Linux: VmHWM of /proc/self/status. Not ru_maxrss there: a child started by a big parent inherits
+    the parent's peak in ru_maxrss (the kernel carries it across fork + exec). Elsewhere: ru_maxrss."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB; macOS: bytes (rough)
 
 
 def current_rss_mib() -> float:
