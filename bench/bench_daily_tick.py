@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +39,7 @@ def main() -> None:
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     history = args.history_days or (90 if args.quick else 1096)
-    trials = args.trials or (1 if args.quick else 3)
+    trials = args.trials or (1 if args.quick else 5)
     if args.child:
         print(json.dumps(child(args.child, history, trials, args.latency, args.profile)))
         return
@@ -150,7 +151,10 @@ def child(n_tenants: int, history_days: int, trials: int, latency: float, profil
         "tenants": n_tenants, "window": f"{start}..{end}", "days": (end - start).days + 1,
         "details_requests": {"ours": samples["ours"][-1].extra["details_requests"],
                              "plain": samples["plain"][-1].extra["details_requests"], "floor": n_tenants},
-        "ours": {**c.summarize(samples["ours"]), "last_trial": samples["ours"][-1].extra},
+        "ours": {**c.summarize(samples["ours"]), "last_trial": samples["ours"][-1].extra,
+                 "step_seconds_median": {k: round(statistics.median(s.extra["step_seconds"].get(k, 0.0)
+                                                                    for s in samples["ours"]), 3)
+                                         for k in sorted({k for s in samples["ours"] for k in s.extra["step_seconds"]})}},
         "dagster_floor": c.summarize(samples["floor"]),
         "plain_python": c.summarize(samples["plain"]),
         "ratios": {"ours_vs_dagster_floor": c.ratio(samples["ours"], samples["floor"]),

@@ -59,9 +59,9 @@ def best_of(repeat: int, fn) -> float:
 def main() -> None:
     parser = c.parser(__doc__)
     parser.add_argument("--tenants", type=int, default=None, help="default 1000 (--quick: 100)")
-    parser.add_argument("--repeat", type=int, default=None, help="default 3 (--quick: 2)")
+    parser.add_argument("--repeat", type=int, default=None, help="default 5 (--quick: 2)")
     args = parser.parse_args()
-    tenants, repeat = args.tenants or (100 if args.quick else 1000), args.repeat or (2 if args.quick else 3)
+    tenants, repeat = args.tenants or (100 if args.quick else 1000), args.repeat or (2 if args.quick else 5)
     clean = make_windows(tenants)
     bad = list(clean)
     bad[len(bad) // 2] = RawWindow(bad[len(bad) // 2].tenant, bad[len(bad) // 2].start, bad[len(bad) // 2].end,

@@ -56,7 +56,7 @@ def main() -> None:
     p = c.parser(__doc__)
     p.add_argument("--tenants", type=int, default=None, help="default 1000 (--quick: 100)")
     p.add_argument("--days", type=int, default=1096)
-    p.add_argument("--trials", type=int, default=None, help="trials of each load variant (default 2, --quick 1)")
+    p.add_argument("--trials", type=int, default=None, help="trials of each load variant (default 3, --quick 1)")
     p.add_argument("--child", choices=["streaming"], help=argparse.SUPPRESS)
     p.add_argument("--commit-rows", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -67,7 +67,7 @@ def main() -> None:
     if args.child == "streaming":
         print(json.dumps(streaming_load(n_tenants, start, end, today, args.commit_rows)))
         return
-    trials = args.trials or (1 if args.quick else 2)
+    trials = args.trials or (1 if args.quick else 3)
     result = run(n_tenants, start, end, today, trials, args)
     c.save("scale", result, args.out)
 
