@@ -10,6 +10,8 @@ rejects ranges longer than 31 days. Three contenders run in turn, `--trials` tim
           warehouse, raw checks, seeds and views, analyst copy.
   floor   Dagster's floor: a no-op asset with the same DailyPartitionsDefinition and
           BackfillPolicy.single_run(), materializing the same partitions on the same kind of instance.
+  raw     raw/usage_daily alone (no asset checks, no SQL models), to separate our per-partition cost
+          from the steps the job adds after the load.
   plain   no Dagster: the same client making the same requests, each window written to Parquet.
 
 Goal: ours <= 1.25 x floor. Requests: the floor is ceil(days / 31) = 36.
@@ -110,6 +112,20 @@ def main() -> None:
                 "materializations": len(result.asset_materializations_for_node("raw__usage_daily"))}
 
     api_resource = resources_from_env()["aurion_api"]
+    from aurion_pipeline.defs.assets import usage_daily
+
+    raw_only_job = dg.Definitions(
+        assets=[usage_daily], resources=resources_from_env(),
+        jobs=[dg.define_asset_job("raw_only", selection=dg.AssetSelection.assets(usage_daily).without_checks())],
+    ).resolve_job_def("raw_only")
+
+    def run_raw_only(trial, a=start, b=end):
+        c.fresh_dagster_home(work, f"home-raw-{trial}")
+        shutil.rmtree(data_dir, ignore_errors=True)
+        with dg.DagsterInstance.get() as instance:
+            result = raw_only_job.execute_in_process(instance=instance, tags=tags(a, b))
+        assert result.success
+        return {"asset_body_s": round(body_seconds[-1], 3)}
 
     def run_plain(trial, a=start, b=end):
         out = work / f"plain-{trial}"
@@ -127,9 +143,11 @@ def main() -> None:
     print("warm-up (31 days each, not counted)")
     warm = end - timedelta(days=30)
     c.interleave(1, {"floor": lambda t: run_floor("warm", warm, end), "ours": lambda t: run_ours("warm", warm, end),
+                     "ours_raw_asset_only": lambda t: run_raw_only("warm", warm, end),
                      "plain": lambda t: run_plain("warm", warm, end)})
     print(f"{trials} trial(s), contenders interleaved")
-    samples = c.interleave(trials, {"floor": run_floor, "ours": run_ours, "plain": run_plain})
+    samples = c.interleave(trials, {"floor": run_floor, "ours": run_ours, "ours_raw_asset_only": run_raw_only,
+                                    "plain": run_plain})
 
     floor_requests = math.ceil(days / 31)
     ours_vs_floor = c.ratio(samples["ours"], samples["floor"])
@@ -139,10 +157,13 @@ def main() -> None:
         "details_requests": {"ours": samples["ours"][-1].extra["details_requests"],
                              "plain": samples["plain"][-1].extra["details_requests"], "floor": floor_requests},
         "ours": {**c.summarize(samples["ours"]), "last_trial": samples["ours"][-1].extra},
+        "ours_raw_asset_only": {**c.summarize(samples["ours_raw_asset_only"]),
+                                "what": "raw/usage_daily alone (no checks, no SQL models), same instance kind"},
         "dagster_floor": {**c.summarize(samples["floor"]), "last_trial": samples["floor"][-1].extra},
         "plain_python": c.summarize(samples["plain"]),
         "ratios": {
             "ours_vs_dagster_floor": ours_vs_floor,
+            "ours_raw_asset_only_vs_dagster_floor": c.ratio(samples["ours_raw_asset_only"], samples["floor"]),
             "ours_vs_plain_python": c.ratio(samples["ours"], samples["plain"]),
             "dagster_floor_vs_plain_python": c.ratio(samples["floor"], samples["plain"]),
         },
@@ -164,6 +185,8 @@ def main() -> None:
     print(f"ours / Dagster floor  {r['ours_vs_dagster_floor']['wall_median_of_trial_ratios']:.2f}x wall "
           f"({r['ours_vs_dagster_floor']['cpu_ratio_of_medians']:.2f}x cpu)  goal <= {GOAL}x: "
           f"{'met' if result['goal']['met'] else 'NOT met'}")
+    print(f"raw asset alone / Dagster floor  {r['ours_raw_asset_only_vs_dagster_floor']['wall_median_of_trial_ratios']:.2f}x "
+          f"wall ({r['ours_raw_asset_only_vs_dagster_floor']['cpu_ratio_of_medians']:.2f}x cpu)")
     print(f"ours / plain Python   {r['ours_vs_plain_python']['wall_median_of_trial_ratios']:.2f}x wall")
     print(f"floor / plain Python  {r['dagster_floor_vs_plain_python']['wall_median_of_trial_ratios']:.2f}x wall")
     c.save("backfill", result, args.out)
