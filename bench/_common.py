@@ -217,8 +217,13 @@ def quiet_dagster() -> None:
 # --- results --------------------------------------------------------------------------------------
 
 
+def results_dir(quick: bool) -> Path:
+    """Quick (smoke) runs keep their JSON apart, so they never replace the full run's figures."""
+    return RESULTS / "quick" if quick else RESULTS
+
+
 def save(name: str, result: dict, out: Path | None = None) -> Path:
-    path = out or RESULTS / f"{name}.json"
+    path = out or results_dir("--quick" in sys.argv) / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     result = {"benchmark": name, "command": _command(), "machine": _AT_START,
               "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"), **result}

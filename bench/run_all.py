@@ -3,7 +3,7 @@
 Run: make bench   (or .venv/bin/python bench/run_all.py [--quick] [--only backfill,scale])
 
 About 15 minutes on 2 cores (--quick: about 4). Each script prints its own figures and ratios and
-saves bench/results/<name>.json; this one adds bench/results/summary.json with the headlines.
+saves bench/results/<name>.json (--quick: bench/results/quick/); this one adds summary.json there.
 docs/performance.md explains them.
 """
 
@@ -43,7 +43,7 @@ def main() -> None:
         if code != 0:
             failed.append(name)
             print(f"=== {name} FAILED (exit {code})", flush=True)
-    summary = headlines(chosen)
+    summary = headlines(chosen, c.results_dir(args.quick))
     summary["seconds_per_benchmark"] = seconds
     summary["total_minutes"] = round((time.perf_counter() - began) / 60, 1)
     summary["quick"] = args.quick
@@ -53,10 +53,10 @@ def main() -> None:
         raise SystemExit(f"failed: {', '.join(failed)}")
 
 
-def headlines(chosen: list[str]) -> dict:
+def headlines(chosen: list[str], results: Path) -> dict:
     """One line per figure the issue asks for, read back from the JSON files."""
     def load(name):
-        path = c.RESULTS / f"{name}.json"
+        path = results / f"{name}.json"
         return json.loads(path.read_text()) if name in chosen and path.exists() else None
 
     lines: dict[str, str] = {}
