@@ -13,7 +13,7 @@ import pytest
 
 from aurion_pipeline.defs.models import DEFAULT_SQL_FOLDER, POOL, build_model_defs, build_models_asset
 from aurion_pipeline.sqlmodels import load_project
-from aurion_pipeline.sqlmodels.refs import SCHEMA_SQL
+from sqlproj_data import load_small_warehouse
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sqlproj_basic"
 MODEL_KEYS = {"analytics/usage_daily", "analytics/latest_summary", "analytics/tenant_usage"}
@@ -39,16 +39,7 @@ def database(tmp_path) -> str:
     """A warehouse file with the raw tables and good rows: acme on starter, beta on enterprise."""
     path = str(tmp_path / "warehouse.duckdb")
     with duckdb.connect(path) as con:
-        con.execute(SCHEMA_SQL.read_text())
-        con.execute(
-            "insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, _filled) values "
-            "('acme', '2024-01-01', 100, 10, false), ('acme', '2024-01-02', 700, 20, false), "
-            "('beta', '2024-01-01', 50, 5, false)"
-        )
-        con.execute(
-            "insert into raw.usage_summary (tenant, captured_at, plan, billing_status) values "
-            "('acme', '2024-01-02 06:00', 'starter', 'active'), ('beta', '2024-01-02 06:00', 'enterprise', 'active')"
-        )
+        load_small_warehouse(con)
     return path
 
 

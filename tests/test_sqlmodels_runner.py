@@ -17,7 +17,7 @@ from aurion_pipeline.sqlmodels import (
     run_tests,
     seed,
 )
-from aurion_pipeline.sqlmodels.refs import SCHEMA_SQL
+from sqlproj_data import load_small_warehouse
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sqlproj_basic"
 REAL_FOLDER = Path(__file__).resolve().parents[1] / "dbt_like_sql"
@@ -35,16 +35,7 @@ def write_project(root: Path, files: dict[str, str]) -> Path:
 def con(tmp_path):
     """A warehouse file with the raw tables and a small good day of usage."""
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    con.execute(SCHEMA_SQL.read_text())
-    con.execute(
-        "insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, _filled) values "
-        "('acme', '2024-01-01', 100, 10, false), ('acme', '2024-01-02', 700, 20, false), "
-        "('beta', '2024-01-01', 50, 5, false)"
-    )
-    con.execute(
-        "insert into raw.usage_summary (tenant, captured_at, plan, billing_status) values "
-        "('acme', '2024-01-02 06:00', 'starter', 'active'), ('beta', '2024-01-02 06:00', 'enterprise', 'active')"
-    )
+    load_small_warehouse(con)
     yield con
     con.close()
 
