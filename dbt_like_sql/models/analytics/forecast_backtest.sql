@@ -3,16 +3,9 @@
 -- (used_to_date / days_elapsed * days_in_period). A period is complete when every one of its days is
 -- loaded. The last day of a period (days_elapsed = days_in_period, no day left to forecast) is left out.
 with actuals as (
-    select
-        p.tenant,
-        p.period_start,
-        sum(u.voice_minutes) as voice_minutes,
-        sum(u.api_calls) as api_calls
-    from analytics.usage_daily as u
-    join analytics.billing_periods as p
-        on p.tenant = u.tenant and u.usage_date between p.period_start and p.period_end
-    group by p.tenant, p.period_start
-    having count(*) = any_value(p.days_in_period)
+    select tenant, period_start, voice_minutes, api_calls
+    from analytics.period_usage
+    where days_loaded = days_in_period
 ),
 
 compared as (

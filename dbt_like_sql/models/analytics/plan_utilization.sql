@@ -14,17 +14,6 @@ period_snapshot as (
     qualify row_number() over (partition by tenant, billing_period_start order by captured_at desc) = 1
 ),
 
-period_usage as (
-    select p.tenant, p.period_start,
-        count(*) as days_loaded,
-        sum(u.voice_minutes) as voice_minutes,
-        sum(u.api_calls) as api_calls
-    from analytics.usage_daily as u
-    join analytics.billing_periods as p
-        on p.tenant = u.tenant and u.usage_date between p.period_start and p.period_end
-    group by p.tenant, p.period_start
-),
-
 periods as (
     select
         p.tenant, p.period_start, p.period_end, p.is_current,
@@ -47,7 +36,7 @@ periods as (
         u.api_calls as detail_api_calls
     from analytics.billing_periods as p
     left join period_snapshot as s on s.tenant = p.tenant and s.billing_period_start = p.period_start
-    left join period_usage as u on u.tenant = p.tenant and u.period_start = p.period_start
+    left join analytics.period_usage as u on u.tenant = p.tenant and u.period_start = p.period_start
 ),
 
 quotas as (

@@ -1,0 +1,12 @@
+-- Loaded usage summed over each tenant's billing periods, with how many of the period's days are loaded.
+select
+    p.tenant,
+    p.period_start,
+    any_value(p.days_in_period) as days_in_period,
+    count(*) as days_loaded,
+    sum(u.voice_minutes) as voice_minutes,
+    sum(u.api_calls) as api_calls
+from analytics.usage_daily as u
+join analytics.billing_periods as p
+    on p.tenant = u.tenant and u.usage_date between p.period_start and p.period_end
+group by p.tenant, p.period_start
