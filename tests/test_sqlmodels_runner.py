@@ -11,6 +11,7 @@ import pytest
 from aurion_pipeline.sqlmodels import (
     SqlProjectError,
     build,
+    compile_test,
     default_sources,
     load_project,
     run_test,
@@ -536,6 +537,24 @@ def test_each_test_counts_the_planted_bad_rows(things, bad_rows, test_name, fail
     assert (result.passed, result.failing_rows) == (failing_rows == 0, failing_rows)
     assert len(result.sample) == min(failing_rows, 5)
     assert result.model == "analytics.things"
+    # All tests together run against a snapshot of the view: the same verdict, the same reported SQL.
+    (together,) = [r for r in run_tests(con, model) if r.name == test_name]
+    assert together == result
+
+
+def test_the_snapshot_of_a_view_is_dropped_and_never_named_in_the_reported_sql(things):
+    con, model = things
+    results = run_tests(con, model)
+    assert all("__aurion_test_snapshot" not in r.sql for r in results)
+    assert [r.sql for r in results] == [compile_test(model, t) for t in model.tests]
+    assert con.execute("select count(*) from duckdb_tables() where temporary").fetchone()[0] == 0
+
+
+def test_a_view_that_cannot_be_snapshotted_names_the_model(things):
+    con, model = things
+    con.execute("create or replace view analytics.things as select id, kind, qty, 1 / 0 = 'x' as broken from src.things")
+    with pytest.raises(SqlProjectError, match=r"^tests of analytics.things cannot run: .*Error"):
+        run_tests(con, model)
 
 
 def test_a_test_that_cannot_run_names_its_file(things, tmp_path):

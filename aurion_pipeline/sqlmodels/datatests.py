@@ -1,8 +1,14 @@
-"""Data tests: each declared test compiles to one query returning the offending rows (none = pass)."""
+"""Data tests: each declared test compiles to one query returning the offending rows (none = pass).
+
+A view is recomputed by every query that reads it, so a view with several declared tests is first
+computed once into a temporary snapshot and its tests run against that (same connection, same data).
+The SQL reported with a result still names the model, so it can be pasted into an analyst session.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +33,12 @@ class TestResult:
     sample: tuple[dict[str, Any], ...] = ()  # the first few offending rows
 
 
-def compile_test(model: Model, test: DataTest) -> str:
-    """The query returning the rows of `model` that break `test`."""
-    table, cols = model.qualified, [_quote(c) for c in test.columns]
+SNAPSHOT = "temp.main.__aurion_test_snapshot"  # per connection; dropped after the tests
+
+
+def compile_test(model: Model, test: DataTest, table: str | None = None) -> str:
+    """The query returning the rows of `model` (or of `table`, its snapshot) that break `test`."""
+    table, cols = table or model.qualified, [_quote(c) for c in test.columns]
     if test.kind == "not_null":
         return f"select * from {table} where {cols[0]} is null"
     if test.kind == "unique":
@@ -54,13 +63,17 @@ def run_tests(
     con: duckdb.DuckDBPyConnection, model: Model, tests: Iterable[DataTest] | None = None, *, sample_size: int = 5
 ) -> list[TestResult]:
     """Run the model's tests (or the given subset) against its built view or table."""
-    return [run_test(con, model, test, sample_size=sample_size) for test in (model.tests if tests is None else tests)]
+    tests = list(model.tests if tests is None else tests)
+    with _snapshot_if_worth_it(con, model, tests) as table:
+        return [run_test(con, model, test, sample_size=sample_size, table=table) for test in tests]
 
 
-def run_test(con: duckdb.DuckDBPyConnection, model: Model, test: DataTest, *, sample_size: int = 5) -> TestResult:
+def run_test(
+    con: duckdb.DuckDBPyConnection, model: Model, test: DataTest, *, sample_size: int = 5, table: str | None = None
+) -> TestResult:
     sql = compile_test(model, test)
     # Newlines around the embedded query: a trailing `-- comment` must not swallow the parenthesis.
-    offending = f"(\n{sql}\n) as offending"
+    offending = f"(\n{compile_test(model, test, table)}\n) as offending"
     try:
         count = con.execute(f"select count(*) from {offending}").fetchone()[0]
         sample = _sample(con, offending, sample_size) if count else ()
@@ -68,6 +81,26 @@ def run_test(con: duckdb.DuckDBPyConnection, model: Model, test: DataTest, *, sa
         where = f"{test.source}: test {test.name} on {model.qualified}"
         raise SqlProjectError(f"{where} cannot run: {first_line(exc)}") from exc
     return TestResult(test.name, model.qualified, count == 0, count, sql, sample)
+
+
+@contextmanager
+def _snapshot_if_worth_it(
+    con: duckdb.DuckDBPyConnection, model: Model, tests: list[DataTest]
+) -> Iterator[str | None]:
+    """Yield the snapshot's name if a view has two or more declared tests reading it, else None.
+
+    Custom `sql` tests name their models themselves, so they always read the view."""
+    if model.materialized != "view" or sum(t.kind != "sql" for t in tests) < 2:
+        yield None
+        return
+    try:
+        con.execute(f"create or replace temp table {SNAPSHOT} as select * from {model.qualified}")
+    except duckdb.Error as exc:
+        raise SqlProjectError(f"tests of {model.qualified} cannot run: {first_line(exc)}") from exc
+    try:
+        yield SNAPSHOT
+    finally:
+        con.execute(f"drop table if exists {SNAPSHOT}")
 
 
 def _sample(con: duckdb.DuckDBPyConnection, offending: str, size: int) -> tuple[dict[str, Any], ...]:
