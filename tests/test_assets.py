@@ -64,6 +64,11 @@ def test_one_partition_twice_leaves_no_duplicates(api, resources):
         assert (api_calls, tokens) == (row["api_calls"], row["llm_tokens"]["input"])
 
 
+def run_report(result: dg.ExecuteInProcessResult) -> list[dict]:
+    """The load report of each run of raw/usage_daily: one observation per run, not per partition."""
+    return [o.metadata for o in result.asset_observations_for_node("raw__usage_daily")]
+
+
 def test_a_60_day_range_with_max_range_31_makes_two_requests_per_tenant(api, resources):
     start, end = date(2026, 8, 1), date(2026, 9, 29)
     result = dg.materialize([usage_daily], resources=resources, tags=range_tags(start, end))
@@ -74,7 +79,9 @@ def test_a_60_day_range_with_max_range_31_makes_two_requests_per_tenant(api, res
     )
     materialized = result.asset_materializations_for_node("raw__usage_daily")
     assert len(materialized) == 60
-    assert materialized[0].metadata["details_requests"].value == 4
+    assert {m.metadata["window"].value for m in materialized} == {"2026-08-01..2026-09-29"}
+    (observed,) = run_report(result)
+    assert (observed["details_requests"].value, observed["rows"].value) == (4, 120)
     assert warehouse_rows(resources, "select count(*), count(distinct (tenant, usage_date)) from raw.usage_daily") == [(120, 120)]
 
 
@@ -100,7 +107,8 @@ def test_omitted_days_become_explicit_zero_rows(httpserver, tmp_path, monkeypatc
         (date(2026, 3, 3), 0.0, 0, 0, True),
         (date(2026, 3, 4), 1.0, 1, None, False),
     ]
-    assert result.asset_materializations_for_node("raw__usage_daily")[0].metadata["filled_zero_days"].value == 2
+    (observed,) = run_report(result)
+    assert observed["filled_zero_days"].value == 2
 
 
 def test_a_bad_tenant_fails_the_run_naming_it_and_the_others_load(api, resources):
