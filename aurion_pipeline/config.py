@@ -21,6 +21,8 @@ DEFAULT_BASE_URL = "https://apps.aurionai.net"
 DEFAULT_START_DATE = date(2024, 1, 1)
 _TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A size DuckDB's memory_limit accepts: a number and a 1000-based (KB..TB) or 1024-based (KiB..TiB) unit.
+_MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*[KMGT]i?B$", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -45,7 +47,7 @@ class Settings:
     end_date_inclusive: bool
     max_workers: int
     lock_timeout_s: float
-
+    duckdb_memory_limit: str
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +61,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         end_date_inclusive=parse_bool(env, "AURION_END_DATE_INCLUSIVE", True),
         max_workers=parse_int(env, "AURION_MAX_WORKERS", 8, lo=1, hi=64),
         lock_timeout_s=float(parse_int(env, "AURION_LOCK_TIMEOUT_SECONDS", 120, lo=0, hi=86400)),
+        duckdb_memory_limit=parse_memory_limit(env, "AURION_DUCKDB_MEMORY_LIMIT", "512MB"),
     )
 
 
@@ -147,6 +150,16 @@ def parse_int(env: Mapping[str, str], name: str, default: int, *, lo: int, hi: i
         raise ConfigError(f"{name}={raw!r} is not a whole number") from None
     if not lo <= value <= hi:
         raise ConfigError(f"{name}={value} is out of range; use a number from {lo} to {hi}")
+    return value
+
+
+def parse_memory_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    value = raw.strip()
+    if not _MEMORY_LIMIT.match(value):
+        raise ConfigError(f"{name}={raw!r} is not a memory size; use a number and a unit such as 512MB, 1.5GB or 2GiB")
     return value
 
 

@@ -70,8 +70,12 @@ order by tenant, quota_name, basis
 """
 
 
+def warehouse_from(settings: Settings) -> Warehouse:
+    return Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
+
+
 def print_query(settings: Settings, query: str, fmt: str) -> int:
-    con = Warehouse(settings.data_dir, settings.lock_timeout_s).analyst_connection()
+    con = warehouse_from(settings).analyst_connection()
     try:
         relation = con.sql(query)
         if relation is None:
@@ -110,7 +114,7 @@ def _json_value(value: object) -> object:
 def print_status(settings: Settings, today: date | None = None) -> int:
     """Where every tenant stands: loaded range, gaps, freshness, last load and summary, open
     failures and current billing alerts. Reads the analyst copy, so it never waits for a load."""
-    warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s)
+    warehouse = warehouse_from(settings)
     today = today or datetime.now(timezone.utc).date()
     con = warehouse.analyst_connection()
     try:
@@ -231,7 +235,7 @@ def _has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
 def rebuild(settings: Settings) -> int:
     """Recreate the warehouse from the lake: the raw tables, then the SQL models, then the analyst copy.
     A warehouse file DuckDB cannot open is moved aside (never deleted) first."""
-    warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s)
+    warehouse = warehouse_from(settings)
     moved = _move_aside_if_unreadable(warehouse)
     if moved:
         print(f"{warehouse.path} could not be opened; moved it to {moved}", file=sys.stderr)

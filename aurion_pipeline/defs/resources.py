@@ -83,10 +83,13 @@ class WarehouseResource(dg.ConfigurableResource):
     lock_timeout_s: float = Field(
         default=120.0, description="How long a writer waits for a lock held elsewhere (AURION_LOCK_TIMEOUT_SECONDS)."
     )
+    memory_limit: str = Field(
+        default="512MB", description="DuckDB memory limit of the writer; beyond it DuckDB spills to disk (AURION_DUCKDB_MEMORY_LIMIT)."
+    )
 
     @property
     def warehouse(self) -> Warehouse:
-        return Warehouse(Path(self.data_dir).expanduser().resolve(), self.lock_timeout_s)
+        return Warehouse(Path(self.data_dir).expanduser().resolve(), self.lock_timeout_s, self.memory_limit)
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -108,5 +111,7 @@ def resources_from_env(env: dict[str, str] | None = None) -> dict[str, dg.Config
         end_date_inclusive=settings.end_date_inclusive,
         max_workers=settings.max_workers,
     )
-    warehouse = WarehouseResource(data_dir=str(settings.data_dir), lock_timeout_s=settings.lock_timeout_s)
+    warehouse = WarehouseResource(
+        data_dir=str(settings.data_dir), lock_timeout_s=settings.lock_timeout_s, memory_limit=settings.duckdb_memory_limit
+    )
     return {"aurion_api": api, "warehouse": warehouse}

@@ -21,6 +21,7 @@ class Warehouse:
 
     data_dir: Path
     lock_timeout_s: float = 120.0
+    memory_limit: str = "512MB"
 
     @property
     def path(self) -> Path:
@@ -38,7 +39,8 @@ class Warehouse:
     def writer(self, *, publish: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection under the writer lock; `publish` refreshes the analyst copy on success."""
         with open_writer(
-            self.data_dir, self.path, self.lock_timeout_s, publish_to=self.analyst_path if publish else None
+            self.data_dir, self.path, self.lock_timeout_s, publish_to=self.analyst_path if publish else None,
+            memory_limit=self.memory_limit,
         ) as con:
             yield con
 

@@ -86,7 +86,8 @@ def _locked_message(path: Path, duck_message: str, timeout_s: float) -> str:
 
 @contextmanager
 def open_writer(
-    data_dir: Path, warehouse_path: Path, timeout_s: float, *, publish_to: Path | None = None
+    data_dir: Path, warehouse_path: Path, timeout_s: float, *, publish_to: Path | None = None,
+    memory_limit: str = "512MB",
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """The one way to write: our writer lock, then a read-write connection with the raw schema in
     place. On success with `publish_to`, the analyst copy is refreshed before the lock is released."""
@@ -94,6 +95,9 @@ def open_writer(
         con = connect(warehouse_path, timeout_s=timeout_s)
         try:
             con.execute("set TimeZone = 'UTC'")  # now()::timestamp fills our UTC columns, whatever the host's zone
+            # DuckDB's default (80% of RAM) let stored SQL models peak above 1 GiB; beyond this limit it
+            # spills to <warehouse>.duckdb.tmp instead.
+            con.execute("set memory_limit = ?", [memory_limit])
             con.execute(schema_sql())
             yield con
             if publish_to is not None:
