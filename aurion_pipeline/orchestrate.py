@@ -120,7 +120,7 @@ def fail_runs_of_dead_processes(instance: dg.DagsterInstance) -> list[str]:
     return [run.run_id for run in dead]
 
 
-def backfill(start: date, end: date, tenants: list[str], only_missing: bool):
+def backfill(start: date, end: date, tenants: list[str], only_missing: bool, *, commit_rows: int = 0):
     if start > end:
         raise ConfigError(f"--start {start} is after --end {end}")
     first = _defs().resolve_assets_def(["raw", "usage_daily"]).partitions_def.get_first_partition_key()
@@ -128,7 +128,8 @@ def backfill(start: date, end: date, tenants: list[str], only_missing: bool):
         raise ConfigError(f"--start {start} is before the first partition {first}; lower AURION_START_DATE")
     if end >= datetime.now(timezone.utc).date():
         raise ConfigError(f"--end {end} is not a complete UTC day yet; the latest partition is yesterday")
-    config = {"ops": {"raw__usage_daily": {"config": {"tenants": tenants, "only_missing": only_missing}}}}
+    load = {"tenants": tenants, "only_missing": only_missing, "commit_rows": commit_rows}
+    config = {"ops": {"raw__usage_daily": {"config": load}}}
     tags = {"dagster/asset_partition_range_start": start.isoformat(), "dagster/asset_partition_range_end": end.isoformat()}
     return run_load("usage_job", tags=tags, run_config=config)
 

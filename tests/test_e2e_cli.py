@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from helpers_ops import expected_usage, warehouse_usage
 
 from aurion_pipeline.sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
 
@@ -74,6 +75,24 @@ def test_backfill_loads_exactly_what_the_server_served_and_dagster_records_it(ap
     assert partitions == {(start + timedelta(days=i)).isoformat() for i in range(45)}
 
 
+def test_commit_rows_loads_the_same_days_in_fewer_commits(api, env):
+    start, end = YESTERDAY - timedelta(days=39), YESTERDAY
+    env = {**env, "AURION_MAX_RANGE_DAYS": "10"}  # 4 rounds of 10-day windows, 50 tenant-days each
+    result = cli(env, "backfill", "--start", start.isoformat(), "--end", end.isoformat(), "--commit-rows", "100")
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    analyst = Path(env["AURION_DATA_DIR"]) / "analyst.duckdb"
+    assert warehouse_usage(analyst) == expected_usage(api, start, end)
+    con = duckdb.connect(str(analyst), read_only=True)
+    try:
+        # now() is the transaction's start, so each commit stamps its rows with one _loaded_at.
+        commits = con.execute("select count(distinct _loaded_at) from raw.usage_daily").fetchone()[0]
+        windows = con.execute("select count(*) from raw._load_log where status = 'loaded'").fetchone()[0]
+    finally:
+        con.close()
+    assert (commits, windows) == (2, 4 * len(DEFAULT_TENANTS))
+
+
 @pytest.mark.parametrize(
     "args, fragment",
     [
@@ -81,6 +100,8 @@ def test_backfill_loads_exactly_what_the_server_served_and_dagster_records_it(ap
         pytest.param(["--start", "2024-06-01", "--end", "2025-02-01"], "before the first partition", id="before start"),
         pytest.param(["--start", "2025-02-30", "--end", "2025-03-01"], "not a date", id="impossible date"),
         pytest.param(["--start", "2025-02-01", "--end", "2025-02-02", "--tenant", "nobody"], "unknown tenant", id="tenant"),
+        pytest.param(["--start", "2025-02-01", "--end", "2025-02-02", "--commit-rows", "-1"], "whole number of tenant-days",
+                     id="negative commit rows"),
     ],
 )
 def test_backfill_rejects_bad_input_in_one_line(env, args, fragment):
