@@ -19,6 +19,7 @@ import yaml
 
 DEFAULT_BASE_URL = "https://apps.aurionai.net"
 DEFAULT_START_DATE = date(2024, 1, 1)
+DEFAULT_REQUESTS_PER_TENANT = 4  # details requests one tenant may have in flight
 _TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A size DuckDB's memory_limit accepts: a number and a 1000-based (KB..TB) or 1024-based (KiB..TiB) unit.
@@ -46,6 +47,7 @@ class Settings:
     lookback_days: int
     end_date_inclusive: bool
     max_workers: int
+    requests_per_tenant: int
     lock_timeout_s: float
     duckdb_memory_limit: str
 
@@ -60,6 +62,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lookback_days=parse_int(env, "AURION_LOOKBACK_DAYS", 3, lo=0, hi=90),
         end_date_inclusive=parse_bool(env, "AURION_END_DATE_INCLUSIVE", True),
         max_workers=parse_int(env, "AURION_MAX_WORKERS", 8, lo=1, hi=64),
+        requests_per_tenant=parse_int(env, "AURION_REQUESTS_PER_TENANT", DEFAULT_REQUESTS_PER_TENANT, lo=1, hi=16),
         lock_timeout_s=float(parse_int(env, "AURION_LOCK_TIMEOUT_SECONDS", 120, lo=0, hi=86400)),
         duckdb_memory_limit=parse_memory_limit(env, "AURION_DUCKDB_MEMORY_LIMIT", "512MB"),
     )

@@ -1,10 +1,11 @@
 """One usage load, start to finish, without Dagster: fetch → normalize → lake → warehouse.
 
 Dagster assets and the benchmarks call this; it knows nothing of partitions or run storage.
-Work goes window by window (each window at most `max_range_days`, all tenants fetched concurrently),
-and each round of windows is committed to the lake and the warehouse on its own, so a failure or a
-kill loses at most the windows in flight and never what other tenants or windows loaded. The next
-round is fetched while the current one is committed, so the API's latency hides the commit.
+Work goes in rounds of windows (each window at most `max_range_days`): a round holds the next
+`requests_per_tenant` windows of every tenant, fetched concurrently, and is committed to the lake and
+the warehouse on its own, so a failure or a kill loses at most the round in flight and never what
+other tenants or rounds loaded. The next round is fetched while the current one is committed, so the
+API's latency hides the commit.
 `commit_rows` (off by default) lets a big backfill commit several rounds at once: each commit has a
 fixed cost (writer session, month-file rewrites, checkpoint) that dominates when the API answers fast;
 a kill then loses at most the batch in flight, never part of a day or window.
@@ -25,6 +26,7 @@ from aurion_pipeline.api.client import AurionClient
 from aurion_pipeline.api.errors import AuthError, AurionApiError, ScopeError
 from aurion_pipeline.api.windows import chunk_window
 from aurion_pipeline.billing_summary import normalize_summary
+from aurion_pipeline.config import DEFAULT_REQUESTS_PER_TENANT
 from aurion_pipeline.normalize import RawWindow, normalize_details
 from aurion_pipeline.warehouse import Warehouse
 from aurion_pipeline.warehouse.load import Window, append_summary, load_usage, log_failures, missing_days
@@ -73,6 +75,7 @@ def _runs_of_days(days: list[date], max_len: int) -> list[tuple[date, date]]:
 def load_usage_range(
     clients: Mapping[str, AurionClient], warehouse: Warehouse, start: date, end: date, *,
     max_range_days: int, max_workers: int, run_id: str, only_missing: bool = False, commit_rows: int = 0,
+    requests_per_tenant: int = DEFAULT_REQUESTS_PER_TENANT,
 ) -> UsageReport:
     """Load [start, end] for every tenant in `clients`; failures are recorded, never fatal to the others.
 
@@ -82,7 +85,7 @@ def load_usage_range(
     if only_missing:
         with warehouse.writer() as con:
             skip = missing_days(con, sorted(clients), start, end).__getitem__
-    rounds = _rounds(plan_windows(sorted(clients), start, end, max_range_days, skip))
+    rounds = _rounds(plan_windows(sorted(clients), start, end, max_range_days, skip), requests_per_tenant)
     report = UsageReport()
     dead: dict[str, str] = {}
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aurion-fetch")
@@ -94,7 +97,7 @@ def load_usage_range(
             fetched, more_skipped = _finish_round(pending, dead)
             batch += fetched
             skipped += more_skipped
-            # Fetch the next round while this one is committed; each client still has one request at a time.
+            # Fetch the next round while this one is committed.
             pending = _start_round(pool, clients, rounds[i + 1], dead) if i + 1 < len(rounds) else None
             if pending is None or _batch_full(batch, commit_rows):
                 _commit_windows(batch, warehouse, run_id, report, skipped, publish=pending is None)
@@ -109,9 +112,14 @@ def load_usage_range(
     return report
 
 
-def _rounds(plan: dict[str, list[Window]]) -> list[list[Window]]:
+def _rounds(plan: dict[str, list[Window]], per_tenant: int) -> list[list[Window]]:
+    """Round r: windows r*k .. r*k+k-1 of every tenant, ordered window by window so that a pool shared
+    by many tenants keeps about one request per tenant in flight, and a lone tenant keeps k."""
     depth = max((len(ws) for ws in plan.values()), default=0)
-    return [[ws[i] for ws in plan.values() if i < len(ws)] for i in range(depth)]
+    return [
+        [ws[i] for i in range(first, first + per_tenant) for ws in plan.values() if i < len(ws)]
+        for first in range(0, depth, per_tenant)
+    ]
 
 
 def _batch_full(batch: list, commit_rows: int) -> bool:

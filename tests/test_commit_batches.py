@@ -1,6 +1,9 @@
-"""Committing several window rounds at once (`commit_rows`) loads exactly what round-by-round commits
-load, in fewer commits, and a failure loses only the batch in flight."""
+"""Rounds of windows (`requests_per_tenant` windows of every tenant) and batches of rounds
+(`commit_rows`) load exactly what window-by-window commits load, in fewer commits; a failure loses
+only the round or batch in flight; no tenant ever has more than `requests_per_tenant` requests out."""
 
+import threading
+import time
 from datetime import date, timedelta
 
 import duckdb
@@ -15,13 +18,22 @@ START, END = date(2026, 1, 1), date(2026, 4, 10)  # 100 days: 10 rounds of 10 da
 
 
 class StubClient:
-    """Serves the sandbox's rows for one tenant, as `AurionClient.get_details` would."""
+    """Serves the sandbox's rows for one tenant, as `AurionClient.get_details` would, after `delay_s`,
+    and records the most requests it ever had in flight at once."""
 
-    def __init__(self, profile):
-        self.profile, self.requests_made = profile, 0
+    def __init__(self, profile, delay_s: float = 0.0):
+        self.profile, self.delay_s, self.requests_made = profile, delay_s, 0
+        self.in_flight = self.most_in_flight = 0
+        self._lock = threading.Lock()
 
     def get_details(self, start, end):
-        self.requests_made += 1
+        with self._lock:
+            self.requests_made += 1
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        time.sleep(self.delay_s)
+        with self._lock:
+            self.in_flight -= 1
         return daily_usage(self.profile, start, end).rows()
 
 
@@ -46,37 +58,61 @@ def contents(wh: Warehouse):
 
 
 @pytest.mark.parametrize(
-    ("commit_rows", "commits"),
+    ("kwargs", "commits"),
     [
-        pytest.param(0, 10, id="every-round"),
-        pytest.param(45, 4, id="three-rounds-per-batch"),
-        pytest.param(10**9, 1, id="one-batch"),
+        pytest.param({"requests_per_tenant": 1, "commit_rows": 45}, 4, id="three-single-window-rounds-per-batch"),
+        pytest.param({"requests_per_tenant": 4}, 3, id="rounds-of-4-windows-per-tenant"),
+        pytest.param({}, 3, id="default-4-windows-per-tenant"),
+        pytest.param({"requests_per_tenant": 16}, 1, id="one-round-holds-every-window"),
+        pytest.param({"requests_per_tenant": 3, "commit_rows": 100}, 2, id="rounds-of-60-batched-to-120"),
+        pytest.param({"commit_rows": 10**9}, 1, id="one-batch"),
     ],
 )
-def test_batched_commits_load_the_same_rows_and_windows(tmp_path, monkeypatch, commit_rows, commits):
-    reference, _, _ = load(tmp_path, "reference", monkeypatch)
-    wh, report, lake_writes = load(tmp_path, "batched", monkeypatch, commit_rows=commit_rows)
+def test_rounds_and_batches_load_the_same_rows_and_windows(tmp_path, monkeypatch, kwargs, commits):
+    reference, _, reference_writes = load(tmp_path, "reference", monkeypatch, requests_per_tenant=1)
+    assert reference_writes == 10  # one commit per window round: the finest grain
+    wh, report, lake_writes = load(tmp_path, "batched", monkeypatch, **kwargs)
     assert lake_writes == commits
     assert contents(wh) == contents(reference)
     assert (report.windows_loaded, report.rows, report.requests) == (20, 200, 20)
 
 
-def test_a_failed_batch_loses_only_that_batch(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("kwargs", "days_kept"),
+    [
+        pytest.param({"commit_rows": 45, "requests_per_tenant": 1}, 30, id="batch-of-three-single-window-rounds"),
+        pytest.param({"requests_per_tenant": 4}, 40, id="round-of-four-windows"),
+    ],
+)
+def test_a_failed_commit_loses_only_the_batch_in_flight(tmp_path, monkeypatch, kwargs, days_kept):
     real = pipeline.load_usage
     seen = []
 
-    def fail_second(con, *args, **kwargs):
+    def fail_second(con, *args, **kw):
         seen.append(1)
         if len(seen) == 2:
             raise RuntimeError("disk full")
-        return real(con, *args, **kwargs)
+        return real(con, *args, **kw)
 
     monkeypatch.setattr(pipeline, "load_usage", fail_second)
     wh = Warehouse(tmp_path / "data", lock_timeout_s=5)
     clients = {t.name: StubClient(t) for t in TENANTS}
     with pytest.raises(RuntimeError, match="disk full"):
-        pipeline.load_usage_range(clients, wh, START, END, max_range_days=10, max_workers=4, run_id="r", commit_rows=45)
+        pipeline.load_usage_range(clients, wh, START, END, max_range_days=10, max_workers=4, run_id="r", **kwargs)
     with wh.writer() as con:
         loaded = con.execute("select min(usage_date), max(usage_date), count(*), count(distinct (tenant, usage_date)) "
                              "from raw.usage_daily").fetchone()
-    assert loaded == (START, START + timedelta(days=29), 60, 60)  # the first batch: rounds 1-3, whole days only
+    # The first commit, both tenants, whole windows only.
+    assert loaded == (START, START + timedelta(days=days_kept - 1), 2 * days_kept, 2 * days_kept)
+
+
+@pytest.mark.parametrize(("tenants", "per_tenant"), [(1, 1), (1, 4), (3, 1), (3, 2), (3, 4)])
+def test_no_tenant_has_more_requests_in_flight_than_allowed(tmp_path, tenants, per_tenant):
+    wh = Warehouse(tmp_path / "data", lock_timeout_s=5)
+    clients = {t.name: StubClient(t, delay_s=0.02) for t in DEFAULT_TENANTS[:tenants]}
+    report = pipeline.load_usage_range(clients, wh, START, END, max_range_days=10, max_workers=8, run_id="r",
+                                       requests_per_tenant=per_tenant)
+    assert report.requests == 10 * tenants
+    assert max(c.most_in_flight for c in clients.values()) <= per_tenant
+    if tenants == 1:  # a lone tenant's round is fetched all at once: that is what the setting buys
+        assert clients[DEFAULT_TENANTS[0].name].most_in_flight == per_tenant

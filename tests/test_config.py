@@ -13,6 +13,8 @@ def test_defaults_need_no_environment():
     assert settings.base_url == "https://apps.aurionai.net"
     assert settings.max_range_days == 31 and settings.lookback_days == 3
     assert settings.end_date_inclusive is True
+    assert (settings.max_workers, settings.requests_per_tenant) == (8, 4)
+    assert load_settings({"AURION_REQUESTS_PER_TENANT": "1"}).requests_per_tenant == 1
     assert settings.data_dir == Path("./data").resolve()
 
 
@@ -26,6 +28,7 @@ def test_defaults_need_no_environment():
         pytest.param({"AURION_BASE_URL": "http://apps.aurionai.net"}, "AURION_BASE_URL", id="plain http off loopback"),
         pytest.param({"AURION_END_DATE_INCLUSIVE": "maybe"}, "AURION_END_DATE_INCLUSIVE", id="not a boolean"),
         pytest.param({"AURION_LOOKBACK_DAYS": "-1"}, "AURION_LOOKBACK_DAYS", id="negative lookback"),
+        pytest.param({"AURION_REQUESTS_PER_TENANT": "0"}, "AURION_REQUESTS_PER_TENANT", id="no requests per tenant"),
     ],
 )
 def test_bad_values_name_the_variable(env, names):

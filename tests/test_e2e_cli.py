@@ -77,7 +77,8 @@ def test_backfill_loads_exactly_what_the_server_served_and_dagster_records_it(ap
 
 def test_commit_rows_loads_the_same_days_in_fewer_commits(api, env):
     start, end = YESTERDAY - timedelta(days=39), YESTERDAY
-    env = {**env, "AURION_MAX_RANGE_DAYS": "10"}  # 4 rounds of 10-day windows, 50 tenant-days each
+    # 4 rounds of one 10-day window per tenant, 50 tenant-days each.
+    env = {**env, "AURION_MAX_RANGE_DAYS": "10", "AURION_REQUESTS_PER_TENANT": "1"}
     result = cli(env, "backfill", "--start", start.isoformat(), "--end", end.isoformat(), "--commit-rows", "100")
     assert result.returncode == 0, result.stderr[-2000:]
 

@@ -39,7 +39,7 @@ def usage_daily(
         report = pipeline.load_usage_range(
             clients, warehouse.warehouse, start, end, max_range_days=aurion_api.max_range_days,
             max_workers=aurion_api.max_workers, run_id=context.run_id, only_missing=config.only_missing,
-            commit_rows=config.commit_rows,
+            commit_rows=config.commit_rows, requests_per_tenant=aurion_api.requests_per_tenant,
         )
     window_label = f"{start}..{end}"
     metadata = {

@@ -14,6 +14,7 @@ from pydantic import Field
 from aurion_pipeline.api.client import AurionClient
 from aurion_pipeline.config import (
     DEFAULT_BASE_URL,
+    DEFAULT_REQUESTS_PER_TENANT,
     ConfigError,
     TenantSpec,
     load_settings,
@@ -37,6 +38,11 @@ class AurionApiResource(dg.ConfigurableResource):
     max_range_days: int = Field(default=31, description="Most days one details request asks for (AURION_MAX_RANGE_DAYS).")
     end_date_inclusive: bool = Field(default=True, description="Whether the API treats end_date as inclusive.")
     max_workers: int = Field(default=8, description="Tenants fetched concurrently (AURION_MAX_WORKERS).")
+    requests_per_tenant: int = Field(
+        default=DEFAULT_REQUESTS_PER_TENANT,
+        description="Details requests one tenant may have in flight; a backfill round holds this many windows per "
+        "tenant and commits them together (AURION_REQUESTS_PER_TENANT).",
+    )
     timeout_s: float = Field(default=60.0, description="Read timeout of one HTTP call, seconds.")
     retry_budget_s: float = Field(default=300.0, description="Total time one call may spend retrying 429/5xx.")
 
@@ -110,6 +116,7 @@ def resources_from_env(env: dict[str, str] | None = None) -> dict[str, dg.Config
         max_range_days=settings.max_range_days,
         end_date_inclusive=settings.end_date_inclusive,
         max_workers=settings.max_workers,
+        requests_per_tenant=settings.requests_per_tenant,
     )
     warehouse = WarehouseResource(
         data_dir=str(settings.data_dir), lock_timeout_s=settings.lock_timeout_s, memory_limit=settings.duckdb_memory_limit
