@@ -58,14 +58,14 @@ def main() -> None:
     p.add_argument("--days", type=int, default=1096)
     p.add_argument("--trials", type=int, default=None, help="trials of each load variant (default 3, --quick 1)")
     p.add_argument("--child", choices=["streaming"], help=argparse.SUPPRESS)
-    p.add_argument("--commit-rows", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--load-kwargs", default="{}", help=argparse.SUPPRESS)
     args = p.parse_args()
     n_tenants = args.tenants or (100 if args.quick else 1000)
     today = datetime.now(UTC).date()
     end = today - timedelta(days=1)
     start = end - timedelta(days=args.days - 1)
     if args.child == "streaming":
-        print(json.dumps(streaming_load(n_tenants, start, end, today, args.commit_rows)))
+        print(json.dumps(streaming_load(n_tenants, start, end, today, json.loads(args.load_kwargs))))
         return
     trials = args.trials or (1 if args.quick else 3)
     result = run(n_tenants, start, end, today, trials, args)
@@ -160,7 +160,7 @@ def run(n_tenants: int, start: date, end: date, today: date, trials: int, args) 
     streaming = {}
     for name, kwargs in variants.items():
         child = subprocess.run([sys.executable, __file__, "--child", "streaming", "--tenants", str(n_tenants),
-                                "--days", str((end - start).days + 1), "--commit-rows", str(kwargs.get("commit_rows", 0))],
+                                "--days", str((end - start).days + 1), "--load-kwargs", json.dumps(kwargs)],
                                capture_output=True, text=True, timeout=900)
         if child.returncode != 0:
             raise SystemExit(f"streaming child failed: {child.stderr[-2000:]}")
@@ -180,6 +180,9 @@ def run(n_tenants: int, start: date, end: date, today: date, trials: int, args) 
     result = {
         "scenario": {"tenants": n_tenants, "days": (end - start).days + 1, "start": str(start), "end": str(end),
                      "api_rows": n_rows, "windows_per_tenant": len(windows),
+                     "duckdb_memory_limit": Warehouse(work).memory_limit,
+                     "requests_per_tenant_default": inspect.signature(pipeline.load_usage_range)
+                     .parameters["requests_per_tenant"].default,
                      "input": "synthesized in memory, identical to the sandbox's /usage/details rows"},
         "stages": stages,
         "normalization": normalization,
@@ -208,9 +211,13 @@ BATCH_ROWS = 250_000
 
 
 def load_variants(pipeline) -> dict[str, dict]:
-    """The default load (a commit per window round), and batched commits when the pipeline offers them."""
-    variants = {"default (commit every round)": {}}
-    if "commit_rows" in inspect.signature(pipeline.load_usage_range).parameters:
+    """The default load first, then the knobs the pipeline offers: one window per tenant per round
+    (the finest commits, and the default before rounds grew), and batched commits."""
+    variants = {"default": {}}
+    offered = inspect.signature(pipeline.load_usage_range).parameters
+    if "requests_per_tenant" in offered:
+        variants["requests_per_tenant=1"] = {"requests_per_tenant": 1}
+    if "commit_rows" in offered:
         variants[f"commit_rows={BATCH_ROWS:,}"] = {"commit_rows": BATCH_ROWS}
     return variants
 
@@ -333,7 +340,7 @@ def analyst_queries(duckdb, wh, repeat: int) -> dict:
     return out
 
 
-def streaming_load(n_tenants: int, start: date, end: date, today: date, commit_rows: int) -> dict:
+def streaming_load(n_tenants: int, start: date, end: date, today: date, load_kwargs: dict) -> dict:
     """Child process: rows arrive per request (nothing held up front); load + summaries + models."""
     from aurion_pipeline import pipeline
     from aurion_pipeline.sqlmodels import build, load_project
@@ -345,8 +352,7 @@ def streaming_load(n_tenants: int, start: date, end: date, today: date, commit_r
     clients = {t: MemoryClient(usage, t) for t in usage.tenants}
     rss_before = c.current_rss_mib()
     began, cpu = time.perf_counter(), time.process_time()
-    kwargs = {"commit_rows": commit_rows} if commit_rows else {}
-    pipeline.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8, run_id="bench", **kwargs)
+    pipeline.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8, run_id="bench", **load_kwargs)
     load_s = time.perf_counter() - began
     load_peak = c.peak_rss_mib()
     pipeline.load_summaries(clients, wh, max_workers=8, run_id="bench-summary")
@@ -355,7 +361,7 @@ def streaming_load(n_tenants: int, start: date, end: date, today: date, commit_r
         build(con, load_project(c.ROOT / "dbt_like_sql"))
     wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     shutil.rmtree(work, ignore_errors=True)
-    return {"commit_rows": commit_rows, "wall_s": round(wall, 3), "load_s": round(load_s, 3), "cpu_s": round(cpu, 3),
+    return {"load_kwargs": load_kwargs, "wall_s": round(wall, 3), "load_s": round(load_s, 3), "cpu_s": round(cpu, 3),
             "models_s": models["models"]["wall_s"], "rss_before_load_mib": round(rss_before, 1),
             "load_peak_rss_mib": round(load_peak, 1), "models_peak_rss_mib": models["models"]["peak_rss_mib"],
             "peak_rss_mib": round(max(load_peak, models["models"]["peak_rss_mib"] or 0), 1),

@@ -165,7 +165,10 @@ def test_a_kill_at_a_chosen_point_leaves_a_sound_warehouse_and_the_rerun_complet
     end = yesterday()
     first, start = end - timedelta(days=29), end - timedelta(days=14)  # the killed range: 3 windows of 5 days
     with SandboxServer(today=end + timedelta(days=1)) as api:
-        env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="5", AURION_START_DATE=first.isoformat())
+        # One window per tenant per round, so the killed range is 3 commits and the points are countable
+        # (the random-kill drill above runs with the default rounds of 4 windows).
+        env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="5", AURION_START_DATE=first.isoformat(),
+                           AURION_REQUESTS_PER_TENANT="1")
         data_dir = tmp_path / "data"
         assert run_cli(env, "backfill", "--start", str(first), "--end", str(start - timedelta(days=1)),
                        log=tmp_path / "setup.log") == 0
