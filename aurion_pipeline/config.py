@@ -19,6 +19,7 @@ import yaml
 
 DEFAULT_BASE_URL = "https://apps.aurionai.net"
 DEFAULT_START_DATE = date(2024, 1, 1)
+DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"  # the writer's; DuckDB's own default is 80% of RAM
 DEFAULT_REQUESTS_PER_TENANT = 4  # details requests one tenant may have in flight
 _TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -64,7 +65,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_workers=parse_int(env, "AURION_MAX_WORKERS", 8, lo=1, hi=64),
         requests_per_tenant=parse_int(env, "AURION_REQUESTS_PER_TENANT", DEFAULT_REQUESTS_PER_TENANT, lo=1, hi=16),
         lock_timeout_s=float(parse_int(env, "AURION_LOCK_TIMEOUT_SECONDS", 120, lo=0, hi=86400)),
-        duckdb_memory_limit=parse_memory_limit(env, "AURION_DUCKDB_MEMORY_LIMIT", "512MB"),
+        duckdb_memory_limit=parse_memory_limit(env, "AURION_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT),
     )
 
 

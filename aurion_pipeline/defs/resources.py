@@ -14,6 +14,7 @@ from pydantic import Field
 from aurion_pipeline.api.client import AurionClient
 from aurion_pipeline.config import (
     DEFAULT_BASE_URL,
+    DEFAULT_DUCKDB_MEMORY_LIMIT,
     DEFAULT_REQUESTS_PER_TENANT,
     ConfigError,
     TenantSpec,
@@ -90,7 +91,7 @@ class WarehouseResource(dg.ConfigurableResource):
         default=120.0, description="How long a writer waits for a lock held elsewhere (AURION_LOCK_TIMEOUT_SECONDS)."
     )
     memory_limit: str = Field(
-        default="512MB", description="DuckDB memory limit of the writer; beyond it DuckDB spills to disk (AURION_DUCKDB_MEMORY_LIMIT)."
+        default=DEFAULT_DUCKDB_MEMORY_LIMIT, description="DuckDB memory limit of the writer; beyond it DuckDB spills to disk (AURION_DUCKDB_MEMORY_LIMIT)."
     )
 
     @property

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from aurion_pipeline.config import DEFAULT_DUCKDB_MEMORY_LIMIT
 from aurion_pipeline.warehouse.connection import WarehouseLockedError, connect, open_writer
 
 __all__ = ["Warehouse", "WarehouseLockedError"]
@@ -21,7 +22,7 @@ class Warehouse:
 
     data_dir: Path
     lock_timeout_s: float = 120.0
-    memory_limit: str = "512MB"
+    memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
 
     @property
     def path(self) -> Path:

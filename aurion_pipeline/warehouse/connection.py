@@ -86,8 +86,7 @@ def _locked_message(path: Path, duck_message: str, timeout_s: float) -> str:
 
 @contextmanager
 def open_writer(
-    data_dir: Path, warehouse_path: Path, timeout_s: float, *, publish_to: Path | None = None,
-    memory_limit: str = "512MB",
+    data_dir: Path, warehouse_path: Path, timeout_s: float, *, memory_limit: str, publish_to: Path | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """The one way to write: our writer lock, then a read-write connection with the raw schema in
     place. On success with `publish_to`, the analyst copy is refreshed before the lock is released."""
