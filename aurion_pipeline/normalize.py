@@ -18,8 +18,8 @@ Daily usage (`normalize_details`) becomes one row per (tenant, usage_date) in `U
 Speed is a feature (~1 M rows/s): all windows are flattened and converted by ONE `pa.array` call,
 whose type inference doubles as the strict type check; values are checked with whole-column
 kernels and omitted days are filled by numpy indexing into a day grid. Python looks at single
-rows only on the error path (and at voice values of exactly 0 or 1, where float inference would
-hide a boolean). Overlapping windows of one tenant are a caller bug and raise `ValueError`.
+rows only on the error path, and there only in the slices of a few thousand rows that hold a badly
+typed value (and at voice values of exactly 0 or 1, where float inference would hide a boolean). Overlapping windows of one tenant are a caller bug and raise `ValueError`.
 
 The billing summary has its own module, `billing_summary.py`.
 """
@@ -56,6 +56,8 @@ _EXPECT = {"row": "expected an object", "date": "expected a date YYYY-MM-DD",
 _KNOWN = ("date", "voice_minutes", "api_calls", "llm_tokens")
 _TOKEN_TYPES = {"input": pa.int64(), "output": pa.int64()}
 _EPOCH = date(1970, 1, 1).toordinal()
+_SLICES = 16  # a batch whose fast conversion fails is retried in this many slices, recursively...
+_CHECKED_ROWS = 8192  # ...until a failing slice is this small: then the per-row checker takes it
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,30 @@ class _Columns:
     extra: pa.Array | None  # JSON string per row, or None when no row has unknown fields
     new_fields: tuple[str, ...]
     problems: dict[int, str]  # row index -> first wrong field
+
+
+def _columns(rows: list) -> _Columns:
+    """The rows column-wise. One fast conversion when every type is right; otherwise the same per
+    slice, so one bad value sends only its own slice of rows through the per-row checker."""
+    cols = _columns_fast(rows) if rows else None
+    if cols is not None:
+        return cols
+    if len(rows) <= _CHECKED_ROWS:
+        return _columns_checked(rows)
+    step = -(-len(rows) // _SLICES)
+    return _concat_columns([_columns(rows[i:i + step]) for i in range(0, len(rows), step)])
+
+
+def _concat_columns(parts: list[_Columns]) -> _Columns:
+    starts = itertools.accumulate((len(p.date) for p in parts[:-1]), initial=0)
+    extras = [p.extra if p.extra is not None else pa.nulls(len(p.date), pa.string()) for p in parts]
+    return _Columns(
+        pa.concat_arrays([p.date for p in parts]),
+        {m: pa.concat_arrays([p.metrics[m] for p in parts]) for m in _METRICS},
+        pa.concat_arrays(extras) if any(p.extra is not None for p in parts) else None,
+        tuple(sorted(set().union(*(p.new_fields for p in parts)))),
+        {start + i: field for start, p in zip(starts, parts) for i, field in p.problems.items()},
+    )
 
 
 def _columns_fast(rows: list) -> _Columns | None:
@@ -310,7 +336,7 @@ def normalize_details(windows: Sequence[RawWindow]) -> NormalizedUsage:
     """Daily usage rows of many (tenant, window) responses -> one `USAGE_SCHEMA` table + a report."""
     batch = _Batch.of(windows)
     rows, wid = batch.rows, batch.wid
-    cols = (_columns_fast(rows) if rows else None) or _columns_checked(rows)
+    cols = _columns(rows)
     days, days_bad = _parse_days(cols.date)
     rejected: dict[int, RejectedWindow] = {}
     for i, field in sorted(_value_problems(cols, days_bad).items()):

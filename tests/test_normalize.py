@@ -216,8 +216,13 @@ def test_error_path_gives_the_same_rows_as_the_fast_path():
     assert json.loads(fast.table.column("_extra")[0].as_py()) == {"video_minutes": 1}
 
 
-def test_fast_and_checked_paths_agree_on_random_payloads(monkeypatch):
-    """The one-call fast path and the per-row checked path must make identical decisions."""
+@pytest.mark.parametrize("sliced", [False, True], ids=["one-fast-call", "slices-of-2-rows"])
+def test_fast_and_checked_paths_agree_on_random_payloads(monkeypatch, sliced):
+    """The one-call fast path, or the fast path over slices with only the failing slices checked
+    per row, and the per-row checked path over everything must make identical decisions."""
+    if sliced:  # every batch with a bad value is cut down to 2-row slices: all the stitching is exercised
+        monkeypatch.setattr(normalize, "_CHECKED_ROWS", 2)
+        monkeypatch.setattr(normalize, "_SLICES", 3)
     rnd = random.Random(3)
     odd = [0, 1, 1.0, 2.5, -1, True, False, None, "3", float("nan"), [], {}, 2**70]
 
