@@ -21,6 +21,9 @@ DEFAULT_BASE_URL = "https://apps.aurionai.net"
 DEFAULT_START_DATE = date(2024, 1, 1)
 DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"  # the writer's; DuckDB's own default is 80% of RAM
 DEFAULT_REQUESTS_PER_TENANT = 4  # details requests one tenant may have in flight
+_PACKAGE = Path(__file__).resolve().parent
+REPO_SQL_DIR = _PACKAGE.parent / "dbt_like_sql"  # a checkout or editable install: the folder at the repository root
+PACKAGED_SQL_DIR = _PACKAGE / "_sql"  # a wheel install: the copy pyproject.toml ships inside the package
 _TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A size DuckDB's memory_limit accepts: a number and a 1000-based (KB..TB) or 1024-based (KiB..TiB) unit.
@@ -79,6 +82,20 @@ def load_tenants(env: Mapping[str, str] | None = None) -> tuple[TenantSpec, ...]
     if not _TENANT_NAME.match(name):
         raise ConfigError(f"AURION_TENANT={name!r} is not a valid tenant name (letters, digits, _ . -)")
     return (TenantSpec(name=name, api_key_env="AURION_API_KEY"),)
+
+
+def sql_folder(env: Mapping[str, str] | None = None) -> Path:
+    """The folder of SQL models, seeds and data tests to build: `AURION_SQL_DIR`, else the project's own."""
+    env = os.environ if env is None else env
+    raw = env.get("AURION_SQL_DIR")
+    if raw in (None, ""):
+        return REPO_SQL_DIR if REPO_SQL_DIR.is_dir() else PACKAGED_SQL_DIR
+    path = Path(raw).expanduser().resolve()
+    if not path.is_dir():
+        raise ConfigError(f"AURION_SQL_DIR={raw!r} is not a folder; point it at a copy of dbt_like_sql/ or unset it")
+    if not (path / "models").is_dir():
+        raise ConfigError(f"AURION_SQL_DIR={raw!r} has no models/ folder; point it at a copy of dbt_like_sql/")
+    return path
 
 
 def parse_tenants_file(path: Path) -> tuple[TenantSpec, ...]:

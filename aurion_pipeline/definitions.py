@@ -2,9 +2,10 @@
 
 import dagster as dg
 
+from aurion_pipeline.config import sql_folder
 from aurion_pipeline.defs.assets import usage_daily, usage_summary
 from aurion_pipeline.defs.checks import raw_usage_checks
-from aurion_pipeline.defs.models import DEFAULT_SQL_FOLDER, build_model_defs
+from aurion_pipeline.defs.models import build_model_defs
 from aurion_pipeline.defs.resources import resources_from_env
 from aurion_pipeline.defs.schedules import (
     daily_usage_schedule,
@@ -24,5 +25,5 @@ defs = dg.Definitions.merge(
         sensors=[refresh_models_after_failed_load],
         resources=resources_from_env(),
     ),
-    build_model_defs(DEFAULT_SQL_FOLDER),
+    build_model_defs(sql_folder()),
 )

@@ -7,11 +7,12 @@ import json
 import sys
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pyarrow.csv as pacsv
 
-from aurion_pipeline.config import Settings
+from aurion_pipeline.config import Settings, sql_folder
 from aurion_pipeline.warehouse import Warehouse
 from aurion_pipeline.warehouse.load import rebuild_from_lake
 
@@ -235,13 +236,13 @@ def _has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
 def rebuild(settings: Settings) -> int:
     """Recreate the warehouse from the lake: the raw tables, then the SQL models, then the analyst copy.
     A warehouse file DuckDB cannot open is moved aside (never deleted) first."""
-    warehouse = warehouse_from(settings)
+    warehouse, folder = warehouse_from(settings), sql_folder()  # a bad AURION_SQL_DIR fails before any change
     moved = _move_aside_if_unreadable(warehouse)
     if moved:
         print(f"{warehouse.path} could not be opened; moved it to {moved}", file=sys.stderr)
     with warehouse.writer(publish=True) as con:
         rows = rebuild_from_lake(con, warehouse.lake_dir)
-        models = _rebuild_models(con)
+        models = _rebuild_models(con, folder)
     print(f"rebuilt raw.usage_daily ({rows} rows) and raw.usage_summary from {warehouse.lake_dir}; {models}")
     return 0
 
@@ -267,12 +268,11 @@ def _move_aside_if_unreadable(warehouse: Warehouse):
         return target
 
 
-def _rebuild_models(con: duckdb.DuckDBPyConnection) -> str:
-    from aurion_pipeline.defs.models import DEFAULT_SQL_FOLDER
+def _rebuild_models(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
     from aurion_pipeline.sqlmodels import SqlProjectError, build, load_project
 
     try:
-        built = build(con, load_project(DEFAULT_SQL_FOLDER))
+        built = build(con, load_project(folder))
     except (SqlProjectError, duckdb.Error) as exc:
         return f"SQL models NOT rebuilt ({str(exc).splitlines()[0]}); the next load rebuilds them"
-    return f"rebuilt {len(built)} seeds and views of {DEFAULT_SQL_FOLDER.name}/"
+    return f"rebuilt {len(built)} seeds and views of {folder}/"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from aurion_pipeline.config import ConfigError, load_settings, load_tenants
+from aurion_pipeline.config import ConfigError, load_settings, load_tenants, sql_folder
 
 
 def test_defaults_need_no_environment():
@@ -79,3 +79,27 @@ def test_bad_tenants_file_is_one_clear_line(tmp_path, text, fragment):
 def test_missing_tenants_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_tenants({"AURION_TENANTS_FILE": str(tmp_path / "nope.yaml")})
+
+
+def test_sql_dir_defaults_to_the_repository_folder_in_a_checkout():
+    assert sql_folder({}) == Path(__file__).resolve().parents[1] / "dbt_like_sql"
+
+
+def test_sql_dir_points_at_your_own_copy(tmp_path):
+    (tmp_path / "mine" / "models").mkdir(parents=True)
+    assert sql_folder({"AURION_SQL_DIR": str(tmp_path / "mine")}) == tmp_path / "mine"
+
+
+@pytest.mark.parametrize(
+    "name, fragment",
+    [
+        pytest.param("missing", "is not a folder", id="missing path"),
+        pytest.param("plan.sql", "is not a folder", id="a file"),
+        pytest.param("", "has no models/ folder", id="a folder without models/"),
+    ],
+)
+def test_bad_sql_dir_names_the_variable_and_the_fix(tmp_path, name, fragment):
+    (tmp_path / "plan.sql").write_text("select 1")
+    with pytest.raises(ConfigError, match="AURION_SQL_DIR") as err:
+        sql_folder({"AURION_SQL_DIR": str(tmp_path / name)})
+    assert fragment in str(err.value) and "dbt_like_sql/" in str(err.value) and "\n" not in str(err.value)

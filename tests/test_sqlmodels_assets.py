@@ -11,7 +11,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from aurion_pipeline.defs.models import DEFAULT_SQL_FOLDER, POOL, build_model_defs, build_models_asset
+from aurion_pipeline.config import REPO_SQL_DIR
+from aurion_pipeline.defs.models import POOL, build_model_defs, build_models_asset
 from aurion_pipeline.sqlmodels import load_project
 from sqlproj_data import load_small_warehouse
 
@@ -228,7 +229,7 @@ def test_definitions_load_merged_with_a_warehouse_resource(tmp_path):
 
 
 def test_the_real_sql_folder_loads_as_definitions(tmp_path):
-    defs = with_warehouse(build_model_defs(DEFAULT_SQL_FOLDER), str(tmp_path / "w.duckdb"))
+    defs = with_warehouse(build_model_defs(REPO_SQL_DIR), str(tmp_path / "w.duckdb"))
     dg.Definitions.validate_loadable(defs)
     keys = defs.resolve_asset_graph().get_all_asset_keys()
     assert dg.AssetKey(["analytics", "usage_daily"]) in keys

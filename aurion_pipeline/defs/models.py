@@ -26,7 +26,6 @@ from aurion_pipeline.sqlmodels import (
 )
 from aurion_pipeline.sqlmodels.build import model_sql, seed_sql
 
-DEFAULT_SQL_FOLDER = Path(__file__).resolve().parents[2] / "dbt_like_sql"  # in the repository, beside the package
 MODELS_GROUP = "analytics"
 SEEDS_GROUP = "seeds"
 POOL = "duckdb_writer"
