@@ -19,7 +19,8 @@ Speed is a feature (~1 M rows/s): all windows are flattened and converted by ONE
 whose type inference doubles as the strict type check; values are checked with whole-column
 kernels and omitted days are filled by numpy indexing into a day grid. Python looks at single
 rows only on the error path, and there only in the slices of a few thousand rows that hold a badly
-typed value (and at voice values of exactly 0 or 1, where float inference would hide a boolean). Overlapping windows of one tenant are a caller bug and raise `ValueError`.
+typed value (and at voice values of exactly 0 or 1, where float inference would hide a boolean).
+Overlapping windows of one tenant are a caller bug and raise `ValueError`.
 
 The billing summary has its own module, `billing_summary.py`.
 """

@@ -38,7 +38,7 @@ class AurionApiResource(dg.ConfigurableResource):
     )
     max_range_days: int = Field(default=31, description="Most days one details request asks for (AURION_MAX_RANGE_DAYS).")
     end_date_inclusive: bool = Field(default=True, description="Whether the API treats end_date as inclusive.")
-    max_workers: int = Field(default=8, description="Tenants fetched concurrently (AURION_MAX_WORKERS).")
+    max_workers: int = Field(default=8, description="Details requests in flight, all tenants together (AURION_MAX_WORKERS).")
     requests_per_tenant: int = Field(
         default=DEFAULT_REQUESTS_PER_TENANT,
         description="Details requests one tenant may have in flight; a backfill round holds this many windows per "
