@@ -12,6 +12,8 @@ rejects ranges longer than 31 days. Three contenders run in turn, `--trials` tim
           BackfillPolicy.single_run(), materializing the same partitions on the same kind of instance.
   raw     raw/usage_daily alone (no asset checks, no SQL models), to separate our per-partition cost
           from the steps the job adds after the load.
+  no model tests  usage_job without the SQL models' data tests (asset checks): what the 83 checks
+          cost, Dagster's events for them included.
   plain   no Dagster: the same client making the same requests, each window written to Parquet.
 
 Goal: ours <= 1.25 x floor. Requests: the floor is ceil(days / 31) = 36.
@@ -119,6 +121,21 @@ def main() -> None:
         jobs=[dg.define_asset_job("raw_only", selection=dg.AssetSelection.assets(usage_daily).without_checks())],
     ).resolve_job_def("raw_only")
 
+    from aurion_pipeline.definitions import defs
+    from aurion_pipeline.defs.schedules import SQL_MODELS
+
+    no_model_tests_job = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job(
+        "usage_job_without_model_tests", selection=dg.AssetSelection.assets(usage_daily) | SQL_MODELS.without_checks(),
+    )])).resolve_job_def("usage_job_without_model_tests")
+
+    def run_no_model_tests(trial, a=start, b=end):
+        c.fresh_dagster_home(work, f"home-nochecks-{trial}")
+        shutil.rmtree(data_dir, ignore_errors=True)
+        with dg.DagsterInstance.get() as instance:
+            result = no_model_tests_job.execute_in_process(instance=instance, tags=tags(a, b))
+        assert result.success
+        return {"asset_checks": len(result.get_asset_check_evaluations())}
+
     def run_raw_only(trial, a=start, b=end):
         c.fresh_dagster_home(work, f"home-raw-{trial}")
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -144,10 +161,11 @@ def main() -> None:
     warm = end - timedelta(days=30)
     c.interleave(1, {"floor": lambda t: run_floor("warm", warm, end), "ours": lambda t: run_ours("warm", warm, end),
                      "ours_raw_asset_only": lambda t: run_raw_only("warm", warm, end),
+                     "ours_without_model_tests": lambda t: run_no_model_tests("warm", warm, end),
                      "plain": lambda t: run_plain("warm", warm, end)})
     print(f"{trials} trial(s), contenders interleaved")
     samples = c.interleave(trials, {"floor": run_floor, "ours": run_ours, "ours_raw_asset_only": run_raw_only,
-                                    "plain": run_plain})
+                                    "ours_without_model_tests": run_no_model_tests, "plain": run_plain})
 
     floor_requests = math.ceil(days / 31)
     ours_vs_floor = c.ratio(samples["ours"], samples["floor"])
@@ -159,11 +177,14 @@ def main() -> None:
         "ours": {**c.summarize(samples["ours"]), "last_trial": samples["ours"][-1].extra},
         "ours_raw_asset_only": {**c.summarize(samples["ours_raw_asset_only"]),
                                 "what": "raw/usage_daily alone (no checks, no SQL models), same instance kind"},
+        "ours_without_model_tests": {**c.summarize(samples["ours_without_model_tests"]),
+                                     "what": "usage_job without the SQL models' data tests (asset checks)"},
         "dagster_floor": {**c.summarize(samples["floor"]), "last_trial": samples["floor"][-1].extra},
         "plain_python": c.summarize(samples["plain"]),
         "ratios": {
             "ours_vs_dagster_floor": ours_vs_floor,
             "ours_raw_asset_only_vs_dagster_floor": c.ratio(samples["ours_raw_asset_only"], samples["floor"]),
+            "ours_without_model_tests_vs_dagster_floor": c.ratio(samples["ours_without_model_tests"], samples["floor"]),
             "ours_vs_plain_python": c.ratio(samples["ours"], samples["plain"]),
             "dagster_floor_vs_plain_python": c.ratio(samples["floor"], samples["plain"]),
         },
@@ -187,6 +208,9 @@ def main() -> None:
           f"{'met' if result['goal']['met'] else 'NOT met'}")
     print(f"raw asset alone / Dagster floor  {r['ours_raw_asset_only_vs_dagster_floor']['wall_median_of_trial_ratios']:.2f}x "
           f"wall ({r['ours_raw_asset_only_vs_dagster_floor']['cpu_ratio_of_medians']:.2f}x cpu)")
+    print(f"ours without model data tests / Dagster floor  "
+          f"{r['ours_without_model_tests_vs_dagster_floor']['wall_median_of_trial_ratios']:.2f}x wall "
+          f"({r['ours_without_model_tests_vs_dagster_floor']['cpu_ratio_of_medians']:.2f}x cpu)")
     print(f"ours / plain Python   {r['ours_vs_plain_python']['wall_median_of_trial_ratios']:.2f}x wall")
     print(f"floor / plain Python  {r['dagster_floor_vs_plain_python']['wall_median_of_trial_ratios']:.2f}x wall")
     c.save("backfill", result, args.out)
