@@ -1,6 +1,7 @@
 """The SQL folder through Dagster: one asset per seed and model with lineage to the raw tables,
-views built by `materialize` on a real DuckDB file, data tests as asset checks that pass on good
-data and fail, with the offending rows counted, on planted bad rows."""
+views built by `materialize` on a real DuckDB file, and each model's data tests run by its one
+`data_tests` asset check, which passes on good data and fails, naming the tests and counting the
+offending rows, on planted bad rows."""
 
 import shutil
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ import duckdb
 import pytest
 
 from aurion_pipeline.config import REPO_SQL_DIR
-from aurion_pipeline.defs.models import POOL, build_model_defs, build_models_asset
+from aurion_pipeline.defs.models import CHECK_NAME, POOL, build_model_defs, build_models_asset
 from aurion_pipeline.sqlmodels import load_project
 from sqlproj_data import load_small_warehouse
 
@@ -49,10 +50,15 @@ def run(assets_def: dg.AssetsDefinition, database: str, **kwargs) -> dg.ExecuteI
 
 
 def checks_of(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], tuple[bool, int]]:
-    return {
-        (c.asset_key.to_user_string(), c.check_name): (c.passed, c.metadata["failing_rows"].value)
-        for c in result.get_asset_check_evaluations()
-    }
+    """Each data test's verdict, read from its model's `data_tests` check: (passed, failing rows)."""
+    verdicts = {}
+    for check in result.get_asset_check_evaluations():
+        assert check.check_name == CHECK_NAME
+        tests = check.metadata["tests"].value
+        assert check.passed == (not any(tests.values()))  # the check fails exactly when a test does
+        assert check.metadata["failing_rows"].value == sum(tests.values())
+        verdicts |= {(check.asset_key.to_user_string(), name): (rows == 0, rows) for name, rows in tests.items()}
+    return verdicts
 
 
 def error_messages(error) -> str:
@@ -91,14 +97,17 @@ def test_every_model_and_seed_is_an_asset_with_lineage_to_raw_tables():
     assert assets_def.op.pool == POOL
 
 
-def test_every_declared_test_is_an_asset_check_on_its_model():
+def test_each_model_with_tests_has_one_check_that_names_them():
     assets_def = build_models_asset(load_project(FIXTURE))
-    checks = {(k.asset_key.to_user_string(), k.name) for k in assets_def.check_keys}
-    assert ("analytics/usage_daily", "unique__tenant__usage_date") in checks
-    assert ("analytics/usage_daily", "no_negative_usage") in checks  # from tests/no_negative_usage.sql
-    assert ("analytics/tenant_usage", "relationships__plan") in checks
-    assert ("analytics/tenant_usage", "pct_not_negative") in checks
-    assert len(checks) == 11
+    assert {(k.asset_key.to_user_string(), k.name) for k in assets_def.check_keys} == {
+        ("analytics/usage_daily", CHECK_NAME),
+        ("analytics/tenant_usage", CHECK_NAME),
+    }  # latest_summary declares no test
+    described = {s.asset_key.to_user_string(): s.description for s in assets_def.check_specs}
+    assert "unique__tenant__usage_date: no two rows share (tenant, usage_date)" in described["analytics/usage_daily"]
+    assert "no_negative_usage: custom assertion" in described["analytics/usage_daily"]  # tests/no_negative_usage.sql
+    assert "relationships__plan" in described["analytics/tenant_usage"]
+    assert "pct_not_negative" in described["analytics/tenant_usage"]
 
 
 def test_materialize_builds_the_views_and_the_checks_pass_on_good_data(database):
@@ -154,10 +163,12 @@ def test_checks_fail_on_planted_bad_rows_with_the_offending_rows_counted(databas
         ("analytics/tenant_usage", "relationships__plan"): 1,
         ("analytics/tenant_usage", "accepted_values__billing_status"): 1,
     }
-    evaluation = next(c for c in result.get_asset_check_evaluations() if c.check_name == "relationships__plan")
+    evaluation = next(c for c in result.get_asset_check_evaluations() if c.asset_key.path[-1] == "tenant_usage")
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
-    assert "gold" in evaluation.metadata["sample"].value
-    assert "not exists" in evaluation.metadata["sql"].value
+    assert evaluation.description == "2 of 7 tests failed: relationships__plan, accepted_values__billing_status"
+    failures = evaluation.metadata["failures"].value
+    assert "**relationships__plan**: offending rows: 1" in failures and "not exists" in failures
+    assert "gold" in failures  # the sample of offending rows
 
 
 def test_materializing_twice_changes_nothing(database):
@@ -184,9 +195,11 @@ def test_checks_alone_rerun_the_tests_without_rebuilding_views(database):
     with duckdb.connect(database) as con:
         con.execute("update raw.usage_daily set api_calls = null where tenant = 'beta'")
     key = dg.AssetKey(["analytics", "usage_daily"])
-    result = run(assets_def, database, selection=dg.AssetSelection.checks(dg.AssetCheckKey(key, "not_null__api_calls")))
+    result = run(assets_def, database, selection=dg.AssetSelection.checks(dg.AssetCheckKey(key, CHECK_NAME)))
     assert result.get_asset_materialization_events() == []
-    assert checks_of(result) == {("analytics/usage_daily", "not_null__api_calls"): (False, 1)}
+    verdicts = checks_of(result)
+    assert {model for model, _ in verdicts} == {"analytics/usage_daily"}
+    assert {test: v for (_, test), v in verdicts.items() if not v[0]} == {"not_null__api_calls": (False, 1)}
 
 
 def test_a_broken_model_fails_the_run_naming_the_file_and_keeps_the_old_views(database, tmp_path):

@@ -1,8 +1,14 @@
-"""The dbt_like_sql folder as Dagster assets: one asset per seed and model, data tests as asset checks.
+"""The dbt_like_sql folder as Dagster assets: one asset per seed and model, and per model one asset
+check, `data_tests`, that runs all of the model's declared data tests.
 
 Everything comes from the folder: adding a model is adding a .sql file. All seeds and models live in
 one subsettable multi-asset, so a run builds exactly the selected views, in dependency order, in one
 DuckDB transaction, and holds one `duckdb_writer` slot while it does.
+
+One check per model, not per test: Dagster stores three events per check and run (planned, output,
+evaluation), and with one check per test those events were the largest cost of every load job
+(83 per-test checks: ~2 s per run on a SQLite instance, measured in bench/bench_backfill.py). The check's
+metadata keeps each test's verdict, its failing rows, its SQL and a sample of the offending rows.
 """
 
 import hashlib
@@ -30,6 +36,8 @@ MODELS_GROUP = "analytics"
 SEEDS_GROUP = "seeds"
 POOL = "duckdb_writer"
 WAREHOUSE_KEY = "warehouse"  # a resource whose get_connection() yields a read-write DuckDB connection
+CHECK_NAME = "data_tests"
+SHOWN_FAILURES = 10  # failing tests whose SQL and sample rows go into the check's metadata
 
 
 class SqlModelsConfig(dg.Config):
@@ -55,7 +63,7 @@ def build_models_asset(
     @dg.multi_asset(
         name="sql_models",
         specs=[*seeds, *models],
-        check_specs=[_check_spec(m, t) for m in project.models for t in m.tests],
+        check_specs=[_check_spec(m) for m in project.models if m.tests],
         can_subset=True,
         pool=POOL,
         # Unpartitioned, but in the same jobs as raw/usage_daily: `dg launch --job usage_job
@@ -109,8 +117,12 @@ def _model_spec(
     )
 
 
-def _check_spec(model: Model, test: DataTest) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(name=test.name, asset=asset_key(model.qualified), description=_describe(test))
+def _check_spec(model: Model) -> dg.AssetCheckSpec:
+    tests = "; ".join(f"{t.name}: {_describe(t)}" for t in model.tests)
+    return dg.AssetCheckSpec(
+        name=CHECK_NAME, asset=asset_key(model.qualified),
+        description=f"{len(model.tests)} data tests, each passing when it returns no rows: {tests}",
+    )
 
 
 def _describe(test: DataTest) -> str:
@@ -155,25 +167,33 @@ def _check_results(
 ) -> Iterator[dg.AssetCheckResult]:
     for model in project.models:
         key = asset_key(model.qualified)
-        tests = [t for t in model.tests if dg.AssetCheckKey(key, t.name) in selected]
-        for result in run_tests(con, model, tests):
-            yield _check_result(key, result)
+        if dg.AssetCheckKey(key, CHECK_NAME) in selected:
+            yield _check_result(key, run_tests(con, model))
 
 
-def _check_result(key: dg.AssetKey, result: TestResult) -> dg.AssetCheckResult:
+def _check_result(key: dg.AssetKey, results: list[TestResult]) -> dg.AssetCheckResult:
+    failed = [r for r in results if not r.passed]
     metadata = {
-        "failing_rows": dg.MetadataValue.int(result.failing_rows),
-        "sql": dg.MetadataValue.md(f"```sql\n{result.sql}\n```"),
+        "failing_rows": dg.MetadataValue.int(sum(r.failing_rows for r in failed)),
+        "failed_tests": dg.MetadataValue.int(len(failed)),
+        "tests": dg.MetadataValue.json({r.name: r.failing_rows for r in results}),  # 0 = passed
     }
-    if result.sample:
-        metadata["sample"] = dg.MetadataValue.md(_markdown_table(result.sample))
+    if failed:
+        metadata["failures"] = dg.MetadataValue.md("\n\n".join(_failure_md(r) for r in failed[:SHOWN_FAILURES]))
     return dg.AssetCheckResult(
         asset_key=key,
-        check_name=result.name,
-        passed=result.passed,
+        check_name=CHECK_NAME,
+        passed=not failed,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata=metadata,
+        description=f"{len(failed)} of {len(results)} tests failed: {', '.join(r.name for r in failed)}"
+        if failed else f"all {len(results)} tests passed",
     )
+
+
+def _failure_md(result: TestResult) -> str:
+    parts = [f"**{result.name}**: offending rows: {result.failing_rows}", f"```sql\n{result.sql}\n```"]
+    return "\n\n".join([*parts, _markdown_table(result.sample)] if result.sample else parts)
 
 
 def _markdown_table(rows: tuple[dict, ...]) -> str:
