@@ -128,20 +128,21 @@ def main() -> None:
         "usage_job_without_model_tests", selection=dg.AssetSelection.assets(usage_daily) | SQL_MODELS.without_checks(),
     )])).resolve_job_def("usage_job_without_model_tests")
 
-    def run_no_model_tests(trial, a=start, b=end):
-        c.fresh_dagster_home(work, f"home-nochecks-{trial}")
+    def run_fresh(job, home: str, a, b):
+        """A job over [a, b] on a fresh instance and an empty data directory."""
+        c.fresh_dagster_home(work, home)
         shutil.rmtree(data_dir, ignore_errors=True)
         with dg.DagsterInstance.get() as instance:
-            result = no_model_tests_job.execute_in_process(instance=instance, tags=tags(a, b))
+            result = job.execute_in_process(instance=instance, tags=tags(a, b))
         assert result.success
+        return result
+
+    def run_no_model_tests(trial, a=start, b=end):
+        result = run_fresh(no_model_tests_job, f"home-nochecks-{trial}", a, b)
         return {"asset_checks": len(result.get_asset_check_evaluations())}
 
     def run_raw_only(trial, a=start, b=end):
-        c.fresh_dagster_home(work, f"home-raw-{trial}")
-        shutil.rmtree(data_dir, ignore_errors=True)
-        with dg.DagsterInstance.get() as instance:
-            result = raw_only_job.execute_in_process(instance=instance, tags=tags(a, b))
-        assert result.success
+        run_fresh(raw_only_job, f"home-raw-{trial}", a, b)
         return {"asset_body_s": round(body_seconds[-1], 3)}
 
     def run_plain(trial, a=start, b=end):
