@@ -3,11 +3,11 @@
 import dagster as dg
 
 from aurion_pipeline.config import sql_folder
-from aurion_pipeline.defs.assets import usage_daily, usage_summary
-from aurion_pipeline.defs.checks import raw_usage_checks
-from aurion_pipeline.defs.models import build_model_defs
-from aurion_pipeline.defs.resources import resources_from_env
-from aurion_pipeline.defs.schedules import (
+from aurion_pipeline.defs.aurion_usage.assets import usage_daily, usage_summary
+from aurion_pipeline.defs.aurion_usage.checks import raw_usage_checks
+from aurion_pipeline.defs.analytics.models import build_model_defs
+from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
+from aurion_pipeline.defs.aurion_usage.schedules import (
     daily_usage_schedule,
     models_job,
     refresh_models_after_failed_load,

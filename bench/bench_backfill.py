@@ -48,8 +48,8 @@ def main() -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from aurion_pipeline.api.windows import chunk_window
-    from aurion_pipeline.sandbox import SandboxServer, make_tenants, sandbox_env, write_tenants_file
+    from aurion_pipeline.source.windows import chunk_window
+    from aurion_sandbox import SandboxServer, make_tenants, sandbox_env, write_tenants_file
 
     today = datetime.now(UTC).date()
     end = today - timedelta(days=1)
@@ -65,8 +65,9 @@ def main() -> None:
         AURION_MAX_WORKERS="8",
     )
     c.fresh_dagster_home(work, "home-import")
-    from aurion_pipeline import orchestrate, pipeline  # after the environment: definitions read it at import
-    from aurion_pipeline.defs.resources import resources_from_env
+    from aurion_pipeline import ingest
+    from aurion_pipeline.cli import runs as orchestrate  # after the environment: definitions read it at import
+    from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 
     partitions = dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone="UTC")
 
@@ -81,14 +82,14 @@ def main() -> None:
         return {"dagster/asset_partition_range_start": a.isoformat(), "dagster/asset_partition_range_end": b.isoformat()}
 
     body_seconds: list[float] = []
-    real_load = pipeline.load_usage_range
+    real_load = ingest.load_usage_range
 
     def timed_load(*a, **kw):
         sample, value = c.measure(lambda: real_load(*a, **kw))
         body_seconds.append(sample.wall_s)
         return value
 
-    pipeline.load_usage_range = timed_load
+    ingest.load_usage_range = timed_load
 
     def details_since(n: int) -> int:
         return sum(1 for r in api.requests[n:] if r.path.endswith("/details"))
@@ -114,7 +115,7 @@ def main() -> None:
                 "materializations": len(result.asset_materializations_for_node("raw__usage_daily"))}
 
     api_resource = resources_from_env()["aurion_api"]
-    from aurion_pipeline.defs.assets import usage_daily
+    from aurion_pipeline.defs.aurion_usage.assets import usage_daily
 
     raw_only_job = dg.Definitions(
         assets=[usage_daily], resources=resources_from_env(),
@@ -122,7 +123,7 @@ def main() -> None:
     ).resolve_job_def("raw_only")
 
     from aurion_pipeline.definitions import defs
-    from aurion_pipeline.defs.schedules import SQL_MODELS
+    from aurion_pipeline.defs.aurion_usage.schedules import SQL_MODELS
 
     no_model_tests_job = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job(
         "usage_job_without_model_tests", selection=dg.AssetSelection.assets(usage_daily) | SQL_MODELS.without_checks(),

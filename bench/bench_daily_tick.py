@@ -70,7 +70,7 @@ def child(n_tenants: int, history_days: int, trials: int, latency: float, profil
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from aurion_pipeline.sandbox import SandboxServer, make_tenants, sandbox_env, write_tenants_file
+    from aurion_sandbox import SandboxServer, make_tenants, sandbox_env, write_tenants_file
 
     today = datetime.now(UTC).date()
     tick_time = datetime.combine(today, time(1, 15), tzinfo=UTC)
@@ -88,9 +88,9 @@ def child(n_tenants: int, history_days: int, trials: int, latency: float, profil
     )
     c.fresh_dagster_home(work, "home-import")
     seed_history(seed_dir, tenants, history_start, history_end, today)
-    from aurion_pipeline import orchestrate
-    from aurion_pipeline.defs.resources import resources_from_env
-    from aurion_pipeline.defs.schedules import daily_usage_schedule
+    from aurion_pipeline.cli import runs as orchestrate
+    from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
+    from aurion_pipeline.defs.aurion_usage.schedules import daily_usage_schedule
 
     with dg.build_schedule_context(scheduled_execution_time=tick_time) as context:
         request = daily_usage_schedule(context)
@@ -174,16 +174,16 @@ def seed_history(seed_dir: Path, tenants, start, end, today) -> None:
     """A running deployment's warehouse: history loaded, summaries snapshotted, models built."""
     from synthetic import MemoryClient, SyntheticUsage
 
-    from aurion_pipeline import pipeline
+    from aurion_pipeline import ingest
     from aurion_pipeline.sqlmodels import build, load_project
-    from aurion_pipeline.warehouse import Warehouse
+    from aurion_pipeline.storage import Warehouse
 
     usage = SyntheticUsage(tenants, start, end, today)
     clients = {t: MemoryClient(usage, t) for t in usage.tenants}
     wh = Warehouse(seed_dir)
     with c.Stage({}, f"seed {len(tenants)} tenant(s) x {(end - start).days + 1} days of history (not timed)"):
-        pipeline.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8, run_id="history")
-        pipeline.load_summaries(clients, wh, max_workers=8, run_id="history-summary")
+        ingest.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8, run_id="history")
+        ingest.load_summaries(clients, wh, max_workers=8, run_id="history-summary")
         with wh.writer(publish=True) as con:
             build(con, load_project(c.ROOT / "dbt_like_sql"))
 

@@ -28,7 +28,7 @@ def main() -> None:
     p.add_argument("--tenants", type=int, default=None, help="generated tenants (default 1000, --quick 100)")
     p.add_argument("--days", type=int, default=1096)
     args = p.parse_args()
-    from aurion_pipeline.sandbox import DEFAULT_TENANTS, make_tenants
+    from aurion_sandbox import DEFAULT_TENANTS, make_tenants
 
     n = args.tenants or (100 if args.quick else 1000)
     today = datetime.now(UTC).date()
@@ -43,9 +43,9 @@ def main() -> None:
 
 
 def backtest(tenants, start, end, today) -> dict:
-    from aurion_pipeline import pipeline
+    from aurion_pipeline import ingest
     from aurion_pipeline.sqlmodels import build, load_project
-    from aurion_pipeline.warehouse import Warehouse
+    from aurion_pipeline.storage import Warehouse
 
     work = Path(tempfile.mkdtemp(prefix="aurion-bench-forecast-"))
     stages: dict = {}
@@ -54,8 +54,8 @@ def backtest(tenants, start, end, today) -> dict:
         clients = {t: MemoryClient(usage, t) for t in usage.tenants}
         wh = Warehouse(work / "data")
         with c.Stage(stages, "load + summaries + models"):
-            pipeline.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8, run_id="bench")
-            pipeline.load_summaries(clients, wh, max_workers=8, run_id="bench-summary")
+            ingest.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8, run_id="bench")
+            ingest.load_summaries(clients, wh, max_workers=8, run_id="bench-summary")
             with wh.writer(publish=True) as con:
                 build(con, load_project(c.ROOT / "dbt_like_sql"))
         con = wh.analyst_connection()

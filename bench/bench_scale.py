@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/bench_scale.py [--quick] [--profile]
 
 No HTTP: the rows are synthesized in memory (bench/synthetic.py, identical to the sandbox's), and the
-pipeline's real load path runs on them (`pipeline.load_usage_range` with in-memory clients: window
+pipeline's real load path runs on them (`ingest.load_usage_range` with in-memory clients: window
 rounds, normalize, lake read-modify-write, warehouse delete + insert, analyst copy). Every figure
 sits beside a baseline from the same run:
 
@@ -73,8 +73,8 @@ def main() -> None:
 
 
 def setup(n_tenants: int, start: date, end: date, today: date) -> tuple[SyntheticUsage, list[tuple[date, date]]]:
-    from aurion_pipeline.api.windows import chunk_window
-    from aurion_pipeline.sandbox import make_tenants
+    from aurion_pipeline.source.windows import chunk_window
+    from aurion_sandbox import make_tenants
 
     usage = SyntheticUsage(make_tenants(n_tenants), start, end, today)
     names = list(usage.tenants)
@@ -88,8 +88,8 @@ def run(n_tenants: int, start: date, end: date, today: date, trials: int, args) 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from aurion_pipeline import pipeline
-    from aurion_pipeline.normalize import RawWindow, normalize_details
+    from aurion_pipeline import ingest
+    from aurion_pipeline.transform.usage import RawWindow, normalize_details
 
     work = Path(tempfile.mkdtemp(prefix="aurion-bench-scale-"))
     stages: dict = {}
@@ -131,15 +131,15 @@ def run(n_tenants: int, start: date, end: date, today: date, trials: int, args) 
 
     # the warehouse a user would have: default load + summaries + models, then analyst queries
     from aurion_pipeline.sqlmodels import build, load_project, run_tests
-    from aurion_pipeline.warehouse import Warehouse
+    from aurion_pipeline.storage import Warehouse
 
     wh = Warehouse(work / "final")
     clients = {t: MemoryClient(usage, t) for t in usage.tenants}
     with c.Stage(stages, "load (streaming rows, default settings)"):
-        pipeline.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8, run_id="bench",
+        ingest.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8, run_id="bench",
                                   **variants[default])
     with c.Stage(stages, "summary snapshots"):
-        pipeline.load_summaries(clients, wh, max_workers=8, run_id="bench-summary")
+        ingest.load_summaries(clients, wh, max_workers=8, run_id="bench-summary")
     project = load_project(c.ROOT / "dbt_like_sql")
     with c.Stage(stages, "models: build seeds, views and tables, publish"):
         with wh.writer(publish=True) as con:
@@ -181,7 +181,7 @@ def run(n_tenants: int, start: date, end: date, today: date, trials: int, args) 
         "scenario": {"tenants": n_tenants, "days": (end - start).days + 1, "start": str(start), "end": str(end),
                      "api_rows": n_rows, "windows_per_tenant": len(windows),
                      "duckdb_memory_limit": Warehouse(work).memory_limit,
-                     "requests_per_tenant_default": inspect.signature(pipeline.load_usage_range)
+                     "requests_per_tenant_default": inspect.signature(ingest.load_usage_range)
                      .parameters["requests_per_tenant"].default,
                      "input": "synthesized in memory, identical to the sandbox's /usage/details rows"},
         "stages": stages,
@@ -214,7 +214,7 @@ def load_variants(pipeline) -> dict[str, dict]:
     """The default load first, then the knobs the pipeline offers: one window per tenant per round
     (the finest commits, and the default before rounds grew), and batched commits."""
     variants = {"default": {}}
-    offered = inspect.signature(pipeline.load_usage_range).parameters
+    offered = inspect.signature(ingest.load_usage_range).parameters
     if "requests_per_tenant" in offered:
         variants["requests_per_tenant=1"] = {"requests_per_tenant": 1}
     if "commit_rows" in offered:
@@ -223,8 +223,9 @@ def load_variants(pipeline) -> dict[str, dict]:
 
 
 def load_once(usage: SyntheticUsage, ready, start: date, end: date, data_dir: Path, kwargs: dict) -> dict:
-    from aurion_pipeline import lake, pipeline
-    from aurion_pipeline.warehouse import Warehouse, connection
+    from aurion_pipeline import ingest
+    from aurion_pipeline.storage import lake
+    from aurion_pipeline.storage import Warehouse, connection
 
     spent: dict[str, float] = {}
     patched = []
@@ -252,7 +253,7 @@ def load_once(usage: SyntheticUsage, ready, start: date, end: date, data_dir: Pa
     clients = {t: MemoryClient(usage, t, ready[t] if ready else None) for t in usage.tenants}
     wh = Warehouse(data_dir)
     try:
-        report = pipeline.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8,
+        report = ingest.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8,
                                            run_id="bench", **kwargs)
     finally:
         for module, name, real in patched:
@@ -279,10 +280,10 @@ def one_batch(usage: SyntheticUsage, raw_windows, start: date, end: date, data_d
     """Our own rules in one piece: one normalize, one lake write, one delete + insert, one publish."""
     import pyarrow as pa
 
-    from aurion_pipeline import lake
-    from aurion_pipeline.normalize import normalize_details
-    from aurion_pipeline.warehouse import Warehouse
-    from aurion_pipeline.warehouse.load import Window, load_usage
+    from aurion_pipeline.storage import lake
+    from aurion_pipeline.transform.usage import normalize_details
+    from aurion_pipeline.storage import Warehouse
+    from aurion_pipeline.storage.load import Window, load_usage
 
     wh = Warehouse(data_dir)
     t0 = time.perf_counter()
@@ -342,9 +343,9 @@ def analyst_queries(duckdb, wh, repeat: int) -> dict:
 
 def streaming_load(n_tenants: int, start: date, end: date, today: date, load_kwargs: dict) -> dict:
     """Child process: rows arrive per request (nothing held up front); load + summaries + models."""
-    from aurion_pipeline import pipeline
+    from aurion_pipeline import ingest
     from aurion_pipeline.sqlmodels import build, load_project
-    from aurion_pipeline.warehouse import Warehouse
+    from aurion_pipeline.storage import Warehouse
 
     usage, _ = setup(n_tenants, start, end, today)
     work = Path(tempfile.mkdtemp(prefix="aurion-bench-stream-"))
@@ -352,10 +353,10 @@ def streaming_load(n_tenants: int, start: date, end: date, today: date, load_kwa
     clients = {t: MemoryClient(usage, t) for t in usage.tenants}
     rss_before = c.current_rss_mib()
     began, cpu = time.perf_counter(), time.process_time()
-    pipeline.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8, run_id="bench", **load_kwargs)
+    ingest.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8, run_id="bench", **load_kwargs)
     load_s = time.perf_counter() - began
     load_peak = c.peak_rss_mib()
-    pipeline.load_summaries(clients, wh, max_workers=8, run_id="bench-summary")
+    ingest.load_summaries(clients, wh, max_workers=8, run_id="bench-summary")
     models = {}
     with c.Stage(models, "models"), wh.writer(publish=True) as con:
         build(con, load_project(c.ROOT / "dbt_like_sql"))

@@ -3,7 +3,7 @@
 `SyntheticUsage` holds every tenant's days as columns (from `sandbox.usage_table`, ~0.5 s for 1.1 M
 rows) and cuts vendor-shaped `/usage/details` rows out of them per request, exactly as
 `sandbox.daily_usage(...).rows()` would (checked by `check_against_sandbox`). `MemoryClient` offers
-the client methods the pipeline calls, so `pipeline.load_usage_range` runs its real load path.
+the client methods the pipeline calls, so `ingest.load_usage_range` runs its real load path.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import date
 
 import numpy as np
 
-from aurion_pipeline.sandbox import TenantProfile, daily_usage, summary, usage_table
+from aurion_sandbox import TenantProfile, daily_usage, summary, usage_table
 
 
 class SyntheticUsage:

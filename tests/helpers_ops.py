@@ -17,9 +17,9 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from aurion_pipeline import lake
-from aurion_pipeline.sandbox import SandboxServer, sandbox_env, write_tenants_file
-from aurion_pipeline.warehouse.quality import RAW_USAGE_CHECKS, count_offenders
+from aurion_pipeline.storage import lake
+from aurion_sandbox import SandboxServer, sandbox_env, write_tenants_file
+from aurion_pipeline.storage.quality import RAW_USAGE_CHECKS, count_offenders
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent

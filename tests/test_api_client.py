@@ -15,7 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from aurion_pipeline.api import (
+from aurion_pipeline.source import (
     AurionApiError,
     AurionClient,
     AuthError,

@@ -7,10 +7,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from aurion_pipeline.defs.assets import usage_daily, usage_summary
-from aurion_pipeline.defs.checks import raw_usage_checks
-from aurion_pipeline.defs.resources import AurionApiResource, WarehouseResource
-from aurion_pipeline.sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
+from aurion_pipeline.defs.aurion_usage.assets import usage_daily, usage_summary
+from aurion_pipeline.defs.aurion_usage.checks import raw_usage_checks
+from aurion_pipeline.defs.aurion_usage.resources import AurionApiResource, WarehouseResource
+from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
 
 TODAY = date(2026, 11, 25)
 TENANTS = DEFAULT_TENANTS[:2]  # acme and globex keep these runs small

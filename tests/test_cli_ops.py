@@ -20,11 +20,11 @@ from helpers_ops import REPO, assert_sound, expected_usage, pipeline_env, wareho
 
 from aurion_pipeline.cli import main
 from aurion_pipeline.definitions import defs
-from aurion_pipeline.defs.resources import resources_from_env
-from aurion_pipeline.orchestrate import failure_reason
-from aurion_pipeline.sandbox import SandboxServer
-from aurion_pipeline.sandbox.server import DETAILS_PATH
-from aurion_pipeline.warehouse.connection import schema_sql
+from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
+from aurion_pipeline.cli.runs import failure_reason
+from aurion_sandbox import SandboxServer
+from aurion_sandbox.server import DETAILS_PATH
+from aurion_pipeline.storage.connection import schema_sql
 
 START, END = date(2026, 1, 1), date(2026, 2, 20)  # two windows per tenant at 31 days
 LOADED = ("acme", "globex", "hooli", "umbrella")
@@ -267,7 +267,7 @@ def test_status_of_many_tenants_lists_only_those_needing_attention(tmp_path, mon
 def test_load_timestamps_are_utc_on_a_host_in_another_time_zone(tmp_path):
     """`last load UTC` and `restated_at` come from now()::timestamp in the writer's session."""
     script = (
-        "import sys; from pathlib import Path; from aurion_pipeline.warehouse import Warehouse\n"
+        "import sys; from pathlib import Path; from aurion_pipeline.storage import Warehouse\n"
         "with Warehouse(Path(sys.argv[1])).writer() as con:\n"
         "    print(con.execute('select now()::timestamp').fetchone()[0].isoformat())"
     )

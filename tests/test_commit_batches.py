@@ -9,9 +9,10 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
-from aurion_pipeline import lake, pipeline
-from aurion_pipeline.sandbox import DEFAULT_TENANTS, daily_usage
-from aurion_pipeline.warehouse import Warehouse
+from aurion_pipeline import ingest
+from aurion_pipeline.storage import lake
+from aurion_sandbox import DEFAULT_TENANTS, daily_usage
+from aurion_pipeline.storage import Warehouse
 
 TENANTS = DEFAULT_TENANTS[:2]
 START, END = date(2026, 1, 1), date(2026, 4, 10)  # 100 days: 10 rounds of 10 days, 20 tenant-days each
@@ -43,7 +44,7 @@ def load(tmp_path, name, monkeypatch, **kwargs):
     monkeypatch.setattr(lake, "write_usage", lambda *a, **kw: calls.append(1) or write_usage(*a, **kw))
     wh = Warehouse(tmp_path / name, lock_timeout_s=5)
     clients = {t.name: StubClient(t) for t in TENANTS}
-    report = pipeline.load_usage_range(clients, wh, START, END, max_range_days=10, max_workers=4, run_id="r", **kwargs)
+    report = ingest.load_usage_range(clients, wh, START, END, max_range_days=10, max_workers=4, run_id="r", **kwargs)
     return wh, report, len(calls)
 
 
@@ -85,7 +86,7 @@ def test_rounds_and_batches_load_the_same_rows_and_windows(tmp_path, monkeypatch
     ],
 )
 def test_a_failed_commit_loses_only_the_batch_in_flight(tmp_path, monkeypatch, kwargs, days_kept):
-    real = pipeline.load_usage
+    real = ingest.load_usage
     seen = []
 
     def fail_second(con, *args, **kw):
@@ -98,7 +99,7 @@ def test_a_failed_commit_loses_only_the_batch_in_flight(tmp_path, monkeypatch, k
     wh = Warehouse(tmp_path / "data", lock_timeout_s=5)
     clients = {t.name: StubClient(t) for t in TENANTS}
     with pytest.raises(RuntimeError, match="disk full"):
-        pipeline.load_usage_range(clients, wh, START, END, max_range_days=10, max_workers=4, run_id="r", **kwargs)
+        ingest.load_usage_range(clients, wh, START, END, max_range_days=10, max_workers=4, run_id="r", **kwargs)
     with wh.writer() as con:
         loaded = con.execute("select min(usage_date), max(usage_date), count(*), count(distinct (tenant, usage_date)) "
                              "from raw.usage_daily").fetchone()
@@ -110,7 +111,7 @@ def test_a_failed_commit_loses_only_the_batch_in_flight(tmp_path, monkeypatch, k
 def test_no_tenant_has_more_requests_in_flight_than_allowed(tmp_path, tenants, per_tenant):
     wh = Warehouse(tmp_path / "data", lock_timeout_s=5)
     clients = {t.name: StubClient(t, delay_s=0.02) for t in DEFAULT_TENANTS[:tenants]}
-    report = pipeline.load_usage_range(clients, wh, START, END, max_range_days=10, max_workers=8, run_id="r",
+    report = ingest.load_usage_range(clients, wh, START, END, max_range_days=10, max_workers=8, run_id="r",
                                        requests_per_tenant=per_tenant)
     assert report.requests == 10 * tenants
     assert max(c.most_in_flight for c in clients.values()) <= per_tenant

@@ -28,12 +28,12 @@ from helpers_ops import (
 )
 
 from aurion_pipeline.definitions import defs
-from aurion_pipeline.defs.resources import resources_from_env
-from aurion_pipeline.orchestrate import failure_reason
-from aurion_pipeline.pipeline import load_usage_range
-from aurion_pipeline.sandbox import SandboxServer
-from aurion_pipeline.sandbox.server import DETAILS_PATH
-from aurion_pipeline.warehouse.connection import writer_lock
+from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
+from aurion_pipeline.cli.runs import failure_reason
+from aurion_pipeline.ingest import load_usage_range
+from aurion_sandbox import SandboxServer
+from aurion_sandbox.server import DETAILS_PATH
+from aurion_pipeline.storage.connection import writer_lock
 
 # A load without Dagster (pipeline.load_usage_range), as one OS process: what the asset runs.
 PIPELINE_LOAD = textwrap.dedent(
@@ -41,8 +41,8 @@ PIPELINE_LOAD = textwrap.dedent(
     import sys
     from datetime import date
     from pathlib import Path
-    from aurion_pipeline.defs.resources import resources_from_env
-    from aurion_pipeline.pipeline import load_usage_range
+    from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
+    from aurion_pipeline.ingest import load_usage_range
 
     start, end = (date.fromisoformat(d) for d in sys.argv[1:3])
     resources = resources_from_env()
@@ -131,7 +131,7 @@ def test_two_cli_backfills_sharing_a_dagster_home_both_succeed_and_lose_nothing(
 OPEN_INSTANCE = textwrap.dedent(
     """
     import os, sys, time
-    from aurion_pipeline.orchestrate import open_instance
+    from aurion_pipeline.cli.runs import open_instance
     open(sys.argv[2], "w").close()
     while not os.path.exists(sys.argv[1]):
         time.sleep(0.001)

@@ -29,8 +29,8 @@ from helpers_ops import (
     warehouse_usage,
 )
 
-from aurion_pipeline.sandbox import SandboxServer
-from aurion_pipeline.sandbox.server import DETAILS_PATH
+from aurion_sandbox import SandboxServer
+from aurion_sandbox.server import DETAILS_PATH
 
 pytestmark = pytest.mark.slow
 
@@ -61,13 +61,13 @@ KILLABLE_CLI = textwrap.dedent(
         os.kill(os.getpid(), signal.SIGKILL)
 
     if point == "after-lake-write":
-        patch("aurion_pipeline.lake", "write_usage")
+        patch("aurion_pipeline.storage.lake", "write_usage")
     elif point == "inside-load-transaction":
-        patch("aurion_pipeline.warehouse.load", "_log_windows")
+        patch("aurion_pipeline.storage.load", "_log_windows")
     elif point == "before-publish":
-        patch("aurion_pipeline.warehouse.connection", "publish_analyst_copy", before=True)
+        patch("aurion_pipeline.storage.connection", "publish_analyst_copy", before=True)
     elif point == "mid-publish":
-        publish = importlib.import_module("aurion_pipeline.warehouse.publish")
+        publish = importlib.import_module("aurion_pipeline.storage.publish")
         publish.shutil = type("shutil", (), {"copyfile": staticmethod(counted(half_copy, before=False))})
     elif point == "inside-models-build":
         patch("aurion_pipeline.sqlmodels.build", "_create_view")

@@ -46,7 +46,7 @@ def test_usage_is_one_daily_utc_partitioned_asset_with_single_run_backfills():
 
 
 def test_the_key_is_wired_as_an_env_var_not_a_value():
-    from aurion_pipeline.defs.resources import resources_from_env
+    from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 
     api = resources_from_env({"AURION_API_KEY": "ak_live_xyz"})["aurion_api"]
     assert isinstance(api.api_key, dg.EnvVar) and api.api_key == "AURION_API_KEY"

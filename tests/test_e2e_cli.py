@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from helpers_ops import expected_usage, warehouse_usage
 
-from aurion_pipeline.sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
+from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
 
 CLI = str(Path(sys.executable).with_name("aurion-pipeline"))
 YESTERDAY = datetime.now(timezone.utc).date() - timedelta(days=1)

@@ -21,7 +21,7 @@ from aurion_pipeline.sqlmodels.project import load_project
 
 ROOT = Path(__file__).resolve().parents[1]
 SQL_FOLDER = ROOT / "dbt_like_sql"
-SCHEMA_SQL = ROOT / "aurion_pipeline" / "warehouse" / "schema.sql"
+SCHEMA_SQL = ROOT / "aurion_pipeline" / "storage" / "schema.sql"
 
 FIRST_DAY, DAYS = date(2025, 3, 1), 275  # 2025-03-01 .. 2025-11-30: 8 complete calendar months after March
 WEEKDAY_PROFILE = np.array([1.0, 1.1, 1.15, 1.1, 0.95, 0.35, 0.25])  # Monday first

@@ -3,8 +3,8 @@
 import pytest
 
 from aurion_pipeline.config import ConfigError, load_settings
-from aurion_pipeline.defs.resources import resources_from_env
-from aurion_pipeline.warehouse import Warehouse
+from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
+from aurion_pipeline.storage import Warehouse
 
 
 def test_default_is_512mb():

@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from aurion_pipeline import normalize
-from aurion_pipeline.billing_summary import SUMMARY_SCHEMA, SummaryDataError, normalize_summary
-from aurion_pipeline.normalize import (
+from aurion_pipeline.transform import usage as normalize
+from aurion_pipeline.transform.summary import SUMMARY_SCHEMA, SummaryDataError, normalize_summary
+from aurion_pipeline.transform.usage import (
     USAGE_SCHEMA,
     DroppedRow,
     RawWindow,
@@ -26,7 +26,7 @@ VENDOR_ROWS = [
     {"date": "2026-03-01", "voice_minutes": 45, "api_calls": 1850, "llm_tokens": {"input": 125000, "output": 42000}},
     {"date": "2026-03-02", "voice_minutes": 38, "api_calls": 1620, "llm_tokens": {"input": 98000, "output": 35000}},
 ]
-SCHEMA_SQL = Path(__file__).parents[1] / "aurion_pipeline" / "warehouse" / "schema.sql"
+SCHEMA_SQL = Path(__file__).parents[1] / "aurion_pipeline" / "storage" / "schema.sql"
 
 
 def day(n: int) -> str:

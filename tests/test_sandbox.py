@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from aurion_pipeline.config import parse_tenants_file
-from aurion_pipeline.sandbox import (
+from aurion_sandbox import (
     DEFAULT_TENANTS,
     SandboxServer,
     billing_period,
@@ -259,7 +259,7 @@ def test_make_tenants_is_deterministic_and_valid_for_the_config():
 
 def test_module_runs_in_the_foreground_and_prints_how_to_reach_it():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aurion_pipeline.sandbox", "--port", "0", "--today", str(TODAY)],
+        [sys.executable, "-m", "aurion_sandbox", "--port", "0", "--today", str(TODAY)],
         stdout=subprocess.PIPE, text=True,
     )
     try:

@@ -11,11 +11,11 @@ import yaml
 from helpers_ops import REPO, days, expected_usage, pipeline_env, warehouse_usage
 
 from aurion_pipeline.definitions import defs
-from aurion_pipeline.orchestrate import failure_reason
-from aurion_pipeline.defs.resources import resources_from_env
-from aurion_pipeline.defs.schedules import daily_usage_schedule, summary_schedule
-from aurion_pipeline.sandbox import SandboxServer
-from aurion_pipeline.sandbox.server import DETAILS_PATH
+from aurion_pipeline.cli.runs import failure_reason
+from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
+from aurion_pipeline.defs.aurion_usage.schedules import daily_usage_schedule, summary_schedule
+from aurion_sandbox import SandboxServer
+from aurion_sandbox.server import DETAILS_PATH
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 

@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 
 from aurion_pipeline.config import ConfigError, load_settings
-from aurion_pipeline.report import rebuild
+from aurion_pipeline.ops.status import rebuild
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,7 +74,7 @@ def test_an_install_from_the_wheel_finds_the_packaged_sql_folder(tmp_path):
     repo_files = {f"aurion_pipeline/_sql/{p.relative_to(ROOT / 'dbt_like_sql').as_posix()}"
                   for p in (ROOT / "dbt_like_sql").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert repo_files <= names
-    assert "aurion_pipeline/warehouse/schema.sql" in names
+    assert "aurion_pipeline/storage/schema.sql" in names
 
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

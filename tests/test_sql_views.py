@@ -22,7 +22,7 @@ from aurion_pipeline.sqlmodels.project import load_project
 
 ROOT = Path(__file__).resolve().parents[1]
 SQL_FOLDER = ROOT / "dbt_like_sql"
-SCHEMA_SQL = ROOT / "aurion_pipeline" / "warehouse" / "schema.sql"
+SCHEMA_SQL = ROOT / "aurion_pipeline" / "storage" / "schema.sql"
 NOW = datetime.now(UTC).replace(tzinfo=None)
 
 D = date.fromisoformat

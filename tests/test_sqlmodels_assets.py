@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from aurion_pipeline.config import REPO_SQL_DIR
-from aurion_pipeline.defs.models import CHECK_NAME, POOL, build_model_defs, build_models_asset
+from aurion_pipeline.defs.analytics.models import CHECK_NAME, POOL, build_model_defs, build_models_asset
 from aurion_pipeline.sqlmodels import load_project
 from sqlproj_data import load_small_warehouse
 

@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from aurion_pipeline import lake
-from aurion_pipeline.warehouse import Warehouse, WarehouseLockedError
-from aurion_pipeline.warehouse.load import Window, load_usage, missing_days, rebuild_from_lake
+from aurion_pipeline.storage import lake
+from aurion_pipeline.storage import Warehouse, WarehouseLockedError
+from aurion_pipeline.storage.load import Window, load_usage, missing_days, rebuild_from_lake
 
 def usage(tenant: str, start: date, days: int, scale: float = 1.0, run_id: str = "r1") -> pa.Table:
     dates = [start + timedelta(days=i) for i in range(days)]

@@ -19,8 +19,8 @@ from dagster._core.instance.config import PoolGranularity, dagster_instance_conf
 from helpers_ops import REPO, VENV_BIN, expected_usage, free_port, pipeline_env, wait_for, warehouse_usage
 
 from aurion_pipeline.definitions import defs
-from aurion_pipeline.sandbox import SandboxServer
-from aurion_pipeline.sandbox.server import DETAILS_PATH
+from aurion_sandbox import SandboxServer
+from aurion_sandbox.server import DETAILS_PATH
 
 
 @pytest.fixture

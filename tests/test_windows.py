@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from aurion_pipeline.api.windows import chunk_window
+from aurion_pipeline.source.windows import chunk_window
 
 D = date
 

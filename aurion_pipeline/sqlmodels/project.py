@@ -81,7 +81,7 @@ class SqlProject:
 def load_project(root: Path, sources: Iterable[str] | None = None) -> SqlProject:
     """Discover, parse and order the folder; the first bad file raises `SqlProjectError` naming it.
 
-    `sources` are the external tables models may read (default: the tables of warehouse/schema.sql).
+    `sources` are the external tables models may read (default: the tables of storage/schema.sql).
     """
     root = Path(root).resolve()
     if not root.is_dir():

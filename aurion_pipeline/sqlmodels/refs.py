@@ -13,7 +13,7 @@ from sqlglot.tokens import TokenType
 from aurion_pipeline.sqlmodels.errors import SqlProjectError, first_line
 
 DIALECT = "duckdb"
-SCHEMA_SQL = Path(__file__).resolve().parents[1] / "warehouse" / "schema.sql"
+SCHEMA_SQL = Path(__file__).resolve().parents[1] / "storage" / "schema.sql"
 
 
 def parse_select(sql: str, where: str) -> exp.Query:
@@ -69,5 +69,5 @@ def tables_created(ddl: str) -> frozenset[str]:
 
 
 def default_sources() -> frozenset[str]:
-    """The raw tables the pipeline loads, read from `warehouse/schema.sql` (the source of truth)."""
+    """The raw tables the pipeline loads, read from `storage/schema.sql` (the source of truth)."""
     return tables_created(SCHEMA_SQL.read_text())

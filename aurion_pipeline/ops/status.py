@@ -13,8 +13,8 @@ import duckdb
 import pyarrow.csv as pacsv
 
 from aurion_pipeline.config import Settings, sql_folder
-from aurion_pipeline.warehouse import Warehouse
-from aurion_pipeline.warehouse.load import rebuild_from_lake
+from aurion_pipeline.storage import Warehouse
+from aurion_pipeline.storage.load import rebuild_from_lake
 
 # Every tenant the warehouse knows (loaded, failed or summarized), one line each.
 TENANTS = """
@@ -248,7 +248,7 @@ def rebuild(settings: Settings) -> int:
 
 
 def _move_aside_if_unreadable(warehouse: Warehouse):
-    from aurion_pipeline.warehouse.connection import writer_lock
+    from aurion_pipeline.storage.connection import writer_lock
 
     if not warehouse.path.exists():
         return None

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from aurion_pipeline.config import DEFAULT_DUCKDB_MEMORY_LIMIT
-from aurion_pipeline.warehouse.connection import WarehouseLockedError, connect, open_writer
+from aurion_pipeline.storage.connection import WarehouseLockedError, connect, open_writer
 
 __all__ = ["Warehouse", "WarehouseLockedError"]
 

@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from aurion_pipeline.api.client import AurionClient
+from aurion_pipeline.source.client import AurionClient
 from aurion_pipeline.config import (
     DEFAULT_BASE_URL,
     DEFAULT_DUCKDB_MEMORY_LIMIT,
@@ -22,7 +22,7 @@ from aurion_pipeline.config import (
     parse_tenants_file,
     validate_base_url,
 )
-from aurion_pipeline.warehouse import Warehouse
+from aurion_pipeline.storage import Warehouse
 
 
 class AurionApiResource(dg.ConfigurableResource):

@@ -7,9 +7,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from aurion_pipeline.api.errors import AurionApiError
+from aurion_pipeline.source.errors import AurionApiError
 from aurion_pipeline.config import ConfigError, load_settings
-from aurion_pipeline.warehouse import WarehouseLockedError
+from aurion_pipeline.storage import WarehouseLockedError
 
 
 def _date(value: str) -> date:
@@ -65,10 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from aurion_pipeline import orchestrate, report
+    from aurion_pipeline.cli import runs as orchestrate
+    from aurion_pipeline.ops import status as report
 
     if args.command == "demo":
-        from aurion_pipeline.demo import run_demo
+        from aurion_pipeline.cli.demo import run_demo
 
         return run_demo(days=args.days)
     settings = load_settings()
@@ -89,7 +90,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _finish(result, command: str) -> int:
-    from aurion_pipeline.orchestrate import failure_reason
+    from aurion_pipeline.cli.runs import failure_reason
 
     if result.success:
         print(f"aurion-pipeline {command}: run {result.run_id} succeeded")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from aurion_pipeline.warehouse.publish import publish_analyst_copy
+from aurion_pipeline.storage.publish import publish_analyst_copy
 
 _HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
 
@@ -28,7 +28,7 @@ class WarehouseLockedError(RuntimeError):
 
 
 def schema_sql() -> str:
-    return resources.files("aurion_pipeline.warehouse").joinpath("schema.sql").read_text()
+    return resources.files("aurion_pipeline.storage").joinpath("schema.sql").read_text()
 
 
 @contextmanager

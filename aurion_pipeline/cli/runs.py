@@ -16,7 +16,7 @@ import dagster as dg
 
 from aurion_pipeline.config import ConfigError
 
-_INSTANCE_CONFIG = Path(__file__).resolve().parent.parent / "dagster.yaml"
+_INSTANCE_CONFIG = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
 
 def ensure_dagster_home(default: Path) -> Path:

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pyarrow as pa
 
-from aurion_pipeline.normalize import show_value
+from aurion_pipeline.transform.usage import show_value
 
 _QUOTAS = ("voice_minutes", "api_calls", "storage_mb")
 SUMMARY_SCHEMA = pa.schema(

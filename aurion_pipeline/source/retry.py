@@ -9,9 +9,9 @@ from collections.abc import Callable
 from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util import Retry
 
-from aurion_pipeline.api import errors
+from aurion_pipeline.source import errors
 
-log = logging.getLogger("aurion_pipeline.api.client")
+log = logging.getLogger("aurion_pipeline.source.client")
 
 
 class BudgetedRetry(Retry):

@@ -1,4 +1,4 @@
-"""`python -m aurion_pipeline.sandbox`: run the sandbox API in the foreground until interrupted.
+"""`python -m aurion_sandbox`: run the sandbox API in the foreground until interrupted.
 
 Prints `KEY=VALUE` lines (base URL, tenants file, sandbox keys) that point the pipeline at it;
 the keys are fixed, public sandbox strings, not secrets.
@@ -14,7 +14,7 @@ import threading
 from datetime import date
 from pathlib import Path
 
-from aurion_pipeline.sandbox import DEFAULT_TENANTS, SandboxServer, make_tenants, sandbox_env, write_tenants_file
+from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, make_tenants, sandbox_env, write_tenants_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m aurion_pipeline.sandbox", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m aurion_sandbox", description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765, help="0 picks a free port (default: 8765)")
     p.add_argument("--tenants", type=int, default=0, metavar="N",

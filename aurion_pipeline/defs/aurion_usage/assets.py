@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import dagster as dg
 
-from aurion_pipeline import pipeline
-from aurion_pipeline.defs.partitions import daily_partitions
-from aurion_pipeline.defs.resources import AurionApiResource, WarehouseResource
+from aurion_pipeline import ingest
+from aurion_pipeline.defs.aurion_usage.partitions import daily_partitions
+from aurion_pipeline.defs.aurion_usage.resources import AurionApiResource, WarehouseResource
 
 WRITER_POOL = "duckdb_writer"
 
@@ -36,7 +36,7 @@ def usage_daily(
     window = context.partition_time_window
     start, end = window.start.date(), (window.end - timedelta(days=1)).date()
     with aurion_api.clients(config.tenants) as clients:
-        report = pipeline.load_usage_range(
+        report = ingest.load_usage_range(
             clients, warehouse.warehouse, start, end, max_range_days=aurion_api.max_range_days,
             max_workers=aurion_api.max_workers, run_id=context.run_id, only_missing=config.only_missing,
             commit_rows=config.commit_rows, requests_per_tenant=aurion_api.requests_per_tenant,
@@ -76,7 +76,7 @@ def usage_summary(
     context: dg.AssetExecutionContext, aurion_api: AurionApiResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     with aurion_api.clients() as clients:
-        report = pipeline.load_summaries(
+        report = ingest.load_summaries(
             clients, warehouse.warehouse, max_workers=aurion_api.max_workers, run_id=context.run_id
         )
     if report.failures:

@@ -1,7 +1,7 @@
 """HTTP access to the Aurion Usage API. Imports nothing from Dagster."""
 
-from aurion_pipeline.api.client import AurionClient
-from aurion_pipeline.api.errors import (
+from aurion_pipeline.source.client import AurionClient
+from aurion_pipeline.source.errors import (
     AuthError,
     AurionApiError,
     BadRequestError,
@@ -11,7 +11,7 @@ from aurion_pipeline.api.errors import (
     ScopeError,
     UnexpectedStatusError,
 )
-from aurion_pipeline.api.windows import chunk_window
+from aurion_pipeline.source.windows import chunk_window
 
 __all__ = [
     "AurionApiError",

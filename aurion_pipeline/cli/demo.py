@@ -10,9 +10,10 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from aurion_pipeline import orchestrate, report
+from aurion_pipeline.cli import runs as orchestrate
+from aurion_pipeline.ops import status as report
 from aurion_pipeline.config import load_settings
-from aurion_pipeline.sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
+from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
 
 STANDING = """
 select tenant, plan, quota_name, round(used, 1) as used, quota, round(pct_used, 1) as pct_used, alert_level

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from aurion_pipeline.sandbox.data import (
+from aurion_sandbox.data import (
     DEFAULT_TENANTS, DailyUsage, TenantProfile, billing_period, daily_usage, summary,
 )
 

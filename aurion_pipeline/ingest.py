@@ -21,15 +21,15 @@ from datetime import date, datetime, timezone
 
 import pyarrow as pa
 
-from aurion_pipeline import lake
-from aurion_pipeline.api.client import AurionClient
-from aurion_pipeline.api.errors import AuthError, AurionApiError, ScopeError
-from aurion_pipeline.api.windows import chunk_window
-from aurion_pipeline.billing_summary import normalize_summary
+from aurion_pipeline.storage import lake
+from aurion_pipeline.source.client import AurionClient
+from aurion_pipeline.source.errors import AuthError, AurionApiError, ScopeError
+from aurion_pipeline.source.windows import chunk_window
+from aurion_pipeline.transform.summary import normalize_summary
 from aurion_pipeline.config import DEFAULT_REQUESTS_PER_TENANT
-from aurion_pipeline.normalize import RawWindow, normalize_details
-from aurion_pipeline.warehouse import Warehouse
-from aurion_pipeline.warehouse.load import Window, append_summary, load_usage, log_failures, missing_days
+from aurion_pipeline.transform.usage import RawWindow, normalize_details
+from aurion_pipeline.storage import Warehouse
+from aurion_pipeline.storage.load import Window, append_summary, load_usage, log_failures, missing_days
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from aurion_pipeline import lake
+from aurion_pipeline.storage import lake
 
 METRICS = ("voice_minutes", "api_calls", "llm_input_tokens", "llm_output_tokens")
 _USAGE_COLUMNS = "tenant, usage_date, " + ", ".join(METRICS) + ", _extra, _filled, _run_id"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from aurion_pipeline.sandbox.data import (
+from aurion_sandbox.data import (
     DEFAULT_TENANTS,
     PLAN_LIMITS,
     DailyUsage,
@@ -25,7 +25,7 @@ from aurion_pipeline.sandbox.data import (
     summary,
     usage_table,
 )
-from aurion_pipeline.sandbox.server import CORRUPTIONS, LoggedRequest, SandboxServer
+from aurion_sandbox.server import CORRUPTIONS, LoggedRequest, SandboxServer
 
 __all__ = [
     "CORRUPTIONS",

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from aurion_pipeline.config import load_settings
-from aurion_pipeline.defs.assets import usage_daily, usage_summary
+from aurion_pipeline.defs.aurion_usage.assets import usage_daily, usage_summary
 
 # Every job rebuilds all seeds and views after its load (cheap: views, small CSVs), so a view never
 # binds to a seed or model that a narrower selection skipped, and analysts always get the current SQL.

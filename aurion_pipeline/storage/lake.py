@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from aurion_pipeline.normalize import USAGE_SCHEMA
+from aurion_pipeline.transform.usage import USAGE_SCHEMA
 
 USAGE_DIR = "usage_daily"
 SUMMARY_DIR = "summary_snapshots"

@@ -18,9 +18,9 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from aurion_pipeline.api import errors
-from aurion_pipeline.api.retry import BudgetedRetry
-from aurion_pipeline.api.windows import check_window, chunk_window
+from aurion_pipeline.source import errors
+from aurion_pipeline.source.retry import BudgetedRetry
+from aurion_pipeline.source.windows import check_window, chunk_window
 from aurion_pipeline.config import ConfigError, validate_base_url
 
 log = logging.getLogger(__name__)

@@ -1,11 +1,11 @@
-"""Asset checks on the raw usage table, from the invariants in warehouse/quality.py."""
+"""Asset checks on the raw usage table, from the invariants in storage/quality.py."""
 
 
 import dagster as dg
 
-from aurion_pipeline.defs.assets import usage_daily
-from aurion_pipeline.defs.resources import WarehouseResource
-from aurion_pipeline.warehouse.quality import RAW_USAGE_CHECKS, count_offenders
+from aurion_pipeline.defs.aurion_usage.assets import usage_daily
+from aurion_pipeline.defs.aurion_usage.resources import WarehouseResource
+from aurion_pipeline.storage.quality import RAW_USAGE_CHECKS, count_offenders
 
 
 @dg.multi_asset_check(

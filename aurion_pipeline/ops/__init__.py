@@ -1,0 +1,1 @@
+"""What operators and analysts run against the analyst copy: `status` and ad-hoc SQL."""
