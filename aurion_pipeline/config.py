@@ -21,6 +21,11 @@ DEFAULT_BASE_URL = "https://apps.aurionai.net"
 DEFAULT_START_DATE = date(2024, 1, 1)
 DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"  # the writer's; DuckDB's own default is 80% of RAM
 DEFAULT_REQUESTS_PER_TENANT = 4  # details requests one tenant may have in flight
+DEFAULT_DAILY_CRON = "15 1 * * *"
+DEFAULT_SUMMARY_CRON = "0 */6 * * *"
+# The oldest DuckDB storage format every analytics view works with: DuckDB 1.x clients (CLI, DBeaver's
+# JDBC driver) cannot read 2.0's own format (version 69).
+DEFAULT_ANALYST_STORAGE_VERSION = "v1.0.0"
 _PACKAGE = Path(__file__).resolve().parent
 REPO_SQL_DIR = _PACKAGE.parent / "dbt_like_sql"  # a checkout or editable install: the folder at the repository root
 PACKAGED_SQL_DIR = _PACKAGE / "_sql"  # a wheel install: the copy pyproject.toml ships inside the package
@@ -36,16 +41,25 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TenantSpec:
-    """One Aurion tenant to load: its name in the warehouse and the env var holding its key."""
+    """One Aurion tenant to load: its name in the warehouse, the env var holding its key, and
+    optionally the plan it is on (used until a /usage/summary snapshot says otherwise)."""
 
     name: str
     api_key_env: str
+    plan: str | None = None
 
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting of a run, read once from the environment at the edge (CLI, definitions.py)
+    and passed down; nothing below the edge reads os.environ. Keys are not settings: each tenant
+    names the variable holding its key, read only when a client is built."""
+
+    tenants: tuple[TenantSpec, ...]
     base_url: str
     data_dir: Path
+    dagster_home: Path
+    sql_dir: Path
     start_date: date
     max_range_days: int
     lookback_days: int
@@ -54,13 +68,20 @@ class Settings:
     requests_per_tenant: int
     lock_timeout_s: float
     duckdb_memory_limit: str
+    daily_cron: str
+    summary_cron: str
+    analyst_storage_version: str
+    alerts_file: Path | None
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     return Settings(
+        tenants=load_tenants(env),
         base_url=validate_base_url(env.get("AURION_BASE_URL", DEFAULT_BASE_URL)),
         data_dir=Path(env.get("AURION_DATA_DIR", "./data")).expanduser().resolve(),
+        dagster_home=Path(env.get("DAGSTER_HOME") or "./.dagster_home").expanduser().resolve(),
+        sql_dir=sql_folder(env),
         start_date=parse_date(env.get("AURION_START_DATE"), "AURION_START_DATE", DEFAULT_START_DATE),
         max_range_days=parse_int(env, "AURION_MAX_RANGE_DAYS", 31, lo=1, hi=366),
         lookback_days=parse_int(env, "AURION_LOOKBACK_DAYS", 3, lo=0, hi=90),
@@ -69,6 +90,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         requests_per_tenant=parse_int(env, "AURION_REQUESTS_PER_TENANT", DEFAULT_REQUESTS_PER_TENANT, lo=1, hi=16),
         lock_timeout_s=float(parse_int(env, "AURION_LOCK_TIMEOUT_SECONDS", 120, lo=0, hi=86400)),
         duckdb_memory_limit=parse_memory_limit(env, "AURION_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT),
+        daily_cron=env.get("AURION_DAILY_CRON") or DEFAULT_DAILY_CRON,
+        summary_cron=env.get("AURION_SUMMARY_CRON") or DEFAULT_SUMMARY_CRON,
+        analyst_storage_version=env.get("AURION_ANALYST_STORAGE_VERSION") or DEFAULT_ANALYST_STORAGE_VERSION,
+        alerts_file=Path(env["AURION_ALERTS_FILE"]).expanduser().resolve() if env.get("AURION_ALERTS_FILE") else None,
     )
 
 
