@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from aurion_pipeline.transform import usage as normalize
+from aurion_pipeline.transform import columns
 from aurion_pipeline.transform.summary import SUMMARY_SCHEMA, SummaryDataError, normalize_summary
 from aurion_pipeline.transform.usage import (
     USAGE_SCHEMA,
@@ -221,8 +221,8 @@ def test_fast_and_checked_paths_agree_on_random_payloads(monkeypatch, sliced):
     """The one-call fast path, or the fast path over slices with only the failing slices checked
     per row, and the per-row checked path over everything must make identical decisions."""
     if sliced:  # every batch with a bad value is cut down to 2-row slices: all the stitching is exercised
-        monkeypatch.setattr(normalize, "_CHECKED_ROWS", 2)
-        monkeypatch.setattr(normalize, "_SLICES", 3)
+        monkeypatch.setattr(columns, "_CHECKED_ROWS", 2)
+        monkeypatch.setattr(columns, "_SLICES", 3)
     rnd = random.Random(3)
     odd = [0, 1, 1.0, 2.5, -1, True, False, None, "3", float("nan"), [], {}, 2**70]
 
@@ -251,7 +251,7 @@ def test_fast_and_checked_paths_agree_on_random_payloads(monkeypatch, sliced):
             windows.append(RawWindow(f"t{t}", start, start + timedelta(rnd.randrange(5)), rows))
         fast = normalize_details(windows)
         with monkeypatch.context() as m:
-            m.setattr(normalize, "_columns_fast", lambda rows: None)
+            m.setattr(columns, "_columns_fast", lambda rows: None)
             checked = normalize_details(windows)
         assert fast.table.drop_columns(["_extra"]).equals(checked.table.drop_columns(["_extra"]))
         assert [json.loads(e) if e else None for e in fast.table.column("_extra").to_pylist()] == [
