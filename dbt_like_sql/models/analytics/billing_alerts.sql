@@ -1,35 +1,25 @@
--- Billing alerts as the vendor fires them: each threshold of seeds.alert_thresholds at most once per
+-- Billing alerts as the vendor fires them: each level of analytics.quota_levels at most once per
 -- tenant x billing period x quota, on the first day it is reached. basis 'actual': reached by loaded
 -- daily usage (voice_minutes, api_calls) or by a summary snapshot (storage_mb); basis 'forecast': not
 -- reached yet, but the current period's forecast (analytics.usage_forecast_daily) reaches it.
-with quotas as (
-    select tenant, period_start, period_end, quota_name, quota, is_current
-    from analytics.plan_utilization
-    where quota is not null
-),
-
-daily_points as (
+with daily_points as (
     select
-        p.tenant, p.period_start, q.quota_name, u.usage_date as reached_on,
-        sum(case q.quota_name when 'voice_minutes' then u.voice_minutes else u.api_calls end) over (
-            partition by p.tenant, p.period_start, q.quota_name order by u.usage_date
+        p.tenant, p.period_start, u.quota_name, u.usage_date as reached_on,
+        sum(u.used) over (
+            partition by p.tenant, p.period_start, u.quota_name order by u.usage_date
             rows between unbounded preceding and current row
         ) as used
-    from analytics.usage_daily as u
+    from analytics.usage_long as u
     join analytics.billing_periods as p
         on p.tenant = u.tenant and u.usage_date between p.period_start and p.period_end
-    cross join (values ('voice_minutes'), ('api_calls')) as q(quota_name)
+    where u.quota_name is not null
 ),
 
 storage_points as (
-    -- A snapshot counts for the billing period its own period starts in, as in plan_utilization.
-    select s.tenant, p.period_start, 'storage_mb' as quota_name, s.captured_at::date as reached_on,
-        s.storage_mb_used as used
-    from raw.usage_summary as s
-    join analytics.billing_periods as p
-        on p.tenant = s.tenant
-        and coalesce(s.period_start, s.captured_at::date) between p.period_start and p.period_end
-    where s.storage_mb_used is not null
+    select tenant, billing_period_start as period_start, 'storage_mb' as quota_name,
+        captured_at::date as reached_on, storage_mb_used as used
+    from analytics.period_snapshots
+    where storage_mb_used is not null
 ),
 
 forecast_points as (
@@ -39,48 +29,40 @@ forecast_points as (
 ),
 
 points as (
-    select 'actual' as basis, * from daily_points
+    select 'actual' as basis, tenant, period_start, quota_name, reached_on, used::double as used,
+        used as exact_used
+    from daily_points
     union all
-    select 'actual' as basis, * from storage_points
+    select 'actual', tenant, period_start, quota_name, reached_on, used::double, used from storage_points
     union all
-    select 'forecast' as basis, * from forecast_points
-),
-
-scored as (
-    select
-        p.basis, p.tenant, p.period_start, q.period_end, p.quota_name, p.reached_on, q.quota, q.is_current,
-        case
-            when q.quota > 0 then 100.0 * p.used / q.quota
-            when p.used > 0 then 'infinity'::double
-            else 0.0
-        end as pct_used
-    from points as p
-    join quotas as q on q.tenant = p.tenant and q.period_start = p.period_start and q.quota_name = p.quota_name
+    select 'forecast', tenant, period_start, quota_name, reached_on, used, null from forecast_points
 ),
 
 reached as (
     select
-        s.tenant, s.period_start, s.period_end, s.quota_name, s.quota, s.is_current,
-        t.alert_level, t.severity, t.threshold_pct,
-        -- An actual crossing wins over a forecast one; the forecast only covers days after the actual ones.
-        min(s.basis) as basis,
-        min(s.reached_on) as first_reached_on
-    from scored as s
-    join seeds.alert_thresholds as t
-        on s.pct_used > t.threshold_pct or (t.inclusive and s.pct_used = t.threshold_pct)
+        l.tenant, l.period_start, l.quota_name, l.alert_level, l.severity, l.threshold_pct, l.quota,
+        min(p.reached_on) filter (where p.basis = 'actual') as actual_on,
+        min(p.reached_on) filter (where p.basis = 'forecast') as forecast_on
+    from points as p
+    join analytics.quota_levels as l
+        on l.tenant = p.tenant and l.period_start = p.period_start and l.quota_name = p.quota_name
+        -- Actual usage is compared exactly; a forecast is a double estimate, compared as one.
+        and coalesce(p.exact_used >= l.usage_to_reach, p.used >= l.usage_to_reach::double)
     group by all
 )
 
 select
-    tenant,
-    period_start,
-    period_end,
-    quota_name,
-    alert_level,
-    severity,
-    threshold_pct,
-    basis,
-    first_reached_on,
-    quota,
-    is_current
-from reached
+    r.tenant,
+    r.period_start,
+    p.period_end,
+    r.quota_name,
+    r.alert_level,
+    r.severity,
+    r.threshold_pct,
+    -- An actual crossing wins over a forecast one; the forecast only covers days after the actual ones.
+    case when r.actual_on is not null then 'actual' else 'forecast' end as basis,
+    coalesce(r.actual_on, r.forecast_on) as first_reached_on,
+    r.quota,
+    p.is_current
+from reached as r
+join analytics.billing_periods as p on p.tenant = r.tenant and p.period_start = r.period_start

@@ -12,23 +12,20 @@
 with spine as (
     -- One row per calendar day from the tenant's first to its last loaded day; a day in between that
     -- was never loaded stays null (unknown), so it counts in no mean and no window.
-    select tenant, unnest(range(first_date, last_date + 1, interval 1 day))::date as as_of_date
+    select tenant, quota_name, unnest(range(first_date, last_date + 1, interval 1 day))::date as as_of_date
     from (
-        select tenant, min(usage_date) as first_date, max(usage_date) as last_date
-        from analytics.usage_daily
-        group by tenant
+        select tenant, quota_name, min(usage_date) as first_date, max(usage_date) as last_date
+        from analytics.usage_long
+        where quota_name is not null
+        group by tenant, quota_name
     )
 ),
 
 series as (
-    select
-        s.tenant,
-        q.quota_name,
-        s.as_of_date,
-        (case q.quota_name when 'voice_minutes' then u.voice_minutes else u.api_calls end)::double as usage
+    select s.tenant, s.quota_name, s.as_of_date, u.used::double as usage
     from spine as s
-    cross join (values ('voice_minutes'), ('api_calls')) as q(quota_name)
-    left join analytics.usage_daily as u on u.tenant = s.tenant and u.usage_date = s.as_of_date
+    left join analytics.usage_long as u
+        on u.tenant = s.tenant and u.usage_date = s.as_of_date and u.quota_name = s.quota_name
 ),
 
 same_weekday as (
@@ -165,15 +162,9 @@ period_eves as (
             rows between unbounded preceding and 1 preceding
         ), 0) as cumulative_usage
     from (
-        select
-            p.tenant, p.period_start, q.quota_name,
-            coalesce(sum(case q.quota_name when 'voice_minutes' then u.voice_minutes else u.api_calls end), 0)
-                as period_total
-        from analytics.billing_periods as p
-        cross join (values ('voice_minutes'), ('api_calls')) as q(quota_name)
-        left join analytics.usage_daily as u
-            on u.tenant = p.tenant and u.usage_date between p.period_start and p.period_end
-        group by p.tenant, p.period_start, q.quota_name
+        select tenant, period_start, quota_name, used::double as period_total
+        from analytics.period_quotas
+        where quota_name in ('voice_minutes', 'api_calls')
     )
 ),
 

@@ -9,10 +9,11 @@ with latest as (
 
 current_periods as (
     select
-        p.tenant, p.period_start, p.period_end, p.days_in_period, q.quota_name,
+        p.tenant, p.period_start, p.period_end, p.days_in_period, q.quota_name, q.quota,
         least(l.last_loaded_date, p.period_end) as as_of_date
     from analytics.billing_periods as p
-    cross join (values ('voice_minutes'), ('api_calls')) as q(quota_name)
+    join analytics.period_quotas as q
+        on q.tenant = p.tenant and q.period_start = p.period_start and q.quota_name in ('voice_minutes', 'api_calls')
     left join latest as l on l.tenant = p.tenant
     where p.is_current
 ),
@@ -29,7 +30,7 @@ paths as (
         -- The first day the cumulative usage (loaded, then forecast) is above the quota.
         min(d.usage_date) filter (where d.cumulative_usage > u.quota) as exhaustion_date
     from analytics.usage_forecast_daily as d
-    left join analytics.plan_utilization as u
+    left join analytics.period_quotas as u
         on u.tenant = d.tenant and u.period_start = d.period_start and u.quota_name = d.quota_name
     group by d.tenant, d.quota_name
 ),
@@ -41,47 +42,42 @@ forecasts as (
         coalesce(f.days_elapsed, greatest(c.as_of_date - c.period_start + 1, 0))::integer as days_elapsed,
         coalesce(f.used_to_date, 0) as used_to_date,
         f.projected_total, f.projected_low, f.projected_high, f.naive_projected_total, f.exhaustion_date,
-        u.quota
+        c.quota
     from current_periods as c
     left join paths as f on f.tenant = c.tenant and f.quota_name = c.quota_name
-    left join analytics.plan_utilization as u
-        on u.tenant = c.tenant and u.period_start = c.period_start and u.quota_name = c.quota_name
 ),
 
-scored as (
-    select
-        *,
-        case
-            when quota is null or projected_total is null then null
-            when quota > 0 then 100.0 * projected_total / quota
-            when projected_total > 0 then 'infinity'::double
-            else 0.0
-        end as projected_pct
-    from forecasts
+reached as (
+    select f.tenant, f.quota_name, arg_max(l.alert_level, l.severity) as alert_level
+    from forecasts as f
+    join analytics.quota_levels as l
+        on l.tenant = f.tenant and l.period_start = f.period_start and l.quota_name = f.quota_name
+        and f.projected_total >= l.usage_to_reach::double
+    group by all
 )
 
--- One pass: each row meets the thresholds it reaches and keeps the most severe (group by all = by the row).
 select
-    s.tenant,
-    s.period_start,
-    s.period_end,
-    s.quota_name,
-    s.as_of_date,
-    s.days_elapsed,
-    s.days_in_period,
-    s.used_to_date,
-    s.projected_total,
-    s.projected_low,
-    s.projected_high,
-    s.quota,
-    s.projected_pct,
-    -- max() of a grouped column is the row's own value; group by all cannot mix it with an aggregate.
+    f.tenant,
+    f.period_start,
+    f.period_end,
+    f.quota_name,
+    f.as_of_date,
+    f.days_elapsed,
+    f.days_in_period,
+    f.used_to_date,
+    f.projected_total,
+    f.projected_low,
+    f.projected_high,
+    f.quota,
     case
-        when max(s.projected_pct) is not null then coalesce(arg_max(t.alert_level, t.severity), 'ok')
-    end as projected_alert_level,
-    s.exhaustion_date as projected_exhaustion_date,
-    s.naive_projected_total
-from scored as s
-left join seeds.alert_thresholds as t
-    on s.projected_pct > t.threshold_pct or (t.inclusive and s.projected_pct = t.threshold_pct)
-group by all
+        when f.quota is null or f.projected_total is null then null
+        when f.quota > 0 then 100.0 * f.projected_total / f.quota
+        when f.projected_total > 0 then 'infinity'::double
+        else 0.0
+    end as projected_pct,
+    case when f.quota is not null and f.projected_total is not null then coalesce(r.alert_level, 'ok') end
+        as projected_alert_level,
+    f.exhaustion_date as projected_exhaustion_date,
+    f.naive_projected_total
+from forecasts as f
+left join reached as r on r.tenant = f.tenant and r.quota_name = f.quota_name

@@ -35,14 +35,15 @@ weighted as (
         d.usage_date > d.as_of_date as is_projected,
         case
             when d.usage_date <= d.as_of_date
-                then coalesce(case d.quota_name when 'voice_minutes' then u.voice_minutes else u.api_calls end, 0)
+                then coalesce(u.used::double, 0)
         end as actual_usage,
         case
             when d.usage_date > d.as_of_date
                 then d.weekday_rates[isodow(d.usage_date)] * exp(d.daily_growth * (d.usage_date - d.as_of_date))
         end as weight
     from days as d
-    left join analytics.usage_daily as u on u.tenant = d.tenant and u.usage_date = d.usage_date
+    left join analytics.usage_long as u
+        on u.tenant = d.tenant and u.usage_date = d.usage_date and u.quota_name = d.quota_name
 ),
 
 daily as (

@@ -11,36 +11,39 @@ with latest_snapshot as (
     qualify row_number() over (partition by tenant, period_start order by captured_at desc) = 1
 ),
 
-compared_days as (
-    select tenant, period_start, unnest(range(period_start, compared_through + 1, interval 1 day))::date as usage_date
+summary_figures as (
+    select *
     from latest_snapshot
+    unpivot include nulls (summary_used for quota_name in (voice_minutes_used as voice_minutes, api_calls_used as api_calls))
+),
+
+compared_days as (
+    select
+        tenant, period_start, quota_name,
+        unnest(range(period_start, compared_through + 1, interval 1 day))::date as usage_date
+    from summary_figures
 ),
 
 details as (
     select
-        d.tenant, d.period_start,
+        d.tenant, d.period_start, d.quota_name,
         count(*) as days_expected,
         count(u.usage_date) as days_loaded,
-        sum(u.voice_minutes) as voice_minutes,
-        sum(u.api_calls) as api_calls
+        sum(u.used) as used
     from compared_days as d
-    left join analytics.usage_daily as u on u.tenant = d.tenant and u.usage_date = d.usage_date
-    group by d.tenant, d.period_start
+    left join analytics.usage_long as u
+        on u.tenant = d.tenant and u.usage_date = d.usage_date and u.quota_name = d.quota_name
+    group by all
 ),
 
 compared as (
     select
-        s.tenant, s.period_start, s.period_end, s.captured_at, s.compared_through, q.quota_name,
-        case q.quota_name when 'voice_minutes' then s.voice_minutes_used else s.api_calls_used end as summary_used,
-        case
-            when coalesce(d.days_loaded, 0) > 0
-                then coalesce(case q.quota_name when 'voice_minutes' then d.voice_minutes else d.api_calls end, 0)
-        end as details_used,
+        s.tenant, s.period_start, s.period_end, s.captured_at, s.compared_through, s.quota_name, s.summary_used,
+        case when coalesce(d.days_loaded, 0) > 0 then coalesce(d.used, 0) end as details_used,
         coalesce(d.days_expected, 0) as days_expected,
         coalesce(d.days_loaded, 0) as days_loaded
-    from latest_snapshot as s
-    cross join (values ('voice_minutes'), ('api_calls')) as q(quota_name)
-    left join details as d on d.tenant = s.tenant and d.period_start = s.period_start
+    from summary_figures as s
+    left join details as d on d.tenant = s.tenant and d.period_start = s.period_start and d.quota_name = s.quota_name
 )
 
 select

@@ -1,0 +1,89 @@
+-- Each tenant x billing period x quota: what was used and the quota it counts against, with where the
+-- plan and the quota come from. plan_utilization adds the alert level; analytics.quota_levels turns
+-- the quotas into the usage that reaches each level.
+with periods as (
+    select
+        p.tenant, p.period_start, p.period_end, p.is_current,
+        s.billing_status,
+        s.plan as snapshot_plan,
+        -- A period without a snapshot takes the plan of the nearest earlier snapshot, else the nearest later one.
+        coalesce(
+            s.plan,
+            last_value(s.plan ignore nulls) over (
+                partition by p.tenant order by p.period_start rows between unbounded preceding and 1 preceding),
+            first_value(s.plan ignore nulls) over (
+                partition by p.tenant order by p.period_start rows between 1 following and unbounded following)
+        ) as known_plan,
+        coalesce(u.days_loaded, 0) as days_loaded
+    from analytics.billing_periods as p
+    left join analytics.period_snapshots as s
+        on s.tenant = p.tenant and s.billing_period_start = p.period_start and s.is_latest_in_period
+    left join analytics.period_usage as u on u.tenant = p.tenant and u.period_start = p.period_start
+),
+
+planned as (
+    select
+        *,
+        coalesce(known_plan, (select min(plan) from seeds.plan_tiers where is_default)) as plan,
+        case
+            when snapshot_plan is not null then 'summary'
+            when known_plan is not null then 'nearest_summary'
+            else 'default'
+        end as plan_source
+    from periods
+),
+
+tier_quotas as (
+    -- A null quota in the tier table is unlimited.
+    select plan, quota_name, quota
+    from (select plan, voice_minutes, api_calls, storage_mb from seeds.plan_tiers)
+    unpivot include nulls (quota for quota_name in (voice_minutes, api_calls, storage_mb))
+),
+
+summary_quotas as (
+    select tenant, billing_period_start as period_start, quota_name, summary_used, summary_limit
+    from (select * from analytics.period_snapshots where is_latest_in_period)
+    unpivot include nulls ((summary_used, summary_limit) for quota_name in (
+        (voice_minutes_used, voice_minutes_limit) as voice_minutes,
+        (api_calls_used, api_calls_limit) as api_calls,
+        (storage_mb_used, storage_mb_limit) as storage_mb
+    ))
+),
+
+detail_used as (
+    select p.tenant, p.period_start, u.quota_name, sum(u.used) as used
+    from analytics.usage_long as u
+    join analytics.billing_periods as p
+        on p.tenant = u.tenant and u.usage_date between p.period_start and p.period_end
+    where u.quota_name is not null
+    group by all
+),
+
+quotas as (
+    select
+        p.*, n.quota_name, t.quota as tier_quota, s.summary_used, s.summary_limit,
+        -- The summary reported the quota (a null limit there means unlimited) unless used and limit are both absent.
+        coalesce(s.summary_used, s.summary_limit) is not null as summary_has_quota
+    from planned as p
+    cross join (select distinct quota_name from tier_quotas) as n
+    left join tier_quotas as t on t.plan = p.plan and t.quota_name = n.quota_name
+    left join summary_quotas as s
+        on s.tenant = p.tenant and s.period_start = p.period_start and s.quota_name = n.quota_name
+)
+
+select
+    q.tenant,
+    q.period_start,
+    q.period_end,
+    q.plan,
+    q.plan_source,
+    q.billing_status,
+    q.quota_name,
+    -- Voice minutes and API calls: the loaded days' sum; storage: the period's latest snapshot figure.
+    case when q.quota_name = 'storage_mb' then q.summary_used::decimal(38, 3) else coalesce(d.used, 0) end as used,
+    case when q.summary_has_quota then q.summary_limit else q.tier_quota end as quota,
+    case when q.summary_has_quota then 'summary' else 'plan_tier' end as quota_source,
+    q.days_loaded,
+    q.is_current
+from quotas as q
+left join detail_used as d on d.tenant = q.tenant and d.period_start = q.period_start and d.quota_name = q.quota_name
