@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# `make dev` and the CLI share this instance; the demo keeps its own under ./demo/.
+DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 .PHONY: setup demo test test-slow dev bench clean
 
@@ -15,7 +16,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-demo: setup
+demo: setup  # data and Dagster home in ./demo/, apart from a real key's ./data
 	$(BIN)/aurion-pipeline demo
 
 test: setup
@@ -28,10 +29,10 @@ dev: setup
 	mkdir -p $(DAGSTER_HOME)
 	test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	@cmp -s dagster.yaml $(DAGSTER_HOME)/dagster.yaml || echo "note: $(DAGSTER_HOME)/dagster.yaml differs from ./dagster.yaml; kept (copy it over to use the project's instance config)"
-	$(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml
 
 bench: setup
 	$(BIN)/python bench/run_all.py
 
-clean:
-	rm -rf data .dagster_home
+clean:  # the demo's folder, and the default data and Dagster home of the CLI
+	rm -rf demo data .dagster_home

@@ -1,7 +1,9 @@
-"""Settings read from `AURION_*` environment variables, validated with one-line errors.
+"""Settings read from `AURION_*` environment variables, validated once, with one-line errors.
 
-Secrets are not read here: the tenant list names the environment variable that holds each key,
-and the key itself is resolved only when a client is built (see `defs/resources.py`).
+This module (and the CLI edge that hands it `os.environ`) is the only reader of the environment.
+Secrets are not settings: the tenant list names the variable that holds each key; `require_api_keys`
+checks those variables are set before a fetching command starts, and the key itself is read only when
+a client is built.
 """
 
 from __future__ import annotations
@@ -9,14 +11,19 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
+from aurion_pipeline import config_checks as checks
+from aurion_pipeline.config_checks import ConfigError
+from aurion_pipeline.config_tenants import TENANT_NAME, TenantSpec, parse_tenants_file
 
+__all__ = [
+    "ConfigError", "Settings", "TenantSpec", "load_settings", "parse_tenants_file", "require_api_keys", "sql_folder",
+]
 DEFAULT_BASE_URL = "https://apps.aurionai.net"
 DEFAULT_START_DATE = date(2024, 1, 1)
 DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"  # the writer's; DuckDB's own default is 80% of RAM
@@ -29,24 +36,8 @@ DEFAULT_ANALYST_STORAGE_VERSION = "v1.0.0"
 _PACKAGE = Path(__file__).resolve().parent
 REPO_SQL_DIR = _PACKAGE.parent / "dbt_like_sql"  # a checkout or editable install: the folder at the repository root
 PACKAGED_SQL_DIR = _PACKAGE / "_sql"  # a wheel install: the copy pyproject.toml ships inside the package
-_TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A size DuckDB's memory_limit accepts: a number and a 1000-based (KB..TB) or 1024-based (KiB..TiB) unit.
 _MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*[KMGT]i?B$", re.IGNORECASE)
-
-
-class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names the variable and the fix."""
-
-
-@dataclass(frozen=True)
-class TenantSpec:
-    """One Aurion tenant to load: its name in the warehouse, the env var holding its key, and
-    optionally the plan it is on (used until a /usage/summary snapshot says otherwise)."""
-
-    name: str
-    api_key_env: str
-    plan: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,38 +66,75 @@ class Settings:
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Every setting, validated: a bad one raises ConfigError naming its variable, before anything runs.
+    API keys are checked separately (`require_api_keys`): definitions load without them."""
     env = os.environ if env is None else env
+    sql_dir = sql_folder(env)
     return Settings(
-        tenants=load_tenants(env),
-        base_url=validate_base_url(env.get("AURION_BASE_URL", DEFAULT_BASE_URL)),
-        data_dir=Path(env.get("AURION_DATA_DIR", "./data")).expanduser().resolve(),
-        dagster_home=Path(env.get("DAGSTER_HOME") or "./.dagster_home").expanduser().resolve(),
-        sql_dir=sql_folder(env),
-        start_date=parse_date(env.get("AURION_START_DATE"), "AURION_START_DATE", DEFAULT_START_DATE),
+        tenants=load_tenants(env, checks.plan_names(sql_dir)),
+        base_url=validate_base_url(env.get("AURION_BASE_URL") or DEFAULT_BASE_URL),
+        data_dir=checks.writable_folder(env.get("AURION_DATA_DIR") or "./data", "AURION_DATA_DIR"),
+        dagster_home=checks.writable_folder(env.get("DAGSTER_HOME") or "./.dagster_home", "DAGSTER_HOME"),
+        sql_dir=sql_dir,
+        start_date=checks.past_date(
+            parse_date(env.get("AURION_START_DATE"), "AURION_START_DATE", DEFAULT_START_DATE), "AURION_START_DATE"
+        ),
         max_range_days=parse_int(env, "AURION_MAX_RANGE_DAYS", 31, lo=1, hi=366),
         lookback_days=parse_int(env, "AURION_LOOKBACK_DAYS", 3, lo=0, hi=90),
         end_date_inclusive=parse_bool(env, "AURION_END_DATE_INCLUSIVE", True),
         max_workers=parse_int(env, "AURION_MAX_WORKERS", 8, lo=1, hi=64),
         requests_per_tenant=parse_int(env, "AURION_REQUESTS_PER_TENANT", DEFAULT_REQUESTS_PER_TENANT, lo=1, hi=16),
         lock_timeout_s=float(parse_int(env, "AURION_LOCK_TIMEOUT_SECONDS", 120, lo=0, hi=86400)),
-        duckdb_memory_limit=parse_memory_limit(env, "AURION_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT),
-        daily_cron=env.get("AURION_DAILY_CRON") or DEFAULT_DAILY_CRON,
-        summary_cron=env.get("AURION_SUMMARY_CRON") or DEFAULT_SUMMARY_CRON,
-        analyst_storage_version=env.get("AURION_ANALYST_STORAGE_VERSION") or DEFAULT_ANALYST_STORAGE_VERSION,
-        alerts_file=Path(env["AURION_ALERTS_FILE"]).expanduser().resolve() if env.get("AURION_ALERTS_FILE") else None,
+        duckdb_memory_limit=checks.duckdb_memory_limit(
+            parse_memory_limit(env, "AURION_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT),
+            "AURION_DUCKDB_MEMORY_LIMIT",
+        ),
+        daily_cron=checks.dagster_cron(env.get("AURION_DAILY_CRON") or DEFAULT_DAILY_CRON, "AURION_DAILY_CRON"),
+        summary_cron=checks.dagster_cron(env.get("AURION_SUMMARY_CRON") or DEFAULT_SUMMARY_CRON, "AURION_SUMMARY_CRON"),
+        analyst_storage_version=checks.duckdb_storage_version(
+            env.get("AURION_ANALYST_STORAGE_VERSION") or DEFAULT_ANALYST_STORAGE_VERSION, "AURION_ANALYST_STORAGE_VERSION"
+        ),
+        alerts_file=checks.readable_file(env["AURION_ALERTS_FILE"], "AURION_ALERTS_FILE")
+        if env.get("AURION_ALERTS_FILE") else None,
     )
 
 
-def load_tenants(env: Mapping[str, str] | None = None) -> tuple[TenantSpec, ...]:
-    """The tenants to load: `AURION_TENANTS_FILE` if set, else one tenant keyed by `AURION_API_KEY`."""
+def load_tenants(env: Mapping[str, str] | None = None, plans: frozenset[str] = frozenset()) -> tuple[TenantSpec, ...]:
+    """The tenants to load: `AURION_TENANTS_FILE` if set, else one tenant keyed by `AURION_API_KEY`.
+    A declared `plan:` must be one of `plans` (the seed's plan names) when those are known."""
     env = os.environ if env is None else env
     path = env.get("AURION_TENANTS_FILE")
     if path:
-        return parse_tenants_file(Path(path))
+        return parse_tenants_file(Path(path), plans)
     name = env.get("AURION_TENANT", "default")
-    if not _TENANT_NAME.match(name):
-        raise ConfigError(f"AURION_TENANT={name!r} is not a valid tenant name (letters, digits, _ . -)")
+    if not TENANT_NAME.match(name):
+        raise ConfigError(
+            f"AURION_TENANT={name!r} is not a valid tenant name; use 1-64 letters, digits, _ . - starting with a letter or digit"
+        )
     return (TenantSpec(name=name, api_key_env="AURION_API_KEY"),)
+
+
+def require_api_keys(settings: Settings, env: Mapping[str, str], only: Sequence[str] = ()) -> tuple[TenantSpec, ...]:
+    """The tenants a fetching command will call (all, or those named by --tenant), each with its key
+    set to something that can be sent. The key is never echoed; only its variable is named."""
+    configured = {t.name for t in settings.tenants}
+    unknown = sorted(set(only) - configured)
+    if unknown:
+        raise ConfigError(
+            f"--tenant {', '.join(unknown)} is not configured; configured tenants: {', '.join(sorted(configured))}"
+        )
+    chosen = tuple(t for t in settings.tenants if not only or t.name in only)
+    for tenant in chosen:
+        key = env.get(tenant.api_key_env)
+        if not key:
+            hint = "" if tenant.api_key_env != "AURION_API_KEY" else " (or list tenants in AURION_TENANTS_FILE)"
+            raise ConfigError(f"{tenant.api_key_env} is not set: export the API key of tenant {tenant.name!r}{hint}")
+        if not key.isprintable() or any(c.isspace() for c in key) or not key.isascii():
+            raise ConfigError(
+                f"{tenant.api_key_env} holds spaces, line breaks or non-ASCII characters (value not shown); "
+                "set it to the key alone"
+            )
+    return chosen
 
 
 def sql_folder(env: Mapping[str, str] | None = None) -> Path:
@@ -121,40 +149,6 @@ def sql_folder(env: Mapping[str, str] | None = None) -> Path:
     if not (path / "models").is_dir():
         raise ConfigError(f"AURION_SQL_DIR={raw!r} has no models/ folder; point it at a copy of dbt_like_sql/")
     return path
-
-
-def parse_tenants_file(path: Path) -> tuple[TenantSpec, ...]:
-    where = f"AURION_TENANTS_FILE ({path})"
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{where} does not exist") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{where} is not readable YAML: {type(exc).__name__}") from None
-    if isinstance(doc, dict):
-        doc = doc.get("tenants")
-    if not isinstance(doc, list) or not doc:
-        raise ConfigError(f"{where} must be a non-empty YAML list of {{name, api_key_env}}")
-    tenants = tuple(_tenant_entry(entry, i, where) for i, entry in enumerate(doc))
-    names = [t.name for t in tenants]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ConfigError(f"{where} lists tenant(s) more than once: {', '.join(dupes)}")
-    return tenants
-
-
-def _tenant_entry(entry: object, index: int, where: str) -> TenantSpec:
-    if not isinstance(entry, dict) or set(entry) - {"name", "api_key_env"}:
-        raise ConfigError(f"{where}: entry {index + 1} must have exactly the keys name and api_key_env")
-    name, key_env = entry.get("name"), entry.get("api_key_env")
-    if not isinstance(name, str) or not _TENANT_NAME.match(name):
-        raise ConfigError(f"{where}: entry {index + 1} has an invalid name {name!r} (letters, digits, _ . -)")
-    if not isinstance(key_env, str) or not _ENV_NAME.match(key_env):
-        raise ConfigError(
-            f"{where}: tenant {name!r} needs api_key_env, the NAME of an environment variable "
-            "holding its key (never the key itself)"
-        )
-    return TenantSpec(name=name, api_key_env=key_env)
 
 
 def validate_base_url(url: str) -> str:

@@ -61,7 +61,7 @@ def test_tenants_file_names_env_vars_not_keys(tmp_path):
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        pytest.param("- {name: acme, api_key: ak_live_123}\n", "exactly the keys", id="a key instead of its env var"),
+        pytest.param("- {name: acme, api_key: ak_live_123}\n", "must have the keys", id="a key instead of its env var"),
         pytest.param("- {name: acme, api_key_env: 'ak live'}\n", "NAME of an environment variable", id="not an env name"),
         pytest.param("- {name: a, api_key_env: K}\n- {name: a, api_key_env: K}\n", "more than once", id="duplicate"),
         pytest.param("name: acme\n", "non-empty YAML list", id="not a list"),

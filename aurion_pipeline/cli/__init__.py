@@ -1,15 +1,22 @@
-"""`aurion-pipeline`: demo, backfill, summary, sql, status, rebuild. Failures exit non-zero with one line."""
+"""`aurion-pipeline`: demo, backfill, summary, sql, status, rebuild, sandbox.
+
+Exit codes: 0 everything loaded; 1 a run failed or some windows failed (the others are loaded);
+2 bad input or configuration, found before any Dagster run or network request.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from datetime import date
-from pathlib import Path
+from datetime import date, datetime, timezone
 
+from aurion_pipeline.config import ConfigError, Settings, load_settings, require_api_keys
 from aurion_pipeline.source.errors import AurionApiError
-from aurion_pipeline.config import ConfigError, load_settings
 from aurion_pipeline.storage import WarehouseLockedError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+FETCHING = ("backfill", "summary")  # commands that call the API: their keys must be set
 
 
 def _date(value: str) -> date:
@@ -19,84 +26,115 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date; use YYYY-MM-DD") from None
 
 
-def _tenant_days(value: str) -> int:
+def _count(value: str) -> int:
     try:
         if int(value) >= 0:
             return int(value)
     except ValueError:
         pass
-    raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of tenant-days (0 or more)")
+    raise argparse.ArgumentTypeError(f"{value!r} is not a whole number (0 or more)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aurion-pipeline", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="also print Dagster's event log and stack traces")
+    parser = argparse.ArgumentParser(prog="aurion-pipeline", description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n")[1], parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="backfill the built-in sandbox API through Dagster and show where tenants stand")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, parents=[common])
+
+    demo = command("demo", "backfill the built-in sandbox API through Dagster into ./demo/ and show where tenants stand")
     demo.add_argument("--days", type=int, default=90, help="days to backfill, ending yesterday (default 90)")
-    backfill = sub.add_parser("backfill", help="load a range of days through Dagster (one run, chunked requests)")
+    demo.add_argument("--data-dir", help="where the demo keeps its data and Dagster home (default ./demo)")
+    backfill = command("backfill", "load a range of days through Dagster (one run, chunked requests)")
     backfill.add_argument("--start", type=_date, required=True)
     backfill.add_argument("--end", type=_date, required=True, help="last day to load, inclusive")
     backfill.add_argument("--tenant", action="append", default=[], help="only this tenant (repeatable)")
     backfill.add_argument("--missing-only", action="store_true", help="skip days already loaded (finish a failed run)")
     backfill.add_argument(
-        "--commit-rows", type=_tenant_days, default=0, metavar="N",
+        "--commit-rows", type=_count, default=0, metavar="N",
         help="commit rounds of windows together once they hold N tenant-days (default 0: commit every round); "
         "faster for big backfills from a fast API; a kill loses at most one batch, which --missing-only refetches",
     )
-    sub.add_parser("summary", help="snapshot /usage/summary for every tenant through Dagster")
-    sql = sub.add_parser("sql", help="query the analyst copy (read-only; never blocks a load)")
+    command("summary", "snapshot /usage/summary for every tenant through Dagster and print what it captured")
+    sql = command("sql", "query the analyst copy (read-only; never blocks a load)")
     sql.add_argument("query")
-    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    sub.add_parser("status", help="loaded range, gaps, failures, last loads and current alerts per tenant")
-    sub.add_parser("rebuild", help="rebuild the warehouse's raw tables from the Parquet lake")
+    sql.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table")
+    command("status", "loaded range, gaps, failures, last loads and current alerts per tenant")
+    command("rebuild", "rebuild the warehouse's raw tables from the Parquet lake")
+    sandbox = command("sandbox", "run the sandbox Aurion API in the foreground and print its URL, tenants file and keys")
+    sandbox.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
+    sandbox.add_argument("--tenants", type=_count, default=0, metavar="N",
+                         help="serve N generated tenants instead of the five default ones")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _dispatch(args)
+        if args.command == "sandbox":
+            return _sandbox(args)
+        if args.command == "demo":
+            from aurion_pipeline.cli.demo import run_demo
+
+            return run_demo(os.environ, days=args.days, root=args.data_dir, verbose=args.verbose)
+        settings = settings_for(args, os.environ)
+        return _dispatch(args, settings)
     except (ConfigError, AurionApiError, WarehouseLockedError, FileNotFoundError) as exc:
-        print(f"aurion-pipeline {args.command}: {exc}", file=sys.stderr)
-        return 2
+        print(f"aurion-pipeline {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"aurion-pipeline {args.command}: interrupted; re-run to complete (loads are idempotent)", file=sys.stderr)
         return 130
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    from aurion_pipeline.cli import runs as orchestrate
-    from aurion_pipeline.ops import status as report
+def settings_for(args: argparse.Namespace, env: os._Environ | dict[str, str]) -> Settings:
+    """Every setting, the keys of the tenants the command will call, and the command's own dates:
+    all checked here, before Dagster is imported, so a mistake costs a second, not a run."""
+    settings = load_settings(env)
+    if args.command in FETCHING:
+        require_api_keys(settings, env, getattr(args, "tenant", ()))
+    if args.command == "backfill":
+        check_range(settings, args.start, args.end)
+    return settings
 
-    if args.command == "demo":
-        from aurion_pipeline.cli.demo import run_demo
 
-        return run_demo(days=args.days)
-    settings = load_settings()
-    if args.command in ("backfill", "summary"):
-        orchestrate.ensure_dagster_home(Path(".dagster_home"))
-        if args.command == "backfill":
-            result = orchestrate.backfill(
-                args.start, args.end, args.tenant, args.missing_only, commit_rows=args.commit_rows
-            )
-        else:
-            result = orchestrate.run_load("summary_job")
-        return _finish(result, args.command)
+def check_range(settings: Settings, start: date, end: date) -> None:
+    if start > end:
+        raise ConfigError(f"--start {start} is after --end {end}")
+    if start < settings.start_date:
+        raise ConfigError(f"--start {start} is before AURION_START_DATE ({settings.start_date}); lower AURION_START_DATE")
+    if end >= datetime.now(timezone.utc).date():
+        raise ConfigError(f"--end {end} is not a complete UTC day yet; the latest day you can load is yesterday")
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command in FETCHING:
+        from aurion_pipeline.cli.output import run_and_report
+
+        return run_and_report(args, settings)
     if args.command == "sql":
-        return report.print_query(settings, args.query, args.format)
+        from aurion_pipeline.ops.query import print_query
+
+        return print_query(settings, args.query, args.format)
+    from aurion_pipeline.ops import status
+
     if args.command == "status":
-        return report.print_status(settings)
-    return report.rebuild(settings)
+        return status.print_status(settings)
+    return status.rebuild(settings)
 
 
-def _finish(result, command: str) -> int:
-    from aurion_pipeline.cli.runs import failure_reason
+def _sandbox(args: argparse.Namespace) -> int:
+    from aurion_sandbox.__main__ import main as sandbox_main
 
-    if result.success:
-        print(f"aurion-pipeline {command}: run {result.run_id} succeeded")
-        return 0
-    print(f"aurion-pipeline {command}: run {result.run_id} failed: {failure_reason(result)}", file=sys.stderr)
-    return 1
+    return sandbox_main(["--port", str(args.port), *(["--tenants", str(args.tenants)] if args.tenants else [])])
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 if __name__ == "__main__":

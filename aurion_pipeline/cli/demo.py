@@ -7,11 +7,13 @@ deployment runs), snapshots the summaries, and prints where each tenant stands.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from aurion_pipeline.cli import runs as orchestrate
 from aurion_pipeline.ops import status as report
+from aurion_pipeline.ops.query import print_query
 from aurion_pipeline.config import load_settings
 from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
 
@@ -32,13 +34,30 @@ order by tenant, quota_name
 """
 
 
-def run_demo(days: int = 90) -> int:
+DEFAULT_ROOT = Path("demo")  # apart from ./data and ./.dagster_home, which a real key uses
+
+
+def demo_env(env: Mapping[str, str], root: str | None) -> dict[str, str]:
+    """The demo's data directory and Dagster home: under `--data-dir` (default ./demo), unless
+    AURION_DATA_DIR / DAGSTER_HOME say otherwise. A real key's ./data is never touched."""
+    base = Path(root).expanduser().resolve() if root else DEFAULT_ROOT.resolve()
+    return {
+        **env,
+        "AURION_DATA_DIR": str(base / "data") if root or not env.get("AURION_DATA_DIR") else env["AURION_DATA_DIR"],
+        "DAGSTER_HOME": str(base / "dagster_home") if root or not env.get("DAGSTER_HOME") else env["DAGSTER_HOME"],
+    }
+
+
+def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None, verbose: bool = False) -> int:
     today = datetime.now(timezone.utc).date()
     start, end = today - timedelta(days=days), today - timedelta(days=1)
-    settings = load_settings()
-    orchestrate.ensure_dagster_home(Path(".dagster_home"))
+    env = demo_env(env, root)
+    settings = load_settings(env)  # the user's other settings are checked before the sandbox starts
+    print(f"demo data in {settings.data_dir}, Dagster home {settings.dagster_home} (make clean removes ./demo)")
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)  # Dagster's instance is found only through it
+    orchestrate.ensure_dagster_home(settings.dagster_home)
     with SandboxServer(today=today) as api:
-        tenants_file = write_tenants_file(settings.data_dir / "sandbox" / "tenants.yaml", DEFAULT_TENANTS)
+        tenants_file = write_tenants_file(settings.data_dir.parent / "tenants.yaml", DEFAULT_TENANTS)
         os.environ.update(sandbox_env(DEFAULT_TENANTS))
         os.environ.update(
             AURION_BASE_URL=api.base_url,
@@ -56,11 +75,11 @@ def run_demo(days: int = 90) -> int:
                 return 1
             print(f"{name}: run {result.run_id} succeeded")
         print(f"requests served by the sandbox: {len(api.requests)}")
-    settings = load_settings()
     report.print_status(settings)
     print("\nWhere each tenant stands this billing period (analytics.plan_utilization)")
-    report.print_query(settings, STANDING, "table")
+    print_query(settings, STANDING, "table")
     print("\nWhere each tenant will end the period (analytics.usage_forecast)")
-    report.print_query(settings, FORECAST, "table")
-    print(f"\nQuery it yourself: aurion-pipeline sql \"select * from analytics.billing_alerts\"  (data in {settings.data_dir})")
+    print_query(settings, FORECAST, "table")
+    print(f"\nQuery it yourself: AURION_DATA_DIR={settings.data_dir} aurion-pipeline sql "
+          "\"select * from analytics.billing_alerts\"")
     return 0

@@ -1,18 +1,15 @@
-"""What operators and analysts read: ad-hoc SQL and `status`, both from the analyst copy, so neither
-ever blocks a load; and `rebuild`, the way back from a lost or corrupt warehouse."""
+"""What operators read: `status`, from the analyst copy so it never blocks a load; and `rebuild`, the
+way back from a lost or corrupt warehouse. Ad-hoc SQL is `ops/query.py`."""
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
-import pyarrow.csv as pacsv
 
-from aurion_pipeline.config import Settings, sql_folder
+from aurion_pipeline.config import Settings
 from aurion_pipeline.storage import Warehouse
 from aurion_pipeline.storage.load import rebuild_from_lake
 
@@ -73,43 +70,6 @@ order by tenant, quota_name, basis
 
 def warehouse_from(settings: Settings) -> Warehouse:
     return Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
-
-
-def print_query(settings: Settings, query: str, fmt: str) -> int:
-    con = warehouse_from(settings).analyst_connection()
-    try:
-        relation = con.sql(query)
-        if relation is None:
-            print("statement ran; nothing to show (the analyst copy is read-only)", file=sys.stderr)
-            return 0
-        _emit(relation, fmt)
-    except duckdb.Error as exc:
-        print(f"aurion-pipeline sql: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
-    finally:
-        con.close()
-    return 0
-
-
-def _emit(relation: duckdb.DuckDBPyRelation, fmt: str) -> None:
-    if fmt == "table":
-        relation.show(max_rows=10_000, max_width=200)
-    elif fmt == "csv":
-        sys.stdout.flush()
-        pacsv.write_csv(relation.to_arrow_table(), sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-    else:
-        rows = relation.to_arrow_table().to_pylist()
-        print(json.dumps(rows, default=_json_value, indent=1))
-
-
-def _json_value(value: object) -> object:
-    """Sums of integers come back as DECIMAL/HUGEINT: print them as JSON numbers, not strings."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return str(value)
 
 
 def print_status(settings: Settings, today: date | None = None) -> int:
@@ -236,7 +196,7 @@ def _has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
 def rebuild(settings: Settings) -> int:
     """Recreate the warehouse from the lake: the raw tables, then the SQL models, then the analyst copy.
     A warehouse file DuckDB cannot open is moved aside (never deleted) first."""
-    warehouse, folder = warehouse_from(settings), sql_folder()  # a bad AURION_SQL_DIR fails before any change
+    warehouse, folder = warehouse_from(settings), settings.sql_dir
     moved = _move_aside_if_unreadable(warehouse)
     if moved:
         print(f"{warehouse.path} could not be opened; moved it to {moved}", file=sys.stderr)

@@ -1,0 +1,139 @@
+"""Checks of settings that need more than a regex: folders we must write, crons Dagster accepts, a
+memory limit and a storage version DuckDB accepts, plan names from the seeds, files we must read.
+
+Each check raises `ConfigError` with one line naming the variable and what to do. They are cheap
+(well under a second together) and import nothing from Dagster, so a bad setting is reported before
+Dagster is even imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import tempfile
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+from croniter import croniter
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+def writable_folder(raw: str, name: str) -> Path:
+    """The folder `raw` names, resolved; refused unless it is, or can be created as, a folder we can
+    write. Nothing is left behind: the probe file (or folder) is removed at once."""
+    path = Path(raw).expanduser().resolve()
+    try:
+        existing = next(p for p in (path, *path.parents) if p.exists())
+    except (OSError, StopIteration):
+        raise ConfigError(f"{name}={raw} cannot be reached; point it at a folder you can write") from None
+    if not existing.is_dir():
+        what = "is a file" if existing == path else f"cannot be created: {existing} is a file"
+        raise ConfigError(f"{name}={raw} {what}; point it at a folder (it is created if missing)")
+    try:
+        if existing == path:
+            fd, probe = tempfile.mkstemp(prefix=".aurion-write-probe-", dir=path)
+            os.close(fd)
+            os.unlink(probe)
+        else:
+            os.rmdir(tempfile.mkdtemp(prefix=".aurion-write-probe-", dir=existing))
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"{name}={raw} is not writable ({reason} in {existing}); point it at a folder you can write"
+        ) from None
+    return path
+
+
+def readable_file(raw: str, name: str) -> Path:
+    path = Path(raw).expanduser().resolve()
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise ConfigError(f"{name}={raw} {what}; point it at a readable file or unset it")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{name}={raw} cannot be read ({exc.strerror}); fix its permissions or unset it") from None
+    return path
+
+
+def dagster_cron(raw: str, name: str) -> str:
+    """A cron string Dagster's schedules accept: five fields (no seconds), no 30th/31st of February.
+    The same croniter rules as `dagster._utils.schedules.is_valid_cron_string`, without importing Dagster."""
+    value = raw.strip()
+    fields = croniter.expand(value)[0] if croniter.is_valid(value) else []
+    feb_30 = len(fields) == 5 and fields[3] == [2] and len(fields[2]) == 1 and fields[2][0] in (30, 31)
+    if len(fields) != 5 or feb_30:
+        raise ConfigError(
+            f"{name}={raw!r} is not a cron schedule Dagster accepts; use five fields "
+            "(minute hour day month weekday, UTC) such as '15 1 * * *'"
+        )
+    return value
+
+
+def past_date(value: date, name: str) -> date:
+    today = datetime.now(timezone.utc).date()
+    if value >= today:
+        raise ConfigError(f"{name}={value} is not before today ({today} UTC); use the first day to load, in the past")
+    return value
+
+
+# A query of the kind a load runs (a hash aggregate over a few hundred thousand values): a limit DuckDB
+# cannot run this with fails every load, so it is refused up front rather than inside a run.
+_MEMORY_PROBE = "select count(distinct i::varchar), sum(i) from range(300000) t(i)"
+
+
+@lru_cache(maxsize=8)  # the answer for a value never changes within a process
+def duckdb_memory_limit(value: str, name: str) -> str:
+    import duckdb  # imported here: the rest of config needs no DuckDB
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"set memory_limit = '{value}'")  # value matched a size pattern: no quote can be in it
+        con.execute(_MEMORY_PROBE).fetchall()
+    except duckdb.Error as exc:
+        reason = str(exc).split(":", 1)[0]
+        raise ConfigError(
+            f"{name}={value} is too small for DuckDB to run a load ({reason}); use 64MB or more (default 512MB)"
+        ) from None
+    finally:
+        con.close()
+    return value
+
+
+_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+OLDEST_ANALYST_STORAGE_VERSION = (1, 0, 0)  # older formats lack what the analytics views use
+
+
+@lru_cache(maxsize=8)
+def duckdb_storage_version(value: str, name: str) -> str:
+    """A storage version this DuckDB can write (`ATTACH … (STORAGE_VERSION …)`), v1.0.0 or newer."""
+    import duckdb
+
+    newest = f"v{duckdb.__version__.split('-')[0]}"
+    advice = f"use a version from v1.0.0 (opens in DuckDB 1.x and 2.x) to {newest}"
+    match = _VERSION.match(value.strip())
+    if not match or tuple(int(g) for g in match.groups()) < OLDEST_ANALYST_STORAGE_VERSION:
+        raise ConfigError(f"{name}={value!r} is not a DuckDB version we can write; {advice}")
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach ':memory:' as probe (storage_version '{match.group(0)}')")
+    except duckdb.Error:
+        raise ConfigError(f"{name}={value!r} is not a storage version DuckDB {duckdb.__version__} knows; {advice}") from None
+    finally:
+        con.close()
+    return match.group(0)
+
+
+def plan_names(sql_dir: Path) -> frozenset[str]:
+    """The plans the seed `plan_tiers.csv` defines (empty if the SQL folder has no such seed)."""
+    path = sql_dir / "seeds" / "seeds" / "plan_tiers.csv"
+    if not path.is_file():
+        return frozenset()
+    with path.open(newline="") as f:
+        return frozenset(row["plan"] for row in csv.DictReader(f) if row.get("plan"))

@@ -1,0 +1,178 @@
+"""Every setting of the README's configuration table, given a bad value, stops the CLI before any
+Dagster run or network request: exit 2, one line on stderr naming the variable, no key repeated."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from aurion_pipeline.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SECRET = "ak_live_Zq9SECRETvalue0042"  # must never appear in any output
+COMMAND = ["backfill", "--start", "2025-01-01", "--end", "2025-01-02"]
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One bad value: `value` (None = unset), the text stderr must name (default: the variable),
+    and files to create under the test's folder first (path -> text; a trailing / makes a folder)."""
+
+    value: str | None
+    names: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+
+
+TENANTS_OK = "- {name: acme, api_key_env: ACME_KEY}\n"
+# {tmp} in a value is the test's folder.
+CASES: dict[str, list[Bad]] = {
+    "AURION_API_KEY": [Bad(None), Bad(""), Bad("ak_live_ with a space"), Bad("ak_live_\nnewline")],
+    "AURION_TENANT": [Bad(""), Bad("a b"), Bad("../../etc")],
+    "AURION_TENANTS_FILE": [
+        Bad("{tmp}/missing.yaml"),
+        Bad("{tmp}/t.yaml", files={"t.yaml": "- [unclosed\n"}),
+        Bad("{tmp}/t.yaml", files={"t.yaml": "name: acme\n"}),
+        Bad("{tmp}/t.yaml", files={"t.yaml": TENANTS_OK * 2}),
+        Bad("{tmp}/t.yaml", names="NOT_SET_ANYWHERE", files={"t.yaml": "- {name: acme, api_key_env: NOT_SET_ANYWHERE}\n"}),
+        Bad("{tmp}/t.yaml", files={"t.yaml": f"- {{name: acme, api_key_env: {SECRET}}}\n"}),
+        Bad("{tmp}/t.yaml", files={"t.yaml": f"- {{name: acme, api_key: {SECRET}}}\n"}),
+        Bad("{tmp}/t.yaml", files={"t.yaml": "- {name: acme, api_key_env: ACME_KEY, plan: platinum}\n"}),
+        Bad("{tmp}/dir", files={"dir/": ""}),
+    ],
+    "AURION_BASE_URL": [Bad("ftp://x"), Bad("http://apps.aurionai.net"), Bad("not a url")],
+    "AURION_DATA_DIR": [Bad("{tmp}/file", files={"file": "x"}), Bad("{tmp}/file/below", files={"file": "x"}),
+                        Bad("/proc/aurion-data")],
+    "AURION_SQL_DIR": [Bad("{tmp}/missing"), Bad("{tmp}/file", files={"file": "x"}), Bad("{tmp}/empty", files={"empty/": ""})],
+    "AURION_START_DATE": [Bad("2025-13-01"), Bad("2099-01-01"), Bad("yesterday")],
+    "AURION_MAX_RANGE_DAYS": [Bad("abc"), Bad("0"), Bad("400")],
+    "AURION_END_DATE_INCLUSIVE": [Bad("maybe"), Bad("2")],
+    "AURION_LOOKBACK_DAYS": [Bad("-1"), Bad("x"), Bad("91")],
+    "AURION_MAX_WORKERS": [Bad("0"), Bad("1000")],
+    "AURION_REQUESTS_PER_TENANT": [Bad("0"), Bad("many")],
+    "AURION_LOCK_TIMEOUT_SECONDS": [Bad("-5"), Bad("soon")],
+    "AURION_DUCKDB_MEMORY_LIMIT": [Bad("0MB"), Bad("1MB"), Bad("lots")],
+    "AURION_DAILY_CRON": [Bad("61 * * * *"), Bad("* * * * * *"), Bad("daily")],
+    "AURION_SUMMARY_CRON": [Bad("0 0 30 2 *"), Bad("every 6 hours")],
+    "AURION_ANALYST_STORAGE_VERSION": [Bad("v0.9.0"), Bad("v9.9.9"), Bad("latest")],
+    "AURION_ALERTS_FILE": [Bad("{tmp}/missing.yaml"), Bad("{tmp}/dir", files={"dir/": ""})],
+    "DAGSTER_HOME": [Bad("{tmp}/file", files={"file": "x"}), Bad("/proc/aurion-home")],
+}
+
+
+def readme_settings() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `([A-Z_]+)` \|", section, flags=re.MULTILINE)
+
+
+def test_every_setting_of_the_readme_has_bad_values_here():
+    assert sorted(readme_settings()) == sorted(CASES)
+    assert all(len(bad) >= 2 for bad in CASES.values())
+
+
+def good_env(tmp: Path) -> dict[str, str]:
+    return {"AURION_API_KEY": SECRET, "AURION_DATA_DIR": str(tmp / "data"), "DAGSTER_HOME": str(tmp / "home"),
+            "ACME_KEY": SECRET}
+
+
+def bad_env(tmp: Path, variable: str, bad: Bad) -> dict[str, str]:
+    for path, text in bad.files.items():
+        target = tmp / path
+        if path.endswith("/"):
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    env = good_env(tmp)
+    if bad.value is None:
+        env.pop(variable, None)
+    else:
+        env[variable] = bad.value.replace("{tmp}", str(tmp))
+    return env
+
+
+PARAMS = [pytest.param(name, bad, id=f"{name}={bad.value!r}"[:80]) for name, bads in CASES.items() for bad in bads]
+
+
+@pytest.mark.parametrize("variable, bad", PARAMS)
+def test_a_bad_setting_exits_2_with_one_line_naming_it_before_any_run(tmp_path, monkeypatch, capfd, variable, bad):
+    for name in [n for n in os.environ if n.startswith(("AURION_", "DAGSTER_"))]:
+        monkeypatch.delenv(name)
+    env = bad_env(tmp_path, variable, bad)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # defaults (./data, ./.dagster_home) land in the test's folder
+
+    code = main(COMMAND)
+
+    out, err = capfd.readouterr()
+    assert code == 2, err
+    assert out == "" and len(err.strip().splitlines()) == 1, err
+    assert (bad.names or variable) in err
+    assert SECRET not in err and "SECRET" not in err
+    assert not any(tmp_path.rglob("runs.db")), "a Dagster run was created"
+
+
+def test_a_tenant_that_is_not_configured_exits_2_naming_the_configured_ones(tmp_path, monkeypatch, capfd):
+    (tmp_path / "t.yaml").write_text(TENANTS_OK)
+    for name, value in {**good_env(tmp_path), "AURION_TENANTS_FILE": str(tmp_path / "t.yaml")}.items():
+        monkeypatch.setenv(name, value)
+    code = main([*COMMAND, "--tenant", "acmee"])
+    _, err = capfd.readouterr()
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "acmee" in err and "acme" in err.split("configured", 1)[1]
+    assert not any(tmp_path.rglob("runs.db"))
+
+
+PROBE = """
+import sys
+from aurion_pipeline.cli import main
+code = main(sys.argv[1:])
+print("dagster imported:", "dagster" in sys.modules)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        pytest.param("AURION_DAILY_CRON", "61 * * * *", id="a bad cron"),
+        pytest.param("AURION_API_KEY", None, id="no key"),
+    ],
+)
+def test_a_bad_setting_is_reported_without_importing_dagster(tmp_path, variable, value):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
+    env.update(good_env(tmp_path))
+    if value is None:
+        env.pop(variable)
+    else:
+        env[variable] = value
+    result = subprocess.run([sys.executable, "-c", PROBE, *COMMAND], env=env, capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout.strip() == "dagster imported: False"
+    assert len(result.stderr.strip().splitlines()) == 1 and variable in result.stderr
+
+
+# The edge: config.py reads the environment, and the CLI hands os.environ to it; cli/runs.py sets
+# DAGSTER_HOME, which is how Dagster finds its instance; the demo puts the sandbox's public keys in the
+# environment because keys are read from there, like every key.
+ENVIRONMENT_READERS = {"aurion_pipeline/config.py", "aurion_pipeline/cli/__init__.py", "aurion_pipeline/cli/demo.py",
+                       "aurion_pipeline/cli/runs.py"}
+
+
+@pytest.mark.xfail(strict=True, reason="defs/aurion_usage resources.py and schedules.py read os.environ until "
+                   "the settings-passing definitions (H-dagster, issue 9/10) land; strict: remove this mark then")
+def test_nothing_below_the_edge_reads_the_environment():
+    readers = {
+        str(path.relative_to(REPO))
+        for path in (REPO / "aurion_pipeline").rglob("*.py")
+        if re.search(r"os\.environ|os\.getenv|getenv\(", path.read_text())
+    }
+    assert readers <= ENVIRONMENT_READERS, sorted(readers - ENVIRONMENT_READERS)
