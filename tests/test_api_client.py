@@ -25,6 +25,7 @@ from aurion_pipeline.source import (
     RetriesExhaustedError,
     ScopeError,
     UnexpectedStatusError,
+    UnreachableError,
 )
 from aurion_pipeline.config import ConfigError
 from aurion_pipeline.source.retry import BudgetedRetry
@@ -251,14 +252,15 @@ def test_retry_budget_stops_retrying_before_max_retries(httpserver, make_client)
     assert time.monotonic() - started < 2
 
 
-def test_connection_refused_is_retried_then_exhausted(make_client, closed_port):
-    client = make_client(f"http://127.0.0.1:{closed_port}", max_retries=2)
+def test_connection_refused_is_retried_once_then_names_the_url(make_client, closed_port):
+    client = make_client(f"http://127.0.0.1:{closed_port}", max_retries=3)
 
-    with pytest.raises(RetriesExhaustedError) as caught:
+    with pytest.raises(UnreachableError) as caught:
         client.get_details(MAR_1, MAR_8)
 
-    assert client.attempts == 3
-    assert "after 3 attempt(s)" in str(caught.value) and "could not connect (NewConnectionError)" in str(caught.value)
+    assert client.attempts == 2
+    assert f"at http://127.0.0.1:{closed_port} " in str(caught.value)
+    assert "connection refused, 2 attempt(s)" in str(caught.value) and "AURION_BASE_URL" in str(caught.value)
     assert caught.value.status is None
 
 
@@ -462,7 +464,7 @@ LEAK_SCENARIOS = [
         f"<p>{KEY}</p>", content_type="text/html"), MalformedResponseError, id="html-echoing-the-key"),
     pytest.param(lambda server: server.expect_request(DETAILS).respond_with_data(
         "", status=302, headers={"Location": f"http://127.0.0.1:1/?k={KEY}"}), RedirectError, id="cross-host-redirect"),
-    pytest.param(None, RetriesExhaustedError, id="connection-refused"),
+    pytest.param(None, UnreachableError, id="connection-refused"),
 ]
 
 
