@@ -8,11 +8,11 @@ import socket
 import threading
 from collections.abc import Callable
 
-Responder = Callable[[socket.socket, int, threading.Event], None]
+Responder = Callable[[socket.socket, bytes, int, threading.Event], None]
 
 
 class RawServer:
-    """Every connection's request is read, then `respond(conn, request_number, stop)` answers it."""
+    """Every connection's request is read, then `respond(conn, request_head, request_number, stop)` answers it."""
 
     def __init__(self, respond: Responder) -> None:
         self._respond = respond
@@ -53,14 +53,23 @@ class RawServer:
                 with self._lock:
                     self.requests += 1
                     number = self.requests
-                self._respond(conn, number, self.stop)
+                self._respond(conn, received, number, self.stop)
             except OSError:
                 pass  # the client hung up: what a deadline does
 
 
-def head(body: bytes, length: int | None = None) -> bytes:
-    return (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body) if length is None else length}\r\nConnection: close\r\n\r\n").encode()
+def head(body: bytes, status: str = "200 OK", extra: str = "") -> bytes:
+    return (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{extra}"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+
+
+def header(request: bytes, name: str) -> str | None:
+    """A request header's value, from the raw request head."""
+    for line in request.decode("latin-1").split("\r\n")[1:]:
+        key, _, value = line.partition(":")
+        if key.strip().lower() == name.lower():
+            return value.strip()
+    return None
 
 
 def json_body(payload: object) -> bytes:
@@ -69,7 +78,7 @@ def json_body(payload: object) -> bytes:
 
 def drip(response: bytes) -> Responder:
     """Send `response` one byte per second until done, the client leaves or the server stops."""
-    def respond(conn: socket.socket, _number: int, stop: threading.Event) -> None:
+    def respond(conn: socket.socket, _request: bytes, _number: int, stop: threading.Event) -> None:
         for i in range(len(response)):
             conn.sendall(response[i:i + 1])
             if stop.wait(1.0):
@@ -79,7 +88,7 @@ def drip(response: bytes) -> Responder:
 
 def short_body(full: bytes, *, complete_from: int | None = None) -> Responder:
     """Announce `full`'s length, send half of it and close; from request `complete_from` on, all of it."""
-    def respond(conn: socket.socket, number: int, _stop: threading.Event) -> None:
+    def respond(conn: socket.socket, _request: bytes, number: int, _stop: threading.Event) -> None:
         if complete_from is not None and number >= complete_from:
             conn.sendall(head(full) + full)
         else:

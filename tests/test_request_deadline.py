@@ -89,8 +89,8 @@ def load(clients: dict[str, AurionClient], tmp_path):
 def test_a_dripping_server_is_cut_at_the_deadline_and_not_retried(servers, what_drips):
     response = head(PAYLOAD) + PAYLOAD
     if what_drips == "body":
-        server = servers(lambda conn, n, stop: (conn.sendall(response[:len(head(PAYLOAD)) + 1]),
-                                                drip(PAYLOAD[1:])(conn, n, stop)))
+        server = servers(lambda conn, request, n, stop: (conn.sendall(response[:len(head(PAYLOAD)) + 1]),
+                                                         drip(PAYLOAD[1:])(conn, request, n, stop)))
     else:
         server = servers(drip(response))
     slow = client(server.url, deadline_s=0.5)
