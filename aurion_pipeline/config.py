@@ -30,6 +30,8 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"  # the writer's; DuckDB's own default is 8
 DEFAULT_REQUESTS_PER_TENANT = 4  # details requests one tenant may have in flight
 DEFAULT_DAILY_CRON = "15 1 * * *"
 DEFAULT_SUMMARY_CRON = "0 */6 * * *"
+# One request's whole exchange (connect + every read); socket timeouts alone let a dripping server hang a run.
+DEFAULT_REQUEST_DEADLINE_S = 120
 # The oldest DuckDB storage format every analytics view works with: DuckDB 1.x clients (CLI, DBeaver's
 # JDBC driver) cannot read 2.0's own format (version 69).
 DEFAULT_ANALYST_STORAGE_VERSION = "v1.0.0"
@@ -63,6 +65,7 @@ class Settings:
     summary_cron: str
     analyst_storage_version: str
     alerts_file: Path | None
+    request_deadline_s: float = float(DEFAULT_REQUEST_DEADLINE_S)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -96,6 +99,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         alerts_file=checks.readable_file(env["AURION_ALERTS_FILE"], "AURION_ALERTS_FILE")
         if env.get("AURION_ALERTS_FILE") else None,
+        request_deadline_s=float(parse_int(env, "AURION_REQUEST_DEADLINE_SECONDS", DEFAULT_REQUEST_DEADLINE_S, lo=1, hi=3600)),
     )
 
 

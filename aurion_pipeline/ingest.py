@@ -24,6 +24,7 @@ import pyarrow as pa
 from aurion_pipeline.storage import lake
 from aurion_pipeline.source.client import AurionClient
 from aurion_pipeline.source.errors import AuthError, AurionApiError, ScopeError
+from aurion_pipeline.source.redact import redact
 from aurion_pipeline.source.windows import chunk_window
 from aurion_pipeline.transform.summary import normalize_summary
 from aurion_pipeline.config import DEFAULT_REQUESTS_PER_TENANT
@@ -162,6 +163,7 @@ def _commit_windows(
     failures = [*skipped, *((w, str(exc)) for w, exc in fetched if isinstance(exc, Exception))]
     normalized = normalize_details(ok)
     failures += [(Window(r.tenant, r.start, r.end), r.error) for r in normalized.rejected]
+    failures = [(w, redact(error)) for w, error in failures]  # a rejected payload may quote a key
     rejected = {(r.tenant, r.start) for r in normalized.rejected}
     accepted = [Window(w.tenant, w.start, w.end) for w in ok if (w.tenant, w.start) not in rejected]
     table = lake.with_run_id(normalized.table, run_id)
@@ -176,7 +178,7 @@ def _commit_windows(
     report.restated_values += loaded.restated_values
     report.filled_days += normalized.filled_days
     report.new_fields.update(normalized.new_fields)
-    report.dropped += [f"{d.tenant} {d.day}: {d.reason}" for d in normalized.dropped]
+    report.dropped += [redact(f"{d.tenant} {d.day}: {d.reason}") for d in normalized.dropped]
     report.failures += failures
 
 
@@ -191,7 +193,7 @@ def load_summaries(clients: Mapping[str, AurionClient], warehouse: Warehouse, *,
     captured_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aurion-summary") as pool:
         results = list(pool.map(lambda t: _summary(t, clients[t], captured_at), sorted(clients)))
-    report = SummaryReport(failures=[(t, str(r)) for t, r in results if isinstance(r, Exception)])
+    report = SummaryReport(failures=[(t, redact(str(r))) for t, r in results if isinstance(r, Exception)])
     tables = [r for _, r in results if not isinstance(r, Exception)]
     if tables:
         table = lake.with_run_id(pa.concat_tables(tables), run_id)

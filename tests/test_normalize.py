@@ -366,6 +366,12 @@ def test_summary_captured_at_becomes_utc_naive():
     pytest.param({"period": {"start": "last month", "end": "2026-03-31T23:59:59Z"}},
                  "tenant acme, field period.start: expected an ISO 8601 timestamp, got 'last month'",
                  "an unreadable period", id="bad-period"),
+    pytest.param({"period": {"start": "2026-03-10T00:00:00Z", "end": "2026-03-01T00:00:00Z"}},
+                 "tenant acme, field period: ends on 2026-03-01, before it starts on 2026-03-10",
+                 "a period that ends before it starts is not stored", id="period-ends-before-it-starts"),
+    pytest.param({"period": {"start": "2026-03-10", "end": "2026-03-09"}},
+                 "tenant acme, field period: ends on 2026-03-09, before it starts on 2026-03-10",
+                 "the same with bare dates", id="date-only-period-ends-before-it-starts"),
 ])
 def test_summary_bad_type_names_tenant_and_field(changes, error, why):
     with pytest.raises(SummaryDataError) as caught:

@@ -5,11 +5,13 @@ from aurion_pipeline.source.errors import (
     AuthError,
     AurionApiError,
     BadRequestError,
+    DeadlineExceededError,
     MalformedResponseError,
     RedirectError,
     RetriesExhaustedError,
     ScopeError,
     UnexpectedStatusError,
+    UnreachableError,
 )
 from aurion_pipeline.source.windows import chunk_window
 
@@ -18,10 +20,12 @@ __all__ = [
     "AurionClient",
     "AuthError",
     "BadRequestError",
+    "DeadlineExceededError",
     "MalformedResponseError",
     "RedirectError",
     "RetriesExhaustedError",
     "ScopeError",
     "UnexpectedStatusError",
+    "UnreachableError",
     "chunk_window",
 ]

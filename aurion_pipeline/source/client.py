@@ -16,10 +16,13 @@ from importlib import metadata
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from aurion_pipeline.source import errors
+from aurion_pipeline.source.deadline import DeadlineAdapter
+from aurion_pipeline.source.redact import remember_key, shown_env_name
 from aurion_pipeline.source.retry import BudgetedRetry
+from aurion_pipeline.source.transport import (
+    BROKEN, DEADLINE, OK, TRUNCATED, UNREACHABLE, exchange, origin, origin_text)
 from aurion_pipeline.source.windows import check_window, chunk_window
 from aurion_pipeline.config import ConfigError, validate_base_url
 
@@ -31,6 +34,10 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 5
 MAX_PAGES = 1000  # a pagination loop must end somewhere
 _NEXT_KEYS = ("next", "next_url", "next_page")
+# A refused connection or unknown host is a wrong AURION_BASE_URL or a network down, not a blip:
+# one quick retry, then the window fails naming the URL.
+CONNECT_RETRIES = 1
+DEFAULT_DEADLINE_S = 120.0
 
 
 def _user_agent() -> str:
@@ -44,10 +51,13 @@ class AurionClient:
     """A connection to one Aurion tenant's Usage API, authenticated by its API key.
 
     `tenant` labels errors and logs; `api_key_env` names the variable the key came from, for messages.
-    `timeout` is (connect, read) seconds per attempt. A request that gets 429/5xx or a connection
+    `timeout` is (connect, read) seconds per socket operation; `deadline_s` bounds each attempt as
+    a whole (connect + all reads), and an attempt cut at its deadline is not retried. A request that gets 429/5xx or a connection
     error is retried up to `max_retries` times, waiting `Retry-After` if given, else
     `backoff_factor * 2**(n-1)` plus up to `backoff_jitter` s; no wait exceeds `retry_after_cap_s`,
-    and retrying stops once `retry_budget_s` have passed since the first failure.
+    and retrying stops once `retry_budget_s` have passed since the first failure. A body shorter
+    than its Content-Length is fetched again (up to `max_retries` times); a host that refuses the
+    connection or does not resolve is retried once, then reported with its URL.
     One client per tenant, used from one thread at a time (counters are kept under a lock).
     """
 
@@ -55,24 +65,28 @@ class AurionClient:
                  api_key_env: str | None = None, timeout: float | tuple[float, float] = (10, 60),
                  max_retries: int = 6, backoff_factor: float = 0.5, backoff_jitter: float = 1.0,
                  retry_after_cap_s: float = 60, retry_budget_s: float = 300,
-                 end_date_inclusive: bool = True, session_pool_size: int = 4) -> None:
+                 deadline_s: float = DEFAULT_DEADLINE_S, end_date_inclusive: bool = True,
+                 session_pool_size: int = 4) -> None:
         if not api_key:
-            raise ConfigError(f"No API key{errors.for_tenant(tenant)}: set {api_key_env or 'AURION_API_KEY'}")
+            raise ConfigError(f"No API key{errors.for_tenant(tenant)}: set {shown_env_name(api_key_env or 'AURION_API_KEY')}")
+        remember_key(api_key)
         self.base_url = validate_base_url(base_url)
         self.tenant = tenant
         self._key = api_key
         self._key_env = api_key_env
         self._timeout = timeout
         self._max_retries = max_retries
+        self._backoff_factor = backoff_factor
+        self._deadline_s = deadline_s
         self._end_inclusive = end_date_inclusive
         self._lock = threading.Lock()
         self._requests = self._retries = 0
         retry = BudgetedRetry(
-            total=max_retries, status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"GET"}),
+            total=max_retries, connect=min(CONNECT_RETRIES, max_retries), status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"GET"}),
             backoff_factor=backoff_factor, backoff_jitter=backoff_jitter, backoff_max=retry_after_cap_s,
             raise_on_status=False, respect_retry_after_header=True, retry_after_cap_s=retry_after_cap_s,
             budget_s=retry_budget_s, on_retry=self._count_retry)
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=session_pool_size)
+        adapter = DeadlineAdapter(max_retries=retry, pool_connections=1, pool_maxsize=session_pool_size)
         self._session = requests.Session()
         for prefix in ("https://", "http://"):
             self._session.mount(prefix, adapter)
@@ -156,9 +170,9 @@ class AurionClient:
             if not resp.is_redirect:
                 break
             target = urljoin(url, resp.headers["Location"])
-            if _origin(target) != _origin(self.base_url):
+            if origin(target) != origin(self.base_url):
                 raise errors.redirect_refused(tenant=self.tenant, endpoint=endpoint,
-                                              status=resp.status_code, target_origin=_origin_text(target))
+                                              status=resp.status_code, target_origin=origin_text(target))
             log.info("Aurion API %s: following %d redirect to %s", endpoint, resp.status_code,
                      urlsplit(target).path)
             url, params = target, None
@@ -167,7 +181,7 @@ class AurionClient:
                                             status=resp.status_code, limit=MAX_REDIRECTS)
         if not 200 <= resp.status_code < 300:
             raise errors.for_status(resp.status_code, tenant=self.tenant, endpoint=endpoint,
-                                    key_env=self._key_env, api_message=errors.api_message(resp, self._key))
+                                    key_env=shown_env_name(self._key_env, ""), api_message=errors.api_message(resp, self._key))
         try:
             return resp.json()
         except ValueError:
@@ -176,30 +190,37 @@ class AurionClient:
         raise self._malformed(f"the body is not JSON ({ctype}, {len(resp.content)} bytes)", endpoint=endpoint)
 
     def _send(self, url: str, params: dict | None, endpoint: str) -> requests.Response:
-        """One GET with urllib3's retries; errors are raised outside `except` so that no requests
-        exception (its request carries the key in its headers) is chained to ours."""
+        """One GET: urllib3 retries 429/5xx and dropped connections, a body cut short is fetched
+        again, and every attempt as a whole is stopped at the request deadline. Errors are raised
+        outside `except` so that no requests exception (its request carries the key) is chained."""
         attempts_before, started = self.attempts, time.monotonic()
         with self._lock:
             self._requests += 1
         log.debug("Aurion API GET %s%s", endpoint, f" {params}" if params else "")
-        resp, failure, retried = None, "", True
-        try:
-            resp = self._session.get(url, params=params, timeout=self._timeout, allow_redirects=False)
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError) as exc:
-            failure = errors.transport_cause(exc)
-        except requests.RequestException as exc:
-            failure, retried = type(exc).__name__, False
-        if resp is not None and resp.status_code not in RETRY_STATUSES:
+        for refetch in range(self._max_retries + 1):
+            if refetch:
+                self._count_retry()
+                log.warning("Aurion API %s: the body ended before its Content-Length; retry %d", endpoint, refetch)
+                time.sleep(min(self._backoff_factor * 2 ** (refetch - 1), 5.0))
+            kind, resp, cause = exchange(self._session, url, params, self._timeout, self._deadline_s)
+            if kind != TRUNCATED:
+                break
+        if kind == OK and resp.status_code not in RETRY_STATUSES:
             return resp
-        if not retried:
-            raise errors.transport_failed(tenant=self.tenant, endpoint=endpoint, cause=failure)
         attempts = self.attempts - attempts_before
-        status = None if resp is None else resp.status_code
-        said = errors.api_message(resp, self._key) if resp is not None else ""
+        where = {"tenant": self.tenant, "endpoint": endpoint}
+        if kind == DEADLINE:
+            raise errors.deadline_exceeded(**where, seconds=self._deadline_s)
+        if kind == UNREACHABLE:
+            raise errors.unreachable(**where, origin=origin_text(url), cause=cause, attempts=attempts)
+        if kind == BROKEN:
+            raise errors.transport_failed(**where, cause=cause)
+        status = resp.status_code if kind == OK else None
+        said = errors.api_message(resp, self._key) if kind == OK else ""
         raise errors.retries_exhausted(
-            tenant=self.tenant, endpoint=endpoint, status=status, attempts=attempts,
-            elapsed_s=time.monotonic() - started, budget_spent=attempts <= self._max_retries,
-            last=failure or f"HTTP {status}" + (f", API said: {errors.one_line(said, 80)}" if said else ""))
+            **where, status=status, attempts=attempts, elapsed_s=time.monotonic() - started,
+            budget_spent=attempts <= self._max_retries,
+            last=cause or f"HTTP {status}" + (f", API said: {errors.one_line(said, 80)}" if said else ""))
 
     def _data_rows(self, payload: object) -> list[dict]:
         if not isinstance(payload, dict):
@@ -224,25 +245,10 @@ class AurionClient:
         if not isinstance(link, str):
             raise self._malformed(f"the next-page field is a JSON {errors.json_type(link)}, not a URL", fix=smaller)
         target = urljoin(url, link)
-        if _origin(target) != _origin(self.base_url):
-            raise self._malformed(f"the next-page link points to another host ({_origin_text(target)})",
+        if origin(target) != origin(self.base_url):
+            raise self._malformed(f"the next-page link points to another host ({origin_text(target)})",
                                   fix="the API key is not sent there; set AURION_BASE_URL to that host")
         return target
 
     def _malformed(self, what: str, *, endpoint: str = DETAILS_PATH, **kw) -> errors.MalformedResponseError:
         return errors.malformed(what, tenant=self.tenant, endpoint=endpoint, **kw)
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:  # a malformed port matches no origin
-        return (parts.scheme, "", -1)
-    return (parts.scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(parts.scheme))
-
-
-def _origin_text(url: str) -> str:
-    scheme, host, port = _origin(url)
-    return f"{scheme}://{host}:{port}"
-

@@ -3,8 +3,9 @@ that describe a failure without the key.
 
 Every error carries `tenant` (the label the client was built with), `endpoint` (the URL path, never
 the query) and `status` (the HTTP status, or None when no response came back). Messages are built
-only from those, from the API's own short error text (the key redacted) and from
-exception type names — never from a `requests` exception, whose request object holds the key.
+only from those, from the API's own short error text and from exception type names — never from
+a `requests` exception, whose request object holds the key — and every fragment of a key is
+redacted from them (`source.redact`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import json
 
 import requests
+
+from aurion_pipeline.source.redact import REDACTED, redact
 from urllib3.exceptions import (
     ConnectTimeoutError,
     NameResolutionError,
@@ -35,7 +38,7 @@ class AurionApiError(Exception):
 
     def __init__(self, message: str, *, tenant: str | None = None, endpoint: str | None = None,
                  status: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))  # whatever went into the message, no key fragment comes out
         self.tenant = tenant
         self.endpoint = endpoint
         self.status = status
@@ -67,6 +70,14 @@ class UnexpectedStatusError(AurionApiError):
 
 class RetriesExhaustedError(AurionApiError):
     """429, 5xx or connection errors persisted through every retry or the retry time budget."""
+
+
+class UnreachableError(AurionApiError):
+    """The API's host could not be reached at all (connection refused, name not found, no route)."""
+
+
+class DeadlineExceededError(AurionApiError):
+    """One exchange took longer than the request deadline as a whole (a dripping or stuck server)."""
 
 
 class RedirectError(AurionApiError):
@@ -124,6 +135,20 @@ def retries_exhausted(*, tenant: str | None, endpoint: str, status: int | None, 
         tenant=tenant, endpoint=endpoint, status=status)
 
 
+def unreachable(*, tenant: str | None, endpoint: str, origin: str, cause: str, attempts: int) -> UnreachableError:
+    return UnreachableError(
+        f"Could not reach the Aurion API at {origin}{for_tenant(tenant)} (GET {endpoint}: {cause}, "
+        f"{attempts} attempt(s)): check AURION_BASE_URL and that this machine can reach that host.",
+        tenant=tenant, endpoint=endpoint)
+
+
+def deadline_exceeded(*, tenant: str | None, endpoint: str, seconds: float) -> DeadlineExceededError:
+    return DeadlineExceededError(
+        f"GET {endpoint}{for_tenant(tenant)} exceeded the request deadline of {seconds:g}s (the server "
+        "answered too slowly or stalled mid-response): run again later; raise "
+        "AURION_REQUEST_DEADLINE_SECONDS if the API is slow but steady.", tenant=tenant, endpoint=endpoint)
+
+
 def redirect_refused(*, tenant: str | None, endpoint: str, status: int, target_origin: str) -> RedirectError:
     return RedirectError(
         f"Refused redirect to another host ({target_origin}){for_tenant(tenant)} (GET {endpoint}, "
@@ -161,7 +186,21 @@ def api_message(resp: requests.Response, api_key: str) -> str:
         if isinstance(body, dict):
             body = next((body[k] for k in _MESSAGE_KEYS if body.get(k)), "")
     text = body if isinstance(body, str) else json.dumps(body) if body else ""
-    return one_line(text.replace(api_key, "[redacted]"))
+    return one_line(redact(text.replace(api_key, REDACTED)))
+
+
+def connect_cause(exc: requests.RequestException) -> str | None:
+    """What stopped a connection from being made at all (refused, host not found, connect timeout),
+    or None when the failure came after connecting."""
+    reason = exc.args[0] if exc.args else exc
+    reason = getattr(reason, "reason", reason)
+    if isinstance(reason, NameResolutionError):
+        return "host name not found"
+    if isinstance(reason, NewConnectionError):
+        return "connection refused" if "refused" in str(reason).lower() else "could not connect"
+    if isinstance(reason, ConnectTimeoutError):
+        return "connect timed out"
+    return None
 
 
 def transport_cause(exc: requests.RequestException) -> str:

@@ -10,6 +10,7 @@ from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util import Retry
 
 from aurion_pipeline.source import errors
+from aurion_pipeline.source.deadline import current as active_deadline
 
 log = logging.getLogger("aurion_pipeline.source.client")
 
@@ -43,6 +44,10 @@ class BudgetedRetry(Retry):
         return None if seconds is None else min(seconds, self.retry_after_cap_s)
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        watch = active_deadline()
+        if watch is not None and watch.expired:
+            # The attempt was cut at its deadline: a slow server gets no second chance to hang the run.
+            raise MaxRetryError(_pool, url, error)
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
         now = time.monotonic()
         retry.deadline = now + self.budget_s if self.deadline is None else self.deadline

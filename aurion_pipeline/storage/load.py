@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from aurion_pipeline.source.redact import redact
 from aurion_pipeline.storage import lake
 
 METRICS = ("voice_minutes", "api_calls", "llm_input_tokens", "llm_output_tokens")
@@ -124,11 +125,12 @@ def _log_windows(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 
 def log_failures(con: duckdb.DuckDBPyConnection, failures: Sequence[tuple[Window, str]], run_id: str) -> None:
-    """Record windows that could not be loaded, with the one-line reason, so `status` can show them."""
+    """Record windows that could not be loaded, with the one-line reason, so `status` can show them.
+    The reason reaches the analyst copy, so no fragment of a key may be in it."""
     for window, error in failures:
         con.execute(
             "insert into raw._load_log values (?, ?, ?, 'failed', null, null, ?, ?, now()::timestamp)",
-            [window.tenant, window.start, window.end, error[:500], run_id],
+            [window.tenant, window.start, window.end, redact(error)[:500], run_id],
         )
 
 

@@ -73,6 +73,8 @@ def _period(tenant: str, period: object, extra: dict) -> tuple[date | None, date
     if isinstance(end, datetime):
         exclusive = end.time() == time(0) and (start is None or end.date() > start_day)
         end = end.date() - timedelta(days=1) if exclusive else end.date()
+    if start_day is not None and end is not None and end < start_day:
+        raise SummaryDataError(tenant, "period", f"ends on {end}, before it starts on {start_day}")
     return start_day, end
 
 

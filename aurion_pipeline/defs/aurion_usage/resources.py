@@ -12,6 +12,7 @@ import duckdb
 from pydantic import Field
 
 from aurion_pipeline.source.client import AurionClient
+from aurion_pipeline.source.redact import shown_env_name
 from aurion_pipeline.config import (
     DEFAULT_BASE_URL,
     DEFAULT_DUCKDB_MEMORY_LIMIT,
@@ -46,6 +47,9 @@ class AurionApiResource(dg.ConfigurableResource):
     )
     timeout_s: float = Field(default=60.0, description="Read timeout of one HTTP call, seconds.")
     retry_budget_s: float = Field(default=300.0, description="Total time one call may spend retrying 429/5xx.")
+    request_deadline_s: float = Field(
+        default=120.0, description="Most time one HTTP exchange may take, connect and every read (AURION_REQUEST_DEADLINE_SECONDS)."
+    )
 
     def tenant_specs(self) -> tuple[TenantSpec, ...]:
         if self.tenants_file:
@@ -75,10 +79,11 @@ class AurionApiResource(dg.ConfigurableResource):
     def _client(self, base_url: str, spec: TenantSpec) -> AurionClient:
         key = self.api_key if not self.tenants_file else os.environ.get(spec.api_key_env)
         if not key:
-            raise ConfigError(f"no API key for tenant {spec.name!r}: set the environment variable {spec.api_key_env}")
+            raise ConfigError(f"no API key for tenant {spec.name!r}: set the environment variable "
+                              f"{shown_env_name(spec.api_key_env)}")
         return AurionClient(
             base_url, key, tenant=spec.name, api_key_env=spec.api_key_env,
-            timeout=(10.0, self.timeout_s), retry_budget_s=self.retry_budget_s,
+            timeout=(10.0, self.timeout_s), retry_budget_s=self.retry_budget_s, deadline_s=self.request_deadline_s,
             end_date_inclusive=self.end_date_inclusive,
         )
 
@@ -118,6 +123,7 @@ def resources_from_env(env: dict[str, str] | None = None) -> dict[str, dg.Config
         end_date_inclusive=settings.end_date_inclusive,
         max_workers=settings.max_workers,
         requests_per_tenant=settings.requests_per_tenant,
+        request_deadline_s=settings.request_deadline_s,
     )
     warehouse = WarehouseResource(
         data_dir=str(settings.data_dir), lock_timeout_s=settings.lock_timeout_s, memory_limit=settings.duckdb_memory_limit
