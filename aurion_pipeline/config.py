@@ -72,6 +72,7 @@ class Settings:
     summary_cron: str
     analyst_storage_version: str
     alerts_file: Path | None
+    alerts_max_age_hours: int = 72  # undelivered alerts are retried this long, then given up
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -94,6 +95,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         summary_cron=env.get("AURION_SUMMARY_CRON") or DEFAULT_SUMMARY_CRON,
         analyst_storage_version=env.get("AURION_ANALYST_STORAGE_VERSION") or DEFAULT_ANALYST_STORAGE_VERSION,
         alerts_file=Path(env["AURION_ALERTS_FILE"]).expanduser().resolve() if env.get("AURION_ALERTS_FILE") else None,
+        alerts_max_age_hours=parse_int(env, "AURION_ALERTS_MAX_AGE_HOURS", 72, lo=1, hi=24 * 90),
     )
 
 

@@ -49,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
     sub.add_parser("status", help="loaded range, gaps, failures, last loads and current alerts per tenant")
     sub.add_parser("rebuild", help="rebuild the warehouse's raw tables from the Parquet lake")
+    alerts = sub.add_parser("alerts", help="list pending and sent alerts (AURION_ALERTS_FILE names the channels)")
+    alerts.add_argument("--deliver", action="store_true", help="deliver now: everything pending and retries due")
+    alerts.add_argument("--test", metavar="CHANNEL", help="send a test message to one channel")
+    report_cmd = sub.add_parser("report", help="write the HTML report (works offline) of where every tenant stands")
+    report_cmd.add_argument("--out", type=Path, help="file to write (default $AURION_DATA_DIR/report.html)")
     return parser
 
 
@@ -65,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    import os
+
+    from aurion_pipeline.alerts import cli as alerts_cli
     from aurion_pipeline.cli import runs as orchestrate
     from aurion_pipeline.ops import status as report
 
@@ -73,7 +81,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_demo(days=args.days)
     settings = load_settings()
+    if args.command == "alerts":
+        return alerts_cli.run_alerts_command(settings, os.environ, deliver_now=args.deliver, test=args.test)
+    if args.command == "report":
+        return alerts_cli.run_report_command(settings, args.out)
     if args.command in ("backfill", "summary"):
+        alerts_cli.preflight(settings, os.environ)
         orchestrate.ensure_dagster_home(Path(".dagster_home"))
         if args.command == "backfill":
             result = orchestrate.backfill(
@@ -81,6 +94,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         else:
             result = orchestrate.run_load("summary_job")
+        alerts_cli.after_load(settings, os.environ)
         return _finish(result, args.command)
     if args.command == "sql":
         return report.print_query(settings, args.query, args.format)

@@ -10,6 +10,7 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from aurion_pipeline.alerts.cli import after_load
 from aurion_pipeline.cli import runs as orchestrate
 from aurion_pipeline.ops import status as report
 from aurion_pipeline.config import load_settings
@@ -57,10 +58,12 @@ def run_demo(days: int = 90) -> int:
             print(f"{name}: run {result.run_id} succeeded")
         print(f"requests served by the sandbox: {len(api.requests)}")
     settings = load_settings()
+    after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; writes report.html
     report.print_status(settings)
     print("\nWhere each tenant stands this billing period (analytics.plan_utilization)")
     report.print_query(settings, STANDING, "table")
     print("\nWhere each tenant will end the period (analytics.usage_forecast)")
     report.print_query(settings, FORECAST, "table")
+    print(f"\nReport (open in a browser, works offline): {settings.data_dir / 'report.html'}")
     print(f"\nQuery it yourself: aurion-pipeline sql \"select * from analytics.billing_alerts\"  (data in {settings.data_dir})")
     return 0
