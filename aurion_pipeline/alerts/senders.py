@@ -50,7 +50,8 @@ def send(channel: Channel, secrets: dict[str, Secret], payload: dict) -> Outcome
     if channel.kind == "webhook":
         return send_webhook(channel, secrets, payload)
     if channel.kind == "slack":
-        return _post(secrets["url"], body_bytes({"text": messages.text(payload)}), {})
+        key = {IDEMPOTENCY_HEADER: payload["idempotency_key"]}  # Slack ignores it; a relay in between can use it
+        return _post(secrets["url"], body_bytes({"text": messages.text(payload)}), key)
     return send_email(channel, secrets, payload)
 
 
