@@ -66,6 +66,7 @@ class Settings:
     analyst_storage_version: str
     alerts_file: Path | None
     request_deadline_s: float = float(DEFAULT_REQUEST_DEADLINE_S)
+    alerts_max_age_hours: int = 72  # undelivered alerts are retried this long, then given up
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -100,6 +101,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         alerts_file=checks.readable_file(env["AURION_ALERTS_FILE"], "AURION_ALERTS_FILE")
         if env.get("AURION_ALERTS_FILE") else None,
         request_deadline_s=float(parse_int(env, "AURION_REQUEST_DEADLINE_SECONDS", DEFAULT_REQUEST_DEADLINE_S, lo=1, hi=3600)),
+        alerts_max_age_hours=parse_int(env, "AURION_ALERTS_MAX_AGE_HOURS", 72, lo=1, hi=24 * 90),
     )
 
 

@@ -1,4 +1,4 @@
-"""`aurion-pipeline`: demo, backfill, summary, sql, status, rebuild, sandbox.
+"""`aurion-pipeline`: demo, backfill, summary, sql, status, rebuild, alerts, report, sandbox.
 
 Exit codes: 0 everything loaded; 1 a run failed or some windows failed (the others are loaded);
 2 bad input or configuration, found before any Dagster run or network request.
@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 from aurion_pipeline.config import ConfigError, Settings, load_settings, require_api_keys
 from aurion_pipeline.source.errors import AurionApiError
@@ -64,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table")
     command("status", "loaded range, gaps, failures, last loads and current alerts per tenant")
     command("rebuild", "rebuild the warehouse's raw tables from the Parquet lake")
+    alerts = command("alerts", "list pending and sent alerts (AURION_ALERTS_FILE names the channels)")
+    alerts.add_argument("--deliver", action="store_true", help="deliver now: everything pending and retries due")
+    alerts.add_argument("--test", metavar="CHANNEL", help="send a test message to one channel")
+    report = command("report", "write the HTML report (works offline) of where every tenant stands")
+    report.add_argument("--out", type=Path, help="file to write (default $AURION_DATA_DIR/report.html)")
     sandbox = command("sandbox", "run the sandbox Aurion API in the foreground and print its URL, tenants file and keys")
     sandbox.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
     sandbox.add_argument("--tenants", type=_count, default=0, metavar="N",
@@ -98,6 +104,10 @@ def settings_for(args: argparse.Namespace, env: os._Environ | dict[str, str]) ->
         require_api_keys(settings, env, getattr(args, "tenant", ()))
     if args.command == "backfill":
         check_range(settings, args.start, args.end)
+    if args.command in (*FETCHING, "alerts"):
+        from aurion_pipeline.alerts.cli import preflight
+
+        preflight(settings, env)  # a bad alerts file stops here, before any run
     return settings
 
 
@@ -112,9 +122,18 @@ def check_range(settings: Settings, start: date, end: date) -> None:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in FETCHING:
+        from aurion_pipeline.alerts.cli import after_load
         from aurion_pipeline.cli.output import run_and_report
 
-        return run_and_report(args, settings)
+        code = run_and_report(args, settings)
+        after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; refreshes report.html
+        return code
+    if args.command in ("alerts", "report"):
+        from aurion_pipeline.alerts import cli as alerts_cli
+
+        if args.command == "report":
+            return alerts_cli.run_report_command(settings, args.out)
+        return alerts_cli.run_alerts_command(settings, os.environ, deliver_now=args.deliver, test=args.test)
     if args.command == "sql":
         from aurion_pipeline.ops.query import print_query
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from aurion_pipeline.alerts.cli import after_load
 from aurion_pipeline.cli import runs as orchestrate
 from aurion_pipeline.ops import status as report
 from aurion_pipeline.ops.query import print_query
@@ -75,11 +76,13 @@ def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None,
                 return 1
             print(f"{name}: run {result.run_id} succeeded")
         print(f"requests served by the sandbox: {len(api.requests)}")
+    after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; writes report.html
     report.print_status(settings)
     print("\nWhere each tenant stands this billing period (analytics.plan_utilization)")
     print_query(settings, STANDING, "table")
     print("\nWhere each tenant will end the period (analytics.usage_forecast)")
     print_query(settings, FORECAST, "table")
+    print(f"\nReport (open in a browser, works offline): {settings.data_dir / 'report.html'}")
     print(f"\nQuery it yourself: AURION_DATA_DIR={settings.data_dir} aurion-pipeline sql "
           "\"select * from analytics.billing_alerts\"")
     return 0

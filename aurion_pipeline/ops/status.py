@@ -82,6 +82,9 @@ def print_status(settings: Settings, today: date | None = None) -> int:
         print(status_text(con, warehouse, today - timedelta(days=1)))
     finally:
         con.close()
+    from aurion_pipeline.alerts.cli import status_lines
+
+    print("\n" + "\n".join(status_lines(settings)))
     return 0
 
 

@@ -19,6 +19,7 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
+from aurion_pipeline.report.metadata import key_figures
 from aurion_pipeline.sqlmodels import (
     BuiltModel,
     DataTest,
@@ -146,6 +147,7 @@ def _built_metadata(
         "dagster/column_schema": _column_schema(con, project, built.name),
         "sql": dg.MetadataValue.md(f"```sql\n{built.sql}\n```"),
         "path": project.display(built.path),
+        **key_figures(con, built.name),  # where tenants stand, for the models that say it
     }
     return metadata if rows is None else {**metadata, "dagster/row_count": rows}
 

@@ -1,0 +1,148 @@
+"""The alerts the warehouse holds right now, read from the analyst copy (never blocks a load).
+
+A threshold alert is one row of `analytics.billing_alerts` (tenant x period x quota x level, basis actual
+or forecast); an anomaly is one flagged (tenant, day, metric) of `analytics.usage_anomalies`. Each gets
+a stable key, so the same alert found again on a later run, after a rebuild or a restart is the same
+alert and is never delivered twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+SCHEMA_VERSION = "aurion.alert.v1"
+
+THRESHOLDS = """
+select a.tenant, a.period_start, a.period_end, a.quota_name, a.alert_level, a.threshold_pct, a.basis,
+       a.first_reached_on, a.quota, u.plan, u.used, u.pct_used,
+       f.projected_total, f.projected_low, f.projected_high, f.projected_pct, f.projected_exhaustion_date
+from analytics.billing_alerts as a
+left join analytics.plan_utilization as u
+    on u.tenant = a.tenant and u.period_start = a.period_start and u.quota_name = a.quota_name
+left join analytics.usage_forecast as f
+    on f.tenant = a.tenant and f.period_start = a.period_start and f.quota_name = a.quota_name
+where a.is_current or a.period_end >= $since
+order by a.tenant, a.period_start, a.quota_name, a.severity, a.basis
+"""
+
+ANOMALIES = "select * from analytics.usage_anomalies where usage_date >= $since order by tenant, usage_date, metric"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert to deliver: its identity (key, tenant, basis, level) and the JSON body channels send."""
+
+    key: str
+    kind: str  # threshold | anomaly
+    tenant: str
+    basis: str  # actual | forecast | anomaly
+    level: str  # warning | critical | overage | anomaly
+    subject: str  # the quota (threshold) or metric (anomaly)
+    day: date  # period start (threshold) or usage date (anomaly)
+    payload: dict
+
+
+def idempotency_key(*parts: object) -> str:
+    """The same alert always gets the same key, on every run and every channel."""
+    return "aurion-" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def current_alerts(con: duckdb.DuckDBPyConnection, since: date) -> list[Alert]:
+    """Threshold alerts of current periods (and periods ended on or after `since`), and anomalies
+    from `since` on. Views not built yet yield nothing."""
+    alerts = []
+    if _has_view(con, "billing_alerts"):
+        alerts += [_threshold(row) for row in _rows(con, THRESHOLDS, since)]
+    if _has_view(con, "usage_anomalies"):
+        alerts += [_anomaly(row) for row in _rows(con, ANOMALIES, since) if _flagged(row)]
+    return alerts
+
+
+def _threshold(r: dict) -> Alert:
+    ident = ("threshold", r["tenant"], r["period_start"], r["quota_name"], r["alert_level"], r["basis"])
+    key = idempotency_key(*ident)
+    forecast = r["basis"] == "forecast"
+    payload = {
+        "schema": SCHEMA_VERSION,
+        "idempotency_key": key,
+        "kind": "threshold",
+        "tenant": r["tenant"],
+        "basis": r["basis"],
+        "level": r["alert_level"],
+        "quota": r["quota_name"],
+        "threshold_pct": _num(r["threshold_pct"]),
+        "period": {"start": _iso(r["period_start"]), "end": _iso(r["period_end"])},
+        "plan": r["plan"],
+        "limit": _num(r["quota"]),
+        "used": _num(r["used"]),
+        "pct_used": _num(r["pct_used"], 1),
+        "reached_on": _iso(r["first_reached_on"]),  # the day actual usage, or the forecast path, crosses it
+        "forecast": {
+            "projected_total": _num(r["projected_total"]),
+            "projected_low": _num(r["projected_low"]),
+            "projected_high": _num(r["projected_high"]),
+            "projected_pct": _num(r["projected_pct"], 1),
+            "projected_exhaustion_date": _iso(r["projected_exhaustion_date"]),
+        } if forecast or r["projected_total"] is not None else None,
+    }
+    return Alert(key, "threshold", r["tenant"], r["basis"], r["alert_level"], r["quota_name"], r["period_start"],
+                 payload)
+
+
+def _anomaly(r: dict) -> Alert:
+    key = idempotency_key("anomaly", r["tenant"], r["usage_date"], r["metric"])
+    payload = {
+        "schema": SCHEMA_VERSION,
+        "idempotency_key": key,
+        "kind": "anomaly",
+        "tenant": r["tenant"],
+        "basis": "anomaly",
+        "level": "anomaly",
+        "metric": r["metric"],
+        "usage_date": _iso(r["usage_date"]),
+        "value": _num(r.get("value")),
+        "expected": _num(_first(r, "median", "baseline", "expected")),
+        "score": _num(_first(r, "score", "robust_z"), 2),
+    }
+    return Alert(key, "anomaly", r["tenant"], "anomaly", "anomaly", r["metric"], r["usage_date"], payload)
+
+
+def _flagged(row: dict) -> bool:
+    """A model that lists only anomalies has no flag column; one that lists every scored day has one."""
+    flag = _first(row, "is_anomaly", "flagged")
+    return True if flag is None and "is_anomaly" not in row and "flagged" not in row else bool(flag)
+
+
+def _first(row: dict, *names: str) -> object:
+    return next((row[n] for n in names if n in row and row[n] is not None), None)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, since: date) -> list[dict]:
+    cursor = con.execute(sql, {"since": since})
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    sql = "select count(*) from duckdb_views() where schema_name = 'analytics' and view_name = ?"
+    tables = "select count(*) from duckdb_tables() where schema_name = 'analytics' and table_name = ?"
+    return con.execute(sql, [name]).fetchone()[0] + con.execute(tables, [name]).fetchone()[0] > 0
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _num(value: object, digits: int | None = None) -> float | int | None:
+    if value is None:
+        return None
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):  # JSON has no NaN or infinity
+        return None
+    if number.is_integer() and digits is None:
+        return int(number)
+    return round(number, digits if digits is not None else 3)

@@ -1,0 +1,125 @@
+"""What the command line shows of alerts: `aurion-pipeline alerts [--deliver | --test CHANNEL]`, the
+delivery lines of `status`, and the step every CLI load ends with (deliver, refresh report.html)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+from aurion_pipeline.alerts import log
+from aurion_pipeline.alerts.deliver import configured_channels, deliver, delivery_lock, send_test, sync
+from aurion_pipeline.config import ConfigError, Settings
+
+SHOWN = 50
+
+
+def run_alerts_command(settings: Settings, env: Mapping[str, str], *, deliver_now: bool, test: str | None) -> int:
+    """List pending and sent alerts; `deliver_now` sends what is due first; `test` sends a test message."""
+    if test is not None:
+        outcome = send_test(settings, env, test)
+        if outcome.status == "sent":
+            print(f"test message delivered to channel {test!r} (response {outcome.code})")
+            return 0
+        print(f"aurion-pipeline alerts: test message to {test!r} not delivered: {outcome.error}", file=sys.stderr)
+        return 1
+    if deliver_now:
+        print(deliver(settings, env).line())
+    elif settings.alerts_file is not None:
+        channels = [c for c, _ in configured_channels(settings, env)]
+        with delivery_lock(settings):
+            con = log.open_log(settings.data_dir)
+            try:
+                sync(con, settings, channels, datetime.now(timezone.utc))
+            finally:
+                con.close()
+    else:
+        print("AURION_ALERTS_FILE is not set: no channels; showing the delivery log only")
+    print("\n".join(listing_lines(settings)))
+    return 0
+
+
+def listing_lines(settings: Settings) -> list[str]:
+    path = log.log_path(settings.data_dir)
+    if not path.exists():
+        return ["Alert deliveries: none yet"]
+    con = log.open_log(settings.data_dir)
+    try:
+        counts = log.counts(con)
+        rows = log.listing(con, limit=SHOWN)
+    finally:
+        con.close()
+    lines = [_headline(counts)]
+    if rows:
+        lines += _table(rows, with_error=any(r["error"] for r in rows))
+    if sum(counts.values()) > len(rows):
+        lines.append(f"  ... {sum(counts.values()) - len(rows)} older deliveries not shown ({path})")
+    return lines
+
+
+def status_lines(settings: Settings) -> list[str]:
+    """For `status`: undelivered and failing deliveries, or one line saying all is delivered."""
+    if not log.log_path(settings.data_dir).exists():
+        return ["Alert deliveries: none yet" + ("" if settings.alerts_file else " (AURION_ALERTS_FILE not set)")]
+    con = log.open_log(settings.data_dir)
+    try:
+        counts = log.counts(con)
+        open_rows = log.listing(con, statuses=("pending", "failed", "gave_up"), limit=SHOWN)
+    finally:
+        con.close()
+    if not open_rows:
+        return [_headline(counts) + "; nothing undelivered"]
+    return [
+        _headline(counts) + "  (retry now: aurion-pipeline alerts --deliver)",
+        *_table(open_rows, with_error=True),
+    ]
+
+
+def _headline(counts: dict[str, int]) -> str:
+    order = ("sent", "pending", "failed", "gave_up")
+    words = {"failed": "failing (retried)", "gave_up": "gave up (not retried)"}
+    parts = [f"{counts[s]} {words.get(s, s)}" for s in order if counts.get(s)]
+    return "Alert deliveries: " + (", ".join(parts) if parts else "none yet")
+
+
+def _table(rows, *, with_error: bool) -> list[str]:
+    header = ["channel", "tenant", "alert", "basis", "status", "attempts", "code", "when UTC"]
+    cells = []
+    for r in rows:
+        when = r["sent_at"] or r["last_attempt_at"] or r["created_at"]
+        line = [r["channel"], r["tenant"], f"{r['subject']} {r['level']} ({r['day']})", r["basis"], r["status"],
+                str(r["attempts"]), str(r["response_code"] or "-"), when[:16]]
+        cells.append([*line, (r["error"] or "")[:100]] if with_error else line)
+    header = [*header, "last error"] if with_error else header
+    table = [header, *cells]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
+
+
+def preflight(settings: Settings, env: Mapping[str, str]) -> None:
+    """Before a load: a bad alerts file or an unset secret stops it with one line, not after an hour."""
+    if settings.alerts_file is not None:
+        configured_channels(settings, env)
+
+
+def after_load(settings: Settings, env: Mapping[str, str]) -> None:
+    """The end of every CLI load: deliver alerts (when configured) and refresh report.html. Neither
+    changes the load's exit code: an undelivered alert stays pending and is retried."""
+    if settings.alerts_file is not None:
+        try:
+            print(deliver(settings, env).line())
+        except (ConfigError, OSError, RuntimeError) as exc:
+            print(f"aurion-pipeline: alerts not delivered ({exc}); retry: aurion-pipeline alerts --deliver",
+                  file=sys.stderr)
+    from aurion_pipeline.report import refresh_report
+
+    path = refresh_report(settings)
+    if path is not None:
+        print(f"report: {path}")
+
+
+def run_report_command(settings: Settings, out) -> int:
+    from aurion_pipeline.report import write_report
+
+    print(f"report written: {write_report(settings, out)}")
+    return 0

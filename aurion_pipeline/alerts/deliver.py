@@ -1,0 +1,148 @@
+"""Delivering alerts exactly once per channel: find them, record them, send what is due, record the result.
+
+One delivery cycle at a time per data directory (a file lock), so the Dagster sensor and a CLI load
+finishing together never both send the same alert: the second finds it already sent in the log.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from aurion_pipeline.alerts import log
+from aurion_pipeline.alerts.candidates import Alert, current_alerts
+from aurion_pipeline.alerts.channels import Channel, Secret, load_channels, resolve_secrets
+from aurion_pipeline.alerts.senders import Outcome, send
+from aurion_pipeline.config import ConfigError, Settings
+from aurion_pipeline.storage import Warehouse, WarehouseLockedError
+
+logger = logging.getLogger("aurion_pipeline.alerts")
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one cycle did; `next_retry_at` is the earliest retry still due later (None: nothing open)."""
+
+    found: int
+    sent: int
+    failed: int
+    gave_up: int
+    next_retry_at: str | None
+
+    def line(self) -> str:
+        parts = [f"{self.sent} sent"]
+        if self.failed:
+            parts.append(f"{self.failed} failed (retry due {self.next_retry_at} UTC)")
+        if self.gave_up:
+            parts.append(f"{self.gave_up} gave up")
+        return f"alerts: {self.found} new, " + ", ".join(parts) + "  (details: aurion-pipeline alerts)"
+
+
+def configured_channels(settings: Settings, env: Mapping[str, str]) -> list[tuple[Channel, dict[str, Secret]]]:
+    """The alerts file's channels with their secrets; a ConfigError for a bad file or an unset variable."""
+    if settings.alerts_file is None:
+        raise ConfigError("AURION_ALERTS_FILE is not set; point it at an alerts file (see docs/alerts.md)")
+    return [(c, resolve_secrets(c, env)) for c in load_channels(settings.alerts_file)]
+
+
+def deliver(settings: Settings, env: Mapping[str, str], now: datetime | None = None) -> DeliveryReport:
+    """Record the warehouse's current alerts for each channel, then send everything due."""
+    channels = configured_channels(settings, env)
+    now = now or datetime.now(timezone.utc)
+    with delivery_lock(settings):
+        con = log.open_log(settings.data_dir)
+        try:
+            found = sync(con, settings, [c for c, _ in channels], now)
+            results = [_attempt(con, row, channels, now) for row in log.due(con, [c.name for c, _ in channels], now)]
+            next_retry = con.execute(
+                "select min(next_attempt_at) from alert_deliveries where status = 'failed'"
+            ).fetchone()[0]
+        finally:
+            con.close()
+    statuses = [r.status for r in results]
+    return DeliveryReport(found, statuses.count("sent"), statuses.count("failed"), statuses.count("gave_up"),
+                          next_retry)
+
+
+def sync(con, settings: Settings, channels: list[Channel], now: datetime) -> int:
+    """Record new alerts as pending for each channel whose route takes them; give up on expired ones."""
+    max_age = timedelta(hours=settings.alerts_max_age_hours)
+    alerts = read_alerts(settings, (now - max_age).date())
+    con.execute("begin immediate")
+    try:
+        found = sum(log.enqueue(con, c.name, [a for a in alerts if _routed(c, a)], now) for c in channels)
+        expired = log.give_up_expired(con, now, max_age)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    if expired:
+        logger.warning("gave up on %d alert deliveries older than %d hours", expired, settings.alerts_max_age_hours)
+    return found
+
+
+def read_alerts(settings: Settings, since) -> list[Alert]:
+    warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
+    if not warehouse.analyst_path.exists():
+        return []
+    con = warehouse.analyst_connection()
+    try:
+        return current_alerts(con, since)
+    finally:
+        con.close()
+
+
+def _routed(channel: Channel, alert: Alert) -> bool:
+    return channel.route.accepts(alert.tenant, alert.level, alert.basis)
+
+
+def _attempt(con, row, channels: list[tuple[Channel, dict[str, Secret]]], now: datetime) -> Outcome:
+    channel, secrets = next((c, s) for c, s in channels if c.name == row["channel"])
+    log.claim(con, row, now)
+    outcome = send(channel, secrets, json.loads(row["payload"]))
+    log.record(con, row, outcome.status, outcome.code, outcome.error, datetime.now(timezone.utc))
+    what = f"{row['kind']} alert {row['tenant']}/{row['subject']}/{row['level']}/{row['basis']} to {channel.name}"
+    if outcome.status == "sent":
+        logger.info("delivered %s", what)
+    else:
+        logger.warning("%s: %s (%s)", what, outcome.status, outcome.error)
+    return outcome
+
+
+@contextmanager
+def delivery_lock(settings: Settings) -> Iterator[None]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + settings.lock_timeout_s
+    with open(settings.data_dir / ".alerts.lock", "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockedError(
+                        f"another alert delivery has held {settings.data_dir}/.alerts.lock for "
+                        f"{settings.lock_timeout_s:.0f}s; try again when it finishes"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def send_test(settings: Settings, env: Mapping[str, str], name: str) -> Outcome:
+    """A test message to one channel; not recorded in the log."""
+    channels = {c.name: (c, s) for c, s in configured_channels(settings, env)}
+    if name not in channels:
+        raise ConfigError(f"no channel {name!r} in {settings.alerts_file}; channels: {', '.join(sorted(channels))}")
+    channel, secrets = channels[name]
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    payload = {"schema": "aurion.alert.v1", "kind": "test", "channel": name, "idempotency_key": f"aurion-test-{stamp}"}
+    return send(channel, secrets, payload)

@@ -1,0 +1,1 @@
+"""Alert delivery and the HTML report, run by the Dagster daemon after each successful load."""

@@ -1,0 +1,181 @@
+"""The report as one HTML string: per tenant, where each quota stands, where the period is heading,
+its alerts and anomalies; then how accurate the forecast has been. Read from the analyst copy."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from html import escape
+
+import duckdb
+
+from aurion_pipeline.report import svg
+
+UTILIZATION = """
+select tenant, plan, quota_name, used, quota, pct_used, alert_level, period_start, period_end
+from analytics.plan_utilization where is_current order by tenant, quota_name
+"""
+PATHS = """
+select d.tenant, d.quota_name, d.usage_date, d.is_projected, d.cumulative_usage, d.as_of_date, d.period_end,
+       d.projected_low, d.projected_high, f.quota
+from analytics.usage_forecast_daily as d
+left join analytics.usage_forecast as f on f.tenant = d.tenant and f.quota_name = d.quota_name
+order by d.tenant, d.quota_name, d.usage_date
+"""
+ALERTS = """
+select tenant, quota_name, alert_level, basis, threshold_pct, first_reached_on
+from analytics.billing_alerts where is_current order by tenant, severity desc, quota_name
+"""
+ANOMALIES = "select * from analytics.usage_anomalies where usage_date >= current_date - 35 order by usage_date desc"
+ACCURACY = """
+select quota_name, days_elapsed_bucket, forecasts, mape, naive_mape, interval_coverage
+from analytics.forecast_accuracy where quota_name = 'all' and days_elapsed_bucket in ('1-7', '8-14', '15-21', '22+', 'all')
+"""
+
+STYLE = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#222;max-width:1220px}
+h1{margin-bottom:0} .sub{color:#666;margin-top:4px} section.tenant{border-top:2px solid #ddd;padding-top:8px;margin-top:20px}
+.charts{display:flex;flex-wrap:wrap;gap:12px} table{border-collapse:collapse;margin:6px 0 12px}
+td,th{border-bottom:1px solid #e0e0e0;padding:3px 10px;text-align:left;font-size:13px}
+.lvl-warning{color:#b26a00}.lvl-critical{color:#d84315}.lvl-overage{color:#c62828;font-weight:bold}
+.note{color:#666;font-size:13px}
+"""
+
+
+def report_html(con: duckdb.DuckDBPyConnection, generated_at: datetime, data_dir: str) -> str:
+    util = _grouped(con, UTILIZATION, "plan_utilization")
+    paths = _grouped(con, PATHS, "usage_forecast_daily")
+    alerts = _grouped(con, ALERTS, "billing_alerts")
+    anomalies = _grouped(con, ANOMALIES, "usage_anomalies")
+    tenants = sorted(set(util) | set(paths))
+    sections = [_tenant_section(t, util.get(t, []), paths.get(t, []), alerts.get(t, []), anomalies.get(t, []))
+                for t in tenants]
+    body = "".join(sections) or "<p>No tenant loaded yet: run a load first.</p>"
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>Aurion usage report</title><style>{STYLE}</style></head><body>"
+        "<h1>Aurion usage report</h1>"
+        f"<p class='sub'>Generated {generated_at:%Y-%m-%d %H:%M} UTC from {escape(data_dir)}; "
+        f"{len(tenants)} tenant(s), current billing periods.</p>"
+        f"{body}{_accuracy_section(con)}</body></html>"
+    )
+
+
+def _tenant_section(tenant: str, util: list[dict], paths: list[dict], alerts: list[dict], anomalies: list[dict]) -> str:
+    head = util[0] if util else {}
+    period = f"{head.get('period_start')} .. {head.get('period_end')}" if head else "no billing period known"
+    bars = svg.utilization_bars([
+        (r["quota_name"], _finite(r["pct_used"]), r["alert_level"] or "ok", _caption(r)) for r in util
+    ]) if util else ""
+    charts = [bars] + [_path_chart(q, rows) for q, rows in _by(paths, "quota_name").items()]
+    return (
+        f"<section class='tenant' id='tenant-{escape(tenant)}' data-tenant='{escape(tenant)}'>"
+        f"<h2>{escape(tenant)}</h2><p class='sub'>plan {escape(str(head.get('plan') or '?'))}; period {period}</p>"
+        f"<div class='charts'>{''.join(c for c in charts if c)}</div>"
+        f"{_alerts_table(alerts)}{_anomalies_table(anomalies)}</section>"
+    )
+
+
+def _path_chart(quota_name: str, rows: list[dict]) -> str:
+    actual = [(r["usage_date"], r["cumulative_usage"]) for r in rows if not r["is_projected"]]
+    projected = [(r["usage_date"], r["cumulative_usage"]) for r in rows if r["is_projected"]]
+    last = rows[-1]
+    band = None
+    if projected and actual:
+        band = (actual[-1][0], actual[-1][1], last["period_end"], last["projected_low"], last["projected_high"])
+    title = f"{quota_name}: used this period, forecast to {last['period_end']}"
+    return svg.usage_path(actual, projected, band, _finite(last["quota"]), title)
+
+
+def _alerts_table(alerts: list[dict]) -> str:
+    if not alerts:
+        return "<p class='note'>No billing alerts this period.</p>"
+    rows = "".join(
+        f"<tr><td>{escape(a['quota_name'])}</td><td class='lvl-{escape(a['alert_level'])}'>{escape(a['alert_level'])}"
+        f"</td><td>{a['threshold_pct']:g} %</td><td>{escape(a['basis'])}</td><td>{a['first_reached_on']}</td></tr>"
+        for a in alerts
+    )
+    return ("<h3>Billing alerts this period</h3><table><tr><th>quota</th><th>level</th><th>threshold</th>"
+            f"<th>basis</th><th>reached on</th></tr>{rows}</table>")
+
+
+def _anomalies_table(anomalies: list[dict]) -> str:
+    flagged = [a for a in anomalies if a.get("is_anomaly", True)]
+    if not flagged:
+        return ""
+    rows = "".join(
+        f"<tr><td>{a['usage_date']}</td><td>{escape(str(a.get('metric')))}</td><td>{_fmt(a.get('value'))}</td>"
+        f"<td>{_fmt(a.get('median'))}</td><td>{_fmt(a.get('score'))}</td></tr>" for a in flagged[:20]
+    )
+    return ("<h3>Usage anomalies (last 5 weeks)</h3><table><tr><th>day</th><th>metric</th><th>value</th>"
+            f"<th>weekday norm</th><th>score</th></tr>{rows}</table>")
+
+
+def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
+    rows = _rows(con, ACCURACY, "forecast_accuracy")
+    if not rows:
+        return ("<section><h2>Forecast accuracy</h2><p class='note'>Not measured yet: it needs at least one "
+                "finished billing period with daily usage.</p></section>")
+    order = {"1-7": 0, "8-14": 1, "15-21": 2, "22+": 3, "all": 4}
+    rows.sort(key=lambda r: order.get(r["days_elapsed_bucket"], 9))
+    chart = svg.accuracy_bars([(f"day {r['days_elapsed_bucket']}", _finite(r["mape"]), _finite(r["naive_mape"])) for r in rows])
+    table = "".join(
+        f"<tr><td>{escape(r['days_elapsed_bucket'])}</td><td>{r['forecasts']}</td><td>{_fmt(_finite(r['mape']))} %</td>"
+        f"<td>{_fmt(_finite(r['naive_mape']))} %</td><td>{_fmt(_share(r['interval_coverage']))} %</td></tr>" for r in rows
+    )
+    return (
+        "<section><h2>Forecast accuracy</h2><p class='note'>Backtest over finished periods "
+        "(analytics.forecast_accuracy): mean absolute percentage error of the period-end forecast, by days "
+        "elapsed, against the naive run-rate (used so far / days elapsed x days in period).</p>"
+        f"{chart}<table><tr><th>days elapsed</th><th>forecasts</th><th>MAPE</th><th>naive MAPE</th>"
+        f"<th>80 % interval held</th></tr>{table}</table></section>"
+    )
+
+
+def _caption(r: dict) -> str:
+    pct = _finite(r["pct_used"])
+    limit = "unlimited" if r["quota"] is None else f"{r['quota']:,.0f}"
+    share = "" if pct is None else f"  {pct:.1f} %"
+    return f"{(r['used'] or 0):,.0f} / {limit}{share}"
+
+
+def _grouped(con: duckdb.DuckDBPyConnection, sql: str, view: str) -> dict[str, list[dict]]:
+    return _by(_rows(con, sql, view), "tenant")
+
+
+def _by(rows: list[dict], column: str) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[row[column]].append(row)
+    return dict(groups)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, view: str) -> list[dict]:
+    exists = con.execute(
+        "select count(*) from duckdb_views() where schema_name = 'analytics' and view_name = ?"
+        " union all select count(*) from duckdb_tables() where schema_name = 'analytics' and table_name = ?",
+        [view, view],
+    ).fetchall()
+    if not any(n for (n,) in exists):
+        return []
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _finite(value: object) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if number != number or number in (float("inf"), float("-inf")) else number
+
+
+def _share(fraction: object) -> float | None:
+    """interval_coverage is a share (0..1); shown as a percentage like the MAPEs beside it."""
+    value = _finite(fraction)
+    return None if value is None else 100 * value
+
+
+def _fmt(value: object) -> str:
+    return "-" if value is None else (f"{value:,.1f}" if isinstance(value, float) else str(value))

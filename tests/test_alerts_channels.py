@@ -1,0 +1,139 @@
+"""The alerts file: the README's minimal file works as written; every mistake is one line naming the file."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from aurion_pipeline.alerts.channels import Route, Secret, load_channels, resolve_secrets
+from aurion_pipeline.config import ConfigError
+
+MINIMAL = """\
+channels:
+  - name: ops
+    kind: webhook
+    url: https://hooks.example.com/aurion
+    secret_env: AURION_WEBHOOK_SECRET
+"""
+
+FULL = """\
+channels:
+  - name: ops
+    kind: webhook
+    url: https://hooks.example.com/aurion
+    secret_env: AURION_WEBHOOK_SECRET
+    bases: [actual, forecast]
+  - name: team
+    kind: slack
+    webhook_url_env: AURION_SLACK_URL
+    tenants: [globex]
+    levels: [critical, overage]
+  - name: billing
+    kind: email
+    host: smtp.example.com
+    port: 587
+    starttls: true
+    username_env: AURION_SMTP_USER
+    password_env: AURION_SMTP_PASSWORD
+    from: aurion@example.com
+    to: [billing@example.com, cfo@example.com]
+    bases: anomaly
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "alerts.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_the_minimal_file_from_the_issue_works_as_written(tmp_path):
+    (channel,) = load_channels(write(tmp_path, MINIMAL))
+    assert (channel.name, channel.kind, channel.url) == ("ops", "webhook", "https://hooks.example.com/aurion")
+    assert channel.env_for("secret") == "AURION_WEBHOOK_SECRET"
+    assert channel.route == Route()  # no routing keys: every alert
+
+
+def test_a_full_file_parses_each_kind_and_its_routes(tmp_path):
+    ops, team, billing = load_channels(write(tmp_path, FULL))
+    assert ops.route.bases == ("actual", "forecast")
+    assert team.env_for("url") == "AURION_SLACK_URL" and team.route.tenants == ("globex",)
+    assert (billing.host, billing.port, billing.starttls, billing.sender) == ("smtp.example.com", 587, True,
+                                                                            "aurion@example.com")
+    assert billing.recipients == ("billing@example.com", "cfo@example.com")
+    assert billing.route.bases == ("anomaly",)
+
+
+@pytest.mark.parametrize(
+    "route, alert, accepted",
+    [
+        pytest.param(Route(), ("acme", "warning", "actual"), True, id="no route takes everything"),
+        pytest.param(Route(tenants=("globex",)), ("acme", "warning", "actual"), False, id="other tenant"),
+        pytest.param(Route(levels=("overage",)), ("acme", "warning", "forecast"), False, id="lower level"),
+        pytest.param(Route(levels=("overage",)), ("acme", "anomaly", "anomaly"), True, id="levels do not filter anomalies"),
+        pytest.param(Route(bases=("actual",)), ("acme", "overage", "forecast"), False, id="forecast filtered out"),
+        pytest.param(Route(bases=("actual",)), ("acme", "anomaly", "anomaly"), False, id="anomaly filtered out by bases"),
+    ],
+)
+def test_routes(route, alert, accepted):
+    assert route.accepts(*alert) is accepted
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        pytest.param("channels: [", "not readable YAML", id="broken yaml"),
+        pytest.param("hooks: []", "must hold `channels:`", id="no channels key"),
+        pytest.param("channels: []", "must hold `channels:`", id="empty list"),
+        pytest.param("channels:\n  - name: ops\n    kind: pager\n", "kind must be one of", id="unknown kind"),
+        pytest.param(MINIMAL.replace("secret_env: AURION_WEBHOOK_SECRET", "secret_env: s3cr3t-value!"),
+                     "NAME of an environment variable", id="secret pasted into the file"),
+        pytest.param(MINIMAL.replace("secret_env: AURION_WEBHOOK_SECRET", "secret: abc"),
+                     "unknown key(s) for a webhook channel: secret", id="secret key instead of secret_env"),
+        pytest.param(MINIMAL.replace("https://hooks.example.com", "http://hooks.example.com"),
+                     "plain http", id="plain http to a remote host"),
+        pytest.param(MINIMAL.replace("https://hooks.example.com/aurion", "ftp://x"), "http(s) URL", id="not http"),
+        pytest.param(MINIMAL + "    levels: [panic]\n", "levels has panic", id="unknown level"),
+        pytest.param(MINIMAL + "    bases: [actuals]\n", "bases has actuals", id="unknown basis"),
+        pytest.param(MINIMAL + MINIMAL.replace("channels:\n", ""), "used more than once: ops", id="duplicate name"),
+        pytest.param("channels:\n  - name: s\n    kind: slack\n    url: https://hooks.slack.com/x\n",
+                     "unknown key(s) for a slack channel: url", id="slack url in the file"),
+        pytest.param("channels:\n  - {name: m, kind: email, host: smtp.example.com, from: a@b.c, to: []}\n",
+                     "to must be an email address", id="email without recipients"),
+        pytest.param("channels:\n  - {name: m, kind: email, host: smtp.example.com, from: a@b.c, to: x@y.z, "
+                     "starttls: false, username_env: U, password_env: P}\n", "in clear", id="password without tls"),
+        pytest.param("channels:\n  - {name: m, kind: email, host: h, port: 99999, from: a@b.c, to: x@y.z}\n",
+                     "port must be", id="bad port"),
+    ],
+)
+def test_a_bad_file_is_one_line_naming_the_file(tmp_path, text, fragment):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_channels(path)
+    message = str(error.value)
+    assert fragment in message and str(path) in message and "\n" not in message
+
+
+def test_a_missing_file_says_so(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_channels(tmp_path / "nope.yaml")
+
+
+def test_secrets_come_from_the_environment_and_never_show_in_a_repr(tmp_path):
+    channel = load_channels(write(tmp_path, MINIMAL))[0]
+    secrets = resolve_secrets(channel, {"AURION_WEBHOOK_SECRET": "canary-7f3a"})
+    assert secrets["secret"] == "canary-7f3a" and isinstance(secrets["secret"], Secret)
+    assert "canary" not in repr(secrets)
+    with pytest.raises(ConfigError, match="AURION_WEBHOOK_SECRET .* is not set"):
+        resolve_secrets(channel, {})
+
+
+def test_the_cli_exits_2_with_one_line_for_a_bad_file(tmp_path):
+    path = write(tmp_path, "channels: [")
+    env = {"AURION_ALERTS_FILE": str(path), "AURION_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "aurion_pipeline.cli", "alerts"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and "not readable YAML" in lines[0]

@@ -1,0 +1,197 @@
+"""Exactly-once delivery against real receivers on loopback, from a real analyst.duckdb holding the
+alert views' columns (the SQL that computes them is tested with the models; here they are the input)."""
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
+
+import duckdb
+import pytest
+from alert_receivers import HttpReceiver, SmtpReceiver
+
+from aurion_pipeline.alerts import log
+from aurion_pipeline.alerts.cli import status_lines
+from aurion_pipeline.alerts.deliver import deliver, send_test
+from aurion_pipeline.config import load_settings
+
+NOW = datetime(2026, 3, 20, 9, 0, tzinfo=timezone.utc)
+SECRET = "whsec-canary-5d1e"
+PERIOD = (date(2026, 3, 1), date(2026, 3, 31))
+
+
+def alert_row(level, pct, basis="actual", quota="voice_minutes"):
+    return ("globex", *PERIOD, quota, level, {"warning": 1, "critical": 2, "overage": 3}[level], pct, basis,
+            date(2026, 3, 12), 1000.0, True)
+
+
+def write_analyst(data_dir, alerts):
+    data_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(data_dir / "analyst.duckdb"))
+    con.execute("create schema if not exists analytics")
+    con.execute("""create or replace table analytics.billing_alerts (tenant varchar, period_start date, period_end date,
+        quota_name varchar, alert_level varchar, severity int, threshold_pct double, basis varchar,
+        first_reached_on date, quota double, is_current boolean)""")
+    if alerts:
+        con.executemany("insert into analytics.billing_alerts values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", alerts)
+    con.execute("""create or replace table analytics.plan_utilization as select 'globex' as tenant,
+        date '2026-03-01' as period_start, 'voice_minutes' as quota_name, 'professional' as plan, 962.5 as used,
+        96.25 as pct_used""")
+    con.execute("""create or replace table analytics.usage_forecast as select 'globex' as tenant,
+        date '2026-03-01' as period_start, 'voice_minutes' as quota_name, 1510.0 as projected_total,
+        1380.0 as projected_low, 1650.0 as projected_high, 151.0 as projected_pct,
+        date '2026-03-21' as projected_exhaustion_date""")
+    con.close()
+
+
+@pytest.fixture
+def receivers():
+    webhook = HttpReceiver("webhook", secret=SECRET).start()
+    slack = HttpReceiver("slack", path="/services/T0/B0/canaryslackpath").start()
+    smtp = SmtpReceiver().start()
+    yield webhook, slack, smtp
+    for r in (webhook, slack, smtp):
+        r.stop()
+
+
+@pytest.fixture
+def setup(tmp_path, receivers):
+    webhook, slack, smtp = receivers
+    path = tmp_path / "alerts.yaml"
+    path.write_text(f"""channels:
+  - {{name: ops, kind: webhook, url: "{webhook.url}", secret_env: HOOK_SECRET}}
+  - {{name: team, kind: slack, url_env: SLACK_URL}}
+  - {{name: mail, kind: email, host: 127.0.0.1, port: {smtp.port}, starttls: false, from: a@example.com,
+      to: [b@example.com]}}
+""")
+    env = {"AURION_ALERTS_FILE": str(path), "AURION_DATA_DIR": str(tmp_path / "data"),
+           "HOOK_SECRET": SECRET, "SLACK_URL": slack.url}
+    settings = load_settings(env)
+    write_analyst(settings.data_dir, [alert_row("warning", 80), alert_row("critical", 95)])
+    return settings, env
+
+
+def test_each_alert_reaches_each_channel_once_across_runs(setup, receivers):
+    settings, env = setup
+    webhook, slack, smtp = receivers
+    first = deliver(settings, env, NOW)
+    assert (first.found, first.sent, first.failed) == (6, 6, 0)
+    write_analyst(settings.data_dir, [alert_row("warning", 80), alert_row("critical", 95), alert_row("overage", 100)])
+    assert deliver(settings, env, NOW + timedelta(hours=1)).sent == 3  # only the new level
+    assert deliver(settings, env, NOW + timedelta(hours=2)).sent == 0  # a re-run sends nothing
+    for receiver in receivers:
+        assert len(receiver.keys()) == 3 and len(set(receiver.keys())) == 3
+    assert webhook.bad_signatures == 0
+    assert webhook.keys() == [a["body"]["idempotency_key"] for a in webhook.accepted]
+    assert set(webhook.keys()) == set(slack.keys()) == set(smtp.keys())
+
+
+def test_the_webhook_body_is_signed_json_with_the_alert(setup, receivers):
+    settings, env = setup
+    webhook, slack, smtp = receivers
+    deliver(settings, env, NOW)
+    body = next(a["body"] for a in webhook.accepted if a["body"]["level"] == "critical")
+    assert body["schema"] == "aurion.alert.v1" and body["kind"] == "threshold"
+    assert (body["tenant"], body["quota"], body["basis"], body["threshold_pct"]) == ("globex", "voice_minutes",
+                                                                                     "actual", 95)
+    assert body["period"] == {"start": "2026-03-01", "end": "2026-03-31"} and body["pct_used"] == 96.2
+    assert body["forecast"]["projected_exhaustion_date"] == "2026-03-21"
+    text = next(a["body"]["text"] for a in slack.accepted if "critical" in a["body"]["text"])
+    assert "globex" in text and "voice_minutes" in text and "96.2 %" in text
+    mail = next(m for m in smtp.messages if "critical" in m["Subject"])
+    assert mail.get_body(("plain",)) is not None and mail.get_body(("html",)) is not None
+
+
+def test_a_forecast_alert_names_the_projected_exhaustion_date(setup, receivers):
+    settings, env = setup
+    write_analyst(settings.data_dir, [alert_row("overage", 100, basis="forecast")])
+    deliver(settings, env, NOW)
+    (text,) = [a["body"]["text"] for a in receivers[1].accepted]
+    assert "forecast to reach 151.0 %" in text and "exhaustion date: 2026-03-21" in text
+
+
+def test_a_forecast_that_falls_back_and_rises_again_does_not_fire_again(setup, receivers):
+    settings, env = setup
+    write_analyst(settings.data_dir, [alert_row("overage", 100, basis="forecast")])
+    assert deliver(settings, env, NOW).sent == 3
+    write_analyst(settings.data_dir, [])  # the projection fell back below 100 %
+    assert deliver(settings, env, NOW + timedelta(days=1)).sent == 0
+    write_analyst(settings.data_dir, [alert_row("overage", 100, basis="forecast")])  # and crossed again
+    assert deliver(settings, env, NOW + timedelta(days=2)).sent == 0
+    write_analyst(settings.data_dir, [alert_row("overage", 100, basis="actual")])  # then actual usage crossed it
+    assert deliver(settings, env, NOW + timedelta(days=3)).sent == 3
+
+
+def test_a_receiver_that_was_down_gets_every_alert_when_back(setup, receivers, tmp_path):
+    settings, env = setup
+    down = HttpReceiver("webhook", secret=SECRET)  # not started: connection refused
+    path = tmp_path / "down.yaml"
+    path.write_text(f"channels:\n  - {{name: ops, kind: webhook, url: '{down.url}', secret_env: HOOK_SECRET}}\n")
+    settings = replace(settings, alerts_file=path)
+    first = deliver(settings, env, NOW)
+    assert (first.sent, first.failed) == (0, 2)
+    due = datetime.strptime(first.next_retry_at, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+    assert due - NOW <= timedelta(minutes=1)
+    assert deliver(settings, env, NOW + timedelta(seconds=5)).sent == 0  # not due yet: not attempted
+    down.start()
+    try:
+        assert deliver(settings, env, due).sent == 2
+        assert deliver(settings, env, due + timedelta(hours=1)).sent == 0
+    finally:
+        down.stop()
+    assert len(down.keys()) == 2 and down.requests == 2
+
+
+@pytest.mark.parametrize("code", [429, 503])
+def test_429_and_5xx_are_retried(setup, receivers, code):
+    settings, env = setup
+    webhook = receivers[0]
+    webhook.answers.extend([code, code])
+    report = deliver(settings, env, NOW)
+    assert report.failed >= 1
+    deliver(settings, env, NOW + timedelta(hours=2))
+    assert sorted(a["body"]["level"] for a in webhook.accepted) == ["critical", "warning"]
+
+
+def test_a_400_is_not_retried_and_shows_in_status(setup, receivers):
+    settings, env = setup
+    webhook = receivers[0]
+    webhook.answers.append(400)
+    first = deliver(settings, env, NOW)
+    assert first.gave_up == 1
+    deliver(settings, env, NOW + timedelta(hours=5))
+    assert webhook.requests == 2 and len(webhook.accepted) == 1  # the rejected alert was never sent again
+    status = "\n".join(status_lines(settings))
+    assert "1 gave up (not retried)" in status and "HTTP 400" in status and "ops" in status
+
+
+def test_deliveries_not_made_within_the_max_age_are_given_up(setup, receivers, tmp_path):
+    settings, env = setup
+    down = HttpReceiver("webhook", secret=SECRET)
+    path = tmp_path / "down.yaml"
+    path.write_text(f"channels:\n  - {{name: ops, kind: webhook, url: '{down.url}', secret_env: HOOK_SECRET}}\n")
+    settings = replace(settings, alerts_file=path, alerts_max_age_hours=2)
+    deliver(settings, env, NOW)
+    later = deliver(settings, env, NOW + timedelta(hours=3))
+    assert later.sent == 0 and later.failed == 0
+    con = log.open_log(settings.data_dir)
+    assert log.counts(con) == {"gave_up": 2}
+    con.close()
+
+
+def test_a_test_message_reaches_the_channel_and_is_not_logged(setup, receivers):
+    settings, env = setup
+    assert send_test(settings, env, "ops").status == "sent"
+    assert send_test(settings, env, "mail").status == "sent"
+    assert receivers[0].accepted[0]["body"]["kind"] == "test" and receivers[0].bad_signatures == 0
+    assert "test message" in receivers[2].messages[0]["Subject"]
+    assert not log.log_path(settings.data_dir).exists()
+
+
+def test_no_secret_in_payloads_or_the_log(setup, receivers):
+    settings, env = setup
+    receivers[0].answers.append(503)
+    deliver(settings, env, NOW)
+    deliver(settings, env, NOW + timedelta(hours=1))
+    sent = b"".join(a["raw"] for a in receivers[0].accepted + receivers[1].accepted) + b"".join(receivers[2].raw)
+    for canary in (SECRET.encode(), b"canaryslackpath"):
+        assert canary not in sent
+        assert canary not in log.log_path(settings.data_dir).read_bytes()
