@@ -30,7 +30,8 @@ def test_expected_assets_checks_jobs_and_schedules():
     assert {"raw/usage_daily", "raw/usage_summary", "analytics/plan_utilization", "seeds/plan_tiers"} <= keys
     assert {j.name for j in defs.jobs} >= {"usage_job", "summary_job"}
     assert {s.name for s in defs.schedules} == {"daily_usage_schedule", "summary_schedule"}
-    assert {s.name for s in defs.sensors} == {"refresh_models_after_failed_load"}
+    assert {s.name for s in defs.sensors} == {
+        "refresh_models_after_failed_load", "deliver_alerts_after_load", "retry_alert_deliveries"}
     assert {j.name for j in defs.jobs} >= {"models_job"}
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert {"unique_tenant_day", "no_negative_usage", "no_gaps_in_loaded_windows"} <= checks
