@@ -1,8 +1,13 @@
 """The small good warehouse the SQL runner tests build on: raw tables, acme on starter, beta on enterprise."""
 
+from pathlib import Path
+
 import duckdb
+import pyarrow as pa
 
 from aurion_pipeline.sqlmodels.refs import SCHEMA_SQL
+
+SQL_FOLDER = Path(__file__).resolve().parents[1] / "dbt_like_sql"
 
 
 def load_small_warehouse(con: duckdb.DuckDBPyConnection) -> None:
@@ -16,3 +21,43 @@ def load_small_warehouse(con: duckdb.DuckDBPyConnection) -> None:
         "insert into raw.usage_summary (tenant, captured_at, plan, billing_status) values "
         "('acme', '2024-01-02 06:00', 'starter', 'active'), ('beta', '2024-01-02 06:00', 'enterprise', 'active')"
     )
+
+
+SUMMARY_COLUMNS = ("tenant", "captured_at", "period_start", "period_end", "plan", "billing_status",
+                   "voice_minutes_used", "voice_minutes_limit", "api_calls_used", "api_calls_limit",
+                   "storage_mb_used", "storage_mb_limit")
+
+
+def build_models_warehouse(path, daily: list[tuple], summaries: list[dict] = (), plans: dict | None = None):
+    """A real DuckDB file with the raw tables filled and every model of `dbt_like_sql/` built.
+
+    `daily` rows are (tenant, usage_date, voice_minutes, api_calls[, llm_input_tokens, llm_output_tokens]),
+    inserted in the order given; `summaries` are dicts keyed by SUMMARY_COLUMNS (missing keys are null);
+    `plans` are declared plans (tenant -> plan) for raw.tenant_plans.
+    """
+    from aurion_pipeline.sqlmodels.build import build
+    from aurion_pipeline.sqlmodels.project import load_project
+
+    con = duckdb.connect(str(path))
+    con.execute(SCHEMA_SQL.read_text())
+    rows = [tuple(row) + (None,) * (6 - len(row)) for row in daily]
+    columns = ("tenant", "usage_date", "voice_minutes", "api_calls", "llm_input_tokens", "llm_output_tokens")
+    types = (pa.string(), pa.date32(), pa.float64(), pa.int64(), pa.int64(), pa.int64())
+    # One Arrow insert: executemany is one statement per row, minutes for a few thousand rows.
+    incoming = pa.table({c: pa.array([r[i] for r in rows], t) for i, (c, t) in enumerate(zip(columns, types))})
+    con.register("_incoming_daily", incoming)
+    con.execute(f"insert into raw.usage_daily ({', '.join(columns)}, _filled, _run_id, _loaded_at) "
+                f"select *, false, 'test', timestamp '2030-01-01' from _incoming_daily")
+    con.unregister("_incoming_daily")
+    if summaries:
+        con.executemany(
+            f"insert into raw.usage_summary ({', '.join(SUMMARY_COLUMNS)}, _run_id) values "
+            f"({', '.join('?' * len(SUMMARY_COLUMNS))}, 'test')",
+            [[s.get(c) for c in SUMMARY_COLUMNS] for s in summaries],
+        )
+    if plans:
+        from aurion_pipeline.storage.load import replace_declared_plans
+
+        replace_declared_plans(con, plans)
+    build(con, load_project(SQL_FOLDER))
+    return con

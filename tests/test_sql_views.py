@@ -202,16 +202,17 @@ def test_tenant_specific_quota_wins_and_a_period_without_snapshot_uses_the_tier(
     assert february["storage_mb"][:4] == (None, 5000, None, "ok")
 
 
-def test_tenant_without_summary_uses_the_default_plans_seed_quotas(con):
-    got = query(con, "select period_start, quota_name, used, quota, alert_level, plan, plan_source, billing_status "
-                     "from analytics.plan_utilization where tenant = 'nosummary' order by period_start, quota_name")
+def test_tenant_without_summary_or_declared_plan_has_no_quota_and_an_unknown_level(con):
+    got = query(con, "select period_start, quota_name, used, quota, pct_used, alert_level, plan, plan_source, quota_source"
+                     " from analytics.plan_utilization where tenant = 'nosummary' order by period_start, quota_name")
     expected = []
     for start, n_days in ((D("2028-01-01"), 12), (D("2028-02-01"), 29), (D("2028-03-01"), 5)):
-        for quota_name, used, quota in (("api_calls", 400 * n_days, 10000), ("storage_mb", None, 1000),
-                                        ("voice_minutes", n_days, 25)):
-            pct = None if used is None else 100 * used / quota
-            expected.append((start, quota_name, used, quota, level(pct), "starter", "default", None))
+        for quota_name, used in (("api_calls", 400 * n_days), ("storage_mb", None), ("voice_minutes", n_days)):
+            expected.append((start, quota_name, used, None, None, "unknown", None, "unknown", "unknown"))
     assert got == expected
+    assert query(con, "select count(*) from analytics.billing_alerts where tenant = 'nosummary'") == [(0,)]
+    assert set(query(con, "select projected_alert_level from analytics.usage_forecast where tenant = 'nosummary'")) \
+        == {("unknown",)}
 
 
 def test_plan_is_carried_back_to_periods_before_the_first_snapshot(con):
@@ -260,9 +261,6 @@ def expected_actual_alerts() -> set[tuple]:
         **{(t, D("2026-03-01")): {"voice_minutes": 10000, "api_calls": 10000} for t in BOUNDARY_TOTALS},
         ("custom", D("2026-02-01")): {"voice_minutes": 1000, "api_calls": 50000},
         ("custom", D("2026-03-01")): {"voice_minutes": 2000, "api_calls": 60000},
-        ("nosummary", D("2028-01-01")): {"voice_minutes": 25, "api_calls": 10000},
-        ("nosummary", D("2028-02-01")): {"voice_minutes": 25, "api_calls": 10000},
-        ("nosummary", D("2028-03-01")): {"voice_minutes": 25, "api_calls": 10000},
         ("steady", D("2026-01-01")): {"voice_minutes": 25, "api_calls": 10000},
         ("steady", D("2026-02-01")): {"voice_minutes": 25, "api_calls": 10000},
         ("steady", D("2026-03-01")): {"voice_minutes": 250},
@@ -290,7 +288,7 @@ def expected_actual_alerts() -> set[tuple]:
 
 
 def test_actual_alerts_fire_once_per_level_on_the_first_day(con):
-    tenants = (*BOUNDARY_TOTALS, "custom", "nosummary", "steady")
+    tenants = (*BOUNDARY_TOTALS, "custom", "steady")
     got = set(query(con, "select tenant, period_start, quota_name, alert_level, first_reached_on "
                          f"from analytics.billing_alerts where basis = 'actual' and tenant in {tenants}"))
     assert got == expected_actual_alerts()
@@ -301,12 +299,6 @@ def test_forecast_alerts_cover_only_levels_not_yet_reached(con):
     got = query(con, "select tenant, quota_name, alert_level, first_reached_on from analytics.billing_alerts "
                      "where basis = 'forecast' and tenant in ('steady', 'nosummary') order by all")
     assert got == [
-        ("nosummary", "api_calls", "critical", D("2028-03-24")),  # 400 a day against 10,000
-        ("nosummary", "api_calls", "overage", D("2028-03-26")),
-        ("nosummary", "api_calls", "warning", D("2028-03-20")),
-        ("nosummary", "voice_minutes", "critical", D("2028-03-24")),  # 1 a day against 25
-        ("nosummary", "voice_minutes", "overage", D("2028-03-26")),
-        ("nosummary", "voice_minutes", "warning", D("2028-03-20")),
         ("steady", "voice_minutes", "critical", D("2026-03-24")),  # 10 a day against 250: 240 >= 237.5
         ("steady", "voice_minutes", "overage", D("2026-03-26")),
         ("steady", "voice_minutes", "warning", D("2026-03-20")),

@@ -103,7 +103,8 @@ def test_fixture_order_puts_every_dependency_first():
 
 
 def test_default_sources_are_the_tables_of_schema_sql():
-    assert default_sources() == {"raw.usage_daily", "raw._load_log", "raw.usage_restatements", "raw.usage_summary"}
+    assert default_sources() == {"raw.usage_daily", "raw._load_log", "raw.usage_restatements", "raw.usage_summary",
+                                 "raw.tenant_plans"}
 
 
 def test_sources_can_be_given(tmp_path):

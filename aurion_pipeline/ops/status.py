@@ -68,6 +68,20 @@ order by tenant, quota_name, basis
 """
 
 
+# Tenants the warehouse knows with neither a summary snapshot naming a plan nor a plan declared in the
+# tenants file: their quotas and alert levels are unknown, never assumed.
+TENANTS_WITHOUT_PLAN = """
+with known as (
+    select tenant from raw.usage_daily union select tenant from raw.usage_summary union select tenant from raw._load_log
+)
+select k.tenant
+from known as k
+where not exists (select 1 from raw.usage_summary as s where s.tenant = k.tenant and s.plan is not null)
+  and not exists (select 1 from raw.tenant_plans as d where d.tenant = k.tenant)
+order by k.tenant
+"""
+
+
 def warehouse_from(settings: Settings) -> Warehouse:
     return Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
 
@@ -97,6 +111,8 @@ def status_text(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, yesterday:
         *_tenant_lines(con, yesterday),
         "",
         *_failure_lines(con),
+        "",
+        *_plan_lines(con),
         "",
         *_alert_lines(con),
     ]
@@ -153,6 +169,17 @@ def _failure_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
+def _plan_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    if not _has_table(con, "raw", "tenant_plans"):
+        return ["Plans: this analyst copy predates declared plans; the next load adds them"]
+    tenants = [t for (t,) in con.execute(TENANTS_WITHOUT_PLAN).fetchall()]
+    if not tenants:
+        return ["Plans: every tenant has one (from a summary snapshot or the tenants file)"]
+    return [f"Tenants without a plan: {len(tenants)} ({_shorten(tenants, keep=10)}): no summary snapshot and no "
+            "`plan:` in the tenants file, so their quotas and alert levels are unknown and no alert fires; "
+            "declare the plan in the tenants file or run aurion-pipeline summary"]
+
+
 def _alert_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     if not _has_view(con, "analytics", "billing_alerts"):
         return ["Billing alerts: analytics.billing_alerts is not built yet (it is refreshed after each load)"]
@@ -193,6 +220,12 @@ def _minute(value: datetime | None) -> str:
 def _has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     return con.execute(
         "select count(*) from duckdb_views() where schema_name = ? and view_name = ?", [schema, name]
+    ).fetchone()[0] > 0
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return con.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
     ).fetchone()[0] > 0
 
 

@@ -6,7 +6,7 @@ warehouse is always a function of the lake and can be rebuilt from it (`rebuild_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -153,6 +153,30 @@ def append_summary(con: duckdb.DuckDBPyConnection, lake_file: Path) -> int:
         "insert into raw.usage_summary by name select * from read_parquet(?, hive_partitioning = false)", [str(lake_file)]
     )
     return con.execute("select count(*) from read_parquet(?, hive_partitioning = false)", [str(lake_file)]).fetchone()[0]
+
+
+def replace_declared_plans(con: duckdb.DuckDBPyConnection, plans: Mapping[str, str | None]) -> None:
+    """Make raw.tenant_plans hold exactly the declared plans (tenant -> plan; None = none declared).
+
+    An unchanged (tenant, plan) keeps its `declared_at`. Runs its own transaction: call it outside one.
+    """
+    declared = sorted((tenant, plan) for tenant, plan in plans.items() if plan is not None)
+    con.execute("begin")
+    try:
+        con.execute(
+            "create or replace temp table _declared as "
+            "select unnest(?::varchar[]) as tenant, unnest(?::varchar[]) as plan",
+            [[t for t, _ in declared], [p for _, p in declared]],
+        )
+        con.execute("delete from raw.tenant_plans o where not exists "
+                    "(select 1 from _declared d where d.tenant = o.tenant and d.plan = o.plan)")
+        con.execute("insert into raw.tenant_plans select d.tenant, d.plan, now()::timestamp from _declared d "
+                    "where not exists (select 1 from raw.tenant_plans o where o.tenant = d.tenant and o.plan = d.plan)")
+        con.execute("drop table _declared")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 def rebuild_from_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> int:

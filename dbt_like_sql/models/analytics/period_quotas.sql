@@ -22,15 +22,18 @@ with periods as (
 ),
 
 planned as (
+    -- No plan is ever assumed: without any snapshot, the plan declared in the tenants file, else none.
     select
-        *,
-        coalesce(known_plan, (select min(plan) from seeds.plan_tiers where is_default)) as plan,
+        p.*,
+        coalesce(p.known_plan, d.plan) as plan,
         case
-            when snapshot_plan is not null then 'summary'
-            when known_plan is not null then 'nearest_summary'
-            else 'default'
+            when p.snapshot_plan is not null then 'summary'
+            when p.known_plan is not null then 'nearest_summary'
+            when d.plan is not null then 'declared'
+            else 'unknown'
         end as plan_source
-    from periods
+    from periods as p
+    left join raw.tenant_plans as d on d.tenant = p.tenant
 ),
 
 tier_quotas as (
@@ -82,7 +85,11 @@ select
     -- Voice minutes and API calls: the loaded days' sum; storage: the period's latest snapshot figure.
     case when q.quota_name = 'storage_mb' then q.summary_used::decimal(38, 3) else coalesce(d.used, 0) end as used,
     case when q.summary_has_quota then q.summary_limit else q.tier_quota end as quota,
-    case when q.summary_has_quota then 'summary' else 'plan_tier' end as quota_source,
+    case
+        when q.summary_has_quota then 'summary'
+        when q.plan is not null then 'plan_tier'
+        else 'unknown'
+    end as quota_source,
     q.days_loaded,
     q.is_current
 from quotas as q

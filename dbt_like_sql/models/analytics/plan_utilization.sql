@@ -24,7 +24,8 @@ select
         when q.used > 0 then 'infinity'::double  -- any use of a zero quota is an overage
         else 0.0
     end as pct_used,
-    coalesce(r.alert_level, 'ok') as alert_level,
+    -- Unknown plan, unknown level: never an assumed plan's.
+    case when q.quota_source = 'unknown' then 'unknown' else coalesce(r.alert_level, 'ok') end as alert_level,
     q.quota_source,
     q.plan_source,
     q.days_loaded,

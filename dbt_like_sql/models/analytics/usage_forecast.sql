@@ -9,7 +9,7 @@ with latest as (
 
 current_periods as (
     select
-        p.tenant, p.period_start, p.period_end, p.days_in_period, q.quota_name, q.quota,
+        p.tenant, p.period_start, p.period_end, p.days_in_period, q.quota_name, q.quota, q.quota_source,
         least(l.last_loaded_date, p.period_end) as as_of_date
     from analytics.billing_periods as p
     join analytics.period_quotas as q
@@ -42,7 +42,7 @@ forecasts as (
         coalesce(f.days_elapsed, greatest(c.as_of_date - c.period_start + 1, 0))::integer as days_elapsed,
         coalesce(f.used_to_date, 0) as used_to_date,
         f.projected_total, f.projected_low, f.projected_high, f.naive_projected_total, f.exhaustion_date,
-        c.quota
+        c.quota, c.quota_source
     from current_periods as c
     left join paths as f on f.tenant = c.tenant and f.quota_name = c.quota_name
 ),
@@ -75,8 +75,11 @@ select
         when f.projected_total > 0 then 'infinity'::double
         else 0.0
     end as projected_pct,
-    case when f.quota is not null and f.projected_total is not null then coalesce(r.alert_level, 'ok') end
-        as projected_alert_level,
+    case
+        when f.projected_total is null then null
+        when f.quota_source = 'unknown' then 'unknown'
+        when f.quota is not null then coalesce(r.alert_level, 'ok')
+    end as projected_alert_level,
     f.exhaustion_date as projected_exhaustion_date,
     f.naive_projected_total
 from forecasts as f
