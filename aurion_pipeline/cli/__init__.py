@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aurion_pipeline.source.errors import AurionApiError
 from aurion_pipeline.config import ConfigError, load_settings
-from aurion_pipeline.storage import WarehouseLockedError
+from aurion_pipeline.storage import StorageError, WarehouseLockedError
 
 
 def _date(value: str) -> date:
@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, AurionApiError, WarehouseLockedError, FileNotFoundError) as exc:
         print(f"aurion-pipeline {args.command}: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:  # one line naming the file and the fix; 2 when the data dir is not writable
+        print(f"aurion-pipeline {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"aurion-pipeline {args.command}: interrupted; re-run to complete (loads are idempotent)", file=sys.stderr)
         return 130
@@ -86,7 +89,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return report.print_query(settings, args.query, args.format)
     if args.command == "status":
         return report.print_status(settings)
-    return report.rebuild(settings)
+    from aurion_pipeline.ops.rebuild import rebuild
+
+    return rebuild(settings)
 
 
 def _finish(result, command: str) -> int:

@@ -1,5 +1,5 @@
 """What operators and analysts read: ad-hoc SQL and `status`, both from the analyst copy, so neither
-ever blocks a load; and `rebuild`, the way back from a lost or corrupt warehouse."""
+ever blocks a load. (`rebuild`, the way back from a broken warehouse, is in ops/rebuild.py.)"""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from pathlib import Path
 import duckdb
 import pyarrow.csv as pacsv
 
-from aurion_pipeline.config import Settings, sql_folder
+from aurion_pipeline.config import Settings
 from aurion_pipeline.storage import Warehouse
-from aurion_pipeline.storage.load import rebuild_from_lake
 
 # Every tenant the warehouse knows (loaded, failed or summarized), one line each.
 TENANTS = """
@@ -231,48 +230,3 @@ def _has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     return con.execute(
         "select count(*) from duckdb_views() where schema_name = ? and view_name = ?", [schema, name]
     ).fetchone()[0] > 0
-
-
-def rebuild(settings: Settings) -> int:
-    """Recreate the warehouse from the lake: the raw tables, then the SQL models, then the analyst copy.
-    A warehouse file DuckDB cannot open is moved aside (never deleted) first."""
-    warehouse, folder = warehouse_from(settings), sql_folder()  # a bad AURION_SQL_DIR fails before any change
-    moved = _move_aside_if_unreadable(warehouse)
-    if moved:
-        print(f"{warehouse.path} could not be opened; moved it to {moved}", file=sys.stderr)
-    with warehouse.writer(publish=True) as con:
-        rows = rebuild_from_lake(con, warehouse.lake_dir)
-        models = _rebuild_models(con, folder)
-    print(f"rebuilt raw.usage_daily ({rows} rows) and raw.usage_summary from {warehouse.lake_dir}; {models}")
-    return 0
-
-
-def _move_aside_if_unreadable(warehouse: Warehouse):
-    from aurion_pipeline.storage.connection import writer_lock
-
-    if not warehouse.path.exists():
-        return None
-    with writer_lock(warehouse.data_dir, warehouse.lock_timeout_s):
-        try:
-            duckdb.connect(str(warehouse.path)).close()
-            return None
-        except duckdb.Error as exc:
-            if "lock" in str(exc).lower():
-                return None  # held by another process: the writer below waits for it and names it
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        target = warehouse.path.with_name(f"{warehouse.path.name}.broken-{stamp}")
-        warehouse.path.rename(target)
-        wal = warehouse.path.with_name(warehouse.path.name + ".wal")
-        if wal.exists():
-            wal.rename(target.with_name(target.name + ".wal"))
-        return target
-
-
-def _rebuild_models(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
-    from aurion_pipeline.sqlmodels import SqlProjectError, build, load_project
-
-    try:
-        built = build(con, load_project(folder))
-    except (SqlProjectError, duckdb.Error) as exc:
-        return f"SQL models NOT rebuilt ({str(exc).splitlines()[0]}); the next load rebuilds them"
-    return f"rebuilt {len(built)} seeds and views of {folder}/"

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import duckdb
 
-from aurion_pipeline.config import DEFAULT_DUCKDB_MEMORY_LIMIT
+from aurion_pipeline.config import DEFAULT_ANALYST_STORAGE_VERSION, DEFAULT_DUCKDB_MEMORY_LIMIT
 from aurion_pipeline.storage.connection import WarehouseLockedError, connect, open_writer
+from aurion_pipeline.storage.errors import StorageError
 
-__all__ = ["Warehouse", "WarehouseLockedError"]
+__all__ = ["StorageError", "Warehouse", "WarehouseLockedError"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Warehouse:
     data_dir: Path
     lock_timeout_s: float = 120.0
     memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    analyst_storage_version: str = DEFAULT_ANALYST_STORAGE_VERSION
 
     @property
     def path(self) -> Path:
