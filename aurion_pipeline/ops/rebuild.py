@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from aurion_pipeline.config import Settings
+from aurion_pipeline.ops.status import warehouse_from
 from aurion_pipeline.storage import Warehouse
 from aurion_pipeline.storage import lake
 from aurion_pipeline.storage.connection import writer_lock
@@ -49,8 +50,7 @@ class MovedAside:
 def rebuild(settings: Settings) -> int:
     """Recreate the warehouse from the lake: the raw tables, then the SQL models, then the analyst copy.
     Exit 0 when everything was rebuilt, 1 when lake files had to be moved aside (their days are missing)."""
-    warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit,
-                          settings.analyst_storage_version)
+    warehouse = warehouse_from(settings)
     moved_warehouse = _move_aside_if_unreadable(warehouse)
     if moved_warehouse:
         print(f"{warehouse.path} could not be opened; moved it to {moved_warehouse}", file=sys.stderr)

@@ -71,7 +71,8 @@ order by tenant, quota_name, basis
 
 
 def warehouse_from(settings: Settings) -> Warehouse:
-    return Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
+    return Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit,
+                     settings.analyst_storage_version)
 
 
 def print_query(settings: Settings, query: str, fmt: str) -> int:

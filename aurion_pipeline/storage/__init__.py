@@ -19,7 +19,8 @@ __all__ = ["StorageError", "Warehouse", "WarehouseLockedError"]
 @dataclass(frozen=True)
 class Warehouse:
     """Where the data lives: `<data_dir>/lake/` (Parquet), `warehouse.duckdb` (the one writer's file)
-    and `analyst.duckdb` (the read-only copy analysts open)."""
+    and `analyst.duckdb` (the read-only copy analysts open, written in `analyst_storage_version`'s
+    format so that older DuckDB clients open it too)."""
 
     data_dir: Path
     lock_timeout_s: float = 120.0
@@ -43,7 +44,7 @@ class Warehouse:
         """A read-write connection under the writer lock; `publish` refreshes the analyst copy on success."""
         with open_writer(
             self.data_dir, self.path, self.lock_timeout_s, publish_to=self.analyst_path if publish else None,
-            memory_limit=self.memory_limit,
+            memory_limit=self.memory_limit, storage_version=self.analyst_storage_version,
         ) as con:
             yield con
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from aurion_pipeline.config import DEFAULT_ANALYST_STORAGE_VERSION
 from aurion_pipeline.storage import errors
 from aurion_pipeline.storage.publish import publish_analyst_copy
 
@@ -95,9 +96,11 @@ def _locked_message(path: Path, duck_message: str, timeout_s: float) -> str:
 @contextmanager
 def open_writer(
     data_dir: Path, warehouse_path: Path, timeout_s: float, *, memory_limit: str, publish_to: Path | None = None,
+    storage_version: str = DEFAULT_ANALYST_STORAGE_VERSION,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """The one way to write: our writer lock, then a read-write connection with the raw schema in
-    place. On success with `publish_to`, the analyst copy is refreshed before the lock is released."""
+    place. On success with `publish_to`, the analyst copy is refreshed (in `storage_version`'s format)
+    before the lock is released."""
     with writer_lock(data_dir, timeout_s):
         con = connect(warehouse_path, timeout_s=timeout_s)
         try:
@@ -114,7 +117,7 @@ def open_writer(
         finally:
             con.close()
         if publish_to is not None:
-            _publish(warehouse_path, publish_to)
+            _publish(warehouse_path, publish_to, storage_version)
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
@@ -125,9 +128,9 @@ def _prepare(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
     con.execute(schema_sql())
 
 
-def _publish(warehouse_path: Path, analyst_path: Path) -> None:
+def _publish(warehouse_path: Path, analyst_path: Path, storage_version: str) -> None:
     """The load is committed by now: a failure here leaves analysts on the previous copy, and says so."""
     try:
-        publish_analyst_copy(warehouse_path, analyst_path)
+        publish_analyst_copy(warehouse_path, analyst_path, storage_version)
     except (OSError, duckdb.Error) as exc:
         raise errors.publish_failed(analyst_path, exc) from exc
