@@ -55,7 +55,7 @@ KILLABLE_CLI = textwrap.dedent(
         module = importlib.import_module(module)
         setattr(module, name, counted(getattr(module, name), before))
 
-    def half_copy(src, dst):  # the analyst copy's temp file half written, then the kill
+    def half_copy(src, dst, *_):  # the analyst copy's temp file half written, then the kill
         with open(src, "rb") as s, open(dst, "wb") as d:
             d.write(s.read(os.path.getsize(src) // 2))
         os.kill(os.getpid(), signal.SIGKILL)
@@ -68,7 +68,7 @@ KILLABLE_CLI = textwrap.dedent(
         patch("aurion_pipeline.storage.connection", "publish_analyst_copy", before=True)
     elif point == "mid-publish":
         publish = importlib.import_module("aurion_pipeline.storage.publish")
-        publish.shutil = type("shutil", (), {"copyfile": staticmethod(counted(half_copy, before=False))})
+        publish.copy_database = counted(half_copy, before=False)
     elif point == "inside-models-build":
         patch("aurion_pipeline.sqlmodels.build", "_create_view")
     else:

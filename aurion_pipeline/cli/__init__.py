@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aurion_pipeline.config import ConfigError, Settings, load_settings, require_api_keys
 from aurion_pipeline.source.errors import AurionApiError
-from aurion_pipeline.storage import WarehouseLockedError
+from aurion_pipeline.storage import StorageError, WarehouseLockedError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 FETCHING = ("backfill", "summary")  # commands that call the API: their keys must be set
@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, AurionApiError, WarehouseLockedError, FileNotFoundError) as exc:
         print(f"aurion-pipeline {args.command}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except StorageError as exc:  # one line naming the file and the fix; 2 when the data dir is not writable
+        print(f"aurion-pipeline {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"aurion-pipeline {args.command}: interrupted; re-run to complete (loads are idempotent)", file=sys.stderr)
         return 130
@@ -142,7 +145,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.command == "status":
         return status.print_status(settings)
-    return status.rebuild(settings)
+    from aurion_pipeline.ops.rebuild import rebuild
+
+    return rebuild(settings)
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -1,17 +1,14 @@
-"""What operators read: `status`, from the analyst copy so it never blocks a load; and `rebuild`, the
-way back from a lost or corrupt warehouse. Ad-hoc SQL is `ops/query.py`."""
+"""What operators read: `status`, from the analyst copy so it never blocks a load. Ad-hoc SQL is
+`ops/query.py`; `rebuild`, the way back from a broken warehouse, is `ops/rebuild.py`."""
 
 from __future__ import annotations
 
-import sys
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import duckdb
 
 from aurion_pipeline.config import Settings
 from aurion_pipeline.storage import Warehouse
-from aurion_pipeline.storage.load import rebuild_from_lake
 
 # Every tenant the warehouse knows (loaded, failed or summarized), one line each.
 TENANTS = """
@@ -83,7 +80,8 @@ order by k.tenant
 
 
 def warehouse_from(settings: Settings) -> Warehouse:
-    return Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
+    return Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit,
+                     settings.analyst_storage_version)
 
 
 def print_status(settings: Settings, today: date | None = None) -> int:
@@ -227,48 +225,3 @@ def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     return con.execute(
         "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
     ).fetchone()[0] > 0
-
-
-def rebuild(settings: Settings) -> int:
-    """Recreate the warehouse from the lake: the raw tables, then the SQL models, then the analyst copy.
-    A warehouse file DuckDB cannot open is moved aside (never deleted) first."""
-    warehouse, folder = warehouse_from(settings), settings.sql_dir
-    moved = _move_aside_if_unreadable(warehouse)
-    if moved:
-        print(f"{warehouse.path} could not be opened; moved it to {moved}", file=sys.stderr)
-    with warehouse.writer(publish=True) as con:
-        rows = rebuild_from_lake(con, warehouse.lake_dir)
-        models = _rebuild_models(con, folder)
-    print(f"rebuilt raw.usage_daily ({rows} rows) and raw.usage_summary from {warehouse.lake_dir}; {models}")
-    return 0
-
-
-def _move_aside_if_unreadable(warehouse: Warehouse):
-    from aurion_pipeline.storage.connection import writer_lock
-
-    if not warehouse.path.exists():
-        return None
-    with writer_lock(warehouse.data_dir, warehouse.lock_timeout_s):
-        try:
-            duckdb.connect(str(warehouse.path)).close()
-            return None
-        except duckdb.Error as exc:
-            if "lock" in str(exc).lower():
-                return None  # held by another process: the writer below waits for it and names it
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        target = warehouse.path.with_name(f"{warehouse.path.name}.broken-{stamp}")
-        warehouse.path.rename(target)
-        wal = warehouse.path.with_name(warehouse.path.name + ".wal")
-        if wal.exists():
-            wal.rename(target.with_name(target.name + ".wal"))
-        return target
-
-
-def _rebuild_models(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
-    from aurion_pipeline.sqlmodels import SqlProjectError, build, load_project
-
-    try:
-        built = build(con, load_project(folder))
-    except (SqlProjectError, duckdb.Error) as exc:
-        return f"SQL models NOT rebuilt ({str(exc).splitlines()[0]}); the next load rebuilds them"
-    return f"rebuilt {len(built)} seeds and views of {folder}/"

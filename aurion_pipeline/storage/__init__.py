@@ -9,20 +9,23 @@ from pathlib import Path
 
 import duckdb
 
-from aurion_pipeline.config import DEFAULT_DUCKDB_MEMORY_LIMIT
+from aurion_pipeline.config import DEFAULT_ANALYST_STORAGE_VERSION, DEFAULT_DUCKDB_MEMORY_LIMIT
 from aurion_pipeline.storage.connection import WarehouseLockedError, connect, open_writer
+from aurion_pipeline.storage.errors import StorageError
 
-__all__ = ["Warehouse", "WarehouseLockedError"]
+__all__ = ["StorageError", "Warehouse", "WarehouseLockedError"]
 
 
 @dataclass(frozen=True)
 class Warehouse:
     """Where the data lives: `<data_dir>/lake/` (Parquet), `warehouse.duckdb` (the one writer's file)
-    and `analyst.duckdb` (the read-only copy analysts open)."""
+    and `analyst.duckdb` (the read-only copy analysts open, written in `analyst_storage_version`'s
+    format so that older DuckDB clients open it too)."""
 
     data_dir: Path
     lock_timeout_s: float = 120.0
     memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    analyst_storage_version: str = DEFAULT_ANALYST_STORAGE_VERSION
 
     @property
     def path(self) -> Path:
@@ -41,7 +44,7 @@ class Warehouse:
         """A read-write connection under the writer lock; `publish` refreshes the analyst copy on success."""
         with open_writer(
             self.data_dir, self.path, self.lock_timeout_s, publish_to=self.analyst_path if publish else None,
-            memory_limit=self.memory_limit,
+            memory_limit=self.memory_limit, storage_version=self.analyst_storage_version,
         ) as con:
             yield con
 

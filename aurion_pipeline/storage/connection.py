@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from aurion_pipeline.config import DEFAULT_ANALYST_STORAGE_VERSION
+from aurion_pipeline.storage import errors
 from aurion_pipeline.storage.publish import publish_analyst_copy
 
 _HOLDER = re.compile(r"Conflicting lock is held in (.+?) \(PID (\d+)\)")
@@ -34,8 +36,12 @@ def schema_sql() -> str:
 @contextmanager
 def writer_lock(data_dir: Path, timeout_s: float) -> Iterator[None]:
     """Serialize our own writers (lake read-modify-write + warehouse load) across processes."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / ".writer.lock", "a+") as handle:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(data_dir / ".writer.lock", "a+")  # noqa: SIM115 -- closed by the with below
+    except OSError as exc:
+        raise errors.os_failure(data_dir, exc, "taking the writer lock") from None
+    with handle:
         _acquire(handle, data_dir, timeout_s)
         try:
             yield
@@ -62,13 +68,16 @@ def connect(path: Path, *, read_only: bool = False, timeout_s: float = 120.0) ->
     """Open the warehouse, retrying while another process holds its lock, for at most `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     delay = 0.05
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise errors.os_failure(path.parent, exc, "creating the data directory") from None
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise
+        except duckdb.Error as exc:
+            if "conflicting lock" not in str(exc).lower():
+                raise errors.duckdb_failure(path, exc, "opening it") from exc
             if time.monotonic() >= deadline:
                 raise WarehouseLockedError(_locked_message(path, str(exc), timeout_s)) from None
             time.sleep(delay + random.random() * delay)
@@ -87,21 +96,41 @@ def _locked_message(path: Path, duck_message: str, timeout_s: float) -> str:
 @contextmanager
 def open_writer(
     data_dir: Path, warehouse_path: Path, timeout_s: float, *, memory_limit: str, publish_to: Path | None = None,
+    storage_version: str = DEFAULT_ANALYST_STORAGE_VERSION,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """The one way to write: our writer lock, then a read-write connection with the raw schema in
-    place. On success with `publish_to`, the analyst copy is refreshed before the lock is released."""
+    place. On success with `publish_to`, the analyst copy is refreshed (in `storage_version`'s format)
+    before the lock is released."""
     with writer_lock(data_dir, timeout_s):
         con = connect(warehouse_path, timeout_s=timeout_s)
         try:
-            con.execute("set TimeZone = 'UTC'")  # now()::timestamp fills our UTC columns, whatever the host's zone
-            # DuckDB's default (80% of RAM) let stored SQL models peak above 1 GiB; beyond this limit it
-            # spills to <warehouse>.duckdb.tmp instead.
-            con.execute("set memory_limit = ?", [memory_limit])
-            con.execute(schema_sql())
+            _prepare(con, memory_limit)
             yield con
             if publish_to is not None:
                 con.execute("checkpoint")
-                con.close()
-                publish_analyst_copy(warehouse_path, publish_to)
+        except duckdb.OutOfMemoryException as exc:
+            raise errors.out_of_memory(memory_limit, exc) from exc
+        except duckdb.IOException as exc:
+            if not errors.is_disk_failure(exc):
+                raise
+            raise errors.duckdb_failure(warehouse_path, exc, "writing it") from exc
         finally:
             con.close()
+        if publish_to is not None:
+            _publish(warehouse_path, publish_to, storage_version)
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
+    con.execute("set TimeZone = 'UTC'")  # now()::timestamp fills our UTC columns, whatever the host's zone
+    # DuckDB's default (80% of RAM) let stored SQL models peak above 1 GiB; beyond this limit it
+    # spills to <warehouse>.duckdb.tmp instead.
+    con.execute("set memory_limit = ?", [memory_limit])
+    con.execute(schema_sql())
+
+
+def _publish(warehouse_path: Path, analyst_path: Path, storage_version: str) -> None:
+    """The load is committed by now: a failure here leaves analysts on the previous copy, and says so."""
+    try:
+        publish_analyst_copy(warehouse_path, analyst_path, storage_version)
+    except (OSError, duckdb.Error) as exc:
+        raise errors.publish_failed(analyst_path, exc) from exc

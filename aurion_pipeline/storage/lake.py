@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from aurion_pipeline.storage import errors
 from aurion_pipeline.transform.usage import USAGE_SCHEMA
 
 USAGE_DIR = "usage_daily"
@@ -70,7 +72,21 @@ def write_summary(lake_dir: Path, table: pa.Table, captured_date: str, run_id: s
 def _read_if_exists(path: Path, schema: pa.Schema) -> pa.Table:
     if not path.exists():
         return schema.empty_table()
-    return pq.read_table(path, schema=schema)
+    try:
+        return pq.read_table(path, schema=schema)
+    except (pa.ArrowException, OSError) as exc:
+        raise errors.unreadable_lake_file(path, exc) from None
+
+
+def unreadable_files(paths: Iterable[Path]) -> list[tuple[Path, str]]:
+    """The lake files among `paths` that cannot be read back in full, with why (empty, truncated, corrupt)."""
+    bad = []
+    for path in paths:
+        try:
+            pq.read_table(path)
+        except (pa.ArrowException, OSError) as exc:
+            bad.append((path, errors.first_line(exc)))
+    return bad
 
 
 def _replace_rows(existing: pa.Table, incoming: pa.Table) -> pa.Table:
@@ -81,17 +97,22 @@ def _replace_rows(existing: pa.Table, incoming: pa.Table) -> pa.Table:
 
 
 def write_atomically(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A writer killed mid-write leaves its temp file; readers skip it, and as callers hold the
-    # writer lock, any temp of this file still here is from a dead writer.
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A writer killed mid-write leaves its temp file; readers skip it, and as callers hold the
+        # writer lock, any temp of this file still here is from a dead writer.
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+    except OSError as exc:
+        raise errors.os_failure(path.parent, exc, "writing the Parquet lake") from exc
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         pq.write_table(table, tmp, compression="zstd")
         _fsync(tmp)
         os.replace(tmp, path)
         _fsync(path.parent)
+    except OSError as exc:
+        raise errors.os_failure(path, exc, "writing the Parquet lake") from exc
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -15,7 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from aurion_pipeline.source.redact import redact
-from aurion_pipeline.storage import lake
+from aurion_pipeline.storage import errors, lake
 
 METRICS = ("voice_minutes", "api_calls", "llm_input_tokens", "llm_output_tokens")
 _USAGE_COLUMNS = "tenant, usage_date, " + ", ".join(METRICS) + ", _extra, _filled, _run_id"
@@ -51,15 +51,7 @@ def load_usage(con: duckdb.DuckDBPyConnection, lake_dir: Path, windows: Sequence
     con.register("_scope", _windows_table(windows))
     try:
         con.execute("begin")
-        con.execute(
-            """
-            create or replace temp table _incoming as
-            select p.* from read_parquet(?, hive_partitioning = false) p
-            where exists (select 1 from _scope s
-                          where p.tenant = s.tenant and p.usage_date between s.window_start and s.window_end)
-            """,
-            [[str(f) for f in _month_files(lake_dir, windows)]],
-        )
+        _read_incoming(con, _month_files(lake_dir, windows))
         restated = _record_restatements(con, run_id)
         con.execute(
             """delete from raw.usage_daily o using _scope s
@@ -72,11 +64,41 @@ def load_usage(con: duckdb.DuckDBPyConnection, lake_dir: Path, windows: Sequence
         _log_windows(con, run_id)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        rollback_quietly(con)
         raise
     finally:
         con.unregister("_scope")
     return UsageLoad(rows=rows, restated_values=restated)
+
+
+def _read_incoming(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
+    try:
+        con.execute(
+            """
+            create or replace temp table _incoming as
+            select p.* from read_parquet(?, hive_partitioning = false) p
+            where exists (select 1 from _scope s
+                          where p.tenant = s.tenant and p.usage_date between s.window_start and s.window_end)
+            """,
+            [[str(f) for f in files]],
+        )
+    except duckdb.OutOfMemoryException:
+        raise
+    except duckdb.Error as exc:  # a broken Parquet file surfaces as several error types (Thrift, ZSTD, I/O)
+        bad = lake.unreadable_files(files)
+        if not bad:
+            raise
+        path, why = bad[0]
+        raise errors.unreadable_lake_file(path, RuntimeError(why)) from exc
+
+
+def rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back after a failure, never hiding it: when DuckDB has already ended the transaction
+    (out of memory, a fatal error), the rollback's own error would otherwise replace the real one."""
+    try:
+        con.execute("rollback")
+    except duckdb.Error:
+        pass
 
 
 def _month_files(lake_dir: Path, windows: Sequence[Window]) -> list[Path]:
@@ -183,11 +205,12 @@ def rebuild_from_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> int:
     """Recreate raw.usage_daily and raw.usage_summary from the lake (after a lost or corrupt warehouse)."""
     con.execute("begin")
     con.execute("delete from raw.usage_daily")
-    con.execute(
-        f"insert into raw.usage_daily select {_USAGE_COLUMNS}, now()::timestamp "
-        "from read_parquet(?, hive_partitioning = false)",
-        [lake.usage_glob(lake_dir)],
-    )
+    if list(lake_dir.glob(f"{lake.USAGE_DIR}/usage_month=*/*.parquet")):  # read_parquet refuses an empty glob
+        con.execute(
+            f"insert into raw.usage_daily select {_USAGE_COLUMNS}, now()::timestamp "
+            "from read_parquet(?, hive_partitioning = false)",
+            [lake.usage_glob(lake_dir)],
+        )
     con.execute("delete from raw.usage_summary")
     summary_files = list(lake_dir.glob(f"{lake.SUMMARY_DIR}/captured_date=*/*.parquet"))
     if summary_files:

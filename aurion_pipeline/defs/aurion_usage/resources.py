@@ -14,6 +14,7 @@ from pydantic import Field
 from aurion_pipeline.source.client import AurionClient
 from aurion_pipeline.source.redact import shown_env_name
 from aurion_pipeline.config import (
+    DEFAULT_ANALYST_STORAGE_VERSION,
     DEFAULT_BASE_URL,
     DEFAULT_DUCKDB_MEMORY_LIMIT,
     DEFAULT_REQUESTS_PER_TENANT,
@@ -99,9 +100,15 @@ class WarehouseResource(dg.ConfigurableResource):
         default=DEFAULT_DUCKDB_MEMORY_LIMIT, description="DuckDB memory limit of the writer; beyond it DuckDB spills to disk (AURION_DUCKDB_MEMORY_LIMIT)."
     )
 
+    analyst_storage_version: str = Field(
+        default=DEFAULT_ANALYST_STORAGE_VERSION,
+        description="DuckDB storage format of analyst.duckdb, so older clients open it (AURION_ANALYST_STORAGE_VERSION).",
+    )
+
     @property
     def warehouse(self) -> Warehouse:
-        return Warehouse(Path(self.data_dir).expanduser().resolve(), self.lock_timeout_s, self.memory_limit)
+        return Warehouse(Path(self.data_dir).expanduser().resolve(), self.lock_timeout_s, self.memory_limit,
+                         self.analyst_storage_version)
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -126,6 +133,7 @@ def resources_from_env(env: dict[str, str] | None = None) -> dict[str, dg.Config
         request_deadline_s=settings.request_deadline_s,
     )
     warehouse = WarehouseResource(
-        data_dir=str(settings.data_dir), lock_timeout_s=settings.lock_timeout_s, memory_limit=settings.duckdb_memory_limit
+        data_dir=str(settings.data_dir), lock_timeout_s=settings.lock_timeout_s, memory_limit=settings.duckdb_memory_limit,
+        analyst_storage_version=settings.analyst_storage_version,
     )
     return {"aurion_api": api, "warehouse": warehouse}

@@ -1,0 +1,218 @@
+"""Storage faults in one line: a corrupt or empty lake file, a garbage warehouse, a full disk while
+publishing, a read-only data directory and DuckDB running out of memory — each on real files (a
+small tmpfs where the disk itself must misbehave), each ending in one line that names the file and
+says what to do."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from aurion_pipeline.cli import main
+from aurion_pipeline.config import load_settings
+from aurion_pipeline.ops.rebuild import rebuild
+from aurion_pipeline.storage import StorageError, Warehouse, lake
+from aurion_pipeline.storage.load import Window, load_usage
+
+MARCH, APRIL = date(2026, 3, 1), date(2026, 4, 1)
+
+
+def usage(tenant: str, start: date, days: int, run_id: str = "r1") -> pa.Table:
+    return pa.table({
+        "tenant": [tenant] * days, "usage_date": [start + timedelta(days=i) for i in range(days)],
+        "voice_minutes": [1.5] * days, "api_calls": [7] * days, "llm_input_tokens": [11] * days,
+        "llm_output_tokens": [13] * days, "_extra": [None] * days, "_filled": [False] * days,
+        "_run_id": [run_id] * days,
+    }, schema=lake.USAGE_LAKE_SCHEMA)
+
+
+def load(wh: Warehouse, tables_and_windows, *, publish: bool = True) -> None:
+    with wh.writer(publish=publish) as con:
+        for table, window in tables_and_windows:
+            lake.write_usage(wh.lake_dir, table)
+            load_usage(con, wh.lake_dir, [window], "r1")
+
+
+def two_months(wh: Warehouse) -> None:
+    load(wh, [(usage("acme", MARCH, 31), Window("acme", MARCH, date(2026, 3, 31))),
+              (usage("acme", APRIL, 30), Window("acme", APRIL, date(2026, 4, 30)))])
+
+
+def break_file(path: Path, how: str) -> None:
+    if how == "empty":
+        path.write_bytes(b"")
+        return
+    data = bytearray(path.read_bytes())
+    rng = random.Random(7)
+    for i in range(4, len(data) - 8):  # keep the magic bytes at both ends: a file that looks like Parquet
+        data[i] = rng.randrange(256)
+    path.write_bytes(bytes(data))
+
+
+def settings_for(data_dir: Path):
+    return load_settings({"AURION_DATA_DIR": str(data_dir), "AURION_LOCK_TIMEOUT_SECONDS": "5"})
+
+
+@pytest.fixture
+def wh(tmp_path) -> Warehouse:
+    return Warehouse(tmp_path / "data", lock_timeout_s=5)
+
+
+# --- a lake file that cannot be read ------------------------------------------------------------
+
+
+@pytest.mark.slow  # rebuild builds every SQL model
+@pytest.mark.parametrize("how", ["corrupt", "empty"])
+def test_rebuild_moves_an_unreadable_lake_file_aside_and_rebuilds_the_rest(wh, how, capsys):
+    two_months(wh)
+    march = lake.usage_month_path(wh.lake_dir, "2026-03")
+    break_file(march, how)
+
+    code = rebuild(settings_for(wh.data_dir))
+
+    err = capsys.readouterr().err
+    assert code == 1
+    [moved] = list(march.parent.glob("part.parquet.corrupt-*"))
+    assert not march.exists()
+    [line] = [l for l in err.splitlines() if "moved unreadable lake file" in l]
+    assert str(march) in line and moved.name in line
+    assert "aurion-pipeline backfill --start 2026-03-01 --end 2026-03-31 --missing-only" in line
+    with duckdb.connect(str(wh.analyst_path), read_only=True) as con:
+        months = con.execute("select distinct month(usage_date) from raw.usage_daily").fetchall()
+        loaded_march = con.execute("select count(*) from raw._load_log where status = 'loaded' "
+                                   "and window_start <= '2026-03-31' and window_end >= '2026-03-01'").fetchone()[0]
+    assert months == [(4,)]
+    assert loaded_march == 0  # so --missing-only fetches March again
+
+
+@pytest.mark.parametrize("how", ["corrupt", "empty"])
+def test_a_backfill_over_an_unreadable_lake_file_names_it_and_says_rebuild(wh, how):
+    two_months(wh)
+    march = lake.usage_month_path(wh.lake_dir, "2026-03")
+    break_file(march, how)
+
+    with pytest.raises(StorageError) as caught:
+        load(wh, [(usage("acme", MARCH, 3, run_id="r2"), Window("acme", MARCH, date(2026, 3, 3)))])
+
+    message = str(caught.value)
+    assert str(march) in message and "run `aurion-pipeline rebuild`" in message
+    assert "\n" not in message
+
+
+def test_a_load_reading_an_unreadable_month_file_names_it(wh):
+    two_months(wh)
+    march = lake.usage_month_path(wh.lake_dir, "2026-03")
+    break_file(march, "corrupt")
+
+    with pytest.raises(StorageError, match=r"lake file .*usage_month=2026-03/part.parquet is unreadable"):
+        with wh.writer() as con:  # the month file is read, not rewritten: no new rows for March
+            load_usage(con, wh.lake_dir, [Window("acme", MARCH, date(2026, 3, 31))], "r2")
+
+
+# --- a warehouse DuckDB cannot open ----------------------------------------------------------------
+
+
+@pytest.mark.slow  # rebuild builds every SQL model
+def test_a_garbage_warehouse_says_run_rebuild(wh):
+    two_months(wh)
+    wh.path.write_bytes(b"this is not a database" * 1000)
+
+    with pytest.raises(StorageError) as caught:
+        load(wh, [])
+
+    assert str(wh.path) in str(caught.value) and "run `aurion-pipeline rebuild`" in str(caught.value)
+    assert rebuild(settings_for(wh.data_dir)) == 0  # and rebuild does get it back
+
+
+# --- DuckDB out of memory ----------------------------------------------------------------------------
+
+
+def test_out_of_memory_inside_a_load_reports_duckdbs_own_error(tmp_path):
+    roomy = Warehouse(tmp_path / "data", lock_timeout_s=5)
+    tenants = [f"t{i:04d}" for i in range(300)]
+    with roomy.writer() as con:
+        lake.write_usage(roomy.lake_dir, pa.concat_tables([usage(t, MARCH, 31) for t in tenants]))
+    cramped = Warehouse(roomy.data_dir, lock_timeout_s=5, memory_limit="1MB")
+
+    with pytest.raises(StorageError) as caught:
+        with cramped.writer() as con:
+            load_usage(con, cramped.lake_dir, [Window(t, MARCH, date(2026, 3, 31)) for t in tenants], "r1")
+
+    assert "Out of Memory Error" in str(caught.value) and "AURION_DUCKDB_MEMORY_LIMIT=1MB" in str(caught.value)
+    assert "transaction is aborted" not in str(caught.value).lower()
+    assert isinstance(caught.value.__cause__, duckdb.OutOfMemoryException)
+
+
+# --- the disk itself: full, read-only ----------------------------------------------------------------
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A small tmpfs of our own, where a test can fill the disk or make it read-only."""
+    mount_point = tmp_path / "mnt"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'mount failed'}); needs root")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def fill_the_disk(where: Path) -> None:
+    with open(where / "filler", "wb") as filler:
+        try:
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        except OSError:
+            pass
+        try:
+            os.fsync(filler.fileno())
+        except OSError:
+            pass
+
+
+def test_a_full_disk_during_publish_says_the_warehouse_is_loaded_and_analysts_keep_the_previous_copy(tmpfs):
+    wh = Warehouse(tmpfs / "data", lock_timeout_s=5)
+    two_months(wh)
+    before = Path(wh.analyst_path).read_bytes()
+
+    with pytest.raises(StorageError) as caught:
+        with wh.writer(publish=True) as con:
+            lake.write_usage(wh.lake_dir, usage("beta", MARCH, 5))
+            load_usage(con, wh.lake_dir, [Window("beta", MARCH, date(2026, 3, 5))], "r2")
+            con.execute("checkpoint")
+            fill_the_disk(tmpfs)  # the load is committed and on disk; the copy finds no room
+
+    message = str(caught.value)
+    assert message.startswith("the warehouse is loaded, but the analyst copy")
+    assert "no space left" in message and "analysts still see the previous copy" in message
+    assert wh.analyst_path.read_bytes() == before
+    assert not list(wh.data_dir.glob(".analyst.duckdb.*.tmp"))
+    with duckdb.connect(str(wh.path), read_only=True) as con:
+        assert con.execute("select count(*) from raw.usage_daily where tenant = 'beta'").fetchone()[0] == 5
+
+
+@pytest.mark.slow  # imports the whole CLI
+def test_a_read_only_data_directory_is_one_line_and_exit_2(tmpfs, capsys, monkeypatch):
+    wh = Warehouse(tmpfs / "data", lock_timeout_s=5)
+    two_months(wh)
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
+
+    with pytest.raises(StorageError) as caught:
+        load(wh, [])
+    assert caught.value.exit_code == 2 and "not writable" in str(caught.value)
+
+    monkeypatch.setenv("AURION_DATA_DIR", str(wh.data_dir))
+    monkeypatch.chdir(tmpfs.parent)
+    assert main(["rebuild"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not writable" in err and "AURION_DATA_DIR" in err
