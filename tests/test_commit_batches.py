@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from aurion_pipeline import ingest
+from aurion_pipeline.ingest import commit as commit_stage
 from aurion_pipeline.storage import lake
 from aurion_sandbox import DEFAULT_TENANTS, daily_usage
 from aurion_pipeline.storage import Warehouse
@@ -26,6 +27,10 @@ class StubClient:
         self.profile, self.delay_s, self.requests_made = profile, delay_s, 0
         self.in_flight = self.most_in_flight = 0
         self._lock = threading.Lock()
+
+    @property
+    def attempts(self) -> int:
+        return self.requests_made  # never retries
 
     def get_details(self, start, end):
         with self._lock:
@@ -86,7 +91,7 @@ def test_rounds_and_batches_load_the_same_rows_and_windows(tmp_path, monkeypatch
     ],
 )
 def test_a_failed_commit_loses_only_the_batch_in_flight(tmp_path, monkeypatch, kwargs, days_kept):
-    real = ingest.load_usage
+    real = commit_stage.load_usage
     seen = []
 
     def fail_second(con, *args, **kw):
@@ -95,7 +100,7 @@ def test_a_failed_commit_loses_only_the_batch_in_flight(tmp_path, monkeypatch, k
             raise RuntimeError("disk full")
         return real(con, *args, **kw)
 
-    monkeypatch.setattr(pipeline, "load_usage", fail_second)
+    monkeypatch.setattr(commit_stage, "load_usage", fail_second)
     wh = Warehouse(tmp_path / "data", lock_timeout_s=5)
     clients = {t.name: StubClient(t) for t in TENANTS}
     with pytest.raises(RuntimeError, match="disk full"):

@@ -6,7 +6,7 @@ warehouse is always a function of the lake and can be rebuilt from it (`rebuild_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -147,12 +147,57 @@ def missing_days(con: duckdb.DuckDBPyConnection, tenants: Sequence[str], start: 
     return {tenant: days or [] for tenant, days in rows}
 
 
+def failed_windows(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, date, date, str]]:
+    """The windows `run_id` could not load: (tenant, start, end, reason), in tenant and date order."""
+    return con.execute(
+        """select tenant, window_start, window_end, error from raw._load_log
+           where _run_id = ? and status = 'failed' order by tenant, window_start""",
+        [run_id],
+    ).fetchall()
+
+
+def tenants_without_current_summary(con: duckdb.DuckDBPyConnection, tenants: Sequence[str], today: date) -> list[str]:
+    """The tenants with no /usage/summary snapshot whose billing period covers `today`."""
+    rows = con.execute(
+        """select t.tenant from unnest(?::varchar[]) t(tenant)
+           where not exists (select 1 from raw.usage_summary s where s.tenant = t.tenant
+                             and s.period_start <= ?::date and s.period_end >= ?::date)
+           order by t.tenant""",
+        [list(tenants), today, today],
+    ).fetchall()
+    return [tenant for (tenant,) in rows]
+
+
 def append_summary(con: duckdb.DuckDBPyConnection, lake_file: Path) -> int:
     """Append one run's summary snapshots (already in the lake, with their `_run_id`)."""
     con.execute(
         "insert into raw.usage_summary by name select * from read_parquet(?, hive_partitioning = false)", [str(lake_file)]
     )
     return con.execute("select count(*) from read_parquet(?, hive_partitioning = false)", [str(lake_file)]).fetchone()[0]
+
+
+def replace_declared_plans(con: duckdb.DuckDBPyConnection, plans: Mapping[str, str | None]) -> None:
+    """Make raw.tenant_plans hold exactly the declared plans (tenant -> plan; None = none declared).
+
+    An unchanged (tenant, plan) keeps its `declared_at`. Runs its own transaction: call it outside one.
+    """
+    declared = sorted((tenant, plan) for tenant, plan in plans.items() if plan is not None)
+    con.execute("begin")
+    try:
+        con.execute(
+            "create or replace temp table _declared as "
+            "select unnest(?::varchar[]) as tenant, unnest(?::varchar[]) as plan",
+            [[t for t, _ in declared], [p for _, p in declared]],
+        )
+        con.execute("delete from raw.tenant_plans o where not exists "
+                    "(select 1 from _declared d where d.tenant = o.tenant and d.plan = o.plan)")
+        con.execute("insert into raw.tenant_plans select d.tenant, d.plan, now()::timestamp from _declared d "
+                    "where not exists (select 1 from raw.tenant_plans o where o.tenant = d.tenant and o.plan = d.plan)")
+        con.execute("drop table _declared")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 def rebuild_from_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> int:

@@ -62,3 +62,11 @@ create table if not exists raw.usage_summary (
     _extra               varchar,             -- JSON object of fields this version does not know yet
     _run_id              varchar
 );
+
+-- Plans declared in the tenants file (`plan:`), replaced on every usage load. A declared plan stands
+-- in for a tenant's plan only until its first summary snapshot arrives; no row = no plan declared.
+create table if not exists raw.tenant_plans (
+    tenant       varchar   not null,
+    plan         varchar   not null,
+    declared_at  timestamp not null       -- UTC, when this plan was first declared for the tenant
+);
