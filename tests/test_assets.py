@@ -209,3 +209,37 @@ def test_the_api_key_never_reaches_metadata_logs_parquet_or_duckdb(httpserver, t
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_a_retried_request_is_counted_as_a_retry_not_a_request(api, resources):
+    api.fail_next(1, status=503, retry_after=0)
+    result = dg.materialize([usage_daily], partition_key="2026-11-03", resources=resources)
+    (observed,) = run_report(result)
+    assert (observed["details_requests"].value, observed["retries"].value, observed["rows"].value) == (2, 1, 2)
+
+
+def test_the_usage_job_publishes_the_analyst_copy_once_after_the_models_and_records_declared_plans(
+    api, tmp_path, monkeypatch
+):
+    from dataclasses import replace
+
+    from aurion_pipeline import build_defs
+    from aurion_pipeline.config import TenantSpec, load_settings
+    from aurion_pipeline.storage import connection
+
+    published = []
+    real_publish = connection.publish_analyst_copy
+    monkeypatch.setattr(connection, "publish_analyst_copy", lambda *a: published.append(a) or real_publish(*a))
+    settings = load_settings({"AURION_BASE_URL": api.base_url, "AURION_DATA_DIR": str(tmp_path / "data"),
+                              "AURION_START_DATE": "2026-01-01"})
+    settings = replace(settings, tenants=(TenantSpec("acme", TENANTS[0].api_key_env, plan="growth"),
+                                          TenantSpec("globex", TENANTS[1].api_key_env)))
+    defs = build_defs(settings)
+    result = defs.resolve_job_def("usage_job").execute_in_process(
+        tags=range_tags(date(2026, 11, 1), date(2026, 11, 2)))
+    assert result.success
+    assert len(published) == 1  # by the SQL models, at the end: not by the load, not twice
+    assert warehouse_rows({"warehouse": defs.resources["warehouse"]}, "select count(*) from raw.usage_daily") == [(4,)]
+    assert warehouse_rows({"warehouse": defs.resources["warehouse"]},
+                          "select tenant, plan from raw.tenant_plans order by tenant") == [("acme", "growth"),
+                                                                                           ("globex", None)]

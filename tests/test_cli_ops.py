@@ -45,6 +45,7 @@ class Loaded:
     env: dict[str, str]
     instance: dg.DagsterInstance
     usage: RunOutcome
+    summary: RunOutcome
 
     @property
     def data_dir(self) -> Path:
@@ -79,7 +80,7 @@ def loaded(tmp_path_factory):
         usage = execute("usage_job", env, instance, tags=RANGE)
         summary = execute("summary_job", env, instance)
         assert (summary.succeeded, summary.exit_code, summary.failed_checks) == (True, 0, ()), summary
-        yield Loaded(api, root, env, instance, usage)
+        yield Loaded(api, root, env, instance, usage, summary)
 
 
 @pytest.fixture
@@ -128,6 +129,17 @@ def test_a_rejected_key_is_data_the_run_names_the_tenant_and_windows_and_the_oth
     expected = expected_usage(loaded.api, START, END)
     assert usage == {k: v for k, v in expected.items() if k[0] in LOADED}
     assert_sound(loaded.data_dir)
+
+
+def test_the_summary_run_reports_each_tenants_period_plan_and_quotas(loaded):
+    lines = {line.tenant: line for line in loaded.summary.summaries}
+    assert sorted(lines) == sorted(loaded.api.tenants) and loaded.summary.load is None
+    for name, profile in loaded.api.tenants.items():
+        line = lines[name]
+        assert (line.error, line.plan) == (None, profile.plan)
+        assert line.period_start <= date(2026, 2, 21) <= line.period_end
+        quotas = {quota: limit for quota, _, limit in line.quotas}
+        assert quotas["api_calls"] == profile.limit("api_calls")
 
 
 def section(out: str, title: str) -> list[str]:
