@@ -241,5 +241,4 @@ def test_the_usage_job_publishes_the_analyst_copy_once_after_the_models_and_reco
     assert len(published) == 1  # by the SQL models, at the end: not by the load, not twice
     assert warehouse_rows({"warehouse": defs.resources["warehouse"]}, "select count(*) from raw.usage_daily") == [(4,)]
     assert warehouse_rows({"warehouse": defs.resources["warehouse"]},
-                          "select tenant, plan from raw.tenant_plans order by tenant") == [("acme", "growth"),
-                                                                                           ("globex", None)]
+                          "select tenant, plan from raw.tenant_plans order by tenant") == [("acme", "growth")]
