@@ -105,25 +105,27 @@ def main() -> None:
         c.fresh_dagster_home(work, f"home-ours-{trial}")
         shutil.rmtree(data_dir, ignore_errors=True)
         before = len(api.requests)
-        result = orchestrate.backfill(a, b, [], False)
-        if not result.success:
-            raise SystemExit(f"our backfill failed: {orchestrate.failure_reason(result)}")
+        outcome = orchestrate.backfill(load_settings(), a, b)
+        if outcome.exit_code:
+            raise SystemExit(f"our backfill failed: {outcome.error or outcome.failed_checks}")
         with dg.DagsterInstance.get() as instance:
-            steps = {s.step_key: round(s.end_time - s.start_time, 3) for s in instance.get_run_step_stats(result.run_id)}
+            steps = {s.step_key: round(s.end_time - s.start_time, 3) for s in instance.get_run_step_stats(outcome.run_id)}
+            partitions = instance.get_materialized_partitions(dg.AssetKey(["raw", "usage_daily"]))
         return {"details_requests": details_since(before), "asset_body_s": round(body_seconds[-1], 3),
-                "step_seconds": steps,
-                "materializations": len(result.asset_materializations_for_node("raw__usage_daily"))}
+                "step_seconds": steps, "materializations": len(partitions)}
 
     api_resource = resources_from_env()["aurion_api"]
-    from aurion_pipeline.defs.aurion_usage.assets import usage_daily
+    from aurion_pipeline.config import load_settings
+    from aurion_pipeline.definitions import defs
+
+    usage_daily = defs.resolve_assets_def(dg.AssetKey(["raw", "usage_daily"]))
 
     raw_only_job = dg.Definitions(
         assets=[usage_daily], resources=resources_from_env(),
         jobs=[dg.define_asset_job("raw_only", selection=dg.AssetSelection.assets(usage_daily).without_checks())],
     ).resolve_job_def("raw_only")
 
-    from aurion_pipeline.definitions import defs
-    from aurion_pipeline.defs.aurion_usage.schedules import SQL_MODELS
+    SQL_MODELS = dg.AssetSelection.groups("seeds", "analytics")
 
     no_model_tests_job = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job(
         "usage_job_without_model_tests", selection=dg.AssetSelection.assets(usage_daily) | SQL_MODELS.without_checks(),

@@ -90,7 +90,10 @@ def child(n_tenants: int, history_days: int, trials: int, latency: float, profil
     seed_history(seed_dir, tenants, history_start, history_end, today)
     from aurion_pipeline.cli import runs as orchestrate
     from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
-    from aurion_pipeline.defs.aurion_usage.schedules import daily_usage_schedule
+    from aurion_pipeline.config import load_settings
+    from aurion_pipeline.definitions import defs
+
+    daily_usage_schedule = defs.resolve_schedule_def("daily_usage_schedule")
 
     with dg.build_schedule_context(scheduled_execution_time=tick_time) as context:
         request = daily_usage_schedule(context)
@@ -116,13 +119,13 @@ def child(n_tenants: int, history_days: int, trials: int, latency: float, profil
         shutil.rmtree(data_dir, ignore_errors=True)
         shutil.copytree(seed_dir, data_dir)
         before = len(api.requests)
-        sample, result = c.measure(lambda: orchestrate.run_job("usage_job", tags=tags))
-        if not result.success:
-            raise SystemExit(f"daily run failed: {orchestrate.failure_reason(result)}")
+        sample, outcome = c.measure(lambda: orchestrate.run_job(load_settings(), "usage_job", tags=tags))
+        if outcome.exit_code:
+            raise SystemExit(f"daily run failed: {outcome.error or outcome.failed_checks}")
         with dg.DagsterInstance.get() as instance:
-            steps = {s.step_key: round(s.end_time - s.start_time, 3) for s in instance.get_run_step_stats(result.run_id)}
-        return {"details_requests": details_since(before), "step_seconds": steps,
-                "partitions": len(result.asset_materializations_for_node("raw__usage_daily"))}
+            steps = {s.step_key: round(s.end_time - s.start_time, 3) for s in instance.get_run_step_stats(outcome.run_id)}
+            partitions = instance.get_materialized_partitions(dg.AssetKey(["raw", "usage_daily"]))
+        return {"details_requests": details_since(before), "step_seconds": steps, "partitions": len(partitions)}
 
     def run_floor(trial):
         c.fresh_dagster_home(work, f"home-floor-{trial}")

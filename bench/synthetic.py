@@ -60,6 +60,10 @@ class MemoryClient:
         self.usage, self.tenant, self.ready = usage, tenant, ready
         self.requests_made = 0
 
+    @property
+    def attempts(self) -> int:
+        return self.requests_made  # never retries
+
     def get_details(self, start: date, end: date) -> list[dict]:
         self.requests_made += 1
         if self.ready is not None:

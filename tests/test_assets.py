@@ -7,17 +7,24 @@ import dagster as dg
 import duckdb
 import pytest
 
-from aurion_pipeline.defs.aurion_usage.assets import usage_daily, usage_summary
-from aurion_pipeline.defs.aurion_usage.checks import raw_usage_checks
-from aurion_pipeline.defs.aurion_usage.resources import AurionApiResource, WarehouseResource
-from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
+from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig, build_raw_assets
+from aurion_pipeline.defs.aurion_usage.checks import build_raw_usage_checks
+from aurion_pipeline.defs.aurion_usage.partitions import daily_partitions, partition_range_tags as range_tags
+from aurion_pipeline.defs.aurion_usage.resources import AurionApiResource, TenantConfig, WarehouseResource
+from aurion_pipeline.defs.names import Names
+from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env
 
 TODAY = date(2026, 11, 25)
 TENANTS = DEFAULT_TENANTS[:2]  # acme and globex keep these runs small
+RAW = build_raw_assets(Names(), daily_partitions(date(2025, 1, 1)))
+usage_daily, usage_summary = RAW.usage_daily, RAW.usage_summary
+raw_usage_checks = build_raw_usage_checks(Names())
 
 
-def range_tags(start: date, end: date) -> dict[str, str]:
-    return {"dagster/asset_partition_range_start": start.isoformat(), "dagster/asset_partition_range_end": end.isoformat()}
+def api_resource(base_url: str, tenants: list[tuple[str, str]], **kwargs) -> AurionApiResource:
+    return AurionApiResource(
+        base_url=base_url, tenants=[TenantConfig(name=name, api_key_env=env) for name, env in tenants], **kwargs
+    )
 
 
 @pytest.fixture
@@ -30,9 +37,8 @@ def api(monkeypatch):
 
 @pytest.fixture
 def resources(api, tmp_path):
-    tenants_file = write_tenants_file(tmp_path / "tenants.yaml", TENANTS)
     return {
-        "aurion_api": AurionApiResource(base_url=api.base_url, tenants_file=str(tenants_file), max_range_days=31),
+        "aurion_api": api_resource(api.base_url, [(t.name, t.api_key_env) for t in TENANTS], max_range_days=31),
         "warehouse": WarehouseResource(data_dir=str(tmp_path / "data"), lock_timeout_s=10),
     }
 
@@ -66,7 +72,7 @@ def test_one_partition_twice_leaves_no_duplicates(api, resources):
 
 def run_report(result: dg.ExecuteInProcessResult) -> list[dict]:
     """The load report of each run of raw/usage_daily: one observation per run, not per partition."""
-    return [o.metadata for o in result.asset_observations_for_node("raw__usage_daily")]
+    return [o.metadata for o in result.asset_observations_for_node(usage_daily.node_def.name)]
 
 
 def test_a_60_day_range_with_max_range_31_makes_two_requests_per_tenant(api, resources):
@@ -77,11 +83,14 @@ def test_a_60_day_range_with_max_range_31_makes_two_requests_per_tenant(api, res
     assert sorted(requests) == sorted(
         (t.name, a, b) for t in TENANTS for a, b in [("2026-08-01", "2026-08-31"), ("2026-09-01", "2026-09-29")]
     )
-    materialized = result.asset_materializations_for_node("raw__usage_daily")
+    materialized = result.asset_materializations_for_node(usage_daily.node_def.name)
     assert len(materialized) == 60
     assert {m.metadata["window"].value for m in materialized} == {"2026-08-01..2026-09-29"}
     (observed,) = run_report(result)
     assert (observed["details_requests"].value, observed["rows"].value) == (4, 120)
+    assert (observed["tenants"].value, observed["days"].value, observed["failed_windows"].value) == (2, 60, 0)
+    (check,) = result.get_asset_check_evaluations()
+    assert (check.check_name, check.passed) == ("all_windows_loaded", True)
     assert warehouse_rows(resources, "select count(*), count(distinct (tenant, usage_date)) from raw.usage_daily") == [(120, 120)]
 
 
@@ -91,9 +100,8 @@ def test_omitted_days_become_explicit_zero_rows(httpserver, tmp_path, monkeypatc
         {"data": [{"date": "2026-03-01", "voice_minutes": 5, "api_calls": 7, "llm_tokens": {"input": 1, "output": 2}},
                   {"date": "2026-03-04", "voice_minutes": 1, "api_calls": 1, "llm_tokens": None}]}
     )
-    (tmp_path / "t.yaml").write_text("- {name: solo, api_key_env: KEY_SOLO}\n")
     resources = {
-        "aurion_api": AurionApiResource(base_url=httpserver.url_for("").rstrip("/"), tenants_file=str(tmp_path / "t.yaml")),
+        "aurion_api": api_resource(httpserver.url_for("").rstrip("/"), [("solo", "KEY_SOLO")]),
         "warehouse": WarehouseResource(data_dir=str(tmp_path / "data")),
     }
     result = dg.materialize([usage_daily], resources=resources, tags=range_tags(date(2026, 3, 1), date(2026, 3, 4)))
@@ -111,29 +119,33 @@ def test_omitted_days_become_explicit_zero_rows(httpserver, tmp_path, monkeypatc
     assert observed["filled_zero_days"].value == 2
 
 
-def test_a_bad_tenant_fails_the_run_naming_it_and_the_others_load(api, resources):
+def test_a_bad_window_is_a_failing_check_naming_it_and_the_others_load(api, resources):
     api.corrupt("globex", "string_number", day=date(2026, 10, 10))
-    result = dg.materialize(
-        [usage_daily], resources=resources, tags=range_tags(date(2026, 10, 1), date(2026, 10, 31)), raise_on_error=False
-    )
-    assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.user_failure_data
-    assert "globex 2026-10-01..2026-10-31" in failure.description and "api_calls" in failure.description
+    result = dg.materialize([usage_daily], resources=resources, tags=range_tags(date(2026, 10, 1), date(2026, 10, 31)))
+    assert result.success  # what was committed is materialized; the failure is data
+    assert len(result.asset_materializations_for_node(usage_daily.node_def.name)) == 31
+    (check,) = result.get_asset_check_evaluations()
+    assert (check.check_name, check.passed, check.severity) == ("all_windows_loaded", False, dg.AssetCheckSeverity.ERROR)
+    (failed,) = check.metadata["failures"].value
+    assert (failed["tenant"], failed["window"]) == ("globex", "2026-10-01..2026-10-31") and "api_calls" in failed["error"]
+    assert check.metadata["failed_windows"].value == 1
     assert warehouse_rows(resources, "select tenant, count(*) from raw.usage_daily group by all") == [("acme", 31)]
     assert warehouse_rows(resources, "select tenant, status from raw._load_log where status = 'failed'") == [("globex", "failed")]
 
     api.reset()
     rerun = dg.materialize(
         [usage_daily], resources=resources, tags=range_tags(date(2026, 10, 1), date(2026, 10, 31)),
-        run_config={"ops": {"raw__usage_daily": {"config": {"only_missing": True}}}},
+        run_config=dg.RunConfig(ops={usage_daily.node_def.name: UsageLoadConfig(only_missing=True)}),
     )
     assert rerun.success
+    assert [c.passed for c in rerun.get_asset_check_evaluations()] == [True]
     assert details_requests(api) == [("globex", "2026-10-01", "2026-10-31")]  # acme's loaded days are not re-fetched
     assert warehouse_rows(resources, "select count(*) from raw.usage_daily") == [(62,)]
 
 
 def test_raw_checks_pass_on_loaded_data_and_fail_on_planted_duplicates(api, resources):
     result = dg.materialize([usage_daily, raw_usage_checks], partition_key="2026-11-02", resources=resources)
+    assert len(result.get_asset_check_evaluations()) == 4
     assert all(c.passed for c in result.get_asset_check_evaluations())
     with resources["warehouse"].warehouse.writer() as con:
         con.execute("insert into raw.usage_daily select * from raw.usage_daily where tenant = 'acme'")
@@ -142,7 +154,8 @@ def test_raw_checks_pass_on_loaded_data_and_fail_on_planted_duplicates(api, reso
         [usage_daily, raw_usage_checks], resources=resources, selection=dg.AssetSelection.checks(raw_usage_checks),
         raise_on_error=False,
     )
-    verdicts = {c.check_name: (c.passed, c.metadata["failing_rows"].value) for c in checks.get_asset_check_evaluations()}
+    verdicts = {c.check_name: (c.passed, c.metadata["failing_rows"].value) for c in checks.get_asset_check_evaluations()
+                if c.check_name != "all_windows_loaded"}
     assert verdicts == {
         "unique_tenant_day": (False, 1),
         "no_negative_usage": (False, 1),
@@ -159,9 +172,8 @@ def test_summary_snapshots_append_keeping_unlimited_quotas_null_and_unknown_plan
          "storage_mb": {"used": 245, "limit": 5000, "percentage": 4.9},
          "plan": "enterprise_plus", "billing_status": "past_due"}
     )
-    (tmp_path / "t.yaml").write_text("- {name: solo, api_key_env: KEY_SOLO}\n")
     resources = {
-        "aurion_api": AurionApiResource(base_url=httpserver.url_for("").rstrip("/"), tenants_file=str(tmp_path / "t.yaml")),
+        "aurion_api": api_resource(httpserver.url_for("").rstrip("/"), [("solo", "KEY_SOLO")]),
         "warehouse": WarehouseResource(data_dir=str(tmp_path / "data")),
     }
     for _ in range(2):
@@ -181,19 +193,52 @@ def test_the_api_key_never_reaches_metadata_logs_parquet_or_duckdb(httpserver, t
     monkeypatch.setenv("AURION_KEY_SOLO", secret)
     httpserver.expect_request("/api/v1/usage/details").respond_with_json({"data": []})
     httpserver.expect_request("/api/v1/usage/summary").respond_with_json({"error": "nope"}, status=401)
-    (tmp_path / "t.yaml").write_text("- {name: solo, api_key_env: AURION_KEY_SOLO}\n")
     resources = {
-        "aurion_api": AurionApiResource(base_url=httpserver.url_for("").rstrip("/"), tenants_file=str(tmp_path / "t.yaml")),
+        "aurion_api": api_resource(httpserver.url_for("").rstrip("/"), [("solo", "AURION_KEY_SOLO")]),
         "warehouse": WarehouseResource(data_dir=str(tmp_path / "data")),
     }
     home = tmp_path / "dagster_home"
     home.mkdir()
     with dg.instance_for_test(temp_dir=str(home)) as instance:
         dg.materialize([usage_daily], resources=resources, partition_key="2026-03-01", instance=instance)
-        failed = dg.materialize([usage_summary], resources=resources, instance=instance, raise_on_error=False)
-        assert not failed.success
+        failed = dg.materialize([usage_summary], resources=resources, instance=instance)
+        (check,) = failed.get_asset_check_evaluations()
+        assert (check.check_name, check.passed) == ("all_summaries_captured", False)
         events = json.dumps([str(e) for e in failed.all_events] + [str(r) for r in instance.all_logs(failed.run_id)])
         assert "API key rejected" in events and secret not in events
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_a_retried_request_is_counted_as_a_retry_not_a_request(api, resources):
+    api.fail_next(1, status=503, retry_after=0)
+    result = dg.materialize([usage_daily], partition_key="2026-11-03", resources=resources)
+    (observed,) = run_report(result)
+    assert (observed["details_requests"].value, observed["retries"].value, observed["rows"].value) == (2, 1, 2)
+
+
+def test_the_usage_job_publishes_the_analyst_copy_once_after_the_models_and_records_declared_plans(
+    api, tmp_path, monkeypatch
+):
+    from dataclasses import replace
+
+    from aurion_pipeline import build_defs
+    from aurion_pipeline.config import TenantSpec, load_settings
+    from aurion_pipeline.storage import connection
+
+    published = []
+    real_publish = connection.publish_analyst_copy
+    monkeypatch.setattr(connection, "publish_analyst_copy", lambda *a: published.append(a) or real_publish(*a))
+    settings = load_settings({"AURION_BASE_URL": api.base_url, "AURION_DATA_DIR": str(tmp_path / "data"),
+                              "AURION_START_DATE": "2026-01-01"})
+    settings = replace(settings, tenants=(TenantSpec("acme", TENANTS[0].api_key_env, plan="growth"),
+                                          TenantSpec("globex", TENANTS[1].api_key_env)))
+    defs = build_defs(settings)
+    result = defs.resolve_job_def("usage_job").execute_in_process(
+        tags=range_tags(date(2026, 11, 1), date(2026, 11, 2)))
+    assert result.success
+    assert len(published) == 1  # by the SQL models, at the end: not by the load, not twice
+    assert warehouse_rows({"warehouse": defs.resources["warehouse"]}, "select count(*) from raw.usage_daily") == [(4,)]
+    assert warehouse_rows({"warehouse": defs.resources["warehouse"]},
+                          "select tenant, plan from raw.tenant_plans order by tenant") == [("acme", "growth")]

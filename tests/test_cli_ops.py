@@ -19,16 +19,23 @@ import yaml
 from helpers_ops import REPO, assert_sound, expected_usage, pipeline_env, warehouse_usage
 
 from aurion_pipeline.cli import main
+from aurion_pipeline.cli.outcome import RunOutcome
+from aurion_pipeline.cli.run_events import outcome_from_result
+from aurion_pipeline.config import load_settings
 from aurion_pipeline.definitions import defs
+from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig
+from aurion_pipeline.defs.aurion_usage.partitions import partition_range_tags
 from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
-from aurion_pipeline.cli.runs import failure_reason
+from aurion_pipeline.defs.names import Names
+from aurion_pipeline.storage import Warehouse
 from aurion_sandbox import SandboxServer
 from aurion_sandbox.server import DETAILS_PATH
 from aurion_pipeline.storage.connection import schema_sql
 
 START, END = date(2026, 1, 1), date(2026, 2, 20)  # two windows per tenant at 31 days
 LOADED = ("acme", "globex", "hooli", "umbrella")
-RANGE = {"dagster/asset_partition_range_start": START.isoformat(), "dagster/asset_partition_range_end": END.isoformat()}
+RANGE = partition_range_tags(START, END)
+USAGE_OP = defs.resolve_assets_def(dg.AssetKey(["raw", "usage_daily"])).node_def.name
 
 
 @dataclass
@@ -37,17 +44,20 @@ class Loaded:
     root: Path
     env: dict[str, str]
     instance: dg.DagsterInstance
-    usage_failure: str
+    usage: RunOutcome
+    summary: RunOutcome
 
     @property
     def data_dir(self) -> Path:
         return self.root / "data"
 
 
-def execute(job: str, loaded_env: dict[str, str], instance: dg.DagsterInstance, **kwargs):
-    return defs.resolve_job_def(job).execute_in_process(
+def execute(job: str, loaded_env: dict[str, str], instance: dg.DagsterInstance, **kwargs) -> RunOutcome:
+    """Run `job` as the CLI does, and read its outcome from the run's events and the load log."""
+    result = defs.resolve_job_def(job).execute_in_process(
         instance=instance, resources=resources_from_env(loaded_env), raise_on_error=False, **kwargs
     )
+    return outcome_from_result(result, Names(), Warehouse(load_settings(loaded_env).data_dir), elapsed_s=0.0)
 
 
 def set_env(mp: pytest.MonkeyPatch, env: dict[str, str]) -> None:
@@ -65,12 +75,12 @@ def loaded(tmp_path_factory):
             dg.instance_for_test(overrides=config) as instance:
         env = pipeline_env(api, root, AURION_MAX_RANGE_DAYS="31")
         set_env(mp, env)
-        api.fail_next(2, status=401, tenant="initech")  # a rejected key: both its windows, fetched in one round
+        # A rejected key: both its windows (fetched in one round) and the summary the usage job takes.
+        api.fail_next(3, status=401, tenant="initech")
         usage = execute("usage_job", env, instance, tags=RANGE)
-        assert not usage.success
         summary = execute("summary_job", env, instance)
-        assert summary.success, failure_reason(summary)
-        yield Loaded(api, root, env, instance, failure_reason(usage))
+        assert (summary.succeeded, summary.exit_code, summary.failed_checks) == (True, 0, ()), summary
+        yield Loaded(api, root, env, instance, usage, summary)
 
 
 @pytest.fixture
@@ -93,14 +103,43 @@ def cli(capfd, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_the_failed_run_names_the_tenant_and_window_and_the_others_loaded(loaded):
-    assert "initech" in loaded.usage_failure and "401" in loaded.usage_failure
-    assert "\n" not in loaded.usage_failure
+def test_a_rejected_key_is_data_the_run_names_the_tenant_and_windows_and_the_others_loaded(loaded):
+    outcome = loaded.usage
+    assert (outcome.succeeded, outcome.error, outcome.exit_code) == (True, None, 1)
+    assert set(outcome.failed_checks) == {"raw/usage_daily:all_windows_loaded", "raw/usage_summary:all_summaries_captured"}
+    failed = outcome.load.failed_windows
+    assert [(w.tenant, w.start, w.end) for w in failed] == [
+        ("initech", date(2026, 1, 1), date(2026, 1, 31)), ("initech", date(2026, 2, 1), date(2026, 2, 20))
+    ]
+    assert all("401" in w.error and "\n" not in w.error for w in failed)
+    assert (outcome.load.tenants, outcome.load.days, outcome.load.windows_loaded) == (5, 51, 8)
+    assert outcome.load.rows == 4 * 51 and outcome.load.requests == 10
+    assert [(s.tenant, s.error is None) for s in outcome.summaries] == [
+        ("acme", True), ("globex", True), ("hooli", True), ("initech", False), ("umbrella", True)
+    ]
+    # The models were built in the same run, so the stored forecast already covers the loaded tenants.
+    con = duckdb.connect(str(loaded.data_dir / "analyst.duckdb"), read_only=True)
+    try:
+        forecast = {t for (t,) in con.execute("select distinct tenant from analytics.forecast_by_day").fetchall()}
+    finally:
+        con.close()
+    assert forecast == set(LOADED)
     usage = warehouse_usage(loaded.data_dir / "analyst.duckdb")
     assert {t for t, _ in usage} == set(LOADED)
     expected = expected_usage(loaded.api, START, END)
     assert usage == {k: v for k, v in expected.items() if k[0] in LOADED}
     assert_sound(loaded.data_dir)
+
+
+def test_the_summary_run_reports_each_tenants_period_plan_and_quotas(loaded):
+    lines = {line.tenant: line for line in loaded.summary.summaries}
+    assert sorted(lines) == sorted(loaded.api.tenants) and loaded.summary.load is None
+    for name, profile in loaded.api.tenants.items():
+        line = lines[name]
+        assert (line.error, line.plan) == (None, profile.plan)
+        assert line.period_start <= date(2026, 2, 21) <= line.period_end
+        quotas = {quota: limit for quota, _, limit in line.quotas}
+        assert quotas["api_calls"] == profile.limit("api_calls")
 
 
 def section(out: str, title: str) -> list[str]:
@@ -142,8 +181,8 @@ def test_a_missing_only_rerun_fetches_only_the_failed_windows_and_closes_them(lo
     env = copy_of(loaded, tmp_path, monkeypatch)
     seen = len(loaded.api.requests)
     rerun = execute("usage_job", env, loaded.instance, tags=RANGE,
-                    run_config={"ops": {"raw__usage_daily": {"config": {"only_missing": True}}}})
-    assert rerun.success, failure_reason(rerun)
+                    run_config=dg.RunConfig(ops={USAGE_OP: UsageLoadConfig(only_missing=True)}))
+    assert (rerun.exit_code, rerun.load.failed_windows, rerun.load.windows_loaded) == (0, (), 2), rerun
     asked = [(r.tenant, r.start_date, r.end_date) for r in loaded.api.requests[seen:] if r.path == DETAILS_PATH]
     assert sorted(asked) == [("initech", "2026-01-01", "2026-01-31"), ("initech", "2026-02-01", "2026-02-20")]
     assert warehouse_usage(tmp_path / "data" / "analyst.duckdb") == expected_usage(loaded.api, START, END)

@@ -2,6 +2,7 @@
 (`commit_rows`) load exactly what window-by-window commits load, in fewer commits; a failure loses
 only the round or batch in flight; no tenant ever has more than `requests_per_tenant` requests out."""
 
+import logging
 import threading
 import time
 from datetime import date, timedelta
@@ -10,6 +11,7 @@ import duckdb
 import pytest
 
 from aurion_pipeline import ingest
+from aurion_pipeline.ingest import commit as commit_stage
 from aurion_pipeline.storage import lake
 from aurion_sandbox import DEFAULT_TENANTS, daily_usage
 from aurion_pipeline.storage import Warehouse
@@ -26,6 +28,10 @@ class StubClient:
         self.profile, self.delay_s, self.requests_made = profile, delay_s, 0
         self.in_flight = self.most_in_flight = 0
         self._lock = threading.Lock()
+
+    @property
+    def attempts(self) -> int:
+        return self.requests_made  # never retries
 
     def get_details(self, start, end):
         with self._lock:
@@ -86,7 +92,7 @@ def test_rounds_and_batches_load_the_same_rows_and_windows(tmp_path, monkeypatch
     ],
 )
 def test_a_failed_commit_loses_only_the_batch_in_flight(tmp_path, monkeypatch, kwargs, days_kept):
-    real = ingest.load_usage
+    real = commit_stage.load_usage
     seen = []
 
     def fail_second(con, *args, **kw):
@@ -95,7 +101,7 @@ def test_a_failed_commit_loses_only_the_batch_in_flight(tmp_path, monkeypatch, k
             raise RuntimeError("disk full")
         return real(con, *args, **kw)
 
-    monkeypatch.setattr(pipeline, "load_usage", fail_second)
+    monkeypatch.setattr(commit_stage, "load_usage", fail_second)
     wh = Warehouse(tmp_path / "data", lock_timeout_s=5)
     clients = {t.name: StubClient(t) for t in TENANTS}
     with pytest.raises(RuntimeError, match="disk full"):
@@ -117,3 +123,29 @@ def test_no_tenant_has_more_requests_in_flight_than_allowed(tmp_path, tenants, p
     assert max(c.most_in_flight for c in clients.values()) <= per_tenant
     if tenants == 1:  # a lone tenant's round is fetched all at once: that is what the setting buys
         assert clients[DEFAULT_TENANTS[0].name].most_in_flight == per_tenant
+
+
+def progress(caplog) -> list[dict]:
+    return [r.progress for r in caplog.records if r.name == "aurion_pipeline.progress"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        pytest.param({"requests_per_tenant": 4}, [(1, 8, 80, 0), (2, 16, 160, 0), (3, 20, 200, 2)],
+                     id="one-record-per-round"),
+        pytest.param({"requests_per_tenant": 1, "commit_rows": 45},
+                     [(3, 6, 60, 0), (6, 12, 120, 0), (9, 18, 180, 0), (10, 20, 200, 2)], id="one-record-per-batch"),
+    ],
+)
+def test_each_commit_logs_one_progress_record(tmp_path, caplog, kwargs, expected):
+    caplog.set_level(logging.INFO, logger="aurion_pipeline.progress")
+    wh = Warehouse(tmp_path / "data", lock_timeout_s=5)
+    clients = {t.name: StubClient(t) for t in TENANTS}
+    ingest.load_usage_range(clients, wh, START, END, max_range_days=10, max_workers=4, run_id="r", **kwargs)
+    rounds = 10 // kwargs["requests_per_tenant"] + bool(10 % kwargs["requests_per_tenant"])
+    assert progress(caplog) == [
+        {"event": "round", "round": i, "rounds": rounds, "windows": w, "windows_total": 20, "rows": r,
+         "tenants_done": done, "tenants": 2}
+        for i, w, r, done in expected
+    ]

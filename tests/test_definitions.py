@@ -30,11 +30,13 @@ def test_expected_assets_checks_jobs_and_schedules():
     assert {"raw/usage_daily", "raw/usage_summary", "analytics/plan_utilization", "seeds/plan_tiers"} <= keys
     assert {j.name for j in defs.jobs} >= {"usage_job", "summary_job"}
     assert {s.name for s in defs.schedules} == {"daily_usage_schedule", "summary_schedule"}
-    assert {s.name for s in defs.sensors} == {
-        "refresh_models_after_failed_load", "deliver_alerts_after_load", "retry_alert_deliveries"}
-    assert {j.name for j in defs.jobs} >= {"models_job"}
-    checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
-    assert {"unique_tenant_day", "no_negative_usage", "no_gaps_in_loaded_windows"} <= checks
+    # A partial failure is a failing check, not a failed step: no repair job, no failure sensor.
+    assert {s.name for s in defs.sensors} == {"deliver_alerts_after_load", "retry_alert_deliveries"}
+    assert "models_job" not in {j.name for j in defs.jobs}
+    checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
+    assert {("raw/usage_daily", name) for name in
+            ("unique_tenant_day", "no_negative_usage", "no_gaps_in_loaded_windows", "all_windows_loaded")} <= checks
+    assert ("raw/usage_summary", "all_summaries_captured") in checks
 
 
 def test_usage_is_one_daily_utc_partitioned_asset_with_single_run_backfills():
@@ -46,9 +48,35 @@ def test_usage_is_one_daily_utc_partitioned_asset_with_single_run_backfills():
     assert [a.key.to_user_string() for a in partitioned] == ["raw/usage_daily"]
 
 
-def test_the_key_is_wired_as_an_env_var_not_a_value():
+def test_the_key_stays_in_the_environment_the_resource_names_its_variable():
     from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 
-    api = resources_from_env({"AURION_API_KEY": "ak_live_xyz"})["aurion_api"]
-    assert isinstance(api.api_key, dg.EnvVar) and api.api_key == "AURION_API_KEY"
+    api = resources_from_env({"AURION_API_KEY": "ak_live_xyz", "AURION_TENANT": "solo"})["aurion_api"]
+    assert [(t.name, t.api_key_env) for t in api.tenants] == [("solo", "AURION_API_KEY")]
     assert "ak_live_xyz" not in repr(api)
+
+
+def test_build_defs_with_a_prefix_merges_into_a_project_that_has_the_same_names():
+    from aurion_pipeline import build_defs
+    from aurion_pipeline.config import load_settings
+
+    @dg.asset(key=["raw", "usage_daily"])
+    def their_usage():  # the host project's own asset under our unprefixed key
+        return 1
+
+    theirs = dg.Definitions(assets=[their_usage], resources={"warehouse": dg.ResourceDefinition.none_resource()})
+    ours = build_defs(load_settings({"AURION_START_DATE": "2026-01-01"}), key_prefix="aurion")
+    merged = dg.Definitions.merge(theirs, ours)
+    keys = {k.to_user_string() for k in merged.resolve_asset_graph().get_all_asset_keys()}
+    assert {"raw/usage_daily", "aurion/raw/usage_daily", "aurion/analytics/plan_utilization"} <= keys
+    assert not {k for k in keys if k.startswith(("analytics/", "seeds/"))}
+    assert set(ours.resources) == {"aurion_aurion_api", "aurion_warehouse"}
+    assert {j.name for j in ours.jobs} == {"aurion_usage_job", "aurion_summary_job"}
+    assert {s.name for s in ours.schedules} == {"aurion_daily_usage_schedule", "aurion_summary_schedule"}
+    assert {s.name for s in ours.sensors} == {"aurion_deliver_alerts_after_load", "aurion_retry_alert_deliveries"}
+    children = merged.resolve_asset_graph().get(dg.AssetKey(["aurion", "raw", "usage_daily"])).child_keys
+    assert children and all(key.path[0] == "aurion" for key in children)  # our models read our raw table
+    assert not merged.resolve_asset_graph().get(dg.AssetKey(["raw", "usage_daily"])).child_keys
+    usage_job = merged.resolve_job_def("aurion_usage_job")
+    assert dg.AssetKey(["raw", "usage_daily"]) not in usage_job.asset_layer.selected_asset_keys
+    merged.resolve_all_job_defs()  # every job resolves: no missing or clashing resource

@@ -46,6 +46,8 @@ def test_backfill_loads_exactly_what_the_server_served_and_dagster_records_it(ap
 
     details = [r for r in api.requests if r.path.endswith("/details")]
     assert len(details) == 2 * len(DEFAULT_TENANTS)  # 45 days with max range 31 -> 2 windows per tenant
+    summaries = sorted(r.tenant for r in api.requests if r.path.endswith("/summary"))
+    assert summaries == sorted(t.name for t in DEFAULT_TENANTS)  # a first backfill snapshots every tenant once
 
     con = duckdb.connect(str(Path(env["AURION_DATA_DIR"]) / "analyst.duckdb"), read_only=True)
     loaded = {
@@ -118,8 +120,33 @@ def test_a_rejected_key_exits_non_zero_with_one_line(api, env):
     last = result.stderr.strip().splitlines()[-1]
     assert "API key rejected" in last and "AURION_SANDBOX_KEY_ACME" in last and "ak_wrong_key_123" not in result.stderr
 
-    # The other tenants' windows were committed, and the models were rebuilt after the failed run,
-    # so the stored forecast table already covers them.
+    # The other tenants' windows were committed, and the models were built in the same run, so the
+    # stored forecast table already covers them.
     con = duckdb.connect(str(Path(env["AURION_DATA_DIR"]) / "analyst.duckdb"), read_only=True)
     forecast_tenants = {t for (t,) in con.execute("select distinct tenant from analytics.forecast_by_day").fetchall()}
     assert forecast_tenants == {t.name for t in DEFAULT_TENANTS} - {"acme"}
+
+
+@pytest.mark.slow
+def test_a_first_backfill_answers_the_plan_question_and_a_second_asks_no_summary(api, env):
+    """After one backfill every tenant has a plan and quotas in plan_utilization; the next backfill
+    finds a snapshot covering the current period and makes no summary request."""
+    start, end = YESTERDAY - timedelta(days=9), YESTERDAY
+    first = cli(env, "backfill", "--start", start.isoformat(), "--end", end.isoformat())
+    assert first.returncode == 0, first.stderr[-2000:]
+    con = duckdb.connect(str(Path(env["AURION_DATA_DIR"]) / "analyst.duckdb"), read_only=True)
+    try:
+        planned = con.execute(
+            """select tenant, count(*) filter (where plan is not null and quota is not null)
+               from analytics.plan_utilization where period_start <= current_date and period_end >= current_date
+               group by tenant order by tenant"""
+        ).fetchall()
+    finally:
+        con.close()
+    assert [t for t, with_quota in planned if with_quota > 0] == sorted(t.name for t in DEFAULT_TENANTS)
+
+    seen = len(api.requests)
+    second = cli(env, "backfill", "--start", start.isoformat(), "--end", end.isoformat())
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert [r.path for r in api.requests[seen:] if r.path.endswith("/summary")] == []
+    assert len([r for r in api.requests[seen:] if r.path.endswith("/details")]) == len(DEFAULT_TENANTS)

@@ -115,8 +115,8 @@ def test_a_dripping_tenant_fails_its_window_while_the_other_tenant_loads(servers
 
     report, warehouse = load(clients, tmp_path)
 
-    assert [(w.tenant, w.start, w.end) for w, _ in report.failures] == [("slow", DAY, DAY)]
-    assert "exceeded the request deadline of 1s" in report.failures[0][1]
+    assert [(f.window.tenant, f.window.start, f.window.end) for f in report.failures] == [("slow", DAY, DAY)]
+    assert "exceeded the request deadline of 1s" in report.failures[0].error
     assert loaded_tenants(warehouse) == ["fine"]
 
 
@@ -137,7 +137,7 @@ def test_a_body_always_cut_short_fails_the_window_after_the_retries_and_the_othe
 
     report, warehouse = load(clients, tmp_path)
 
-    [(window, error)] = report.failures
+    [(window, error)] = [(f.window, f.error) for f in report.failures]
     assert window.tenant == "cut"
     assert "after 3 attempt(s)" in error and "ended before its Content-Length" in error
     assert server.requests == 3
@@ -154,7 +154,7 @@ def test_connection_refused_fails_fast_naming_the_url_and_the_setting(closed_por
 
     report, warehouse = load(clients, tmp_path)
 
-    [(window, error)] = report.failures
+    [(window, error)] = [(f.window, f.error) for f in report.failures]
     assert window.tenant == "gone"
     assert f"Could not reach the Aurion API at http://127.0.0.1:{closed_port}" in error
     assert "connection refused" in error and "check AURION_BASE_URL" in error

@@ -10,19 +10,27 @@ import pytest
 import yaml
 from helpers_ops import REPO, days, expected_usage, pipeline_env, warehouse_usage
 
+from aurion_pipeline.config import load_settings
 from aurion_pipeline.definitions import defs
-from aurion_pipeline.cli.runs import failure_reason
 from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
-from aurion_pipeline.defs.aurion_usage.schedules import daily_usage_schedule, summary_schedule
+from aurion_pipeline.defs.aurion_usage.schedules import build_schedules
+from aurion_pipeline.defs.names import Names
 from aurion_sandbox import SandboxServer
 from aurion_sandbox.server import DETAILS_PATH
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
+def schedules(env: dict[str, str] | None = None) -> dict[str, dg.ScheduleDefinition]:
+    """The schedules as definitions.py builds them, from the settings of `env` (default: os.environ)."""
+    jobs = {job.name: job for job in defs.jobs}
+    built = build_schedules(load_settings(env), Names(), jobs["usage_job"], jobs["summary_job"])
+    return {schedule.name: schedule for schedule in built}
+
+
 def tick(when: datetime, instance: dg.DagsterInstance | None = None):
     context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
-    return daily_usage_schedule.evaluate_tick(context)
+    return schedules()["daily_usage_schedule"].evaluate_tick(context)
 
 
 def at(day: date, hour: int = 1, minute: int = 15) -> datetime:
@@ -72,9 +80,17 @@ def test_a_tick_before_the_start_date_is_skipped_with_a_reason(monkeypatch, tick
 
 
 def test_schedules_fire_in_utc_on_their_documented_crons():
-    assert (daily_usage_schedule.cron_schedule, daily_usage_schedule.execution_timezone) == ("15 1 * * *", "UTC")
-    assert (summary_schedule.cron_schedule, summary_schedule.execution_timezone) == ("0 */6 * * *", "UTC")
-    assert daily_usage_schedule.default_status == summary_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    built = schedules({})
+    daily, summary = built["daily_usage_schedule"], built["summary_schedule"]
+    assert (daily.cron_schedule, daily.execution_timezone) == ("15 1 * * *", "UTC")
+    assert (summary.cron_schedule, summary.execution_timezone) == ("0 */6 * * *", "UTC")
+    assert daily.default_status == summary.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_crons_come_from_the_settings():
+    built = schedules({"AURION_DAILY_CRON": "30 2 * * *", "AURION_SUMMARY_CRON": "0 * * * *"})
+    assert built["daily_usage_schedule"].cron_schedule == "30 2 * * *"
+    assert built["summary_schedule"].cron_schedule == "0 * * * *"
 
 
 def run_tick(when: datetime, instance: dg.DagsterInstance, env: dict[str, str]) -> dg.RunRequest:
@@ -84,7 +100,8 @@ def run_tick(when: datetime, instance: dg.DagsterInstance, env: dict[str, str]) 
         instance=instance, tags=request.tags, run_config=request.run_config or None,
         resources=resources_from_env(env), raise_on_error=False,
     )
-    assert result.success, failure_reason(result)
+    assert result.success
+    assert [(c.check_name, c.passed) for c in result.get_asset_check_evaluations() if not c.passed] == []
     return request
 
 

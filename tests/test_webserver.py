@@ -141,13 +141,14 @@ def test_make_dev_serves_the_code_location_and_runs_the_daemon(instance_home, tm
                 "analytics/plan_utilization"} <= set(assets)
         assert assets["raw/usage_daily"]["isPartitioned"] and not assets["raw/usage_summary"]["isPartitioned"]
         checks = {(key, c["name"]) for key, a in assets.items() for c in a["assetChecksOrError"].get("checks", [])}
-        raw_checks = ("unique_tenant_day", "no_negative_usage", "no_gaps_in_loaded_windows")
+        raw_checks = ("unique_tenant_day", "no_negative_usage", "no_gaps_in_loaded_windows", "all_windows_loaded")
         assert {("raw/usage_daily", name) for name in raw_checks} <= checks
         assert len(checks) == len(list(defs.resolve_asset_graph().asset_check_keys))
 
-        assert {"usage_job", "summary_job", "models_job"} <= {j["name"] for j in repo["jobs"]}
-        sensors = {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]}
-        assert sensors == {"refresh_models_after_failed_load": "RUNNING"}
+        assert {"usage_job", "summary_job"} <= {j["name"] for j in repo["jobs"]}
+        assert "models_job" not in {j["name"] for j in repo["jobs"]}  # a partial load no longer needs a repair run
+        sensors = {s["name"] for s in repo["sensors"]}
+        assert "refresh_models_after_failed_load" not in sensors
         schedules = {s["name"]: s for s in repo["schedules"]}
         assert schedules["daily_usage_schedule"]["cronSchedule"] == "15 1 * * *"
         assert schedules["summary_schedule"]["cronSchedule"] == "0 */6 * * *"

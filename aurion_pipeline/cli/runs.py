@@ -1,22 +1,36 @@
 """Running our jobs through Dagster from the command line, against the instance in $DAGSTER_HOME,
-so the UI shows what the CLI materialized."""
+so the UI shows what the CLI materialized. Every run returns a `RunOutcome` built from the run's
+events (the load report observation, check evaluations, summary metadata) and the load log."""
 
 from __future__ import annotations
 
 import fcntl
 import os
 import shutil
-import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 import dagster as dg
 
-from aurion_pipeline.config import ConfigError
+from aurion_pipeline.cli.outcome import RunOutcome
+from aurion_pipeline.cli.run_events import outcome_from_result
+from aurion_pipeline.cli.stale_runs import fail_runs_of_dead_processes, process_tags
+from aurion_pipeline.config import ConfigError, Settings
+from aurion_pipeline.defs import build_defs
+from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig
+from aurion_pipeline.defs.aurion_usage.jobs import usage_job_config
+from aurion_pipeline.defs.aurion_usage.partitions import partition_range_tags
+from aurion_pipeline.defs.names import Names
+from aurion_pipeline.storage import Warehouse
+
+__all__ = ["backfill", "ensure_dagster_home", "fail_runs_of_dead_processes", "open_instance", "run_job", "summary"]
 
 _INSTANCE_CONFIG = Path(__file__).resolve().parents[2] / "dagster.yaml"
+_NAMES = Names()
 
 
 def ensure_dagster_home(default: Path) -> Path:
@@ -31,28 +45,48 @@ def ensure_dagster_home(default: Path) -> Path:
     return home
 
 
-def _defs() -> dg.Definitions:
-    from aurion_pipeline.definitions import defs  # imported late: settings come from the env set by the caller
-
-    return defs
-
-
-def run_load(name: str, *, tags: dict[str, str] | None = None, run_config: dict | None = None):
-    """Run a load job; if it failed part-way, rebuild the SQL models so what it committed reaches
-    analysts (the daemon's `refresh_models_after_failed_load` sensor does the same for UI runs)."""
-    result = run_job(name, tags=tags, run_config=run_config)
-    if not result.success:
-        run_job("models_job")
-    return result
+@lru_cache(maxsize=4)
+def _defs(settings: Settings) -> dg.Definitions:
+    return build_defs(settings)
 
 
-def run_job(name: str, *, tags: dict[str, str] | None = None, run_config: dict | None = None):
-    """Execute a job in this process against the persistent instance; returns the result."""
-    job = _defs().resolve_job_def(name)
+def backfill(
+    settings: Settings, start: date, end: date, *, tenants: Sequence[str] = (), only_missing: bool = False,
+    commit_rows: int = 0,
+) -> RunOutcome:
+    """One run of usage_job over the partitions start..end (and the summaries it lacks)."""
+    _check_range(settings, start, end)
+    unknown = sorted(set(tenants) - {t.name for t in settings.tenants})
+    if unknown:
+        configured = ", ".join(t.name for t in settings.tenants)
+        raise ConfigError(f"unknown tenant(s) {', '.join(unknown)}; configured: {configured}")
+    defs = _defs(settings)
+    usage = defs.resolve_assets_def(_NAMES.asset_key("raw.usage_daily"))
+    summaries = defs.resolve_assets_def(_NAMES.asset_key("raw.usage_summary"))
+    load = UsageLoadConfig(tenants=list(tenants), only_missing=only_missing, commit_rows=commit_rows)
+    config = usage_job_config(summaries, **{usage.node_def.name: load})
+    return run_job(settings, "usage_job", tags=partition_range_tags(start, end), run_config=config)
+
+
+def summary(settings: Settings) -> RunOutcome:
+    """One run of summary_job: a /usage/summary snapshot of every tenant, then the SQL models."""
+    return run_job(settings, "summary_job")
+
+
+def run_job(
+    settings: Settings, name: str, *, tags: dict[str, str] | None = None, run_config: dg.RunConfig | None = None,
+) -> RunOutcome:
+    """Execute one of our jobs in this process against the persistent instance."""
+    job = _defs(settings).resolve_job_def(name)
     with open_instance() as instance:
         fail_runs_of_dead_processes(instance)
-        tags = {**(tags or {}), **_process_tags()}
-        return job.execute_in_process(instance=instance, tags=tags, run_config=run_config, raise_on_error=False)
+        started = time.monotonic()
+        result = job.execute_in_process(
+            instance=instance, tags={**(tags or {}), **process_tags()}, run_config=run_config, raise_on_error=False
+        )
+        elapsed = time.monotonic() - started
+    warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
+    return outcome_from_result(result, _NAMES, warehouse, elapsed)
 
 
 @contextmanager
@@ -70,76 +104,10 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
-# An in-process run killed with -9 stays "in progress" in the instance for ever: no run launcher
-# watches it, so run monitoring cannot see it die, and it keeps holding the duckdb_writer pool
-# (the run queue waits for it). Each CLI run therefore tags its runs with its process and, before
-# starting, fails the runs of CLI processes on this host that are gone.
-_HOST_TAG, _PID_TAG = "aurion/host", "aurion/pid"
-
-
-def _process_tags() -> dict[str, str]:
-    return {_HOST_TAG: socket.gethostname(), _PID_TAG: f"{os.getpid()}:{_process_start(os.getpid())}"}
-
-
-def _process_start(pid: int) -> str:
-    """The process's start time in clock ticks (Linux; "" if it is gone or a zombie), so a recycled
-    pid is not taken for the old process."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return ""
-    return "" if fields[0] in ("Z", "X") else fields[19]
-
-
-def _alive(tag: str) -> bool:
-    pid, _, started = tag.partition(":")
-    if not pid.isdigit():
-        return True  # not ours to judge
-    if started:
-        return _process_start(int(pid)) == started
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
-def fail_runs_of_dead_processes(instance: dg.DagsterInstance) -> list[str]:
-    """Mark failed (and free the pool slots of) in-progress CLI runs whose process no longer exists."""
-    records = instance.get_run_records(
-        dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED],
-                      tags={_HOST_TAG: socket.gethostname()})
-    )
-    dead = [r.dagster_run for r in records if not _alive(r.dagster_run.tags.get(_PID_TAG, ""))]
-    for run in dead:
-        instance.report_run_failed(run, f"the aurion-pipeline process {run.tags[_PID_TAG]} that ran this run is gone "
-                                        "(killed?); windows it committed stay loaded, re-run to finish")
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-    return [run.run_id for run in dead]
-
-
-def backfill(start: date, end: date, tenants: list[str], only_missing: bool, *, commit_rows: int = 0):
+def _check_range(settings: Settings, start: date, end: date) -> None:
     if start > end:
         raise ConfigError(f"--start {start} is after --end {end}")
-    first = _defs().resolve_assets_def(["raw", "usage_daily"]).partitions_def.get_first_partition_key()
-    if start.isoformat() < first:
-        raise ConfigError(f"--start {start} is before the first partition {first}; lower AURION_START_DATE")
+    if start < settings.start_date:
+        raise ConfigError(f"--start {start} is before the first partition {settings.start_date}; lower AURION_START_DATE")
     if end >= datetime.now(timezone.utc).date():
         raise ConfigError(f"--end {end} is not a complete UTC day yet; the latest partition is yesterday")
-    load = {"tenants": tenants, "only_missing": only_missing, "commit_rows": commit_rows}
-    config = {"ops": {"raw__usage_daily": {"config": load}}}
-    tags = {"dagster/asset_partition_range_start": start.isoformat(), "dagster/asset_partition_range_end": end.isoformat()}
-    return run_load("usage_job", tags=tags, run_config=config)
-
-
-def failure_reason(result) -> str:
-    """The first failure's message as one line, for the CLI's exit."""
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            user = error.cause if error and error.cause else error
-            lines = [line for line in (user.message if user else "").splitlines() if line.strip()]
-            return lines[0].strip() if lines else "step failed"
-    return "run failed"

@@ -169,6 +169,27 @@ def missing_days(con: duckdb.DuckDBPyConnection, tenants: Sequence[str], start: 
     return {tenant: days or [] for tenant, days in rows}
 
 
+def failed_windows(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, date, date, str]]:
+    """The windows `run_id` could not load: (tenant, start, end, reason), in tenant and date order."""
+    return con.execute(
+        """select tenant, window_start, window_end, error from raw._load_log
+           where _run_id = ? and status = 'failed' order by tenant, window_start""",
+        [run_id],
+    ).fetchall()
+
+
+def tenants_without_current_summary(con: duckdb.DuckDBPyConnection, tenants: Sequence[str], today: date) -> list[str]:
+    """The tenants with no /usage/summary snapshot whose billing period covers `today`."""
+    rows = con.execute(
+        """select t.tenant from unnest(?::varchar[]) t(tenant)
+           where not exists (select 1 from raw.usage_summary s where s.tenant = t.tenant
+                             and s.period_start <= ?::date and s.period_end >= ?::date)
+           order by t.tenant""",
+        [list(tenants), today, today],
+    ).fetchall()
+    return [tenant for (tenant,) in rows]
+
+
 def append_summary(con: duckdb.DuckDBPyConnection, lake_file: Path) -> int:
     """Append one run's summary snapshots (already in the lake, with their `_run_id`)."""
     con.execute(

@@ -12,49 +12,50 @@ import dagster as dg
 from aurion_pipeline.alerts import log
 from aurion_pipeline.alerts.deliver import deliver
 from aurion_pipeline.config import load_settings
-from aurion_pipeline.defs.aurion_usage.schedules import summary_job, usage_job
+from aurion_pipeline.defs.names import Names
 from aurion_pipeline.report import refresh_report
 
 
-@dg.run_status_sensor(
-    name="deliver_alerts_after_load",
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[usage_job, summary_job],
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="After a successful load: deliver new alerts to the channels of AURION_ALERTS_FILE "
-    "(exactly once per channel) and refresh $AURION_DATA_DIR/report.html.",
-)
-def deliver_alerts_after_load(context: dg.RunStatusSensorContext):
-    settings = load_settings()
-    done = [f"after run {context.dagster_run.run_id[:8]}"]
-    if settings.alerts_file is not None:
-        done.append(deliver(settings, os.environ).line())
-    path = refresh_report(settings)
-    done.append(f"report {'refreshed' if path else 'not refreshed (see the log)'}")
-    return dg.SkipReason("; ".join(done))
+def build_alert_sensors(usage_job, summary_job, names: Names = Names()) -> list[dg.SensorDefinition]:
+    """The two alert sensors, watching the given load jobs (built by `aurion_pipeline.build_defs`)."""
 
+    @dg.run_status_sensor(
+        name=names.name("deliver_alerts_after_load"),
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=[usage_job, summary_job],
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="After a successful load: deliver new alerts to the channels of AURION_ALERTS_FILE "
+        "(exactly once per channel) and refresh $AURION_DATA_DIR/report.html.",
+    )
+    def deliver_alerts_after_load(context: dg.RunStatusSensorContext):
+        settings = load_settings()
+        done = [f"after run {context.dagster_run.run_id[:8]}"]
+        if settings.alerts_file is not None:
+            done.append(deliver(settings, os.environ).line())
+        path = refresh_report(settings)
+        done.append(f"report {'refreshed' if path else 'not refreshed (see the log)'}")
+        return dg.SkipReason("; ".join(done))
 
-@dg.sensor(
-    name="retry_alert_deliveries",
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Every minute: re-send alert deliveries that failed and whose retry is due (backoff from 30 s).",
-)
-def retry_alert_deliveries(context: dg.SensorEvaluationContext):
-    settings = load_settings()
-    if settings.alerts_file is None or not log.log_path(settings.data_dir).exists():
-        return dg.SkipReason("no alerts file or nothing delivered yet")
-    con = log.open_log(settings.data_dir)
-    try:
-        waiting = con.execute(
-            "select count(*) from alert_deliveries where status = 'failed' and next_attempt_at <= ?",
-            [log.stamp(datetime.now(timezone.utc))],
-        ).fetchone()[0]
-    finally:
-        con.close()
-    if not waiting:
-        return dg.SkipReason("no retry due")
-    return dg.SkipReason(deliver(settings, os.environ).line())
+    @dg.sensor(
+        name=names.name("retry_alert_deliveries"),
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Every minute: re-send alert deliveries that failed and whose retry is due (backoff from 30 s).",
+    )
+    def retry_alert_deliveries(context: dg.SensorEvaluationContext):
+        settings = load_settings()
+        if settings.alerts_file is None or not log.log_path(settings.data_dir).exists():
+            return dg.SkipReason("no alerts file or nothing delivered yet")
+        con = log.open_log(settings.data_dir)
+        try:
+            waiting = con.execute(
+                "select count(*) from alert_deliveries where status = 'failed' and next_attempt_at <= ?",
+                [log.stamp(datetime.now(timezone.utc))],
+            ).fetchone()[0]
+        finally:
+            con.close()
+        if not waiting:
+            return dg.SkipReason("no retry due")
+        return dg.SkipReason(deliver(settings, os.environ).line())
 
-
-alert_sensors = [deliver_alerts_after_load, retry_alert_deliveries]
+    return [deliver_alerts_after_load, retry_alert_deliveries]

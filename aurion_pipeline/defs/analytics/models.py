@@ -19,6 +19,7 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
+from aurion_pipeline.defs.names import Names
 from aurion_pipeline.report.metadata import key_figures
 from aurion_pipeline.sqlmodels import (
     BuiltModel,
@@ -36,7 +37,8 @@ from aurion_pipeline.sqlmodels.build import model_sql, seed_sql
 MODELS_GROUP = "analytics"
 SEEDS_GROUP = "seeds"
 POOL = "duckdb_writer"
-WAREHOUSE_KEY = "warehouse"  # a resource whose get_connection() yields a read-write DuckDB connection
+# The `warehouse` resource (under `Names.warehouse`) must have get_connection() yielding a read-write
+# DuckDB connection that publishes the analyst copy when the block succeeds: this step is the run's last writer.
 CHECK_NAME = "data_tests"
 SHOWN_FAILURES = 10  # failing tests whose SQL and sample rows go into the check's metadata
 
@@ -46,43 +48,43 @@ class SqlModelsConfig(dg.Config):
 
 
 def build_model_defs(
-    project_root: Path, *, automation_condition: dg.AutomationCondition | None = None
+    project_root: Path, *, automation_condition: dg.AutomationCondition | None = None, names: Names = Names()
 ) -> dg.Definitions:
     """The folder's assets and checks; merge with the Definitions that provide the `warehouse` resource.
 
     A bad file fails here, at definitions load, with a `SqlProjectError` naming it.
     """
-    return dg.Definitions(assets=[build_models_asset(load_project(project_root), automation_condition)])
+    return dg.Definitions(assets=[build_models_asset(load_project(project_root), automation_condition, names=names)])
 
 
 def build_models_asset(
-    project: SqlProject, automation_condition: dg.AutomationCondition | None = None
+    project: SqlProject, automation_condition: dg.AutomationCondition | None = None, *, names: Names = Names()
 ) -> dg.AssetsDefinition:
-    seeds = [_seed_spec(project, item) for item in project.seeds]
-    models = [_model_spec(project, model, automation_condition) for model in project.models]
+    seeds = [_seed_spec(project, item, names) for item in project.seeds]
+    models = [_model_spec(project, model, automation_condition, names) for model in project.models]
 
     @dg.multi_asset(
-        name="sql_models",
+        name=names.name("sql_models"),
         specs=[*seeds, *models],
-        check_specs=[_check_spec(m) for m in project.models if m.tests],
+        check_specs=[_check_spec(m, names) for m in project.models if m.tests],
         can_subset=True,
         pool=POOL,
         # Unpartitioned, but in the same jobs as raw/usage_daily: `dg launch --job usage_job
         # --partition-range` requires every asset of the job to take a range in one run.
         backfill_policy=dg.BackfillPolicy.single_run(),
-        required_resource_keys={WAREHOUSE_KEY},
+        required_resource_keys={names.warehouse},
         description=f"Seeds and views of {project.root.name}/, built in dependency order in one transaction.",
     )
     def sql_models(
         context: dg.AssetExecutionContext, config: SqlModelsConfig
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        selected = {".".join(key.path) for key in context.selected_asset_keys}
-        with getattr(context.resources, WAREHOUSE_KEY).get_connection() as con:
+        selected = {names.qualified(key) for key in context.selected_asset_keys}
+        with getattr(context.resources, names.warehouse).get_connection() as con:
             for built in build(con, project, only=selected):
                 metadata = _built_metadata(con, project, built, config.row_counts)
-                yield dg.MaterializeResult(asset_key=asset_key(built.name), metadata=metadata)
+                yield dg.MaterializeResult(asset_key=names.asset_key(built.name), metadata=metadata)
             # Tests run after the commit, on the views as analysts now see them.
-            yield from _check_results(con, project, context.selected_asset_check_keys)
+            yield from _check_results(con, project, context.selected_asset_check_keys, names)
 
     return sql_models
 
@@ -92,11 +94,11 @@ def asset_key(qualified: str) -> dg.AssetKey:
     return dg.AssetKey(qualified.split("."))
 
 
-def _seed_spec(project: SqlProject, item: Seed) -> dg.AssetSpec:
+def _seed_spec(project: SqlProject, item: Seed, names: Names) -> dg.AssetSpec:
     return dg.AssetSpec(
-        key=asset_key(item.qualified),
+        key=names.asset_key(item.qualified),
         description=item.description or f"Seed table loaded from {item.path.name}; edit the CSV to change it.",
-        group_name=SEEDS_GROUP,
+        group_name=names.name(SEEDS_GROUP),
         code_version=_digest(seed_sql(item), item.path.read_text()),
         kinds={"duckdb", "csv"},
         metadata={"path": project.display(item.path)},
@@ -104,13 +106,13 @@ def _seed_spec(project: SqlProject, item: Seed) -> dg.AssetSpec:
 
 
 def _model_spec(
-    project: SqlProject, model: Model, automation_condition: dg.AutomationCondition | None
+    project: SqlProject, model: Model, automation_condition: dg.AutomationCondition | None, names: Names
 ) -> dg.AssetSpec:
     return dg.AssetSpec(
-        key=asset_key(model.qualified),
-        deps=[asset_key(name) for name in sorted(model.depends_on)],
+        key=names.asset_key(model.qualified),
+        deps=[names.asset_key(name) for name in sorted(model.depends_on)],
         description=model.description,
-        group_name=MODELS_GROUP,
+        group_name=names.name(MODELS_GROUP),
         code_version=_digest(model_sql(model)),  # changes with the SQL and with view <-> table
         automation_condition=automation_condition,
         kinds={"duckdb", "sql"},
@@ -118,10 +120,10 @@ def _model_spec(
     )
 
 
-def _check_spec(model: Model) -> dg.AssetCheckSpec:
+def _check_spec(model: Model, names: Names) -> dg.AssetCheckSpec:
     tests = "; ".join(f"{t.name}: {_describe(t)}" for t in model.tests)
     return dg.AssetCheckSpec(
-        name=CHECK_NAME, asset=asset_key(model.qualified),
+        name=CHECK_NAME, asset=names.asset_key(model.qualified),
         description=f"{len(model.tests)} data tests, each passing when it returns no rows: {tests}",
     )
 
@@ -165,10 +167,10 @@ def _column_schema(con: duckdb.DuckDBPyConnection, project: SqlProject, qualifie
 
 
 def _check_results(
-    con: duckdb.DuckDBPyConnection, project: SqlProject, selected: set[dg.AssetCheckKey]
+    con: duckdb.DuckDBPyConnection, project: SqlProject, selected: set[dg.AssetCheckKey], names: Names
 ) -> Iterator[dg.AssetCheckResult]:
     for model in project.models:
-        key = asset_key(model.qualified)
+        key = names.asset_key(model.qualified)
         if dg.AssetCheckKey(key, CHECK_NAME) in selected:
             yield _check_result(key, run_tests(con, model))
 

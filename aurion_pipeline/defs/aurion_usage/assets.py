@@ -1,14 +1,24 @@
-"""Raw assets: Aurion usage in daily partitions, and summary snapshots. Orchestration only."""
+"""Raw assets: Aurion usage in daily partitions, and summary snapshots. Orchestration only.
 
-from datetime import timedelta
+A window or tenant that fails is data, not a failed step: the asset materializes what it committed,
+the failure goes to raw._load_log and to an ERROR-severity check on the asset (`all_windows_loaded`,
+`all_summaries_captured`), and the SQL models downstream still build in the same run.
+"""
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
 from aurion_pipeline import ingest
-from aurion_pipeline.defs.aurion_usage.partitions import daily_partitions
 from aurion_pipeline.defs.aurion_usage.resources import AurionApiResource, WarehouseResource
+from aurion_pipeline.defs.names import Names
+from aurion_pipeline.storage.load import replace_declared_plans, tenants_without_current_summary
 
 WRITER_POOL = "duckdb_writer"
+ALL_WINDOWS_LOADED = "all_windows_loaded"
+ALL_SUMMARIES_CAPTURED = "all_summaries_captured"
+SHOWN_FAILURES = 100  # failures named in a check's metadata; raw._load_log keeps them all
 
 
 class UsageLoadConfig(dg.Config):
@@ -21,68 +31,131 @@ class UsageLoadConfig(dg.Config):
     Speeds up big backfills from a fast API; a kill then loses at most one such batch."""
 
 
-@dg.asset(
-    key=["raw", "usage_daily"],
-    group_name="raw",
-    partitions_def=daily_partitions(),
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=WRITER_POOL,
-    kinds={"duckdb", "parquet"},
-    description="Daily Aurion usage per tenant (llm_tokens flattened); one row per loaded (tenant, day).",
-)
-def usage_daily(
-    context: dg.AssetExecutionContext, config: UsageLoadConfig, aurion_api: AurionApiResource, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    window = context.partition_time_window
-    start, end = window.start.date(), (window.end - timedelta(days=1)).date()
-    with aurion_api.clients(config.tenants) as clients:
-        report = ingest.load_usage_range(
-            clients, warehouse.warehouse, start, end, max_range_days=aurion_api.max_range_days,
-            max_workers=aurion_api.max_workers, run_id=context.run_id, only_missing=config.only_missing,
-            commit_rows=config.commit_rows, requests_per_tenant=aurion_api.requests_per_tenant,
-        )
-    window_label = f"{start}..{end}"
-    metadata = {
-        "window": window_label,
-        "tenants": len(clients),
+class SummaryConfig(dg.Config):
+    only_without_current_period: bool = False
+    """Snapshot only the tenants with no snapshot covering today's billing period (the usage job sets
+    it: a first load answers plan questions, later loads ask the API nothing more)."""
+
+
+@dataclass(frozen=True)
+class RawAssets:
+    usage_daily: dg.AssetsDefinition
+    usage_summary: dg.AssetsDefinition
+
+
+def build_raw_assets(names: Names, partitions_def: dg.PartitionsDefinition) -> RawAssets:
+    return RawAssets(_usage_daily(names, partitions_def), _usage_summary(names))
+
+
+def _usage_daily(names: Names, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    key = names.asset_key("raw.usage_daily")
+
+    @dg.asset(
+        key=key, group_name=names.name("raw"), partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(), pool=WRITER_POOL, kinds={"duckdb", "parquet"},
+        required_resource_keys={names.aurion_api, names.warehouse},
+        check_specs=[dg.AssetCheckSpec(ALL_WINDOWS_LOADED, asset=key,
+                                       description="Every window this run asked for was loaded; names those that were not.")],
+        description="Daily Aurion usage per tenant (llm_tokens flattened); one row per loaded (tenant, day).",
+    )
+    def usage_daily(context: dg.AssetExecutionContext, config: UsageLoadConfig) -> dg.MaterializeResult:
+        api: AurionApiResource = getattr(context.resources, names.aurion_api)
+        warehouse = getattr(context.resources, names.warehouse).warehouse
+        window = context.partition_time_window
+        start, end = window.start.date(), (window.end - timedelta(days=1)).date()
+        with api.clients(config.tenants) as clients:
+            with warehouse.writer() as con:
+                replace_declared_plans(con, api.declared_plans())
+            report = ingest.load_usage_range(
+                clients, warehouse, start, end, max_range_days=api.max_range_days, max_workers=api.max_workers,
+                run_id=context.run_id, only_missing=config.only_missing, commit_rows=config.commit_rows,
+                requests_per_tenant=api.requests_per_tenant, publish=not models_follow(context),
+            )
+        label = f"{start}..{end}"
+        # Dagster copies materialization metadata onto every partition of a range run (1,096 for a
+        # 3-year backfill), so the run's report is one observation and each partition names its run window.
+        context.log_event(dg.AssetObservation(asset_key=key, metadata=load_report_metadata(report, label)))
+        return dg.MaterializeResult(metadata={"window": label}, check_results=[_windows_check(report)])
+
+    return usage_daily
+
+
+def load_report_metadata(report: ingest.UsageReport, window: str) -> dict[str, object]:
+    return {
+        "window": window,
+        "tenants": report.tenants,
+        "days": report.days,
         "rows": report.rows,
         "details_requests": report.requests,
+        "retries": report.retries,
         "windows_loaded": report.windows_loaded,
+        "failed_windows": len(report.failures),
         "filled_zero_days": report.filled_days,
         "restated_values": report.restated_values,
         "new_fields": dg.MetadataValue.json(sorted(report.new_fields)),
-        "dropped_rows": dg.MetadataValue.json(report.dropped[:50]),
+        "dropped_rows": dg.MetadataValue.json(list(report.dropped[:50])),
+        "dropped_count": len(report.dropped),
     }
-    if report.failures:
-        lines = report.failure_lines()
-        raise dg.Failure(
-            description=f"{len(lines)} window(s) not loaded (others were): {lines[0]}",
-            metadata={**metadata, "failed_windows": dg.MetadataValue.json(lines[:100])},
-        )
-    # Dagster copies materialization metadata onto every partition of a range run (1,096 for a
-    # 3-year backfill), so the run's report is one observation and each partition names its run window.
-    context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata=metadata))
-    return dg.MaterializeResult(metadata={"window": window_label})
 
 
-@dg.asset(
-    key=["raw", "usage_summary"],
-    group_name="raw",
-    pool=WRITER_POOL,
-    kinds={"duckdb", "parquet"},
-    description="Snapshots of /usage/summary: billing period, plan, status, used/limit per quota.",
-)
-def usage_summary(
-    context: dg.AssetExecutionContext, aurion_api: AurionApiResource, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
-    with aurion_api.clients() as clients:
-        report = ingest.load_summaries(
-            clients, warehouse.warehouse, max_workers=aurion_api.max_workers, run_id=context.run_id
-        )
-    if report.failures:
-        tenant, error = report.failures[0]
-        raise dg.Failure(
-            description=f"summary failed for {len(report.failures)} tenant(s) (others were saved): {tenant}: {error}",
-            metadata={"failed_tenants": dg.MetadataValue.json([f"{t}: {e}" for t, e in report.failures])},
-        )
-    return dg.MaterializeResult(metadata={"snapshots": report.snapshots})
+def _windows_check(report: ingest.UsageReport) -> dg.AssetCheckResult:
+    failed = [{"tenant": f.window.tenant, "window": f"{f.window.start}..{f.window.end}", "error": f.error}
+              for f in report.failures]
+    return dg.AssetCheckResult(
+        check_name=ALL_WINDOWS_LOADED, passed=not failed, severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(failed)} window(s) not loaded (the others were); re-run with --missing-only"
+        if failed else f"all {report.windows_loaded} window(s) loaded",
+        metadata={"failed_windows": len(failed), "failures": dg.MetadataValue.json(failed[:SHOWN_FAILURES])},
+    )
+
+
+def _usage_summary(names: Names) -> dg.AssetsDefinition:
+    key = names.asset_key("raw.usage_summary")
+
+    @dg.asset(
+        key=key, group_name=names.name("raw"), pool=WRITER_POOL, kinds={"duckdb", "parquet"},
+        backfill_policy=dg.BackfillPolicy.single_run(),  # runs in the usage job's partition-range runs
+        required_resource_keys={names.aurion_api, names.warehouse},
+        check_specs=[dg.AssetCheckSpec(ALL_SUMMARIES_CAPTURED, asset=key,
+                                       description="Every tenant asked for was snapshotted; names those that were not.")],
+        description="Snapshots of /usage/summary: billing period, plan, status, used/limit per quota.",
+    )
+    def usage_summary(context: dg.AssetExecutionContext, config: SummaryConfig) -> dg.MaterializeResult:
+        api: AurionApiResource = getattr(context.resources, names.aurion_api)
+        warehouse: WarehouseResource = getattr(context.resources, names.warehouse)
+        with api.clients() as clients:
+            if config.only_without_current_period:
+                today = datetime.now(timezone.utc).date()
+                with warehouse.warehouse.writer() as con:
+                    clients = {t: clients[t] for t in tenants_without_current_summary(con, sorted(clients), today)}
+            report = ingest.load_summaries(clients, warehouse.warehouse, max_workers=api.max_workers,
+                                           run_id=context.run_id, publish=not models_follow(context))
+        metadata = {"snapshots": len(report.snapshots),
+                    "captured": dg.MetadataValue.json([asdict(s) for s in report.snapshots]),
+                    "failed": dg.MetadataValue.json([{"tenant": t, "error": e} for t, e in report.failures])}
+        return dg.MaterializeResult(metadata=metadata, check_results=[_summaries_check(report)])
+
+    return usage_summary
+
+
+def _summaries_check(report: ingest.SummaryReport) -> dg.AssetCheckResult:
+    failed = [{"tenant": tenant, "error": error} for tenant, error in report.failures]
+    return dg.AssetCheckResult(
+        check_name=ALL_SUMMARIES_CAPTURED, passed=not failed, severity=dg.AssetCheckSeverity.ERROR,
+        description=f"summary failed for {len(failed)} tenant(s) (the others were saved)"
+        if failed else f"{len(report.snapshots)} snapshot(s) captured",
+        metadata={"failed_tenants": len(failed), "failures": dg.MetadataValue.json(failed[:SHOWN_FAILURES])},
+    )
+
+
+def models_follow(context: dg.AssetExecutionContext) -> bool:
+    """Whether assets downstream of this step (the SQL models) are built later in the same run: then
+    they publish the analyst copy, once, at the end; otherwise this step publishes it."""
+    layer = context.job_def.asset_layer
+    graph, in_run = layer.asset_graph, layer.selected_asset_keys
+    seen, todo = set(), list(context.selected_asset_keys)
+    while todo:
+        for child in graph.get(todo.pop()).child_keys - seen:
+            seen.add(child)
+            todo.append(child)
+    return bool(seen & in_run)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,32 +10,36 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from aurion_pipeline.source.client import AurionClient
-from aurion_pipeline.source.redact import shown_env_name
 from aurion_pipeline.config import (
     DEFAULT_ANALYST_STORAGE_VERSION,
     DEFAULT_BASE_URL,
     DEFAULT_DUCKDB_MEMORY_LIMIT,
     DEFAULT_REQUESTS_PER_TENANT,
     ConfigError,
-    TenantSpec,
+    Settings,
     load_settings,
-    parse_tenants_file,
     validate_base_url,
 )
+from aurion_pipeline.source.client import AurionClient
+from aurion_pipeline.source.redact import shown_env_name
 from aurion_pipeline.storage import Warehouse
+
+
+class TenantConfig(dg.Config):
+    """One tenant: its name in the warehouse, the NAME of the environment variable holding its key
+    (the key itself never enters configuration), and optionally its declared plan."""
+
+    name: str
+    api_key_env: str
+    plan: str | None = None
 
 
 class AurionApiResource(dg.ConfigurableResource):
     """The Aurion Usage API: where it is, which tenants to load, and how politely to ask."""
 
     base_url: str = Field(default=DEFAULT_BASE_URL, description="API base URL (AURION_BASE_URL); http only for loopback.")
-    api_key: str | None = Field(
-        default=None, description="Key of the single tenant, from AURION_API_KEY via dg.EnvVar (hidden in the UI)."
-    )
-    tenant: str = Field(default="default", description="Name of the single tenant (AURION_TENANT).")
-    tenants_file: str | None = Field(
-        default=None, description="YAML list of {name, api_key_env} (AURION_TENANTS_FILE); overrides api_key."
+    tenants: list[TenantConfig] = Field(
+        default_factory=list, description="Tenants to load (AURION_TENANTS_FILE, or AURION_TENANT + AURION_API_KEY)."
     )
     max_range_days: int = Field(default=31, description="Most days one details request asks for (AURION_MAX_RANGE_DAYS).")
     end_date_inclusive: bool = Field(default=True, description="Whether the API treats end_date as inclusive.")
@@ -52,10 +55,8 @@ class AurionApiResource(dg.ConfigurableResource):
         default=120.0, description="Most time one HTTP exchange may take, connect and every read (AURION_REQUEST_DEADLINE_SECONDS)."
     )
 
-    def tenant_specs(self) -> tuple[TenantSpec, ...]:
-        if self.tenants_file:
-            return parse_tenants_file(Path(self.tenants_file))
-        return (TenantSpec(name=self.tenant, api_key_env="AURION_API_KEY"),)
+    def declared_plans(self) -> dict[str, str | None]:
+        return {t.name: t.plan for t in self.tenants}
 
     @contextmanager
     def clients(self, only: Sequence[str] = ()) -> Iterator[dict[str, AurionClient]]:
@@ -70,20 +71,20 @@ class AurionApiResource(dg.ConfigurableResource):
     def get_clients(self, only: Sequence[str] = ()) -> dict[str, AurionClient]:
         """One client per tenant (each with its own session), keys read from the environment now."""
         base_url = validate_base_url(self.base_url)
-        specs = self.tenant_specs()
-        unknown = sorted(set(only) - {s.name for s in specs})
+        unknown = sorted(set(only) - {t.name for t in self.tenants})
         if unknown:
-            raise ConfigError(f"unknown tenant(s) {', '.join(unknown)}; configured: {', '.join(s.name for s in specs)}")
-        chosen = [s for s in specs if not only or s.name in only]
-        return {s.name: self._client(base_url, s) for s in chosen}
+            raise ConfigError(
+                f"unknown tenant(s) {', '.join(unknown)}; configured: {', '.join(t.name for t in self.tenants)}"
+            )
+        return {t.name: self._client(base_url, t) for t in self.tenants if not only or t.name in only}
 
-    def _client(self, base_url: str, spec: TenantSpec) -> AurionClient:
-        key = self.api_key if not self.tenants_file else os.environ.get(spec.api_key_env)
+    def _client(self, base_url: str, tenant: TenantConfig) -> AurionClient:
+        key = dg.EnvVar(tenant.api_key_env).get_value()
         if not key:
-            raise ConfigError(f"no API key for tenant {spec.name!r}: set the environment variable "
-                              f"{shown_env_name(spec.api_key_env)}")
+            raise ConfigError(f"no API key for tenant {tenant.name!r}: set the environment variable "
+                              f"{shown_env_name(tenant.api_key_env)}")
         return AurionClient(
-            base_url, key, tenant=spec.name, api_key_env=spec.api_key_env,
+            base_url, key, tenant=tenant.name, api_key_env=tenant.api_key_env,
             timeout=(10.0, self.timeout_s), retry_budget_s=self.retry_budget_s, deadline_s=self.request_deadline_s,
             end_date_inclusive=self.end_date_inclusive,
         )
@@ -117,15 +118,12 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
 
 
-def resources_from_env(env: dict[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
-    """Resources configured from AURION_* variables. The key is passed as dg.EnvVar, never as a value."""
-    env = dict(os.environ if env is None else env)
-    settings = load_settings(env)
+def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """Our two resources, `aurion_api` and `warehouse`, configured from one `Settings`. Keys stay in
+    the environment: each tenant names the variable, read when a client is built."""
     api = AurionApiResource(
         base_url=settings.base_url,
-        api_key=dg.EnvVar("AURION_API_KEY") if env.get("AURION_API_KEY") else None,
-        tenant=env.get("AURION_TENANT", "default"),
-        tenants_file=env.get("AURION_TENANTS_FILE") or None,
+        tenants=[TenantConfig(name=t.name, api_key_env=t.api_key_env, plan=t.plan) for t in settings.tenants],
         max_range_days=settings.max_range_days,
         end_date_inclusive=settings.end_date_inclusive,
         max_workers=settings.max_workers,
@@ -137,3 +135,8 @@ def resources_from_env(env: dict[str, str] | None = None) -> dict[str, dg.Config
         analyst_storage_version=settings.analyst_storage_version,
     )
     return {"aurion_api": api, "warehouse": warehouse}
+
+
+def resources_from_env(env: Mapping[str, str] | None = None) -> dict[str, dg.ConfigurableResource]:
+    """`resources_from_settings(load_settings(env))`: for tests and scripts that start from an environment."""
+    return resources_from_settings(load_settings(env))
