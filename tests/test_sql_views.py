@@ -141,7 +141,7 @@ def period_containing(day: date, anchor: int) -> tuple[date, date]:
                             ("2028-01-31", "2028-02-28"), ("2028-02-29", "2028-03-30")],
                  "2028-02-29", id="anchor-31-clamps-to-nov-30-and-leap-feb-29"),
     pytest.param("feb31", [("2026-01-31", "2026-02-27"), ("2026-02-28", "2026-03-30")],
-                 "2026-01-31", id="anchor-31-in-a-non-leap-february-and-a-later-period"),
+                 "2026-02-28", id="anchor-31-in-a-non-leap-february-and-a-later-current-period"),
     pytest.param("nosummary", [("2028-01-01", "2028-01-31"), ("2028-02-01", "2028-02-29"), ("2028-03-01", "2028-03-31")],
                  "2028-03-01", id="no-summary-gets-calendar-months-with-leap-february"),
 ])
@@ -251,8 +251,13 @@ def test_steady_usage_is_forecast_exactly(con):
 
 
 def test_forecast_when_the_period_is_already_complete(con):
-    (row,) = query(con, FORECAST_SQL, "feb31", "voice_minutes")  # loaded past the snapshot's period end
-    assert row[:7] == (D("2026-02-27"), 28, 28, 28, 28, 28, 28)
+    (row,) = query(con, FORECAST_SQL, "b80", "voice_minutes")  # loaded through the period's last day
+    assert row[:7] == (D("2026-03-31"), 31, 31, 8000, 8000, 8000, 8000)
+
+
+def test_forecast_follows_the_calendar_past_the_snapshots_period(con):
+    (row,) = query(con, FORECAST_SQL, "feb31", "voice_minutes")  # snapshot for 01-31..02-27, loaded to 03-03
+    assert row[:4] == (D("2026-03-03"), 4, 31, 4)
 
 
 def expected_actual_alerts() -> set[tuple]:

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 import duckdb
 
 from aurion_pipeline.config import Settings
+from aurion_pipeline.ops import plans
 from aurion_pipeline.storage import Warehouse
 
 # Every tenant the warehouse knows (loaded, failed or summarized), one line each.
@@ -65,20 +66,6 @@ order by tenant, quota_name, basis
 """
 
 
-# Tenants the warehouse knows with neither a summary snapshot naming a plan nor a plan declared in the
-# tenants file: their quotas and alert levels are unknown, never assumed.
-TENANTS_WITHOUT_PLAN = """
-with known as (
-    select tenant from raw.usage_daily union select tenant from raw.usage_summary union select tenant from raw._load_log
-)
-select k.tenant
-from known as k
-where not exists (select 1 from raw.usage_summary as s where s.tenant = k.tenant and s.plan is not null)
-  and not exists (select 1 from raw.tenant_plans as d where d.tenant = k.tenant)
-order by k.tenant
-"""
-
-
 def warehouse_from(settings: Settings) -> Warehouse:
     return Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit,
                      settings.analyst_storage_version)
@@ -110,7 +97,7 @@ def status_text(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, yesterday:
         "",
         *_failure_lines(con),
         "",
-        *_plan_lines(con),
+        *_plan_lines(con, yesterday),
         "",
         *_alert_lines(con),
     ]
@@ -167,15 +154,24 @@ def _failure_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
-def _plan_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
-    if not _has_table(con, "raw", "tenant_plans"):
-        return ["Plans: this analyst copy predates declared plans; the next load adds them"]
-    tenants = [t for (t,) in con.execute(TENANTS_WITHOUT_PLAN).fetchall()]
-    if not tenants:
-        return ["Plans: every tenant has one (from a summary snapshot or the tenants file)"]
-    return [f"Tenants without a plan: {len(tenants)} ({_shorten(tenants, keep=10)}): no summary snapshot and no "
-            "`plan:` in the tenants file, so their quotas and alert levels are unknown and no alert fires; "
-            "declare the plan in the tenants file or run aurion-pipeline summary"]
+def _plan_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
+    tenants = plans.tenants_without_plan(con)
+    if tenants is None:
+        lines = ["Plans: this analyst copy predates declared plans; the next load adds them"]
+    elif not tenants:
+        lines = ["Plans: every tenant has one (from a summary snapshot or the tenants file)"]
+    else:
+        lines = [f"Tenants without a plan: {len(tenants)} ({_shorten(tenants, keep=10)}): no summary snapshot and no "
+                 "`plan:` in the tenants file, so their quotas and alert levels are unknown and no alert fires; "
+                 "declare the plan in the tenants file or run aurion-pipeline summary"]
+    stale = plans.stale_summaries(con, yesterday)
+    if stale:
+        table = [[tenant, _minute(last), f"{age} day(s)"] for tenant, last, age in stale]
+        lines += [f"Stale summaries: {len(stale)} tenant(s) without a summary in the last {plans.STALE_SUMMARY_DAYS} "
+                  "days (plan, quotas and billing status may be out of date; run aurion-pipeline summary)",
+                  *_capped(_table(["tenant", "last summary UTC", "before the latest complete day"], table),
+                           "select tenant, max(captured_at) from raw.usage_summary group by tenant")]
+    return lines
 
 
 def _alert_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -218,10 +214,4 @@ def _minute(value: datetime | None) -> str:
 def _has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     return con.execute(
         "select count(*) from duckdb_views() where schema_name = ? and view_name = ?", [schema, name]
-    ).fetchone()[0] > 0
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    return con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
     ).fetchone()[0] > 0

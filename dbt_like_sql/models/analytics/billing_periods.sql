@@ -1,14 +1,46 @@
--- Billing periods per tenant (inclusive dates). The latest summary snapshot that names a period fixes
--- the tenant's anchor day; every other period keeps that anchor, clamped to short months. A tenant
--- without such a snapshot gets calendar months. Periods cover every day with usage, every snapshot
--- and the current period.
-with latest_snapshot as (
+-- Billing periods per tenant (inclusive dates), following the calendar rather than the last snapshot.
+-- The latest summary snapshot that names a period fixes the anchor day; periods roll forward (and
+-- back) monthly on that anchor, clamped to short months, so a snapshot months old never pins an old
+-- period. A period a snapshot states that is not a whole anchor month (a prorated first period such as
+-- 03-10..03-31) is kept as the snapshot says, and the rest of the anchor period it cuts is a period of
+-- its own. Tenants without such a snapshot get calendar months. The current period is the one
+-- containing the tenant's latest day: its last loaded day or its last snapshot's capture day.
+with stated as (
+    select tenant, period_start, period_end, max(captured_at) as captured_at
+    from raw.usage_summary
+    where period_start is not null and period_end >= period_start
+    group by tenant, period_start, period_end
+),
+
+latest_stated as (
     select
         tenant,
-        arg_max({'period_start': period_start, 'period_end': period_end}, captured_at) as period
-    from raw.usage_summary
-    where period_start is not null
+        arg_max(period_start, captured_at) as period_start,
+        arg_max(period_end, captured_at) as period_end
+    from stated
     group by tenant
+),
+
+anchors as (
+    -- A whole anchor month starts on the anchor (clamped in short months) and ends the day before the
+    -- next month's anchor. The start may be clamped (anchor 31 starts on Feb 28), the day after the end
+    -- never is (a month that follows a short one has 31 days): the greater of the two is the anchor.
+    -- A prorated period ends the day before an anchor, so that day gives the anchor.
+    select
+        tenant, period_start, period_end, whole_month_anchor,
+        case
+            when period_end + 1 = make_date(
+                year(next_month), month(next_month), least(whole_month_anchor, day(last_day(next_month))))
+                then whole_month_anchor
+            else day(period_end + 1)
+        end as anchor_day
+    from (
+        select
+            *,
+            greatest(day(period_start), day(period_end + 1)) as whole_month_anchor,
+            (date_trunc('month', period_start) + interval 1 month)::date as next_month
+        from latest_stated
+    )
 ),
 
 usage_span as (
@@ -22,7 +54,8 @@ snapshot_span as (
     select
         tenant,
         min(coalesce(period_start, captured_at::date)) as first_date,
-        max(coalesce(period_start, captured_at::date)) as last_date
+        max(greatest(coalesce(period_end, captured_at::date), captured_at::date)) as last_date,
+        max(captured_at::date) as last_captured
     from raw.usage_summary
     group by tenant
 ),
@@ -30,14 +63,12 @@ snapshot_span as (
 cycles as (
     select
         tenants.tenant,
-        -- The current period's start may itself be clamped (anchor 31 starts on Feb 28); the day after
-        -- its end never is, because every month that follows a short month has 31 days.
-        coalesce(greatest(day(s.period_start), day(s.period_end + 1)), 1) as anchor_day,
-        s.period_start as current_start,
-        least(u.first_date, n.first_date, s.period_start) as span_start,
-        greatest(u.last_date, n.last_date, s.period_end) as span_end
+        coalesce(a.anchor_day, 1) as anchor_day,
+        greatest(u.last_date, n.last_captured) as latest_day,
+        least(u.first_date, n.first_date) as span_start,
+        greatest(u.last_date, n.last_date) as span_end
     from (select tenant from usage_span union select tenant from snapshot_span) as tenants
-    left join (select tenant, unnest(period) from latest_snapshot) as s on s.tenant = tenants.tenant
+    left join anchors as a on a.tenant = tenants.tenant
     left join usage_span as u on u.tenant = tenants.tenant
     left join snapshot_span as n on n.tenant = tenants.tenant
 ),
@@ -46,7 +77,7 @@ month_bounds as (
     -- Months are numbered year * 12 + month - 1. A day belongs to the period starting in its own
     -- month when it is on or after that month's (clamped) anchor, else to the one starting a month earlier.
     select
-        tenant, anchor_day, current_start,
+        tenant, anchor_day, latest_day,
         year(span_start) * 12 + month(span_start) - 1
             - case when day(span_start) < least(anchor_day, day(last_day(span_start))) then 1 else 0 end
             as first_month,
@@ -58,7 +89,7 @@ month_bounds as (
 
 months as (
     select
-        tenant, anchor_day, current_start, last_month, month_number,
+        tenant, anchor_day, latest_day,
         make_date(month_number // 12, month_number % 12 + 1, 1) as month_first,
         make_date((month_number + 1) // 12, (month_number + 1) % 12 + 1, 1) as next_month_first
     from (
@@ -67,22 +98,69 @@ months as (
     )
 ),
 
-periods as (
+regular as (
     select
-        tenant, anchor_day, current_start, last_month, month_number,
+        tenant, anchor_day, latest_day,
         make_date(year(month_first), month(month_first), least(anchor_day, day(last_day(month_first))))
             as period_start,
         make_date(year(next_month_first), month(next_month_first), least(anchor_day, day(last_day(next_month_first))))
             - 1 as period_end
     from months
+),
+
+prorated as (
+    -- Stated periods that are not a regular period, unless a later snapshot states one overlapping it.
+    select s.tenant, s.period_start, s.period_end
+    from stated as s
+    where not exists (
+            select 1 from regular as r
+            where r.tenant = s.tenant and r.period_start = s.period_start and r.period_end = s.period_end)
+        and not exists (
+            select 1 from stated as later
+            where later.tenant = s.tenant and later.captured_at > s.captured_at
+                and later.period_start <= s.period_end and later.period_end >= s.period_start)
+),
+
+cut_days as (
+    -- The days of a regular period that a prorated one overlaps and that it does not cover.
+    select r.tenant, r.period_start as regular_start, d::date as day
+    from regular as r
+    cross join range(r.period_start, r.period_end + 1, interval 1 day) as days(d)
+    where exists (
+            select 1 from prorated as p
+            where p.tenant = r.tenant and p.period_start <= r.period_end and p.period_end >= r.period_start)
+        and not exists (
+            select 1 from prorated as p
+            where p.tenant = r.tenant and d::date between p.period_start and p.period_end)
+),
+
+periods as (
+    select tenant, period_start, period_end, 'regular' as period_kind
+    from regular as r
+    where not exists (
+        select 1 from prorated as p
+        where p.tenant = r.tenant and p.period_start <= r.period_end and p.period_end >= r.period_start)
+    union all
+    select tenant, period_start, period_end, 'prorated' from prorated
+    union all
+    select tenant, min(day), max(day), 'partial'
+    from (
+        select *, day - (row_number() over (partition by tenant, regular_start order by day))::integer as island
+        from cut_days
+    )
+    group by tenant, regular_start, island
 )
 
 select
-    tenant,
-    period_start,
-    period_end,
-    (period_end - period_start + 1)::integer as days_in_period,
-    anchor_day::integer as anchor_day,
-    -- The latest snapshot's period; for a tenant without snapshots, the period of its last loaded day.
-    coalesce(period_start = current_start, month_number = last_month) as is_current
-from periods
+    p.tenant,
+    p.period_start,
+    p.period_end,
+    (p.period_end - p.period_start + 1)::integer as days_in_period,
+    c.anchor_day::integer as anchor_day,
+    c.latest_day between p.period_start and p.period_end as is_current,
+    p.period_kind,
+    c.latest_day
+from periods as p
+join cycles as c on c.tenant = p.tenant
+-- A regular period always holds a day to cover; the cut-off rest of one may not.
+where p.period_end >= c.span_start and p.period_start <= c.span_end

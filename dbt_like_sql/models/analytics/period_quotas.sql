@@ -4,6 +4,8 @@
 with periods as (
     select
         p.tenant, p.period_start, p.period_end, p.is_current,
+        -- How old the tenant's latest snapshot is on its latest day (null without any snapshot).
+        date_diff('day', c.last_captured, p.latest_day) as summary_age_days,
         s.billing_status,
         s.plan as snapshot_plan,
         -- A period without a snapshot takes the plan of the nearest earlier snapshot, else the nearest later one.
@@ -19,6 +21,8 @@ with periods as (
     left join analytics.period_snapshots as s
         on s.tenant = p.tenant and s.billing_period_start = p.period_start and s.is_latest_in_period
     left join analytics.period_usage as u on u.tenant = p.tenant and u.period_start = p.period_start
+    left join (select tenant, max(captured_at)::date as last_captured from raw.usage_summary group by tenant) as c
+        on c.tenant = p.tenant
 ),
 
 planned as (
@@ -91,6 +95,7 @@ select
         else 'unknown'
     end as quota_source,
     q.days_loaded,
-    q.is_current
+    q.is_current,
+    q.summary_age_days
 from quotas as q
 left join detail_used as d on d.tenant = q.tenant and d.period_start = q.period_start and d.quota_name = q.quota_name

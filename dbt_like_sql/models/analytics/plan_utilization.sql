@@ -29,6 +29,7 @@ select
     q.quota_source,
     q.plan_source,
     q.days_loaded,
-    q.is_current
+    q.is_current,
+    q.summary_age_days
 from analytics.period_quotas as q
 left join reached as r on r.tenant = q.tenant and r.period_start = q.period_start and r.quota_name = q.quota_name

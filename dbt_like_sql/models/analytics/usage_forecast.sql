@@ -9,7 +9,7 @@ with latest as (
 
 current_periods as (
     select
-        p.tenant, p.period_start, p.period_end, p.days_in_period, q.quota_name, q.quota, q.quota_source,
+        p.tenant, p.period_start, p.period_end, p.days_in_period, q.quota_name, q.quota, q.quota_source, q.summary_age_days,
         least(l.last_loaded_date, p.period_end) as as_of_date
     from analytics.billing_periods as p
     join analytics.period_quotas as q
@@ -42,7 +42,7 @@ forecasts as (
         coalesce(f.days_elapsed, greatest(c.as_of_date - c.period_start + 1, 0))::integer as days_elapsed,
         coalesce(f.used_to_date, 0) as used_to_date,
         f.projected_total, f.projected_low, f.projected_high, f.naive_projected_total, f.exhaustion_date,
-        c.quota, c.quota_source
+        c.quota, c.quota_source, c.summary_age_days
     from current_periods as c
     left join paths as f on f.tenant = c.tenant and f.quota_name = c.quota_name
 ),
@@ -81,6 +81,7 @@ select
         when f.quota is not null then coalesce(r.alert_level, 'ok')
     end as projected_alert_level,
     f.exhaustion_date as projected_exhaustion_date,
-    f.naive_projected_total
+    f.naive_projected_total,
+    f.summary_age_days
 from forecasts as f
 left join reached as r on r.tenant = f.tenant and r.quota_name = f.quota_name
