@@ -102,7 +102,7 @@ def test_a_backfill_over_an_unreadable_lake_file_names_it_and_says_rebuild(wh, h
         load(wh, [(usage("acme", MARCH, 3, run_id="r2"), Window("acme", MARCH, date(2026, 3, 3)))])
 
     message = str(caught.value)
-    assert str(march) in message and "run `aurion-pipeline rebuild`" in message
+    assert message.count(str(march)) == 1 and "run `aurion-pipeline rebuild`" in message
     assert "\n" not in message
 
 

@@ -9,10 +9,12 @@ a setting to fix before any run; 1 otherwise).
 from __future__ import annotations
 
 import errno
+import re
 from pathlib import Path
 
 REBUILD = "`aurion-pipeline rebuild`"
 _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+_PARQUET_SOURCE = re.compile(r"^Could not open Parquet input source '.*?': ")
 
 
 class StorageError(RuntimeError):
@@ -32,10 +34,11 @@ def first_line(exc: BaseException) -> str:
 
 
 def unreadable_lake_file(path: Path, exc: BaseException) -> StorageError:
+    why = _PARQUET_SOURCE.sub("", first_line(exc))  # pyarrow repeats the path; we name it once
     month = next((p.split("=", 1)[1] for p in path.parts if p.startswith("usage_month=")), None)
     reload = f", then reload {month} with `aurion-pipeline backfill` over that month" if month else ""
     return StorageError(
-        f"lake file {path} is unreadable ({first_line(exc)}): run {REBUILD}, which moves it aside"
+        f"lake file {path} is unreadable ({why}): run {REBUILD}, which moves it aside"
         f" and rebuilds the warehouse from the other files{reload}")
 
 
