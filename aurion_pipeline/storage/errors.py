@@ -49,13 +49,15 @@ def unopenable_database(path: Path, exc: BaseException) -> StorageError:
 
 
 def os_failure(path: Path, exc: OSError, doing: str) -> StorageError:
-    """A disk-level failure while `doing` something to `path`, in user words."""
-    if exc.errno == errno.ENOSPC:
+    """A disk-level failure while `doing` something to `path`, in user words. (pyarrow's OSErrors carry
+    no errno, only the system's message, so the message is read too.)"""
+    text = str(exc).lower()
+    if exc.errno == errno.ENOSPC or "no space left" in text:
         return StorageError(f"no space left on the device holding {path} while {doing}: free some space "
                             "and run again (loads are idempotent)")
-    if exc.errno in _READ_ONLY:
+    if exc.errno in _READ_ONLY or "read-only file system" in text or "permission denied" in text:
         return read_only(path, doing)
-    return StorageError(f"could not {doing} {path}: {exc.strerror or first_line(exc)}")
+    return StorageError(f"{doing} failed at {path}: {exc.strerror or first_line(exc)}")
 
 
 def read_only(path: Path, doing: str) -> StorageError:
