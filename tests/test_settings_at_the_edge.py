@@ -56,6 +56,7 @@ CASES: dict[str, list[Bad]] = {
     "AURION_MAX_WORKERS": [Bad("0"), Bad("1000")],
     "AURION_REQUESTS_PER_TENANT": [Bad("0"), Bad("many")],
     "AURION_LOCK_TIMEOUT_SECONDS": [Bad("-5"), Bad("soon")],
+    "AURION_REQUEST_DEADLINE_SECONDS": [Bad("0"), Bad("soon"), Bad("4000")],
     "AURION_DUCKDB_MEMORY_LIMIT": [Bad("0MB"), Bad("1MB"), Bad("lots")],
     "AURION_DAILY_CRON": [Bad("61 * * * *"), Bad("* * * * * *"), Bad("daily")],
     "AURION_SUMMARY_CRON": [Bad("0 0 30 2 *"), Bad("every 6 hours")],
