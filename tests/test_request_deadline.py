@@ -111,12 +111,12 @@ def test_a_prompt_answer_is_not_affected_by_the_deadline(healthy):
 
 def test_a_dripping_tenant_fails_its_window_while_the_other_tenant_loads(servers, healthy, tmp_path):
     server = servers(drip(head(PAYLOAD) + PAYLOAD))
-    clients = {"slow": client(server.url, "slow"), "fine": client(healthy.url_for(""), "fine")}
+    clients = {"slow": client(server.url, "slow", deadline_s=0.5), "fine": client(healthy.url_for(""), "fine")}
 
     report, warehouse = load(clients, tmp_path)
 
     assert [(f.window.tenant, f.window.start, f.window.end) for f in report.failures] == [("slow", DAY, DAY)]
-    assert "exceeded the request deadline of 1s" in report.failures[0].error
+    assert "exceeded the request deadline of 0.5s" in report.failures[0].error
     assert loaded_tenants(warehouse) == ["fine"]
 
 

@@ -56,7 +56,7 @@ CASES: dict[str, list[Bad]] = {
     "AURION_MAX_WORKERS": [Bad("0"), Bad("1000")],
     "AURION_REQUESTS_PER_TENANT": [Bad("0"), Bad("many")],
     "AURION_LOCK_TIMEOUT_SECONDS": [Bad("-5"), Bad("soon")],
-    "AURION_REQUEST_DEADLINE_SECONDS": [Bad("0"), Bad("2m")],
+    "AURION_REQUEST_DEADLINE_SECONDS": [Bad("0"), Bad("soon"), Bad("4000")],
     "AURION_ALERTS_MAX_AGE_HOURS": [Bad("0"), Bad("forever")],
     "AURION_DUCKDB_MEMORY_LIMIT": [Bad("0MB"), Bad("1MB"), Bad("lots")],
     "AURION_DAILY_CRON": [Bad("61 * * * *"), Bad("* * * * * *"), Bad("daily")],

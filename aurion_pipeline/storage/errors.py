@@ -9,10 +9,12 @@ a setting to fix before any run; 1 otherwise).
 from __future__ import annotations
 
 import errno
+import re
 from pathlib import Path
 
 REBUILD = "`aurion-pipeline rebuild`"
 _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+_PARQUET_SOURCE = re.compile(r"^Could not open Parquet input source '.*?': ")
 
 
 class StorageError(RuntimeError):
@@ -32,10 +34,11 @@ def first_line(exc: BaseException) -> str:
 
 
 def unreadable_lake_file(path: Path, exc: BaseException) -> StorageError:
+    why = _PARQUET_SOURCE.sub("", first_line(exc))  # pyarrow repeats the path; we name it once
     month = next((p.split("=", 1)[1] for p in path.parts if p.startswith("usage_month=")), None)
     reload = f", then reload {month} with `aurion-pipeline backfill` over that month" if month else ""
     return StorageError(
-        f"lake file {path} is unreadable ({first_line(exc)}): run {REBUILD}, which moves it aside"
+        f"lake file {path} is unreadable ({why}): run {REBUILD}, which moves it aside"
         f" and rebuilds the warehouse from the other files{reload}")
 
 
@@ -46,13 +49,15 @@ def unopenable_database(path: Path, exc: BaseException) -> StorageError:
 
 
 def os_failure(path: Path, exc: OSError, doing: str) -> StorageError:
-    """A disk-level failure while `doing` something to `path`, in user words."""
-    if exc.errno == errno.ENOSPC:
+    """A disk-level failure while `doing` something to `path`, in user words. (pyarrow's OSErrors carry
+    no errno, only the system's message, so the message is read too.)"""
+    text = str(exc).lower()
+    if exc.errno == errno.ENOSPC or "no space left" in text:
         return StorageError(f"no space left on the device holding {path} while {doing}: free some space "
                             "and run again (loads are idempotent)")
-    if exc.errno in _READ_ONLY:
+    if exc.errno in _READ_ONLY or "read-only file system" in text or "permission denied" in text:
         return read_only(path, doing)
-    return StorageError(f"could not {doing} {path}: {exc.strerror or first_line(exc)}")
+    return StorageError(f"{doing} failed at {path}: {exc.strerror or first_line(exc)}")
 
 
 def read_only(path: Path, doing: str) -> StorageError:

@@ -218,7 +218,7 @@ def replace_declared_plans(con: duckdb.DuckDBPyConnection, plans: Mapping[str, s
         con.execute("drop table _declared")
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        rollback_quietly(con)
         raise
 
 
