@@ -1,5 +1,7 @@
 """The one Dagster `Definitions` of aurion-pipeline. Loads with no API key set."""
 
+import os
+
 import dagster as dg
 
 from aurion_pipeline.config import sql_folder
@@ -8,6 +10,7 @@ from aurion_pipeline.defs.aurion_usage.checks import raw_usage_checks
 from aurion_pipeline.defs.alerts.sensors import alert_sensors
 from aurion_pipeline.defs.analytics.models import build_model_defs
 from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
+from aurion_pipeline.defs.instance_tuning import tune_event_batching
 from aurion_pipeline.defs.aurion_usage.schedules import (
     daily_usage_schedule,
     models_job,
@@ -16,6 +19,8 @@ from aurion_pipeline.defs.aurion_usage.schedules import (
     summary_schedule,
     usage_job,
 )
+
+tune_event_batching(os.environ)  # a run worker the daemon launched imports this before it executes
 
 defs = dg.Definitions.merge(
     dg.Definitions(

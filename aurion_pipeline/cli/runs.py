@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 
 from aurion_pipeline.config import ConfigError
+from aurion_pipeline.defs.instance_tuning import tune_event_batching
 
 _INSTANCE_CONFIG = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
@@ -49,6 +50,7 @@ def run_load(name: str, *, tags: dict[str, str] | None = None, run_config: dict 
 def run_job(name: str, *, tags: dict[str, str] | None = None, run_config: dict | None = None):
     """Execute a job in this process against the persistent instance; returns the result."""
     job = _defs().resolve_job_def(name)
+    tune_event_batching(os.environ)  # before the run is created: its planned events are batched too
     with open_instance() as instance:
         fail_runs_of_dead_processes(instance)
         tags = {**(tags or {}), **_process_tags()}
