@@ -5,8 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # `make dev` and the CLI share this instance; the demo keeps its own under ./demo/.
 DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# `make dev` seeds $(DAGSTER_HOME) with this instance config when it has none; `make dev-postgres`
+# uses dagster_postgres.yaml in its own home (docs/deployment.md).
+INSTANCE_CONFIG ?= dagster.yaml
+PG_DAGSTER_HOME ?= $(CURDIR)/.dagster_home_postgres
 
-.PHONY: setup demo test test-slow dev bench clean
+.PHONY: setup demo test test-slow dev dev-postgres postgres-url bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,12 +31,24 @@ test-slow: setup
 
 dev: setup
 	mkdir -p $(DAGSTER_HOME)
-	test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	@cmp -s dagster.yaml $(DAGSTER_HOME)/dagster.yaml || echo "note: $(DAGSTER_HOME)/dagster.yaml differs from ./dagster.yaml; kept (copy it over to use the project's instance config)"
-	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml
+	test -f $(DAGSTER_HOME)/dagster.yaml || cp $(INSTANCE_CONFIG) $(DAGSTER_HOME)/dagster.yaml
+	@cmp -s $(INSTANCE_CONFIG) $(DAGSTER_HOME)/dagster.yaml || echo "note: $(DAGSTER_HOME)/dagster.yaml differs from ./$(INSTANCE_CONFIG); kept (copy it over to use the project's instance config)"
+	env $$($(BIN)/python -m aurion_pipeline.defs.instance_tuning) DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml
+
+# The same, on the PostgreSQL instance of dagster_postgres.yaml (runs, events and schedules in the
+# database at $$AURION_DAGSTER_PG_URL; `python tests/pg.py` starts a throwaway local one).
+dev-postgres: INSTANCE_CONFIG = dagster_postgres.yaml
+dev-postgres: DAGSTER_HOME = $(PG_DAGSTER_HOME)
+dev-postgres: postgres-url dev
+
+postgres-url:
+	@test -n "$$AURION_DAGSTER_PG_URL" || { echo "make dev-postgres: set AURION_DAGSTER_PG_URL to your Dagster database, e.g. postgresql://dagster:PASSWORD@HOST:5432/dagster (python tests/pg.py starts a local throwaway one and prints it)" >&2; exit 2; }
 
 bench: setup
 	$(BIN)/python bench/run_all.py
 
-clean:  # the demo's folder, and the default data and Dagster home of the CLI
-	rm -rf demo data .dagster_home
+bench-quick: setup
+	$(BIN)/python bench/run_all.py --quick
+
+clean:  # the demo's folder, and the default data and Dagster homes of the CLI and make dev-postgres
+	rm -rf demo data .dagster_home .dagster_home_postgres

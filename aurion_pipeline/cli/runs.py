@@ -24,6 +24,7 @@ from aurion_pipeline.defs import build_defs
 from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig
 from aurion_pipeline.defs.aurion_usage.jobs import usage_job_config
 from aurion_pipeline.defs.aurion_usage.partitions import partition_range_tags
+from aurion_pipeline.defs.instance_tuning import tune_event_batching
 from aurion_pipeline.defs.names import Names
 from aurion_pipeline.storage import Warehouse
 
@@ -78,6 +79,7 @@ def run_job(
 ) -> RunOutcome:
     """Execute one of our jobs in this process against the persistent instance."""
     job = _defs(settings).resolve_job_def(name)
+    tune_event_batching(os.environ)  # before the run is created: its planned events are batched too
     with open_instance() as instance:
         fail_runs_of_dead_processes(instance)
         started = time.monotonic()

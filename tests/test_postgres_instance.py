@@ -1,0 +1,195 @@
+"""The production instance: Dagster's storage in PostgreSQL (dagster_postgres.yaml, or any `storage:
+postgres:` block a Dagster user writes) with every CLI command, event batching turned on by our runs,
+and `make dev-postgres`. A real PostgreSQL server: the session fixture `postgres` (tests/pg.py)."""
+
+import os
+import re
+import subprocess
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from dagster._core.instance.config import dagster_instance_config
+from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
+from helpers_ops import REPO, expected_usage, free_port, pipeline_env, run_cli, wait_for, warehouse_usage
+from test_webserver import answers, daemons_healthy, location, stop_group
+
+from aurion_pipeline.defs.instance_tuning import BATCHING_ENV, tune_event_batching
+from aurion_sandbox import SandboxServer
+
+USAGE = dg.AssetKey(["raw", "usage_daily"])
+YESTERDAY = datetime.now(timezone.utc).date() - timedelta(days=1)
+URL_VAR = "AURION_DAGSTER_PG_URL"
+
+
+def test_the_postgres_instance_config_is_dagster_yaml_with_postgres_storage(tmp_path, monkeypatch):
+    ours, base = (yaml.safe_load((REPO / name).read_text()) for name in ("dagster_postgres.yaml", "dagster.yaml"))
+    assert ours.pop("storage") == {"postgres": {"postgres_url": {"env": URL_VAR}}}
+    assert ours == base  # pools, run queue, run monitoring and retries as on the default instance
+    (tmp_path / "dagster.yaml").write_text((REPO / "dagster_postgres.yaml").read_text())
+    monkeypatch.setenv(URL_VAR, "postgresql://dagster@db.invalid:5432/dagster")
+    config, _ = dagster_instance_config(str(tmp_path))  # validates against the installed Dagster's schema
+    assert config["storage"]["postgres"]["postgres_url"] == {"env": URL_VAR}
+
+
+@pytest.mark.parametrize(
+    ("caller_set", "added"),
+    [
+        pytest.param({}, BATCHING_ENV, id="nothing set: both variables turned on"),
+        pytest.param({"DAGSTER_EVENT_BATCH_SIZE": "0"}, {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1"},
+                     id="an explicit 0 keeps batching off"),
+        pytest.param(dict(BATCHING_ENV, DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS="0"), {},
+                     id="the caller's values win"),
+    ],
+)
+def test_event_batching_fills_in_only_what_the_caller_left_unset(caller_set, added):
+    environ = {"PATH": "/bin", **caller_set}
+    assert tune_event_batching(environ) == added
+    assert environ == {"PATH": "/bin", **caller_set, **added}
+
+
+def storage_block(form: str, url: str) -> dict:
+    """The two ways Dagster users write a PostgreSQL instance: a URL from the environment (ours; the
+    fixture's names the driver, postgresql+psycopg2://) or the `postgres_db` fields (Dagster builds a
+    bare postgresql:// from them: SQLAlchemy 2.1 would look for psycopg 3 there)."""
+    if form == "postgres_url":
+        return {"postgres": {"postgres_url": {"env": URL_VAR}}}
+    host_port, _, db_name = url.rsplit("@", 1)[1].partition("/")
+    host, _, port = host_port.partition(":")
+    return {"postgres": {"postgres_db": {"username": "postgres", "hostname": host, "port": int(port),
+                                         "db_name": db_name}}}
+
+
+@pytest.fixture
+def pg_home(postgres, tmp_path, request):
+    """A DAGSTER_HOME on a new, empty database of the session's server; its dagster.yaml is
+    dagster_postgres.yaml with the storage block of the test's form."""
+    form = getattr(request, "param", "postgres_url")
+    url = postgres.create_database(f"dagster_{uuid.uuid4().hex[:12]}")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    config = yaml.safe_load((REPO / "dagster_postgres.yaml").read_text())
+    config["storage"] = storage_block(form, url)
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    return home, url.replace("postgresql://", "postgresql+psycopg2://")
+
+
+def open_instance(home: Path, url: str, monkeypatch) -> dg.DagsterInstance:
+    monkeypatch.setenv(URL_VAR, url)
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def partition_status(instance: dg.DagsterInstance) -> dict[str, set[str]]:
+    """What the UI shows per partition: the asset status cache the webserver reads."""
+    partitions_def = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC")
+    cached = get_and_update_asset_status_cache_value(instance, USAGE, partitions_def)
+    return {
+        "materialized": set(cached.deserialize_materialized_partition_subsets(partitions_def).get_partition_keys()),
+        "failed": set(cached.deserialize_failed_partition_subsets(partitions_def).get_partition_keys()),
+        "in progress": set(cached.deserialize_in_progress_partition_subsets(partitions_def).get_partition_keys()),
+    }
+
+
+def planned_events(instance: dg.DagsterInstance) -> int:
+    return len(instance.fetch_planned_materializations(USAGE, limit=10_000).records)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pg_home", ["postgres_url", "postgres_db"], indirect=True)
+def test_every_cli_command_works_on_a_postgres_instance(pg_home, tmp_path, monkeypatch):
+    home, url = pg_home
+    start = YESTERDAY - timedelta(days=39)  # 40 days: 2 windows of at most 31 per tenant
+    with SandboxServer(today=YESTERDAY + timedelta(days=1)) as api:
+        env = pipeline_env(api, tmp_path, DAGSTER_HOME=str(home), **{URL_VAR: url})
+        for command in (["backfill", "--start", str(start), "--end", str(YESTERDAY)], ["summary"], ["status"],
+                        ["sql", "select count(*) as days from raw.usage_daily", "--format", "csv"], ["rebuild"]):
+            log = tmp_path / f"{command[0]}.log"
+            assert run_cli(env, *command, log=log) == 0, log.read_text()[-3000:]
+        assert warehouse_usage(tmp_path / "data" / "analyst.duckdb") == expected_usage(api, start, YESTERDAY)
+        tenant_days = 40 * len(api.tenants)
+    assert (tmp_path / "sql.log").read_text().split()[-1] == str(tenant_days)  # the sql command answered
+
+    assert not (home / "history").exists() and not list(home.rglob("*.db"))  # nothing fell back to SQLite
+    with open_instance(home, url, monkeypatch) as instance:
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        runs = {r.dagster_run.job_name: r.dagster_run.status for r in instance.get_run_records()}
+        assert runs == {"usage_job": dg.DagsterRunStatus.SUCCESS, "summary_job": dg.DagsterRunStatus.SUCCESS}
+        days = {(start + timedelta(days=i)).isoformat() for i in range(40)}
+        # batched and with one planned event for the range, every loaded partition still shows materialized
+        assert partition_status(instance) == {"materialized": days, "failed": set(), "in progress": set()}
+        assert instance.get_materialized_partitions(USAGE) == days
+        assert planned_events(instance) == 1  # DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS was on
+
+
+@pytest.mark.slow
+def test_a_failed_window_is_named_by_status_though_dagster_marks_no_partition_failed(pg_home, tmp_path, monkeypatch):
+    """The price of one planned event per run: Dagster no longer marks a failed run's partitions
+    failed, so the failure must be visible in our own load log and in `status`, day by day."""
+    home, url = pg_home
+    start = YESTERDAY - timedelta(days=39)
+    with SandboxServer(today=YESTERDAY + timedelta(days=1)) as api:
+        broken = sorted(api.tenants)[0]
+        api.corrupt(broken, "bad_shape")  # every details answer for this tenant is unusable
+        env = pipeline_env(api, tmp_path, DAGSTER_HOME=str(home), **{URL_VAR: url})
+        log = tmp_path / "backfill.log"
+        assert run_cli(env, "backfill", "--start", str(start), "--end", str(YESTERDAY), log=log) == 1
+        status_log = tmp_path / "status.log"
+        run_cli(env, "status", log=status_log)
+        loaded = warehouse_usage(tmp_path / "data" / "analyst.duckdb")
+        healthy = {k: v for k, v in expected_usage(api, start, YESTERDAY).items() if k[0] != broken}
+    assert loaded == healthy  # every other tenant's days are in
+
+    status = status_log.read_text()
+    covered = set()  # the days of every window `status` names for the broken tenant (nothing of it loaded)
+    for line in status.splitlines():
+        if line.strip().startswith(broken + " "):
+            for first, last in re.findall(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", line):
+                first, last = date.fromisoformat(first), date.fromisoformat(last)
+                covered |= {first + timedelta(days=i) for i in range((last - first).days + 1)}
+    assert covered == {start + timedelta(days=i) for i in range(40)}, status  # exactly the days that failed
+
+    with open_instance(home, url, monkeypatch) as instance:
+        (run,) = instance.get_run_records(dg.RunsFilter(job_name="usage_job"))
+        assert run.dagster_run.status == dg.DagsterRunStatus.FAILURE
+        # the trade-off, as documented: the UI shows these days as missing, not failed
+        assert partition_status(instance) == {"materialized": set(), "failed": set(), "in progress": set()}
+
+
+@pytest.mark.slow
+def test_make_dev_postgres_runs_the_webserver_and_daemon_on_the_postgres_instance(postgres, tmp_path, monkeypatch):
+    url = postgres.create_database(f"dagster_{uuid.uuid4().hex[:12]}")
+    home = tmp_path / "pg_home"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
+    env.update(PG_DAGSTER_HOME=str(home), DAGSTER_CLI_DEV_PORT=str(port), DAGSTER_CLI_DEV_HOST="127.0.0.1",
+               AURION_DATA_DIR=str(tmp_path / "data"), **{URL_VAR: url})
+    log = tmp_path / "dev.log"
+    with open(log, "wb") as out:
+        dev = subprocess.Popen(["make", "-o", ".venv/.installed", "dev-postgres"], cwd=REPO, env=env, stdout=out,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: answers(port) or dev.poll() is not None, "the webserver to answer", timeout=240, interval=0.5)
+        assert dev.poll() is None, log.read_text()[-3000:]
+        wait_for(lambda: location(port)["loadStatus"] == "LOADED", "the code location to load", timeout=240,
+                 interval=0.5)
+        assert location(port)["locationOrLoadError"]["__typename"] == "RepositoryLocation"
+        wait_for(lambda: daemons_healthy(port, {"SCHEDULER", "QUEUED_RUN_COORDINATOR", "MONITORING"}),
+                 "the daemon to report healthy", timeout=240, interval=1)
+    finally:
+        stop_group(dev)
+    assert (home / "dagster.yaml").read_text() == (REPO / "dagster_postgres.yaml").read_text()
+    assert not list(home.rglob("*.db"))
+    with open_instance(home, url, monkeypatch) as instance:  # the heartbeats are in PostgreSQL
+        assert {"SCHEDULER", "QUEUED_RUN_COORDINATOR"} <= set(instance.get_daemon_heartbeats())
+
+
+def test_make_dev_postgres_without_a_database_url_says_what_to_set():
+    env = {k: v for k, v in os.environ.items() if k != URL_VAR}
+    done = subprocess.run(["make", "-o", ".venv/.installed", "dev-postgres"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert f"set {URL_VAR}" in done.stderr
+    assert "dagster dev" not in done.stdout
