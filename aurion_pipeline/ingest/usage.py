@@ -9,9 +9,10 @@ round is fetched while the current one is committed, so the API's latency hides 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import partial
 
 from aurion_pipeline.config import DEFAULT_REQUESTS_PER_TENANT
 from aurion_pipeline.ingest.commit import CommitPolicy, Committed, commit
@@ -19,7 +20,7 @@ from aurion_pipeline.ingest.fetch import Failed, FetchResult, RoundFetcher, refu
 from aurion_pipeline.ingest.plan import last_round_of_each_tenant, plan_rounds, plan_windows
 from aurion_pipeline.source.client import AurionClient
 from aurion_pipeline.storage import Warehouse
-from aurion_pipeline.storage.load import missing_days
+from aurion_pipeline.storage.load import Window, missing_days
 
 progress_log = logging.getLogger("aurion_pipeline.progress")
 
@@ -67,7 +68,9 @@ def load_usage_range(
             missing = missing_days(con, tenants, start, end)
     rounds = plan_rounds(plan_windows(tenants, start, end, max_range_days, missing), requests_per_tenant)
     report = UsageReport(tenants=len(tenants), days=(end - start).days + 1)
-    report = _load_rounds(rounds, clients, warehouse, run_id, CommitPolicy(commit_rows), max_workers, publish, report)
+    commit_batch = partial(commit, warehouse=warehouse, run_id=run_id)
+    with RoundFetcher(clients, max_workers) as fetcher:
+        report = _load_rounds(rounds, fetcher, commit_batch, CommitPolicy(commit_rows), publish, report)
     if not rounds and publish:
         with warehouse.writer(publish=True):
             pass
@@ -75,22 +78,24 @@ def load_usage_range(
     return replace(report, requests=requests, retries=sum(c.attempts for c in clients.values()) - requests)
 
 
-def _load_rounds(rounds, clients, warehouse, run_id, policy, max_workers, publish, report) -> UsageReport:
+def _load_rounds(
+    rounds: list[tuple[Window, ...]], fetcher: RoundFetcher, commit_batch: Callable[..., Committed],
+    policy: CommitPolicy, publish: bool, report: UsageReport,
+) -> UsageReport:
     """Fetch round i+1 while round i commits; a tenant whose key was refused is not asked again."""
-    progress = _Progress(rounds, len(clients))
+    progress = _Progress(rounds, report.tenants)
     refused: dict[str, str] = {}
     batch: list[FetchResult] = []
-    with RoundFetcher(clients, max_workers) as fetcher:
-        pending = fetcher.start(rounds[0], refused) if rounds else None
-        for i in range(len(rounds)):
-            results = pending.results()
-            refused |= refused_keys(results)
-            batch += results
-            pending = fetcher.start(rounds[i + 1], refused) if i + 1 < len(rounds) else None
-            if pending is None or policy.is_full(batch):
-                report = report.plus(commit(batch, warehouse, run_id, publish=publish and pending is None))
-                progress.committed(i, len(batch), report.rows)
-                batch = []
+    pending = fetcher.start(rounds[0], refused) if rounds else None
+    for i in range(len(rounds)):
+        results = pending.results()
+        refused |= refused_keys(results)
+        batch += results
+        pending = fetcher.start(rounds[i + 1], refused) if i + 1 < len(rounds) else None
+        if pending is None or policy.is_full(batch):
+            report = report.plus(commit_batch(batch, publish=publish and pending is None))
+            progress.committed(i, len(batch), report.rows)
+            batch = []
     return report
 
 
