@@ -126,7 +126,7 @@ def check_range(settings: Settings, start: date, end: date) -> None:
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in FETCHING:
         from aurion_pipeline.alerts.cli import after_load
-        from aurion_pipeline.cli.output import run_and_report
+        from aurion_pipeline.cli.loads import run_and_report
 
         code = run_and_report(args, settings)
         after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; refreshes report.html
@@ -153,6 +153,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     from aurion_sandbox.__main__ import main as sandbox_main
 
+    print("sandbox Aurion API: source the lines below to point the pipeline at it "
+          "(e.g. `aurion-pipeline sandbox > sandbox.env &`); Ctrl-C or kill stops it", file=sys.stderr, flush=True)
     return sandbox_main(["--port", str(args.port), *(["--tenants", str(args.tenants)] if args.tenants else [])])
 
 
