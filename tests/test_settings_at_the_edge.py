@@ -78,6 +78,13 @@ def test_every_setting_of_the_readme_has_bad_values_here():
     assert all(len(bad) >= 2 for bad in CASES.values())
 
 
+def test_every_variable_the_settings_read_is_in_the_readme():
+    read = set()
+    for module in ("config.py", "config_checks.py", "config_tenants.py"):
+        read |= set(re.findall(r'"((?:AURION|DAGSTER)_[A-Z_]+)"', (REPO / "aurion_pipeline" / module).read_text()))
+    assert read <= set(readme_settings()), sorted(read - set(readme_settings()))
+
+
 def good_env(tmp: Path) -> dict[str, str]:
     return {"AURION_API_KEY": SECRET, "AURION_DATA_DIR": str(tmp / "data"), "DAGSTER_HOME": str(tmp / "home"),
             "ACME_KEY": SECRET}
