@@ -39,14 +39,14 @@ def test_the_result_block_reports_every_figure_of_the_load():
 def test_a_summary_prints_what_it_captured_per_tenant_and_what_it_could_not():
     summaries = (
         SummaryLine("acme", date(2026, 1, 1), date(2026, 1, 31), "professional", "active",
-                    (("voice_minutes", 250.5, 1000.0), ("storage_mb", 12.0, None))),
+                    (("voice_minutes", 250.5, 1000.0), ("storage_mb", 12.0, None), ("api_calls", 1926300.0, None))),
         SummaryLine("initech", None, None, None, None, (), error="401: key rejected"),
     )
     outcome = RunOutcome("r2", True, None, summaries, (), None)
     text = "\n".join(result_block("summary", outcome, [], Path("a.duckdb")))
     assert "summaries         1 of 2 tenants" in text
     assert "acme: professional (active), period 2026-01-01..2026-01-31: voice_minutes 250.5/1000 (25%), " \
-           "storage_mb 12 (unlimited)" in text
+           "storage_mb 12 (unlimited), api_calls 1926300 (unlimited)" in text
     assert "initech: not captured: 401: key rejected" in text
     assert failure_lines("summary", outcome) == ["aurion-pipeline summary: no summary for initech: 401: key rejected"]
 

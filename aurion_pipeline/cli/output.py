@@ -59,8 +59,10 @@ class ProgressHandler(logging.Handler):
 
 
 @contextmanager
-def progress_shown(stream: TextIO = sys.stderr) -> Iterator[ProgressHandler]:
-    """Attach the progress handler to `aurion_pipeline.progress` for the duration of a run."""
+def progress_shown(stream: TextIO | None = None) -> Iterator[ProgressHandler]:
+    """Attach the progress handler to `aurion_pipeline.progress` for the duration of a run (stderr
+    as it is now, not as it was at import: a caller may have redirected it)."""
+    stream = stream or sys.stderr
     logger = logging.getLogger(PROGRESS_LOGGER)
     handler = ProgressHandler(stream, tty=stream.isatty())
     logger.addHandler(handler)
@@ -126,11 +128,16 @@ def summary_lines(summaries: tuple[SummaryLine, ...]) -> list[str]:
 
 
 def _quota(name: str, used: float | None, limit: float | None) -> str:
-    used_text = "?" if used is None else f"{used:g}"
+    used_text = "?" if used is None else _number(used)
     if limit is None:
         return f"{name} {used_text} (unlimited)"
     share = f" ({100 * used / limit:.0f}%)" if used is not None and limit else ""
-    return f"{name} {used_text}/{limit:g}{share}"
+    return f"{name} {used_text}/{_number(limit)}{share}"
+
+
+def _number(value: float) -> str:
+    """1926300 → "1926300", 250.46 → "250.5": no exponent, no float noise."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
 def failure_lines(command: str, outcome: RunOutcome) -> list[str]:
