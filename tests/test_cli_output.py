@@ -106,19 +106,32 @@ DAGSTER_LOG_LINE = " - dagster - "
 @pytest.mark.slow
 @pytest.mark.parametrize("verbose", [False, True], ids=["default", "-v"])
 def test_a_backfill_prints_the_result_block_and_dagsters_log_only_with_v(sandbox_env_vars, root, capfd, verbose):
-    tmp_path = root
+    """The block's figures are the warehouse's: tenants, days, rows, zero-filled days, requests, alerts."""
+    api = sandbox_env_vars
     end = datetime.now(timezone.utc).date() - timedelta(days=1)
     start = end - timedelta(days=9)
+    details_before = sum(1 for r in api.requests if r.path.endswith("/details"))
     code = main(["backfill", "--start", start.isoformat(), "--end", end.isoformat(), *(["-v"] if verbose else [])])
     out, err = capfd.readouterr()
     assert code == 0, err[-3000:]
     assert (DAGSTER_LOG_LINE in out + err) is verbose
     if not verbose:  # off a terminal, stderr holds only the plain progress lines
-        assert all(line.startswith("  round ") for line in err.splitlines()), err[-2000:]
+        assert err.splitlines() and all(line.startswith("  round ") for line in err.splitlines()), err[-2000:]
+
+    requests = sum(1 for r in api.requests if r.path.endswith("/details")) - details_before
+    con = duckdb.connect(str(root / "data" / "analyst.duckdb"), read_only=True)
+    try:
+        tenants, rows, filled = con.execute(
+            "select count(distinct tenant), count(*), count(*) filter (where _filled) from raw.usage_daily "
+            "where usage_date between ? and ?", [start, end]).fetchone()
+        firing = con.execute("select count(distinct (tenant, quota_name, basis)) from analytics.billing_alerts "
+                             "where is_current").fetchone()[0]
+    finally:
+        con.close()
     assert f"backfill {start}..{end}: run " in out and " succeeded" in out
-    assert f"analysts connect  {tmp_path / 'data' / 'analyst.duckdb'}" in out
-    con = duckdb.connect(str(tmp_path / "data" / "analyst.duckdb"), read_only=True)
-    firing = con.execute("select count(distinct (tenant, quota_name, basis)) from analytics.billing_alerts "
-                         "where is_current").fetchone()[0]
-    con.close()
-    assert f"alerts firing     {firing or 'none'}" in out
+    assert f"  tenants           {tenants}\n" in out and tenants == len(DEFAULT_TENANTS)
+    assert f"  days loaded       10 ({rows} rows, {filled} zero-filled days the API omitted)" in out
+    assert f"  requests          {requests} (0 retried)" in out and requests > 0
+    assert "  windows rejected  none" in out
+    assert f"  alerts firing     {firing or 'none'}" in out
+    assert f"  analysts connect  {root / 'data' / 'analyst.duckdb'}" in out

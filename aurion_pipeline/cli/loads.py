@@ -12,7 +12,6 @@ from contextlib import contextmanager
 
 import duckdb
 
-from aurion_pipeline.cli.outcome import RunOutcome
 from aurion_pipeline.cli.output import failure_lines, progress_shown, result_block
 from aurion_pipeline.config import Settings
 from aurion_pipeline.storage import Warehouse
@@ -25,11 +24,10 @@ def run_and_report(args: argparse.Namespace, settings: Settings) -> int:
     quiet = not args.verbose
     with _dagster_warnings_hidden(quiet), _python_logs_shown(not quiet), progress_shown():
         if args.command == "backfill":
-            result = runs.backfill(args.start, args.end, args.tenant, args.missing_only,
-                                   commit_rows=args.commit_rows, quiet=quiet)
+            outcome = runs.backfill(settings, args.start, args.end, tenants=args.tenant, only_missing=args.missing_only,
+                                    commit_rows=args.commit_rows, quiet=quiet)
         else:
-            result = runs.run_load("summary_job", quiet=quiet)
-    outcome = result if isinstance(result, RunOutcome) else _outcome_of(result)
+            outcome = runs.summary(settings, quiet=quiet)
     warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
     title = f"{args.command} {args.start}..{args.end}" if args.command == "backfill" else args.command
     print("\n".join(result_block(title, outcome, current_alerts(warehouse), warehouse.analyst_path)))
@@ -41,15 +39,6 @@ def run_and_report(args: argparse.Namespace, settings: Settings) -> int:
         print(f"aurion-pipeline {args.command}: the other windows are loaded; after fixing the cause, finish with: "
               f"aurion-pipeline backfill --start {first} --end {last} --missing-only", file=sys.stderr)
     return outcome.exit_code
-
-
-def _outcome_of(result) -> RunOutcome:
-    """A RunOutcome from a bare Dagster result, for a runs module that does not build one yet."""
-    from aurion_pipeline.cli.runs import failure_reason
-
-    error = None if result.success else failure_reason(result)
-    return RunOutcome(run_id=result.run_id, succeeded=result.success, load=None, summaries=(), failed_checks=(),
-                      error=error)
 
 
 @contextmanager
