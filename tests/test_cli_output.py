@@ -30,7 +30,9 @@ def test_the_result_block_reports_every_figure_of_the_load():
                                   Path("/srv/data/analyst.duckdb")))
     for expected in ["run r1 succeeded", "tenants           2", "days loaded       90 (180 rows, 4 zero-filled",
                      "requests          6 (1 retried)", "windows rejected  1",
-                     "initech 2026-01-01..2026-01-31: 401: key rejected", "values restated   3",
+                     "initech 2026-01-01..2026-01-31: 401: key rejected",
+                     "finish with: aurion-pipeline backfill --start 2026-01-01 --end 2026-01-31 --missing-only",
+                     "values restated   3",
                      "new fields        sms_count", "elapsed           12.3 s", "alerts firing     1",
                      "acme voice_minutes: overage", "analysts connect  /srv/data/analyst.duckdb"]:
         assert expected in text, expected

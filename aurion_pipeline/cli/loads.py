@@ -33,11 +33,6 @@ def run_and_report(args: argparse.Namespace, settings: Settings) -> int:
     print("\n".join(result_block(title, outcome, current_alerts(warehouse), warehouse.analyst_path)))
     for line in failure_lines(args.command, outcome):
         print(line, file=sys.stderr)
-    if outcome.exit_code and outcome.load and outcome.load.failed_windows:
-        first = min(w.start for w in outcome.load.failed_windows)
-        last = max(w.end for w in outcome.load.failed_windows)
-        print(f"aurion-pipeline {args.command}: the other windows are loaded; after fixing the cause, finish with: "
-              f"aurion-pipeline backfill --start {first} --end {last} --missing-only", file=sys.stderr)
     return outcome.exit_code
 
 

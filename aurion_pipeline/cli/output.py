@@ -105,6 +105,10 @@ def load_lines(load: LoadSummary) -> list[str]:
     ]
     if len(load.failed_windows) > MAX_LISTED:
         lines.append(f"    ... {len(load.failed_windows) - MAX_LISTED} more: aurion-pipeline status")
+    if load.failed_windows:
+        first, last = min(w.start for w in load.failed_windows), max(w.end for w in load.failed_windows)
+        lines.append(f"    the other windows are loaded; once the cause is fixed, finish with: "
+                     f"aurion-pipeline backfill --start {first} --end {last} --missing-only")
     lines += [
         f"  values restated   {load.restated_values}" + (" (see raw.usage_restatements)" if load.restated_values else ""),
         f"  new fields        {', '.join(load.new_fields) or 'none'}" + (" (kept in _extra)" if load.new_fields else ""),
