@@ -14,7 +14,7 @@ import pytest
 
 from aurion_pipeline.cli import main
 from aurion_pipeline.cli.outcome import FailedWindow, LoadSummary, RunOutcome, SummaryLine
-from aurion_pipeline.cli.output import PROGRESS_LOGGER, failure_lines, progress_shown, result_block
+from aurion_pipeline.cli.output import PROGRESS_LOGGER, ProgressHandler, failure_lines, progress_shown, result_block
 from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
 
 LOAD = LoadSummary(
@@ -137,3 +137,14 @@ def test_a_backfill_prints_the_result_block_and_dagsters_log_only_with_v(sandbox
     assert "  windows rejected  none" in out
     assert f"  alerts firing     {firing or 'none'}" in out
     assert f"  analysts connect  {root / 'data' / 'analyst.duckdb'}" in out
+
+
+def test_on_a_terminal_progress_is_a_bar_of_committed_windows():
+    handler = ProgressHandler(io.StringIO(), tty=True)
+    record = logging.LogRecord(PROGRESS_LOGGER, logging.INFO, __file__, 1, "round committed", (), None)
+    record.progress = {"event": "round", "round": 1, "rounds": 3, "windows": 4, "windows_total": 12, "rows": 80,
+                       "tenants_done": 1, "tenants": 4}
+    handler.emit(record)
+    (task,) = handler.bar.tasks
+    assert (task.completed, task.total) == (4, 12) and task.description == "round 1/3: 80 rows, 1/4 tenants done"
+    handler.close()
