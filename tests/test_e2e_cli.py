@@ -100,10 +100,10 @@ def test_commit_rows_loads_the_same_days_in_fewer_commits(api, env):
     "args, fragment",
     [
         pytest.param(["--start", "2025-02-10", "--end", "2025-02-01"], "is after --end", id="reversed range"),
-        pytest.param(["--start", "2024-06-01", "--end", "2025-02-01"], "before AURION_START_DATE", id="before start"),
+        pytest.param(["--start", "2024-06-01", "--end", "2025-02-01"], "is before AURION_START_DATE", id="before start"),
         pytest.param(["--start", "2025-02-30", "--end", "2025-03-01"], "not a date", id="impossible date"),
-        pytest.param(["--start", "2025-02-01", "--end", "2025-02-02", "--tenant", "nobody"], "is not configured", id="tenant"),
-        pytest.param(["--start", "2025-02-01", "--end", "2025-02-02", "--commit-rows", "-1"], "not a whole number",
+        pytest.param(["--start", "2025-02-01", "--end", "2025-02-02", "--tenant", "nobody"], "is not configured; configured tenants: acme, globex", id="tenant"),
+        pytest.param(["--start", "2025-02-01", "--end", "2025-02-02", "--commit-rows", "-1"], "not a whole number (0 or more)",
                      id="negative commit rows"),
     ],
 )

@@ -270,3 +270,21 @@ def test_module_runs_in_the_foreground_and_prints_how_to_reach_it():
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_the_cli_sandbox_command_prints_its_url_tenants_file_and_keys():
+    """`aurion-pipeline sandbox`: what a user runs to try the real-key flow or test their own integration."""
+    cli = str(Path(sys.executable).with_name("aurion-pipeline"))
+    proc = subprocess.Popen([cli, "sandbox", "--port", "0", "--tenants", "3"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        env = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(2 + 3))
+        tenants = parse_tenants_file(Path(env["AURION_TENANTS_FILE"]))
+        assert len(tenants) == 3 and all(t.api_key_env in env for t in tenants)
+        resp = requests.get(env["AURION_BASE_URL"] + SUMMARY, headers={"X-API-Key": env[tenants[0].api_key_env]},
+                            timeout=10)
+        assert resp.status_code == 200
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+    assert "Ctrl-C" in proc.stderr.read()

@@ -12,8 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from aurion_pipeline.config import ConfigError, load_settings
-from aurion_pipeline.ops.status import rebuild
+from aurion_pipeline.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,9 +34,9 @@ def test_a_model_added_to_your_own_folder_becomes_an_asset(tmp_path, monkeypatch
 
 
 def test_rebuild_with_a_bad_sql_dir_fails_before_touching_the_warehouse(tmp_path, monkeypatch):
-    monkeypatch.setenv("AURION_SQL_DIR", str(tmp_path / "missing"))
-    with pytest.raises(ConfigError, match="AURION_SQL_DIR"):
-        rebuild(load_settings({"AURION_DATA_DIR": str(tmp_path / "data")}))
+    for name, value in {"AURION_SQL_DIR": str(tmp_path / "missing"), "AURION_DATA_DIR": str(tmp_path / "data")}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["rebuild"]) == 2  # the settings are refused before rebuild starts
     assert not (tmp_path / "data").exists()
 
 

@@ -13,8 +13,6 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from aurion_pipeline.config import ConfigError, Settings, load_settings, require_api_keys
-from aurion_pipeline.source.errors import AurionApiError
-from aurion_pipeline.storage import StorageError, WarehouseLockedError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 FETCHING = ("backfill", "summary")  # commands that call the API: their keys must be set
@@ -88,12 +86,15 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(os.environ, days=args.days, root=args.data_dir, verbose=args.verbose)
         settings = settings_for(args, os.environ)
         return _dispatch(args, settings)
-    except (ConfigError, AurionApiError, WarehouseLockedError, FileNotFoundError) as exc:
+    except ConfigError as exc:
         print(f"aurion-pipeline {args.command}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except StorageError as exc:  # one line naming the file and the fix; 2 when the data dir is not writable
+    except Exception as exc:
+        code = _exit_code_of(exc)
+        if code is None:
+            raise
         print(f"aurion-pipeline {args.command}: {_one_line(exc)}", file=sys.stderr)
-        return exc.exit_code
+        return code
     except KeyboardInterrupt:
         print(f"aurion-pipeline {args.command}: interrupted; re-run to complete (loads are idempotent)", file=sys.stderr)
         return 130
@@ -126,7 +127,7 @@ def check_range(settings: Settings, start: date, end: date) -> None:
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in FETCHING:
         from aurion_pipeline.alerts.cli import after_load
-        from aurion_pipeline.cli.output import run_and_report
+        from aurion_pipeline.cli.loads import run_and_report
 
         code = run_and_report(args, settings)
         after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; refreshes report.html
@@ -153,7 +154,23 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 def _sandbox(args: argparse.Namespace) -> int:
     from aurion_sandbox.__main__ import main as sandbox_main
 
+    print("sandbox Aurion API: source the lines below to point the pipeline at it "
+          "(e.g. `aurion-pipeline sandbox > sandbox.env &`); Ctrl-C or kill stops it", file=sys.stderr, flush=True)
     return sandbox_main(["--port", str(args.port), *(["--tenants", str(args.tenants)] if args.tenants else [])])
+
+
+def _exit_code_of(exc: Exception) -> int | None:
+    """The exit code of an error a user can act on from its one line, or None for a bug (traceback).
+    Imported here, not at the top: the API client and DuckDB cost a second to import, and a bad
+    setting must be reported without them."""
+    from aurion_pipeline.source.errors import AurionApiError
+    from aurion_pipeline.storage import StorageError, WarehouseLockedError
+
+    if isinstance(exc, StorageError):
+        return exc.exit_code  # 2 when the data dir is not writable, else 1
+    if isinstance(exc, (AurionApiError, WarehouseLockedError, FileNotFoundError)):
+        return EXIT_BAD_INPUT
+    return None
 
 
 def _one_line(exc: BaseException) -> str:

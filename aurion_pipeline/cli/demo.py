@@ -6,16 +6,17 @@ deployment runs), snapshots the summaries, and prints where each tenant stands.
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from aurion_pipeline.alerts.cli import after_load
-from aurion_pipeline.cli import runs as orchestrate
+from aurion_pipeline.cli.loads import run_and_report
 from aurion_pipeline.ops import status as report
 from aurion_pipeline.ops.query import print_query
-from aurion_pipeline.config import load_settings
+from aurion_pipeline.config import load_settings, require_api_keys
 from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
 
 STANDING = """
@@ -38,13 +39,20 @@ order by tenant, quota_name
 DEFAULT_ROOT = Path("demo")  # apart from ./data and ./.dagster_home, which a real key uses
 
 
-def demo_env(env: Mapping[str, str], root: str | None) -> dict[str, str]:
-    """The demo's data directory and Dagster home: under `--data-dir` (default ./demo), unless
-    AURION_DATA_DIR / DAGSTER_HOME say otherwise. A real key's ./data is never touched."""
+def demo_env(env: Mapping[str, str], root: str | None, api: SandboxServer, start: date) -> dict[str, str]:
+    """The environment the demo's settings are read from: the user's, pointed at the sandbox, with the
+    data directory and Dagster home under `--data-dir` (default ./demo) unless AURION_DATA_DIR /
+    DAGSTER_HOME say otherwise. A real key's ./data is never touched."""
     base = Path(root).expanduser().resolve() if root else DEFAULT_ROOT.resolve()
+    data_dir = str(base / "data") if root or not env.get("AURION_DATA_DIR") else env["AURION_DATA_DIR"]
+    first = min(start, date.fromisoformat(env["AURION_START_DATE"])) if env.get("AURION_START_DATE") else start
     return {
         **env,
-        "AURION_DATA_DIR": str(base / "data") if root or not env.get("AURION_DATA_DIR") else env["AURION_DATA_DIR"],
+        **sandbox_env(DEFAULT_TENANTS),
+        "AURION_BASE_URL": api.base_url,
+        "AURION_TENANTS_FILE": str(write_tenants_file(base / "tenants.yaml", DEFAULT_TENANTS)),
+        "AURION_START_DATE": first.isoformat(),
+        "AURION_DATA_DIR": data_dir,
         "DAGSTER_HOME": str(base / "dagster_home") if root or not env.get("DAGSTER_HOME") else env["DAGSTER_HOME"],
     }
 
@@ -52,27 +60,22 @@ def demo_env(env: Mapping[str, str], root: str | None) -> dict[str, str]:
 def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None, verbose: bool = False) -> int:
     today = datetime.now(timezone.utc).date()
     start, end = today - timedelta(days=days), today - timedelta(days=1)
-    env = demo_env(env, root)
-    settings = load_settings(env)  # the user's other settings are checked before the sandbox starts
-    print(f"demo data in {settings.data_dir}, Dagster home {settings.dagster_home} (make clean removes ./demo)")
-    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)  # Dagster's instance is found only through it
-    orchestrate.ensure_dagster_home(settings.dagster_home)
     with SandboxServer(today=today) as api:
-        tenants_file = write_tenants_file(settings.data_dir.parent / "tenants.yaml", DEFAULT_TENANTS)
-        os.environ.update(sandbox_env(DEFAULT_TENANTS))
-        os.environ.update(
-            AURION_BASE_URL=api.base_url,
-            AURION_TENANTS_FILE=str(tenants_file),
-            AURION_START_DATE=min(settings.start_date, start).isoformat(),
-            AURION_DATA_DIR=str(settings.data_dir),
-        )
-        print(f"sandbox Aurion API at {api.base_url}; backfilling {start}..{end} through Dagster ...")
-        # The backfill also snapshots every tenant's summary (none exists yet), so every view is populated.
-        outcome = orchestrate.backfill(load_settings(), start, end)
-        if outcome.exit_code:
-            print(f"demo backfill failed: {outcome.error or 'some windows or summaries were not loaded'}")
-            return 1
-        print(f"backfill: run {outcome.run_id} succeeded")
+        demo = demo_env(env, root, api, start)
+        settings = load_settings(demo)
+        require_api_keys(settings, demo)
+        print(f"demo: data in {settings.data_dir}, Dagster home {settings.dagster_home} (`make clean` removes ./demo)")
+        print(f"demo: sandbox Aurion API at {api.base_url}; backfilling {start}..{end} through Dagster ...")
+        # Settings are passed explicitly. Only what is read from the environment by design goes there:
+        # the keys (public sandbox strings), read when a client is built like every key, and DAGSTER_HOME,
+        # through which Dagster finds its instance.
+        os.environ.update(sandbox_env(DEFAULT_TENANTS), DAGSTER_HOME=str(settings.dagster_home))
+        # One backfill: it also snapshots every tenant's summary (none exists yet), so every view is populated.
+        backfill = argparse.Namespace(command="backfill", start=start, end=end, tenant=[], missing_only=False,
+                                      commit_rows=0, verbose=verbose)
+        code = run_and_report(backfill, settings)
+        if code:
+            return code
         print(f"requests served by the sandbox: {len(api.requests)}")
     after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; writes report.html
     report.print_status(settings)

@@ -1,36 +1,154 @@
-"""What a load prints: progress while it runs, and a result block at the end."""
+"""What a load prints: progress while it runs (stderr), and a result block when it ends (stdout).
+
+Dagster's event log stays in the instance and the UI; `-v` also prints it. Progress comes from the
+`aurion_pipeline.progress` records the ingest loop logs after each committed round: a `rich` bar on a
+terminal, one plain line per round otherwise (a log file, CI, a pipe).
+"""
 
 from __future__ import annotations
 
-import argparse
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
-from aurion_pipeline.config import Settings
+from aurion_pipeline.cli.outcome import LoadSummary, RunOutcome, SummaryLine
 
-
-def run_and_report(args: argparse.Namespace, settings: Settings) -> int:
-    from aurion_pipeline.cli import runs
-
-    runs.ensure_dagster_home(Path(settings.dagster_home))
-    if args.command == "backfill":
-        outcome = runs.backfill(settings, args.start, args.end, tenants=args.tenant, only_missing=args.missing_only,
-                                commit_rows=args.commit_rows)
-    else:
-        outcome = runs.summary(settings)
-    return print_outcome(outcome, args.command)
+PROGRESS_LOGGER = "aurion_pipeline.progress"
+# Run config that keeps Dagster's console logger silent: the events still reach the instance (UI).
+QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+MAX_LISTED = 10  # rejected windows, alerts: beyond this, `status` and `sql` show the rest
 
 
-def print_outcome(outcome, command: str) -> int:
-    """One line per failed window or summary, then the run's verdict; returns the exit code."""
-    for window in outcome.load.failed_windows if outcome.load else ():
-        print(f"aurion-pipeline {command}: not loaded: {window.tenant} {window.start}..{window.end}: {window.error}",
-              file=sys.stderr)
-    for line in outcome.summaries:
-        if line.error:
-            print(f"aurion-pipeline {command}: no summary for {line.tenant}: {line.error}", file=sys.stderr)
+class ProgressHandler(logging.Handler):
+    """Draws each committed round of a load: a bar (windows committed of all windows) on a terminal,
+    else one line per round."""
+
+    def __init__(self, stream: TextIO, tty: bool):
+        super().__init__(logging.INFO)
+        self.stream, self.bar, self.task = stream, None, None
+        if tty:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("windows"), TimeElapsedColumn(), console=Console(file=stream),
+                                transient=True)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        info = getattr(record, "progress", None)
+        if not isinstance(info, dict) or info.get("event") != "round":
+            return
+        text = (f"round {info['round']}/{info['rounds']}: {info['rows']} rows, "
+                f"{info['tenants_done']}/{info['tenants']} tenants done")
+        if self.bar is None:
+            self.stream.write(f"  {text}, {info['windows']}/{info['windows_total']} windows committed\n")
+            self.stream.flush()
+            return
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task(text, total=info["windows_total"])
+        self.bar.update(self.task, description=text, completed=info["windows"], total=info["windows_total"])
+
+    def close(self) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.stop()
+        super().close()
+
+
+@contextmanager
+def progress_shown(stream: TextIO | None = None) -> Iterator[ProgressHandler]:
+    """Attach the progress handler to `aurion_pipeline.progress` for the duration of a run (stderr
+    as it is now, not as it was at import: a caller may have redirected it)."""
+    stream = stream or sys.stderr
+    logger = logging.getLogger(PROGRESS_LOGGER)
+    handler = ProgressHandler(stream, tty=stream.isatty())
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
+
+def result_block(command: str, outcome: RunOutcome, alerts: list[str], analyst_path: Path) -> list[str]:
+    """The lines a person reads after a load: what reached the warehouse, what did not and why,
+    which alerts fire now, and where to look."""
+    verdict = "succeeded" if outcome.succeeded else "FAILED"
+    lines = [f"{command}: run {outcome.run_id} {verdict}"]
+    if outcome.load:
+        lines += load_lines(outcome.load)
+    if outcome.summaries:
+        lines += summary_lines(outcome.summaries)
+    if outcome.failed_checks:
+        lines.append(f"  failed checks     {', '.join(outcome.failed_checks)}")
+    lines.append(f"  alerts firing     {len(alerts) or 'none'}")
+    lines += [f"    {a}" for a in alerts[:MAX_LISTED]]
+    if len(alerts) > MAX_LISTED:
+        lines.append(f"    ... {len(alerts) - MAX_LISTED} more: aurion-pipeline status")
+    lines.append(f"  analysts connect  {analyst_path} (read-only; or aurion-pipeline sql \"...\")")
+    return lines
+
+
+def load_lines(load: LoadSummary) -> list[str]:
+    lines = [
+        f"  tenants           {load.tenants}",
+        f"  days loaded       {load.days} ({load.rows} rows, {load.filled_days} zero-filled days the API omitted)",
+        f"  requests          {load.requests} ({load.retries} retried)",
+        f"  windows rejected  {len(load.failed_windows) or 'none'}",
+        *(f"    {w.tenant} {w.start}..{w.end}: {w.error}" for w in load.failed_windows[:MAX_LISTED]),
+    ]
+    if len(load.failed_windows) > MAX_LISTED:
+        lines.append(f"    ... {len(load.failed_windows) - MAX_LISTED} more: aurion-pipeline status")
+    if load.failed_windows:
+        first, last = min(w.start for w in load.failed_windows), max(w.end for w in load.failed_windows)
+        lines.append(f"    the other windows are loaded; once the cause is fixed, finish with: "
+                     f"aurion-pipeline backfill --start {first} --end {last} --missing-only")
+    lines += [
+        f"  values restated   {load.restated_values}" + (" (see raw.usage_restatements)" if load.restated_values else ""),
+        f"  new fields        {', '.join(load.new_fields) or 'none'}" + (" (kept in _extra)" if load.new_fields else ""),
+        f"  elapsed           {load.elapsed_s:.1f} s",
+    ]
+    if load.dropped:
+        lines.insert(5, f"  rows dropped      {len(load.dropped)} (outside the window or exact repeats)")
+    return lines
+
+
+def summary_lines(summaries: tuple[SummaryLine, ...]) -> list[str]:
+    lines = [f"  summaries         {sum(1 for s in summaries if not s.error)} of {len(summaries)} tenants"]
+    for s in summaries:
+        if s.error:
+            lines.append(f"    {s.tenant}: not captured: {s.error}")
+            continue
+        quotas = ", ".join(_quota(name, used, limit) for name, used, limit in s.quotas)
+        lines.append(f"    {s.tenant}: {s.plan or '?'} ({s.billing_status or '?'}), "
+                     f"period {s.period_start}..{s.period_end}: {quotas or 'no quotas'}")
+    return lines
+
+
+def _quota(name: str, used: float | None, limit: float | None) -> str:
+    used_text = "?" if used is None else _number(used)
+    if limit is None:
+        return f"{name} {used_text} (unlimited)"
+    share = f" ({100 * used / limit:.0f}%)" if used is not None and limit else ""
+    return f"{name} {used_text}/{_number(limit)}{share}"
+
+
+def _number(value: float) -> str:
+    """1926300 → "1926300", 250.46 → "250.5": no exponent, no float noise."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
+def failure_lines(command: str, outcome: RunOutcome) -> list[str]:
+    """One line per window or summary that failed, and the run's own error: for stderr."""
+    lines = [f"aurion-pipeline {command}: not loaded: {w.tenant} {w.start}..{w.end}: {w.error}"
+             for w in (outcome.load.failed_windows if outcome.load else ())]
+    lines += [f"aurion-pipeline {command}: no summary for {s.tenant}: {s.error}" for s in outcome.summaries if s.error]
     if outcome.error:
-        print(f"aurion-pipeline {command}: run {outcome.run_id} failed: {outcome.error}", file=sys.stderr)
-    elif outcome.exit_code == 0:
-        print(f"aurion-pipeline {command}: run {outcome.run_id} succeeded")
-    return outcome.exit_code
+        lines.append(f"aurion-pipeline {command}: run {outcome.run_id} failed: {outcome.error}")
+    return lines

@@ -53,7 +53,7 @@ def _defs(settings: Settings) -> dg.Definitions:
 
 def backfill(
     settings: Settings, start: date, end: date, *, tenants: Sequence[str] = (), only_missing: bool = False,
-    commit_rows: int = 0,
+    commit_rows: int = 0, quiet: bool = False,
 ) -> RunOutcome:
     """One run of usage_job over the partitions start..end (and the summaries it lacks)."""
     _check_range(settings, start, end)
@@ -66,19 +66,27 @@ def backfill(
     summaries = defs.resolve_assets_def(_NAMES.asset_key("raw.usage_summary"))
     load = UsageLoadConfig(tenants=list(tenants), only_missing=only_missing, commit_rows=commit_rows)
     config = usage_job_config(summaries, **{usage.node_def.name: load})
-    return run_job(settings, "usage_job", tags=partition_range_tags(start, end), run_config=config)
+    return run_job(settings, "usage_job", tags=partition_range_tags(start, end), run_config=config, quiet=quiet)
 
 
-def summary(settings: Settings) -> RunOutcome:
+def summary(settings: Settings, *, quiet: bool = False) -> RunOutcome:
     """One run of summary_job: a /usage/summary snapshot of every tenant, then the SQL models."""
-    return run_job(settings, "summary_job")
+    return run_job(settings, "summary_job", quiet=quiet)
+
+
+# Dagster's console logger silenced (`quiet`): the events still reach the instance, so the UI shows them.
+QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def run_job(
     settings: Settings, name: str, *, tags: dict[str, str] | None = None, run_config: dg.RunConfig | None = None,
+    quiet: bool = False,
 ) -> RunOutcome:
     """Execute one of our jobs in this process against the persistent instance."""
     job = _defs(settings).resolve_job_def(name)
+    if quiet:
+        config = run_config.to_config_dict() if isinstance(run_config, dg.RunConfig) else dict(run_config or {})
+        run_config = {**config, **QUIET_LOGGERS}
     tune_event_batching(os.environ)  # before the run is created: its planned events are batched too
     with open_instance() as instance:
         fail_runs_of_dead_processes(instance)

@@ -1,0 +1,86 @@
+"""`backfill` and `summary` from the command line: run the job quietly with progress, then print the
+result block (stdout) and one line per thing that failed (stderr). Exit code from the outcome."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+from aurion_pipeline.cli.output import failure_lines, progress_shown, result_block
+from aurion_pipeline.config import Settings
+from aurion_pipeline.storage import Warehouse
+
+
+def run_and_report(args: argparse.Namespace, settings: Settings) -> int:
+    from aurion_pipeline.cli import runs  # imports Dagster: only once every setting has been checked
+
+    runs.ensure_dagster_home(settings.dagster_home)
+    quiet = not args.verbose
+    with _dagster_warnings_hidden(quiet), _python_logs_shown(not quiet), progress_shown():
+        if args.command == "backfill":
+            outcome = runs.backfill(settings, args.start, args.end, tenants=args.tenant, only_missing=args.missing_only,
+                                    commit_rows=args.commit_rows, quiet=quiet)
+        else:
+            outcome = runs.summary(settings, quiet=quiet)
+    warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
+    title = f"{args.command} {args.start}..{args.end}" if args.command == "backfill" else args.command
+    print("\n".join(result_block(title, outcome, current_alerts(warehouse), warehouse.analyst_path)))
+    for line in failure_lines(args.command, outcome):
+        print(line, file=sys.stderr)
+    return outcome.exit_code
+
+
+@contextmanager
+def _dagster_warnings_hidden(quiet: bool) -> Iterator[None]:
+    """Dagster's beta/preview warnings are for developers of the code location, not for its users."""
+    with warnings.catch_warnings():
+        if quiet:
+            warnings.simplefilter("ignore")
+        yield
+
+
+@contextmanager
+def _python_logs_shown(verbose: bool) -> Iterator[None]:
+    """Warnings our modules and urllib3 log (a retry, a window not loaded) reach the result block as
+    figures; they are printed as they happen only with -v. Without a handler Python would print them
+    through its last-resort handler, so quiet runs give the root logger a null one."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr) if verbose else logging.NullHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
+CURRENT_ALERTS = """
+select tenant, quota_name, basis, arg_max(alert_level, severity) as alert_level,
+       arg_max(first_reached_on, severity) as reached_on
+from analytics.billing_alerts
+where is_current
+group by all
+order by tenant, quota_name, basis
+"""
+
+
+def current_alerts(warehouse: Warehouse) -> list[str]:
+    """The billing alerts firing now, one line each, read from the analyst copy the run published."""
+    try:
+        con = warehouse.analyst_connection()
+    except (FileNotFoundError, duckdb.Error):
+        return []
+    try:
+        rows = con.execute(CURRENT_ALERTS).fetchall()
+    except duckdb.Error:
+        return []  # no billing_alerts view yet (a run that failed before the models were built)
+    finally:
+        con.close()
+    return [f"{tenant} {quota}: {level} ({basis}, since {on})" for tenant, quota, basis, level, on in rows]

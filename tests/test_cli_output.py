@@ -1,0 +1,150 @@
+"""What the CLI prints around a load: progress lines while it runs, a result block at the end, one line
+per failure, and Dagster's event log only with -v."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from aurion_pipeline.cli import main
+from aurion_pipeline.cli.outcome import FailedWindow, LoadSummary, RunOutcome, SummaryLine
+from aurion_pipeline.cli.output import PROGRESS_LOGGER, ProgressHandler, failure_lines, progress_shown, result_block
+from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
+
+LOAD = LoadSummary(
+    tenants=2, days=90, rows=180, filled_days=4, requests=6, retries=1, windows_loaded=5, restated_values=3,
+    new_fields=("sms_count",), dropped=(), elapsed_s=12.34,
+    failed_windows=(FailedWindow("initech", date(2026, 1, 1), date(2026, 1, 31), "401: key rejected; check AURION_KEY_INITECH"),),
+)
+OUTCOME = RunOutcome(run_id="r1", succeeded=True, load=LOAD, summaries=(), failed_checks=(), error=None)
+
+
+def test_the_result_block_reports_every_figure_of_the_load():
+    text = "\n".join(result_block("backfill", OUTCOME, ["acme voice_minutes: overage (actual, since 2026-01-20)"],
+                                  Path("/srv/data/analyst.duckdb")))
+    for expected in ["run r1 succeeded", "tenants           2", "days loaded       90 (180 rows, 4 zero-filled",
+                     "requests          6 (1 retried)", "windows rejected  1",
+                     "initech 2026-01-01..2026-01-31: 401: key rejected",
+                     "finish with: aurion-pipeline backfill --start 2026-01-01 --end 2026-01-31 --missing-only",
+                     "values restated   3",
+                     "new fields        sms_count", "elapsed           12.3 s", "alerts firing     1",
+                     "acme voice_minutes: overage", "analysts connect  /srv/data/analyst.duckdb"]:
+        assert expected in text, expected
+
+
+def test_a_summary_prints_what_it_captured_per_tenant_and_what_it_could_not():
+    summaries = (
+        SummaryLine("acme", date(2026, 1, 1), date(2026, 1, 31), "professional", "active",
+                    (("voice_minutes", 250.5, 1000.0), ("storage_mb", 12.0, None), ("api_calls", 1926300.0, None))),
+        SummaryLine("initech", None, None, None, None, (), error="401: key rejected"),
+    )
+    outcome = RunOutcome("r2", True, None, summaries, (), None)
+    text = "\n".join(result_block("summary", outcome, [], Path("a.duckdb")))
+    assert "summaries         1 of 2 tenants" in text
+    assert "acme: professional (active), period 2026-01-01..2026-01-31: voice_minutes 250.5/1000 (25%), " \
+           "storage_mb 12 (unlimited), api_calls 1926300 (unlimited)" in text
+    assert "initech: not captured: 401: key rejected" in text
+    assert failure_lines("summary", outcome) == ["aurion-pipeline summary: no summary for initech: 401: key rejected"]
+
+
+def test_a_failed_run_is_one_line_per_failed_window_and_one_for_the_run():
+    outcome = RunOutcome("r3", False, LOAD, (), (), "raw__usage_daily: disk full")
+    assert failure_lines("backfill", outcome) == [
+        "aurion-pipeline backfill: not loaded: initech 2026-01-01..2026-01-31: 401: key rejected; check AURION_KEY_INITECH",
+        "aurion-pipeline backfill: run r3 failed: raw__usage_daily: disk full",
+    ]
+
+
+def test_progress_is_one_plain_line_per_committed_round_off_a_terminal():
+    stream = io.StringIO()
+    logger = logging.getLogger(PROGRESS_LOGGER)
+    with progress_shown(stream):
+        for i in (1, 2):
+            logger.info("round committed", extra={"progress": {
+                "event": "round", "round": i, "rounds": 2, "windows": 5 * i, "windows_total": 10, "rows": 100 * i,
+                "tenants_done": 0 if i == 1 else 5, "tenants": 5}})
+    logger.info("after the run", extra={"progress": {"event": "round"}})  # handler gone: nothing drawn
+    assert stream.getvalue().splitlines() == [
+        "  round 1/2: 100 rows, 0/5 tenants done, 5/10 windows committed",
+        "  round 2/2: 200 rows, 5/5 tenants done, 10/10 windows committed",
+    ]
+
+
+@pytest.fixture(scope="module")
+def api():
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    """One data folder and Dagster home for the module: the definitions read the environment once."""
+    return tmp_path_factory.mktemp("cli_output")
+
+
+@pytest.fixture
+def sandbox_env_vars(api, root, monkeypatch):
+    tmp_path = root
+    for name in [n for n in os.environ if n.startswith(("AURION_", "DAGSTER_"))]:
+        monkeypatch.delenv(name)
+    env = {**sandbox_env(DEFAULT_TENANTS), "AURION_BASE_URL": api.base_url,
+           "AURION_TENANTS_FILE": str(write_tenants_file(tmp_path / "tenants.yaml", DEFAULT_TENANTS)),
+           "AURION_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home"),
+           "AURION_START_DATE": "2025-01-01"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return api
+
+
+DAGSTER_LOG_LINE = " - dagster - "
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("verbose", [False, True], ids=["default", "-v"])
+def test_a_backfill_prints_the_result_block_and_dagsters_log_only_with_v(sandbox_env_vars, root, capfd, verbose):
+    """The block's figures are the warehouse's: tenants, days, rows, zero-filled days, requests, alerts."""
+    api = sandbox_env_vars
+    end = datetime.now(timezone.utc).date() - timedelta(days=1)
+    start = end - timedelta(days=9)
+    details_before = sum(1 for r in api.requests if r.path.endswith("/details"))
+    code = main(["backfill", "--start", start.isoformat(), "--end", end.isoformat(), *(["-v"] if verbose else [])])
+    out, err = capfd.readouterr()
+    assert code == 0, err[-3000:]
+    assert (DAGSTER_LOG_LINE in out + err) is verbose
+    if not verbose:  # off a terminal, stderr holds only the plain progress lines
+        assert err.splitlines() and all(line.startswith("  round ") for line in err.splitlines()), err[-2000:]
+
+    requests = sum(1 for r in api.requests if r.path.endswith("/details")) - details_before
+    con = duckdb.connect(str(root / "data" / "analyst.duckdb"), read_only=True)
+    try:
+        tenants, rows, filled = con.execute(
+            "select count(distinct tenant), count(*), count(*) filter (where _filled) from raw.usage_daily "
+            "where usage_date between ? and ?", [start, end]).fetchone()
+        firing = con.execute("select count(distinct (tenant, quota_name, basis)) from analytics.billing_alerts "
+                             "where is_current").fetchone()[0]
+    finally:
+        con.close()
+    assert f"backfill {start}..{end}: run " in out and " succeeded" in out
+    assert f"  tenants           {tenants}\n" in out and tenants == len(DEFAULT_TENANTS)
+    assert f"  days loaded       10 ({rows} rows, {filled} zero-filled days the API omitted)" in out
+    assert f"  requests          {requests} (0 retried)" in out and requests > 0
+    assert "  windows rejected  none" in out
+    assert f"  alerts firing     {firing or 'none'}" in out
+    assert f"  analysts connect  {root / 'data' / 'analyst.duckdb'}" in out
+
+
+def test_on_a_terminal_progress_is_a_bar_of_committed_windows():
+    handler = ProgressHandler(io.StringIO(), tty=True)
+    record = logging.LogRecord(PROGRESS_LOGGER, logging.INFO, __file__, 1, "round committed", (), None)
+    record.progress = {"event": "round", "round": 1, "rounds": 3, "windows": 4, "windows_total": 12, "rows": 80,
+                       "tenants_done": 1, "tenants": 4}
+    handler.emit(record)
+    (task,) = handler.bar.tasks
+    assert (task.completed, task.total) == (4, 12) and task.description == "round 1/3: 80 rows, 1/4 tenants done"
+    handler.close()

@@ -1,0 +1,53 @@
+"""`aurion-pipeline demo` keeps its data and Dagster home apart from a real key's (./demo/ by default)
+and says where they are."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+
+import duckdb
+import pytest
+
+from aurion_pipeline.cli.demo import demo_env
+
+API = SimpleNamespace(base_url="http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize(
+    "env, root, data, home",
+    [
+        pytest.param({}, None, "demo/data", "demo/dagster_home", id="default: ./demo"),
+        pytest.param({"AURION_DATA_DIR": "/srv/d", "DAGSTER_HOME": "/srv/h"}, None, "/srv/d", "/srv/h",
+                     id="the environment says otherwise"),
+        pytest.param({"AURION_DATA_DIR": "/srv/d", "DAGSTER_HOME": "/srv/h"}, "elsewhere", "elsewhere/data",
+                     "elsewhere/dagster_home", id="--data-dir wins"),
+    ],
+)
+def test_the_demo_folders_default_to_demo_unless_told_otherwise(tmp_path, monkeypatch, env, root, data, home):
+    monkeypatch.chdir(tmp_path)
+    demo = demo_env(env, root, API, date(2026, 1, 1))
+    assert Path(demo["AURION_DATA_DIR"]).resolve() == (tmp_path / data).resolve()
+    assert Path(demo["DAGSTER_HOME"]).resolve() == (tmp_path / home).resolve()
+    assert demo["AURION_BASE_URL"] == API.base_url and Path(demo["AURION_TENANTS_FILE"]).is_file()
+
+
+@pytest.mark.slow
+def test_the_demo_runs_in_its_own_folder_and_leaves_a_real_keys_folders_alone(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
+    cli = str(Path(sys.executable).with_name("aurion-pipeline"))
+    result = subprocess.run([cli, "demo", "--days", "5"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"demo: data in {tmp_path / 'demo' / 'data'}, Dagster home {tmp_path / 'demo' / 'dagster_home'}" in result.stdout
+    assert " - dagster - " not in result.stdout + result.stderr
+    assert not (tmp_path / "data").exists() and not (tmp_path / ".dagster_home").exists()
+    con = duckdb.connect(str(tmp_path / "demo" / "data" / "analyst.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(distinct tenant) from raw.usage_daily").fetchone()[0] == 5
+    finally:
+        con.close()
