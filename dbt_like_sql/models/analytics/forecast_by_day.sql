@@ -1,105 +1,40 @@
--- Every forecast the method makes, day by day. As of the end of each UTC day (using loaded data up to
--- and including it), the total each metric will reach over the billing period the next day falls in:
--- days_elapsed 1..days_in_period within a period, and 0 on the day before a period starts.
--- usage_forecast reads the latest row; forecast_backtest reads the rows of past periods.
---
--- Stages (docs/forecasting.md): analytics.forecast_features holds what is known at the end of each day
--- (weekday rates, growth, residual variance); here each day meets the period it forecasts (projection:
--- used so far + the remaining days' weekday rates x growth), then the 80 % interval.
-with period_eves as (
-    -- Usage before each period starts: the running total of the earlier periods' totals (periods
-    -- cover every loaded day). Reading forecast_features a second time instead would stop a filter on one
-    -- tenant from reaching the windows.
-    select
-        tenant, period_start, quota_name,
-        coalesce(sum(period_total) over (
-            partition by tenant, quota_name order by period_start
-            rows between unbounded preceding and 1 preceding
-        ), 0) as cumulative_usage
-    from (
-        select tenant, period_start, quota_name, used::double as period_total
-        from analytics.period_quotas
-        where quota_name in ('voice_minutes', 'api_calls')
-    )
-),
-
-forecasts as (
-    -- As of a day: the period it falls in (days_elapsed >= 1) and, on a period's eve, that period (0).
-    select
-        p.tenant,
-        f.quota_name,
-        p.period_start,
-        p.period_end,
-        f.as_of_date,
-        (f.as_of_date - p.period_start + 1)::integer as days_elapsed,
-        p.days_in_period,
-        (p.period_end - f.as_of_date)::integer as days_remaining,
-        -- Two float sums subtracted: clamp the rounding residue of an all-zero stretch at 0.
-        case
-            when f.as_of_date >= p.period_start then greatest(f.cumulative_usage - coalesce(e.cumulative_usage, 0), 0)
-            else 0.0
-        end as used_to_date,
-        f.weekday_rates,
-        f.daily_growth,
-        f.daily_growth_variance,
-        f.growth_covariance,
-        f.residual_variance,
-        f.days_28
-    from analytics.billing_periods as p
-    join analytics.forecast_features as f
-        on f.tenant = p.tenant and f.as_of_date between p.period_start - 1 and p.period_end
-    left join period_eves as e
-        on e.tenant = p.tenant and e.period_start = p.period_start and e.quota_name = f.quota_name
-),
-
-remaining as (
-    select
-        *,
-        -- Whole weeks left take every weekday once; the r leftover days are the weekdays after
-        -- as_of_date's, read from the Monday-first rates written twice to wrap around Sunday.
-        (days_remaining // 7) * list_sum(weekday_rates)
-            + coalesce(list_sum(list_concat(weekday_rates, weekday_rates)[
-                isodow(as_of_date) + 1:isodow(as_of_date) + days_remaining % 7]), 0) as base_remaining,
-        -- From the middle of the 28-day window (13.5 days back) to the middle of the remaining days.
-        13.5 + (days_remaining + 1) / 2.0 as growth_horizon
-    from forecasts
-),
-
-projected as (
-    select
-        *,
-        used_to_date + base_remaining * exp(daily_growth * growth_horizon) as projected_total,
-        sqrt(
-            -- the remaining days' own noise
-            days_remaining * residual_variance * exp(2 * daily_growth * growth_horizon)
-            -- the error of the weekday rates, each a mean over the window
-            + power(days_remaining * exp(daily_growth * growth_horizon), 2) * residual_variance / days_28
-            -- the error of the growth rate
-            + power(base_remaining * exp(daily_growth * growth_horizon) * growth_horizon, 2) * daily_growth_variance
-            -- both errors move together: the 28-day window is half of the recent 56-day one
-            + 2 * days_remaining * base_remaining * exp(2 * daily_growth * growth_horizon) * growth_horizon
-                * growth_covariance
-        ) as projected_sd
-    from remaining
-)
-
+-- Every forecast the method makes, day by day, with its 80 % interval: analytics.forecast_projection
+-- (stage 2) meets the relative misses of analytics.forecast_calibration (stage 3) for its period,
+-- metric and days remaining. usage_forecast reads the latest row; forecast_backtest the past periods'.
+-- See docs/forecasting.md for the method and its measured coverage.
 select
-    tenant,
-    quota_name,
-    period_start,
-    period_end,
-    as_of_date,
-    days_elapsed,
-    days_in_period,
-    used_to_date,
-    projected_total,
-    -- 10th and 90th percentiles of a normal error (z = 1.2816): an 80 % interval; never below what is used.
+    f.tenant,
+    f.quota_name,
+    f.period_start,
+    f.period_end,
+    f.as_of_date,
+    f.days_elapsed,
+    f.days_in_period,
+    f.used_to_date,
+    f.projected_total,
+    -- The projection plus the 10th / 90th percentile of past relative misses times the expected spread;
+    -- widened to hold the projection itself, and never below what is used. Nothing left, or no spread
+    -- expected (every day of the window the same): any multiple of zero is zero. No interval without
+    -- two weeks in the window (no spread) or without calibration.
     case
-        when projected_sd is not null then greatest(used_to_date, projected_total - 1.2815515655446004 * projected_sd)
+        when f.days_remaining = 0 or f.projected_sd = 0 then f.projected_total
+        when f.projected_sd is not null and c.error_low is not null then greatest(f.used_to_date, least(
+            f.projected_total, f.projected_total + c.error_low * f.projected_sd
+        ))
     end as projected_low,
-    projected_total + 1.2815515655446004 * projected_sd as projected_high,
-    case when days_elapsed > 0 then used_to_date / days_elapsed * days_in_period end as naive_projected_total,
-    weekday_rates,
-    daily_growth,
-    days_28 as window_days
-from projected
+    case
+        when f.days_remaining = 0 or f.projected_sd = 0 then f.projected_total
+        when f.projected_sd is not null and c.error_high is not null
+            then greatest(f.projected_total, f.projected_total + c.error_high * f.projected_sd)
+    end as projected_high,
+    f.naive_projected_total,
+    f.weekday_rates,
+    f.daily_growth,
+    f.window_days,
+    f.days_remaining,
+    f.projected_sd,
+    c.calibration_source
+from analytics.forecast_projection as f
+left join analytics.forecast_calibration as c
+    on c.tenant = f.tenant and c.quota_name = f.quota_name and c.period_start = f.period_start
+    and c.remaining_from = f.remaining_from
