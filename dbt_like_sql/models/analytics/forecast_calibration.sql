@@ -68,28 +68,46 @@ pooled as (
     group by all
 ),
 
-chosen as (
+calibration_sets as (
+    -- Each set of misses once: a tenant's own for one period, or all tenants' for one month (shared by
+    -- every period of that month that needs it), sorted for the ranks below.
+    select tenant, quota_name, period_start, remaining_from, 'tenant' as source, own_periods as periods,
+           list_sort(own_errors) as errors
+    from own_history
+    where own_periods >= 6
+    union all
+    select null, quota_name, pooled_before, remaining_from, 'pooled', pooled_periods, list_sort(pooled_errors)
+    from pooled
+    where pooled_periods >= 6
+),
+
+quantiles as (
+    -- Split conformal's ranks for n misses: floor((n + 1) * 0.1) and ceil((n + 1) * 0.9), so that a new
+    -- miss falls between them 80 % of the time when it behaves like the past ones.
     select
-        o.tenant, o.quota_name, o.period_start, o.remaining_from,
-        case when o.own_periods >= 6 then 'tenant' when p.pooled_periods >= 6 then 'pooled' end as source,
-        case when o.own_periods >= 6 then o.own_periods else p.pooled_periods end as periods,
-        list_sort(case when o.own_periods >= 6 then o.own_errors else p.pooled_errors end) as errors
-    from own_history as o
-    left join pooled as p
-        on p.quota_name = o.quota_name and p.remaining_from = o.remaining_from and p.pooled_before = o.pooled_before
+        tenant, quota_name, period_start, remaining_from, source, periods,
+        len(errors) as error_count,
+        errors[greatest(1, floor((len(errors) + 1) * 0.1))::integer] as error_low,
+        errors[least(len(errors), ceil((len(errors) + 1) * 0.9))::integer] as error_high
+    from calibration_sets
 )
 
--- Split conformal's ranks for n misses: floor((n + 1) * 0.1) and ceil((n + 1) * 0.9), so that a new
--- miss falls between them 80 % of the time when it behaves like the past ones.
+-- A period's own set when it has one, else the pooled set of its month.
 select
-    tenant,
-    quota_name,
-    period_start,
-    remaining_from,
-    source as calibration_source,
-    periods as calibration_periods,
-    len(errors) as calibration_errors,
-    errors[greatest(1, floor((len(errors) + 1) * 0.1))::integer] as error_low,
-    errors[least(len(errors), ceil((len(errors) + 1) * 0.9))::integer] as error_high
-from chosen
-where source is not null
+    o.tenant,
+    o.quota_name,
+    o.period_start,
+    o.remaining_from,
+    coalesce(t.source, p.source) as calibration_source,
+    coalesce(t.periods, p.periods) as calibration_periods,
+    coalesce(t.error_count, p.error_count) as calibration_errors,
+    coalesce(t.error_low, p.error_low) as error_low,
+    coalesce(t.error_high, p.error_high) as error_high
+from own_history as o
+left join quantiles as t
+    on t.source = 'tenant' and t.tenant = o.tenant and t.quota_name = o.quota_name
+    and t.period_start = o.period_start and t.remaining_from = o.remaining_from
+left join quantiles as p
+    on p.source = 'pooled' and o.own_periods < 6 and p.quota_name = o.quota_name
+    and p.period_start = o.pooled_before and p.remaining_from = o.remaining_from
+where coalesce(t.source, p.source) is not null
