@@ -13,18 +13,19 @@ select
     f.used_to_date,
     f.projected_total,
     -- The projection plus the 10th / 90th percentile of past relative misses times the expected spread;
-    -- widened to hold the projection itself, and never below what is used. Nothing left, or no spread
-    -- expected (every day of the window the same): any multiple of zero is zero. No interval without
-    -- two weeks in the window (no spread) or without calibration.
+    -- widened to hold the projection itself, and never below what is used. Nothing left: no spread.
+    -- No interval without calibration, or without a spread to scale: under two weeks in the window, or
+    -- a window without any spread (a zero-width interval there held 0.2 % of actuals in the sandbox
+    -- backtest: small quantized usage is never exactly as projected).
     case
-        when f.days_remaining = 0 or f.projected_sd = 0 then f.projected_total
-        when f.projected_sd is not null and c.error_low is not null then greatest(f.used_to_date, least(
+        when f.days_remaining = 0 then f.projected_total
+        when f.projected_sd > 0 and c.error_low is not null then greatest(f.used_to_date, least(
             f.projected_total, f.projected_total + c.error_low * f.projected_sd
         ))
     end as projected_low,
     case
-        when f.days_remaining = 0 or f.projected_sd = 0 then f.projected_total
-        when f.projected_sd is not null and c.error_high is not null
+        when f.days_remaining = 0 then f.projected_total
+        when f.projected_sd > 0 and c.error_high is not null
             then greatest(f.projected_total, f.projected_total + c.error_high * f.projected_sd)
     end as projected_high,
     f.naive_projected_total,
