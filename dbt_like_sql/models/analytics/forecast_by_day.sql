@@ -34,7 +34,8 @@ select
     f.window_days,
     f.days_remaining,
     f.projected_sd,
-    c.calibration_source
+    c.calibration_source,
+    c.calibration_periods
 from analytics.forecast_projection as f
 left join analytics.forecast_calibration as c
     on c.tenant = f.tenant and c.quota_name = f.quota_name and c.period_start = f.period_start
