@@ -105,53 +105,75 @@ def test_method_beats_the_naive_run_rate_at_days_7_14_and_21(warehouse):
     assert all(r[1] == 12 * 2 * 9 for r in rows)  # tenants x metrics x complete months (Mar..Nov)
 
 
-def test_interval_coverage_is_measured_and_sane(warehouse):
+def test_every_period_after_the_first_has_an_interval_calibrated_on_earlier_ones(warehouse):
+    """March has nothing before it to calibrate on; every later period uses the periods before it.
+
+    April's first two weeks have none either: their days-remaining groups (15+) have no misses in March,
+    whose first two weeks had no spread (under 14 days of history).
+
+    Its coverage is printed, not asserted: 12 tenants sharing 8 calendar months are too few periods to
+    tell 80 % from 76 % (tests/test_forecast_families.py measures it on enough held-out periods).
+    """
     con, _ = warehouse
-    overall, nominal, intervals, forecasts, width = con.execute(
+    by_period = con.execute(
         """
-        select interval_coverage, nominal_coverage, intervals, forecasts, mean_interval_width_pct
-        from analytics.forecast_accuracy
-        where quota_name = 'all' and days_elapsed_bucket = 'all'
-        """
-    ).fetchone()
-    by_bucket = con.execute(
-        """
-        select days_elapsed_bucket, round(interval_coverage, 3), round(mape, 2), round(naive_mape, 2)
-        from analytics.forecast_accuracy
-        where quota_name = 'all' order by days_from, days_to
+        select period_start, count(*), count(in_interval), avg(in_interval::integer)
+        from analytics.forecast_backtest
+        group by period_start order by period_start
         """
     ).fetchall()
-    print(f"\nnominal {nominal:.2f}, measured {overall:.3f} over {intervals} of {forecasts} forecasts, "
-          f"mean width {width:.1f} % of the actual")
-    print("bucket, coverage, MAPE ours, MAPE naive:", by_bucket)
-    assert float(nominal) == pytest.approx(0.80)
-    assert intervals > 0.9 * forecasts  # only the first two weeks of history lack an interval
-    # Not tuned to the test: a sane interval holds the actual most of the time but not always.
-    assert 0.5 <= overall <= 0.97
+    sources = con.execute(
+        "select period_start, calibration_source, min(calibration_periods), max(calibration_periods) "
+        "from analytics.forecast_calibration group by all order by all"
+    ).fetchall()
+    overall, nominal = con.execute(
+        "select interval_coverage, nominal_coverage from analytics.forecast_accuracy "
+        "where quota_name = 'all' and days_elapsed_bucket = 'all'"
+    ).fetchone()
+    print(f"\nheld-out coverage {overall:.3f} (nominal {nominal:.2f}); by period:",
+          [(str(p), n, None if c is None else round(c, 3)) for p, _, n, c in by_period])
+    print("calibration (period, source, periods):", sources)
+    assert by_period[0][0] == date(2025, 3, 1) and by_period[0][2] == 0
+    assert 0 < by_period[1][2] < by_period[1][1]
+    assert all(intervals == forecasts for _, forecasts, intervals, _ in by_period[2:])
+    # All tenants' misses until a tenant has 6 complete periods of its own (March..August), then its own.
+    assert all(source == "pooled" for period, source, _, _ in sources if period < date(2025, 9, 1))
+    assert all(source == "tenant" for period, source, _, _ in sources if period >= date(2025, 10, 1))
 
 
 def test_backtest_uses_only_data_up_to_each_day(warehouse):
-    """Changing a day's usage changes no forecast made before that day."""
+    """Changing a day's usage changes no forecast and no interval made before that day, of any tenant."""
     con, _ = warehouse
-    before = con.execute(
-        "select as_of_date, projected_total from analytics.forecast_backtest "
-        "where tenant = 'synthetic-00' and quota_name = 'api_calls' and period_start = date '2025-10-01' "
-        "order by as_of_date"
-    ).fetchall()
+    forecasts = (
+        "select tenant, quota_name, as_of_date, period_start, projected_total, projected_low, projected_high "
+        "from analytics.forecast_by_day order by all"
+    )
+    calibration = (
+        "select period_start, remaining_from, error_low, error_high from analytics.forecast_calibration "
+        "where tenant = 'synthetic-00' and quota_name = 'api_calls' order by all"
+    )
+    before, calibration_before = con.execute(forecasts).fetchall(), con.execute(calibration).fetchall()
     day = "tenant = 'synthetic-00' and usage_date = date '2025-10-20'"
     con.execute(f"update raw.usage_daily set api_calls = api_calls * 10 where {day}")
     try:
         build(con, load_project(SQL_FOLDER))  # forecast_by_day is a table: rebuild it on the changed data
-        after = con.execute(
-            "select as_of_date, projected_total from analytics.forecast_backtest "
-            "where tenant = 'synthetic-00' and quota_name = 'api_calls' and period_start = date '2025-10-01' "
-            "order by as_of_date"
-        ).fetchall()
+        after, calibration_after = con.execute(forecasts).fetchall(), con.execute(calibration).fetchall()
     finally:
         con.execute(f"update raw.usage_daily set api_calls = api_calls // 10 where {day}")
         build(con, load_project(SQL_FOLDER))
-    changed = [b[0] for b, a in zip(before, after, strict=True) if b[1] != pytest.approx(a[1], rel=1e-12)]
+    changed = [b[2] for b, a in zip(before, after, strict=True) if not _same_forecast(b, a)]
     assert changed and min(changed) == date(2025, 10, 20)
+    # October's misses now calibrate November's intervals, and nothing before November.
+    moved = {b[0] for b, a in zip(calibration_before, calibration_after, strict=True) if b != a}
+    assert moved == {date(2025, 11, 1)}
+
+
+def _same_forecast(before: tuple, after: tuple) -> bool:
+    """Same key and the same figures up to float noise (a missing interval stays missing)."""
+    return before[:4] == after[:4] and all(
+        (x is None) == (y is None) and (x is None or x == pytest.approx(y, rel=1e-12))
+        for x, y in zip(before[4:], after[4:], strict=True)
+    )
 
 
 def test_data_tests_pass_on_the_synthetic_warehouse(warehouse):

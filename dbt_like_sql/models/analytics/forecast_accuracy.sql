@@ -1,5 +1,6 @@
 -- How good the forecast has been: MAPE of the method and of the naive run-rate by days elapsed in the
--- period, and how often the 80 % interval held the actual total, from analytics.forecast_backtest.
+-- period, and how often the 80 % interval held the actual total, from analytics.forecast_backtest (held
+-- out: each period's interval is calibrated only on periods that ended before it began).
 -- Buckets overlap on purpose: ranges ('1-7' ... '22+'), single days ('7', '14', '21') and 'all' (1+).
 -- quota_name 'all' pools both metrics.
 with buckets (days_elapsed_bucket, days_from, days_to, bucket_order) as (

@@ -1,0 +1,103 @@
+-- Stage 1 of the forecast (docs/forecasting.md): what the method knows at the end of each day, per
+-- tenant and metric with daily detail. Weekday rates over the trailing 28 days, growth from two 8-week
+-- windows, the residual variance around the weekday means, and the running total.
+with spine as (
+    -- One row per calendar day from the tenant's first to its last loaded day; a day in between that
+    -- was never loaded stays null (unknown), so it counts in no mean and no window.
+    select tenant, quota_name, unnest(range(first_date, last_date + 1, interval 1 day))::date as as_of_date
+    from (
+        select tenant, quota_name, min(usage_date) as first_date, max(usage_date) as last_date
+        from analytics.usage_long
+        where quota_name is not null
+        group by tenant, quota_name
+    )
+),
+
+series as (
+    select s.tenant, s.quota_name, s.as_of_date, u.used::double as usage
+    from spine as s
+    left join analytics.usage_long as u
+        on u.tenant = s.tenant and u.usage_date = s.as_of_date and u.quota_name = s.quota_name
+),
+
+same_weekday as (
+    -- The trailing 4 weeks of one weekday: rows are consecutive days, so 3 rows back within a weekday
+    -- is exactly 3 weeks back.
+    select
+        *,
+        sum(usage) over four_weeks as weekday_sum,
+        count(usage) over four_weeks as weekday_days,
+        sum(usage * usage) over four_weeks as weekday_sumsq
+    from series
+    window four_weeks as (
+        partition by tenant, quota_name, isodow(as_of_date) order by as_of_date
+        rows between 3 preceding and current row
+    )
+),
+
+windows as (
+    -- The last 7 days' 4-week figures, oldest first: together the trailing 28 days, one entry per
+    -- weekday (fewer at the start of the series). Then the two 8-week windows and the running total.
+    select
+        tenant, quota_name, as_of_date,
+        list(weekday_sum) over last_week as sums,
+        list(weekday_days) over last_week as day_counts,
+        list(weekday_sumsq) over last_week as sumsqs,
+        sum(usage) over last_56 as sum_56,
+        count(usage) over last_56 as days_56,
+        sum(usage) over prior_56 as sum_prior_56,
+        count(usage) over prior_56 as days_prior_56,
+        coalesce(sum(usage) over (by_day rows between unbounded preceding and current row), 0) as cumulative_usage
+    from same_weekday
+    window
+        by_day as (partition by tenant, quota_name order by as_of_date),
+        last_week as (by_day rows between 6 preceding and current row),
+        last_56 as (by_day rows between 55 preceding and current row),
+        prior_56 as (by_day rows between 111 preceding and 56 preceding)
+),
+
+rates as (
+    select
+        *,
+        coalesce(list_sum(day_counts), 0) as days_28,
+        list_sum(sums) / nullif(list_sum(day_counts), 0) as mean_28,
+        -- Spread of the 28 days around their weekday means: the sum of squares minus
+        -- sum_k S_k^2 / n_k, per degree of freedom (7 means fitted); needs two weeks of data.
+        case
+            when list_sum(day_counts) >= 14 then greatest(
+                coalesce(list_sum(sumsqs), 0)
+                - coalesce(list_sum(list_transform(list_zip(sums, day_counts), lambda w: w[1] * w[1] / nullif(w[2], 0))), 0),
+                0
+            ) / (list_sum(day_counts) - 7)
+        end as residual_variance,
+        -- Growth needs 6 of the 8 weeks in both windows; clamped to [1/2, 2] per 56 days.
+        days_56 >= 42 and days_prior_56 >= 42 and sum_56 > 0 and sum_prior_56 > 0 as has_growth,
+        -- Where ISO weekday i (Monday first) sits in the lists: it was last seen (isodow(as_of_date) - i)
+        -- mod 7 days ago, that many places before the end; below 1 before the series reaches it.
+        list_transform(range(1, 8), lambda i: len(sums) - (isodow(as_of_date) - i + 7) % 7) as weekday_positions
+    from windows
+)
+
+select
+    tenant, quota_name, as_of_date, days_28, residual_variance, cumulative_usage,
+    -- Monday first. A weekday without data in the window takes the window's mean.
+    list_transform(weekday_positions, lambda p: coalesce(
+        case when p >= 1 then sums[p] / nullif(day_counts[p], 0) end, mean_28
+    )) as weekday_rates,
+    case
+        when has_growth then ln(least(greatest((sum_56 / days_56) / (sum_prior_56 / days_prior_56), 0.5), 2.0)) / 56
+        else 0.0
+    end as daily_growth,
+    -- Variance of daily_growth: that of ln(mean) is variance / (days * mean^2) for each window.
+    case
+        when has_growth
+            then residual_variance
+                * (days_56 / (sum_56 * sum_56) + days_prior_56 / (sum_prior_56 * sum_prior_56)) / (56 * 56)
+        else 0.0
+    end as daily_growth_variance,
+    -- Covariance of a 28-day weekday rate's error with daily_growth's: cov(mean_28, mean_56) = variance / 56.
+    case
+        when has_growth then residual_variance / 56 / (sum_56 / days_56) / 56
+        else 0.0
+    end as growth_covariance
+from rates

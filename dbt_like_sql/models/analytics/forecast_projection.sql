@@ -1,0 +1,104 @@
+-- Stage 2 of the forecast (docs/forecasting.md): every projection the method makes, day by day. As of
+-- the end of each UTC day (loaded data up to and including it), the total each metric will reach over
+-- the billing period the next day falls in: days_elapsed 1..days_in_period within a period, and 0 on
+-- the day before a period starts. The projection is what is used so far plus, for each remaining day,
+-- its weekday's rate (analytics.forecast_features) times growth.
+with period_eves as (
+    -- Usage before each period starts: the running total of the earlier periods' totals (periods
+    -- cover every loaded day). Reading forecast_features a second time instead would stop a filter on one
+    -- tenant from reaching the windows.
+    select
+        tenant, period_start, quota_name,
+        coalesce(sum(period_total) over (
+            partition by tenant, quota_name order by period_start
+            rows between unbounded preceding and 1 preceding
+        ), 0) as cumulative_usage
+    from (
+        select tenant, period_start, quota_name, used::double as period_total
+        from analytics.period_quotas
+        where quota_name in ('voice_minutes', 'api_calls')
+    )
+),
+
+forecasts as (
+    -- As of a day: the period it falls in (days_elapsed >= 1) and, on a period's eve, that period (0).
+    select
+        p.tenant,
+        f.quota_name,
+        p.period_start,
+        p.period_end,
+        f.as_of_date,
+        (f.as_of_date - p.period_start + 1)::integer as days_elapsed,
+        p.days_in_period,
+        (p.period_end - f.as_of_date)::integer as days_remaining,
+        -- Two float sums subtracted: clamp the rounding residue of an all-zero stretch at 0.
+        case
+            when f.as_of_date >= p.period_start then greatest(f.cumulative_usage - coalesce(e.cumulative_usage, 0), 0)
+            else 0.0
+        end as used_to_date,
+        f.weekday_rates,
+        f.daily_growth,
+        f.daily_growth_variance,
+        f.growth_covariance,
+        f.residual_variance,
+        f.days_28
+    from analytics.billing_periods as p
+    join analytics.forecast_features as f
+        on f.tenant = p.tenant and f.as_of_date between p.period_start - 1 and p.period_end
+    left join period_eves as e
+        on e.tenant = p.tenant and e.period_start = p.period_start and e.quota_name = f.quota_name
+),
+
+remaining as (
+    select
+        *,
+        -- Whole weeks left take every weekday once; the r leftover days are the weekdays after
+        -- as_of_date's, read from the Monday-first rates written twice to wrap around Sunday.
+        (days_remaining // 7) * list_sum(weekday_rates)
+            + coalesce(list_sum(list_concat(weekday_rates, weekday_rates)[
+                isodow(as_of_date) + 1:isodow(as_of_date) + days_remaining % 7]), 0) as base_remaining,
+        -- From the middle of the 28-day window (13.5 days back) to the middle of the remaining days.
+        13.5 + (days_remaining + 1) / 2.0 as growth_horizon
+    from forecasts
+)
+
+select
+    tenant,
+    quota_name,
+    period_start,
+    period_end,
+    as_of_date,
+    days_elapsed,
+    days_in_period,
+    days_remaining,
+    -- The interval's calibration group (analytics.forecast_calibration): days remaining 1-3, 4-7, 8-14,
+    -- 15-21, 22+; null when nothing remains.
+    case
+        when days_remaining = 0 then null
+        when days_remaining <= 3 then 1
+        when days_remaining <= 7 then 4
+        when days_remaining <= 14 then 8
+        when days_remaining <= 21 then 15
+        else 22
+    end as remaining_from,
+    used_to_date,
+    used_to_date + base_remaining * exp(daily_growth * growth_horizon) as projected_total,
+    -- The spread the method's own noise model expects around projected_total (null under 14 days in the
+    -- window). Not an interval by itself: forecast_calibration learns how many of these spreads the
+    -- real misses span, and forecast_by_day sets the interval from that.
+    sqrt(
+        -- the remaining days' own noise
+        days_remaining * residual_variance * exp(2 * daily_growth * growth_horizon)
+        -- the error of the weekday rates, each a mean over the window
+        + power(days_remaining * exp(daily_growth * growth_horizon), 2) * residual_variance / days_28
+        -- the error of the growth rate
+        + power(base_remaining * exp(daily_growth * growth_horizon) * growth_horizon, 2) * daily_growth_variance
+        -- both errors move together: the 28-day window is half of the recent 56-day one
+        + 2 * days_remaining * base_remaining * exp(2 * daily_growth * growth_horizon) * growth_horizon
+            * growth_covariance
+    ) as projected_sd,
+    case when days_elapsed > 0 then used_to_date / days_elapsed * days_in_period end as naive_projected_total,
+    weekday_rates,
+    daily_growth,
+    days_28 as window_days
+from remaining
