@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 CACHE = Path.home() / ".cache" / "aurion-pipeline"
 VENV = CACHE / "duckdb15-venv"
-DUCKDB_1X = "duckdb>=1.5,<1.6"
+DUCKDB_1X = ("duckdb>=1.5,<1.6", "duckdb-cli>=1.5,<1.6")  # the Python package and the CLI
 TODAY = date(2026, 3, 20)
 
 EVERY_VIEW = textwrap.dedent(
@@ -51,13 +51,14 @@ def duckdb15() -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / "duckdb15-venv.lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test sessions at once build it once
-        if not (VENV / ".installed").exists():
+        marker, wanted = VENV / ".installed", " ".join(DUCKDB_1X)
+        if not marker.exists() or marker.read_text() != wanted:
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-            done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", DUCKDB_1X],
+            done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", *DUCKDB_1X],
                                   capture_output=True, text=True)
             if done.returncode != 0:
-                pytest.skip(f"could not install {DUCKDB_1X} from PyPI: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
-            (VENV / ".installed").write_text(DUCKDB_1X)
+                pytest.skip(f"could not install {wanted} from PyPI: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+            marker.write_text(wanted)
     return python
 
 
@@ -89,6 +90,24 @@ def test_duckdb_1_5_opens_the_analyst_copy_and_every_analytics_view_returns_rows
     assert answer["version"].startswith("1.5.")
     assert answer["rows"], "no analytics view in the copy"
     assert {view: n for view, n in answer["rows"].items() if n == 0} == {}
+
+
+def test_the_duckdb_1_5_cli_opens_the_analyst_copy_read_only_and_every_view_answers(duckdb15, published):
+    with duckdb.connect(str(published), read_only=True) as con:
+        views = [v for (v,) in con.execute(
+            "select view_name from duckdb_views() where schema_name = 'analytics' order by 1").fetchall()]
+    query = " union all ".join(f"select '{v}' as view, count(*) as n from (select * from analytics.\"{v}\" limit 1)"
+                               for v in views)
+    cli = duckdb15.parent / "duckdb"
+
+    version = subprocess.run([str(cli), "--version"], capture_output=True, text=True).stdout
+    done = subprocess.run([str(cli), "-readonly", "-json", str(published), "-c", query], capture_output=True, text=True)
+
+    assert version.startswith("v1.5."), version
+    assert done.returncode == 0, done.stderr.strip().splitlines()[-1:]
+    rows = {r["view"]: r["n"] for r in json.loads(done.stdout)}
+    assert sorted(rows) == views
+    assert {view: n for view, n in rows.items() if n == 0} == {}
 
 
 def test_the_same_copy_still_opens_in_this_duckdb(published):

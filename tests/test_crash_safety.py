@@ -68,7 +68,7 @@ KILLABLE_CLI = textwrap.dedent(
         patch("aurion_pipeline.storage.connection", "publish_analyst_copy", before=True)
     elif point == "mid-publish":
         publish = importlib.import_module("aurion_pipeline.storage.publish")
-        publish.copy_database = counted(half_copy, before=False)
+        publish.write_copy = counted(half_copy, before=False)
     elif point == "inside-models-build":
         patch("aurion_pipeline.sqlmodels.build", "_create_view")
     else:

@@ -64,8 +64,11 @@ def _acquire(handle, data_dir: Path, timeout_s: float) -> None:
             time.sleep(0.05 + random.random() * 0.2)
 
 
-def connect(path: Path, *, read_only: bool = False, timeout_s: float = 120.0) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, retrying while another process holds its lock, for at most `timeout_s`."""
+def connect(path: Path, *, read_only: bool = False, timeout_s: float = 120.0,
+            storage_version: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, retrying while another process holds its lock, for at most `timeout_s`.
+    A file created here is created in `storage_version`'s format (and keeps it for good), so that the
+    analyst copy can be a byte copy that DuckDB 1.x clients open."""
     deadline = time.monotonic() + timeout_s
     delay = 0.05
     try:
@@ -74,7 +77,7 @@ def connect(path: Path, *, read_only: bool = False, timeout_s: float = 120.0) ->
         raise errors.os_failure(path.parent, exc, "creating the data directory") from None
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=_creation_config(path, read_only, storage_version))
         except duckdb.Error as exc:
             if "conflicting lock" not in str(exc).lower():
                 raise errors.duckdb_failure(path, exc, "opening it") from exc
@@ -82,6 +85,13 @@ def connect(path: Path, *, read_only: bool = False, timeout_s: float = 120.0) ->
                 raise WarehouseLockedError(_locked_message(path, str(exc), timeout_s)) from None
             time.sleep(delay + random.random() * delay)
             delay = min(delay * 2, 2.0)
+
+
+def _creation_config(path: Path, read_only: bool, storage_version: str | None) -> dict[str, str]:
+    # Only for a new file: an existing file keeps the format it was created in.
+    if read_only or storage_version is None or path.exists():
+        return {}
+    return {"storage_compatibility_version": storage_version}
 
 
 def _locked_message(path: Path, duck_message: str, timeout_s: float) -> str:
@@ -102,7 +112,7 @@ def open_writer(
     place. On success with `publish_to`, the analyst copy is refreshed (in `storage_version`'s format)
     before the lock is released."""
     with writer_lock(data_dir, timeout_s):
-        con = connect(warehouse_path, timeout_s=timeout_s)
+        con = connect(warehouse_path, timeout_s=timeout_s, storage_version=storage_version)
         try:
             _prepare(con, memory_limit)
             yield con
