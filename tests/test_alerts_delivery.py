@@ -195,3 +195,33 @@ def test_no_secret_in_payloads_or_the_log(setup, receivers):
     for canary in (SECRET.encode(), b"canaryslackpath"):
         assert canary not in sent
         assert canary not in log.log_path(settings.data_dir).read_bytes()
+
+
+@pytest.mark.slow  # imports the whole Dagster definitions (~10 s)
+def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monkeypatch):
+    import dagster as dg
+
+    from aurion_pipeline.defs.alerts.sensors import deliver_alerts_after_load
+
+    settings, env = setup
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    @dg.op
+    def load():
+        pass
+
+    @dg.job(name="usage_job")
+    def stand_in_load():
+        load()
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = stand_in_load.execute_in_process(instance=instance)
+        context = dg.build_run_status_sensor_context(
+            sensor_name="deliver_alerts_after_load", dagster_instance=instance, dagster_run=result.dagster_run,
+            dagster_event=result.get_run_success_event(),
+        )
+        outcome = deliver_alerts_after_load(context)
+    assert "6 new, 6 sent" in outcome.skip_message  # 2 alerts x 3 channels
+    assert len(receivers[0].accepted) == 2 and len(receivers[1].accepted) == 2
+    assert SECRET not in outcome.skip_message

@@ -143,3 +143,23 @@ def read_png(data: bytes) -> tuple[int, int, bytes]:
 )
 def test_the_remote_source_check_catches_what_it_must(html, remote):
     assert bool(REMOTE_SOURCE.search(html) or CSS_IMPORT.search(html)) is remote
+
+
+def test_key_figures_for_the_dagster_ui_are_a_markdown_table_of_the_current_period():
+    import duckdb
+
+    from aurion_pipeline.report.metadata import key_figures
+
+    con = duckdb.connect()
+    con.execute("create schema analytics")
+    con.execute("""create table analytics.plan_utilization as select * from (values
+        ('globex', 'voice_minutes', 2105.0, 1000.0, 210.5, 'overage', true),
+        ('acme', 'voice_minutes', 493.0, 1000.0, 49.3, 'ok', true),
+        ('acme', 'voice_minutes', 900.0, 1000.0, 90.0, 'warning', false))
+        t(tenant, quota_name, used, quota, pct_used, alert_level, is_current)""")
+    table = key_figures(con, "analytics.plan_utilization")["key_figures"].value
+    lines = table.splitlines()
+    assert lines[2].startswith("| tenant | quota | used | limit | pct_used | alert_level |")
+    assert lines[4].startswith("| globex |") and lines[5].startswith("| acme |") and len(lines) == 6  # current only
+    assert key_figures(con, "analytics.usage_daily") == {}
+    assert key_figures(con, "analytics.usage_forecast") == {}  # not built yet: no figures, no failure
