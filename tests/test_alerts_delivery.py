@@ -225,3 +225,45 @@ def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monke
     assert "6 new, 6 sent" in outcome.skip_message  # 2 alerts x 3 channels
     assert len(receivers[0].accepted) == 2 and len(receivers[1].accepted) == 2
     assert SECRET not in outcome.skip_message
+
+
+def test_anomalies_are_delivered_once_per_tenant_day_metric_and_routed_by_basis(setup, receivers, tmp_path):
+    settings, env = setup
+    webhook, slack, smtp = receivers
+    con = duckdb.connect(str(settings.data_dir / "analyst.duckdb"))
+    con.execute("""create table analytics.usage_anomalies as select * from (values
+        ('globex', date '2026-03-18', 'api_calls', 52000.0, 8400.0, 310.0, 9.31, true),
+        ('globex', date '2026-03-18', 'voice_minutes', 160.0, 150.0, 12.0, 0.56, false),
+        ('globex', date '2025-01-05', 'api_calls', 90000.0, 8000.0, 300.0, 12.0, true))
+        t(tenant, usage_date, metric, value, median, mad, score, is_anomaly)""")
+    con.close()
+    path = tmp_path / "routed.yaml"
+    path.write_text(f"""channels:
+  - {{name: ops, kind: webhook, url: "{webhook.url}", secret_env: HOOK_SECRET, bases: [anomaly]}}
+  - {{name: team, kind: slack, url_env: SLACK_URL, bases: [actual], levels: [overage]}}
+""")
+    settings = replace(settings, alerts_file=path)
+    assert deliver(settings, env, NOW).sent == 1  # the flagged recent day; not the unflagged one nor last year's
+    assert deliver(settings, env, NOW + timedelta(hours=1)).sent == 0
+    (body,) = [a["body"] for a in webhook.accepted]
+    assert (body["kind"], body["basis"], body["metric"], body["usage_date"]) == ("anomaly", "anomaly", "api_calls",
+                                                                               "2026-03-18")
+    assert (body["value"], body["expected"], body["score"]) == (52000, 8400, 9.31)
+    assert slack.accepted == []  # routed to actual overages only: neither the anomaly nor warning/critical
+
+
+def test_the_alerts_command_lists_sends_and_tests(setup, receivers, tmp_path, capsys):
+    from aurion_pipeline.alerts.cli import run_alerts_command
+
+    settings, env = setup
+    assert run_alerts_command(settings, env, deliver_now=False, test=None) == 0
+    listed = capsys.readouterr().out
+    assert "6 pending" in listed and receivers[0].requests == 0  # listing records, never sends
+    assert run_alerts_command(settings, env, deliver_now=True, test=None) == 0
+    assert "6 sent" in capsys.readouterr().out
+    down = HttpReceiver("webhook", secret=SECRET)
+    path = tmp_path / "down.yaml"
+    path.write_text(f"channels:\n  - {{name: ops, kind: webhook, url: '{down.url}', secret_env: HOOK_SECRET}}\n")
+    assert run_alerts_command(replace(settings, alerts_file=path), env, deliver_now=False, test="ops") == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "could not connect" in error[0]
