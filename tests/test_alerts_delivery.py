@@ -201,7 +201,7 @@ def test_no_secret_in_payloads_or_the_log(setup, receivers):
 def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monkeypatch):
     import dagster as dg
 
-    from aurion_pipeline.defs.alerts.sensors import deliver_alerts_after_load
+    from aurion_pipeline.defs.alerts.sensors import build_alert_sensors
 
     settings, env = setup
     for name, value in env.items():
@@ -215,6 +215,7 @@ def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monke
     def stand_in_load():
         load()
 
+    deliver_alerts_after_load, _ = build_alert_sensors(stand_in_load, stand_in_load)
     with dg.DagsterInstance.ephemeral() as instance:
         result = stand_in_load.execute_in_process(instance=instance)
         context = dg.build_run_status_sensor_context(
@@ -267,3 +268,12 @@ def test_the_alerts_command_lists_sends_and_tests(setup, receivers, tmp_path, ca
     assert run_alerts_command(replace(settings, alerts_file=path), env, deliver_now=False, test="ops") == 1
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "could not connect" in error[0]
+
+
+def test_sends_left_over_when_the_time_budget_runs_out_stay_due(setup, receivers):
+    settings, env = setup
+    assert deliver(settings, env, NOW, budget_s=0).sent == 0  # recorded, nothing started
+    con = log.open_log(settings.data_dir)
+    assert log.counts(con) == {"pending": 6}
+    con.close()
+    assert deliver(settings, env, NOW).sent == 6
