@@ -16,6 +16,7 @@ from helpers_ops import pipeline_env
 from aurion_pipeline.report.svg import usage_path, utilization_bars
 from aurion_sandbox import DEFAULT_TENANTS, SandboxServer
 
+pytestmark = pytest.mark.timeout(1200)  # the first browser test also runs the demo (minutes on a busy machine)
 TODAY = datetime.now(timezone.utc).date()
 REMOTE_SOURCE = re.compile(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?\s*(https?:)?//""", re.I)
 CSS_IMPORT = re.compile(r"""@import|url\(\s*["']?\s*(https?:)?//""", re.I)
@@ -37,15 +38,16 @@ def test_the_usage_chart_has_actual_forecast_band_and_quota():
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
-    with SandboxServer(tenants=DEFAULT_TENANTS) as api:
+    with SandboxServer(tenants=DEFAULT_TENANTS) as api:  # only for the environment: the demo starts its own
         env = pipeline_env(api, root)
-        start, end = TODAY - timedelta(days=100), TODAY - timedelta(days=1)
-        for args in (["summary"], ["backfill", "--start", start.isoformat(), "--end", end.isoformat()],
-                     ["report", "--out", str(root / "out" / "report.html")]):
-            result = subprocess.run([sys.executable, "-m", "aurion_pipeline.cli", *args], env=env, capture_output=True,
-                                    text=True, timeout=600)
-            assert result.returncode == 0, result.stderr[-2000:]
-    assert (root / "data" / "report.html").exists(), "every load refreshes $AURION_DATA_DIR/report.html"
+    outputs = []
+    for args in (["demo", "--days", "100"], ["report", "--out", str(root / "out" / "report.html")]):
+        result = subprocess.run([sys.executable, "-m", "aurion_pipeline.cli", *args], env=env, capture_output=True,
+                                text=True, timeout=900)
+        assert result.returncode == 0, result.stderr[-2000:]
+        outputs.append(result.stdout)
+    written = root / "data" / "report.html"
+    assert written.exists() and str(written) in outputs[0], "the demo writes report.html and prints its path"
     return root / "out" / "report.html"
 
 
