@@ -277,3 +277,13 @@ def test_sends_left_over_when_the_time_budget_runs_out_stay_due(setup, receivers
     assert log.counts(con) == {"pending": 6}
     con.close()
     assert deliver(settings, env, NOW).sent == 6
+
+
+def test_after_a_load_an_unset_secret_is_one_line_and_does_not_raise(setup, capsys):
+    from aurion_pipeline.alerts.cli import after_load
+
+    settings, env = setup
+    after_load(settings, {k: v for k, v in env.items() if k != "HOOK_SECRET"})
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    assert "alerts not delivered" in line and "HOOK_SECRET" in line and "alerts --deliver" in line
