@@ -1,6 +1,7 @@
 """Exactly-once delivery against real receivers on loopback, from a real analyst.duckdb holding the
 alert views' columns (the SQL that computes them is tested with the models; here they are the input)."""
 
+import subprocess
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
@@ -287,3 +288,34 @@ def test_after_a_load_an_unset_secret_is_one_line_and_does_not_raise(setup, caps
     captured = capsys.readouterr()
     (line,) = captured.err.strip().splitlines()
     assert "alerts not delivered" in line and "HOOK_SECRET" in line and "alerts --deliver" in line
+
+
+@pytest.fixture
+def tls_files(tmp_path):
+    cert, key = tmp_path / "relay.pem", tmp_path / "relay.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["ca_file trusts the relay", "unknown certificate refused"])
+def test_email_over_starttls_verifies_the_relay_before_logging_in(setup, tmp_path, tls_files, trusted):
+    from aurion_pipeline.alerts.channels import load_channels
+    from aurion_pipeline.alerts.senders import send
+
+    relay = SmtpReceiver(user="aurion", password="canary-smtp-pw", tls=tls_files).start()
+    try:
+        ca = f", ca_file: {tls_files[0]}" if trusted else ""
+        path = tmp_path / "mail.yaml"
+        path.write_text(f"channels:\n  - {{name: mail, kind: email, host: 127.0.0.1, port: {relay.port}, "
+                        f"username_env: U, password_env: P, from: a@example.com, to: b@example.com{ca}}}\n")
+        (channel,) = load_channels(path)
+        payload = {"kind": "test", "channel": "mail", "idempotency_key": "aurion-test-1"}
+        outcome = send(channel, {"username": "aurion", "password": "canary-smtp-pw"}, payload)
+    finally:
+        relay.stop()
+    if trusted:
+        assert outcome.status == "sent" and len(relay.messages) == 1
+    else:
+        assert outcome.status == "failed" and "did not verify" in outcome.error and relay.messages == []
