@@ -10,7 +10,7 @@ DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 INSTANCE_CONFIG ?= dagster.yaml
 PG_DAGSTER_HOME ?= $(CURDIR)/.dagster_home_postgres
 
-.PHONY: setup demo test test-slow dev dev-postgres postgres-url bench bench-quick clean
+.PHONY: setup demo test test-slow browsers dev dev-postgres postgres-url bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,13 @@ demo: setup  # data and Dagster home in ./demo/, apart from a real key's ./data
 test: setup
 	$(BIN)/python -m pytest
 
-test-slow: setup
+# The report's browser tests need Debian's chromium; without it (and without apt) they skip, saying why.
+browsers:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) || \
+	  echo "chromium could not be installed; tests/test_report.py's browser tests will be skipped"
+
+test-slow: setup browsers
 	$(BIN)/python -m pytest -m slow
 
 dev: setup

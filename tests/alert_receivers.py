@@ -87,7 +87,8 @@ class HttpReceiver:
 class SmtpReceiver:
     """aiosmtpd on loopback, with AUTH (over plain text: loopback only) checking one user and password."""
 
-    def __init__(self, user: str = "", password: str = "") -> None:
+    def __init__(self, user: str = "", password: str = "", tls: tuple[str, str] | None = None) -> None:
+        """`tls` = (certificate, key) PEM files: the server then offers STARTTLS and requires it."""
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult
 
@@ -106,9 +107,16 @@ class SmtpReceiver:
             return AuthResult(success=ok)
 
         self.port = free_port()
+        extra = {}
+        if tls:
+            import ssl
+
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            extra = {"tls_context": context, "require_starttls": True}
         self._controller = Controller(
             Handler(), hostname="127.0.0.1", port=self.port, authenticator=authenticator if user else None,
-            auth_require_tls=False,
+            auth_require_tls=bool(tls), **extra,
         )
 
     def start(self) -> SmtpReceiver:

@@ -105,6 +105,8 @@ def test_routes(route, alert, accepted):
                      "starttls: false, username_env: U, password_env: P}\n", "in clear", id="password without tls"),
         pytest.param("channels:\n  - {name: m, kind: email, host: h, port: 99999, from: a@b.c, to: x@y.z}\n",
                      "port must be", id="bad port"),
+        pytest.param("channels:\n  - {name: m, kind: email, host: h, from: a@b.c, to: x@y.z, ca_file: /nope.pem}\n",
+                     "ca_file '/nope.pem' is not a readable file", id="missing ca file"),
     ],
 )
 def test_a_bad_file_is_one_line_naming_the_file(tmp_path, text, fragment):

@@ -1,6 +1,7 @@
 """Exactly-once delivery against real receivers on loopback, from a real analyst.duckdb holding the
 alert views' columns (the SQL that computes them is tested with the models; here they are the input)."""
 
+import subprocess
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
@@ -195,3 +196,126 @@ def test_no_secret_in_payloads_or_the_log(setup, receivers):
     for canary in (SECRET.encode(), b"canaryslackpath"):
         assert canary not in sent
         assert canary not in log.log_path(settings.data_dir).read_bytes()
+
+
+@pytest.mark.slow  # imports the whole Dagster definitions (~10 s)
+def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monkeypatch):
+    import dagster as dg
+
+    from aurion_pipeline.defs.alerts.sensors import build_alert_sensors
+
+    settings, env = setup
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    @dg.op
+    def load():
+        pass
+
+    @dg.job(name="usage_job")
+    def stand_in_load():
+        load()
+
+    deliver_alerts_after_load, _ = build_alert_sensors(stand_in_load, stand_in_load)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = stand_in_load.execute_in_process(instance=instance)
+        context = dg.build_run_status_sensor_context(
+            sensor_name="deliver_alerts_after_load", dagster_instance=instance, dagster_run=result.dagster_run,
+            dagster_event=result.get_run_success_event(),
+        )
+        outcome = deliver_alerts_after_load(context)
+    assert "6 new, 6 sent" in outcome.skip_message  # 2 alerts x 3 channels
+    assert len(receivers[0].accepted) == 2 and len(receivers[1].accepted) == 2
+    assert SECRET not in outcome.skip_message
+
+
+def test_anomalies_are_delivered_once_per_tenant_day_metric_and_routed_by_basis(setup, receivers, tmp_path):
+    settings, env = setup
+    webhook, slack, smtp = receivers
+    con = duckdb.connect(str(settings.data_dir / "analyst.duckdb"))
+    con.execute("""create table analytics.usage_anomalies as select * from (values
+        ('globex', date '2026-03-18', 'api_calls', 52000.0, 8400.0, 310.0, 9.31, true),
+        ('globex', date '2026-03-18', 'voice_minutes', 160.0, 150.0, 12.0, 0.56, false),
+        ('globex', date '2025-01-05', 'api_calls', 90000.0, 8000.0, 300.0, 12.0, true))
+        t(tenant, usage_date, metric, value, median, mad, score, is_anomaly)""")
+    con.close()
+    path = tmp_path / "routed.yaml"
+    path.write_text(f"""channels:
+  - {{name: ops, kind: webhook, url: "{webhook.url}", secret_env: HOOK_SECRET, bases: [anomaly]}}
+  - {{name: team, kind: slack, url_env: SLACK_URL, bases: [actual], levels: [overage]}}
+""")
+    settings = replace(settings, alerts_file=path)
+    assert deliver(settings, env, NOW).sent == 1  # the flagged recent day; not the unflagged one nor last year's
+    assert deliver(settings, env, NOW + timedelta(hours=1)).sent == 0
+    (body,) = [a["body"] for a in webhook.accepted]
+    assert (body["kind"], body["basis"], body["metric"], body["usage_date"]) == ("anomaly", "anomaly", "api_calls",
+                                                                               "2026-03-18")
+    assert (body["value"], body["expected"], body["score"]) == (52000, 8400, 9.31)
+    assert slack.accepted == []  # routed to actual overages only: neither the anomaly nor warning/critical
+
+
+def test_the_alerts_command_lists_sends_and_tests(setup, receivers, tmp_path, capsys):
+    from aurion_pipeline.alerts.cli import run_alerts_command
+
+    settings, env = setup
+    assert run_alerts_command(settings, env, deliver_now=False, test=None) == 0
+    listed = capsys.readouterr().out
+    assert "6 pending" in listed and receivers[0].requests == 0  # listing records, never sends
+    assert run_alerts_command(settings, env, deliver_now=True, test=None) == 0
+    assert "6 sent" in capsys.readouterr().out
+    down = HttpReceiver("webhook", secret=SECRET)
+    path = tmp_path / "down.yaml"
+    path.write_text(f"channels:\n  - {{name: ops, kind: webhook, url: '{down.url}', secret_env: HOOK_SECRET}}\n")
+    assert run_alerts_command(replace(settings, alerts_file=path), env, deliver_now=False, test="ops") == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "could not connect" in error[0]
+
+
+def test_sends_left_over_when_the_time_budget_runs_out_stay_due(setup, receivers):
+    settings, env = setup
+    assert deliver(settings, env, NOW, budget_s=0).sent == 0  # recorded, nothing started
+    con = log.open_log(settings.data_dir)
+    assert log.counts(con) == {"pending": 6}
+    con.close()
+    assert deliver(settings, env, NOW).sent == 6
+
+
+def test_after_a_load_an_unset_secret_is_one_line_and_does_not_raise(setup, capsys):
+    from aurion_pipeline.alerts.cli import after_load
+
+    settings, env = setup
+    after_load(settings, {k: v for k, v in env.items() if k != "HOOK_SECRET"})
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    assert "alerts not delivered" in line and "HOOK_SECRET" in line and "alerts --deliver" in line
+
+
+@pytest.fixture
+def tls_files(tmp_path):
+    cert, key = tmp_path / "relay.pem", tmp_path / "relay.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["ca_file trusts the relay", "unknown certificate refused"])
+def test_email_over_starttls_verifies_the_relay_before_logging_in(setup, tmp_path, tls_files, trusted):
+    from aurion_pipeline.alerts.channels import load_channels
+    from aurion_pipeline.alerts.senders import send
+
+    relay = SmtpReceiver(user="aurion", password="canary-smtp-pw", tls=tls_files).start()
+    try:
+        ca = f", ca_file: {tls_files[0]}" if trusted else ""
+        path = tmp_path / "mail.yaml"
+        path.write_text(f"channels:\n  - {{name: mail, kind: email, host: 127.0.0.1, port: {relay.port}, "
+                        f"username_env: U, password_env: P, from: a@example.com, to: b@example.com{ca}}}\n")
+        (channel,) = load_channels(path)
+        payload = {"kind": "test", "channel": "mail", "idempotency_key": "aurion-test-1"}
+        outcome = send(channel, {"username": "aurion", "password": "canary-smtp-pw"}, payload)
+    finally:
+        relay.stop()
+    if trusted:
+        assert outcome.status == "sent" and len(relay.messages) == 1
+    else:
+        assert outcome.status == "failed" and "did not verify" in outcome.error and relay.messages == []

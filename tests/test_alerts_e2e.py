@@ -15,7 +15,7 @@ from helpers_ops import pipeline_env
 
 from aurion_sandbox import SandboxServer, TenantProfile, billing_period, daily_usage
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # nine CLI runs: minutes on a busy 2-core machine
 
 WEBHOOK_SECRET = "canary-whsec-91c2e7"
 SLACK_PATH = "/services/T01/B02/canary-slack-4b8d"

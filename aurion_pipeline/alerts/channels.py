@@ -27,7 +27,7 @@ _ROUTE_KEYS = {"tenants", "levels", "bases"}
 _KEYS = {
     "webhook": {"url", "secret_env"},
     "slack": {"url_env", "webhook_url_env"},
-    "email": {"host", "port", "starttls", "username_env", "password_env", "from", "to"},
+    "email": {"host", "port", "starttls", "ca_file", "username_env", "password_env", "from", "to"},
 }
 
 
@@ -61,6 +61,7 @@ class Channel:
     starttls: bool = True
     sender: str | None = None
     recipients: tuple[str, ...] = ()
+    ca_file: Path | None = None  # PEM of the CA that signed a private SMTP relay's certificate
     secret_envs: tuple[tuple[str, str], ...] = ()
 
     def env_for(self, role: str) -> str | None:
@@ -163,8 +164,17 @@ def _email(entry: dict, name: str, route: Route, at: str) -> Channel:
     envs = (("username", user_env), ("password", password_env)) if user_env else ()
     return Channel(
         name, "email", route, host=host, port=port, starttls=starttls, sender=sender,
-        recipients=tuple(recipients), secret_envs=envs,
+        recipients=tuple(recipients), secret_envs=envs, ca_file=_ca_file(entry.get("ca_file"), at),
     )
+
+
+def _ca_file(value: object, at: str) -> Path | None:
+    if value is None:
+        return None
+    path = Path(str(value)).expanduser()
+    if not isinstance(value, str) or not path.is_file():
+        raise ConfigError(f"{at}: ca_file {value!r} is not a readable file (a PEM certificate of your relay's CA)")
+    return path.resolve()
 
 
 def _check_url(url: str, at: str) -> None:

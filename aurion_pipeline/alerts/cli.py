@@ -3,9 +3,12 @@ delivery lines of `status`, and the step every CLI load ends with (deliver, refr
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Mapping
 from datetime import datetime, timezone
+
+import duckdb
 
 from aurion_pipeline.alerts import log
 from aurion_pipeline.alerts.deliver import configured_channels, deliver, delivery_lock, send_test, sync
@@ -108,8 +111,9 @@ def after_load(settings: Settings, env: Mapping[str, str]) -> None:
     if settings.alerts_file is not None:
         try:
             print(deliver(settings, env).line())
-        except (ConfigError, OSError, RuntimeError) as exc:
-            print(f"aurion-pipeline: alerts not delivered ({exc}); retry: aurion-pipeline alerts --deliver",
+        except (ConfigError, OSError, RuntimeError, duckdb.Error, sqlite3.Error) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            print(f"aurion-pipeline: alerts not delivered ({reason}); retry: aurion-pipeline alerts --deliver",
                   file=sys.stderr)
     from aurion_pipeline.report import refresh_report
 

@@ -51,15 +51,23 @@ def configured_channels(settings: Settings, env: Mapping[str, str]) -> list[tupl
     return [(c, resolve_secrets(c, env)) for c in load_channels(settings.alerts_file)]
 
 
-def deliver(settings: Settings, env: Mapping[str, str], now: datetime | None = None) -> DeliveryReport:
-    """Record the warehouse's current alerts for each channel, then send everything due."""
+def deliver(
+    settings: Settings, env: Mapping[str, str], now: datetime | None = None, *, budget_s: float | None = None
+) -> DeliveryReport:
+    """Record the warehouse's current alerts for each channel, then send everything due. With `budget_s`
+    (a sensor tick has about a minute), no new send starts after that many seconds; the rest stays due."""
     channels = configured_channels(settings, env)
     now = now or datetime.now(timezone.utc)
+    stop_at = time.monotonic() + budget_s if budget_s is not None else None
     with delivery_lock(settings):
         con = log.open_log(settings.data_dir)
         try:
             found = sync(con, settings, [c for c, _ in channels], now)
-            results = [_attempt(con, row, channels, now) for row in log.due(con, [c.name for c, _ in channels], now)]
+            results = []
+            for row in log.due(con, [c.name for c, _ in channels], now):
+                if stop_at is not None and time.monotonic() >= stop_at:
+                    break
+                results.append(_attempt(con, row, channels, now))
             next_retry = con.execute(
                 "select min(next_attempt_at) from alert_deliveries where status = 'failed'"
             ).fetchone()[0]

@@ -33,9 +33,9 @@ from analytics.forecast_accuracy where quota_name = 'all' and days_elapsed_bucke
 """
 
 STYLE = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#222;max-width:1220px}
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#222;max-width:1290px}
 h1{margin-bottom:0} .sub{color:#666;margin-top:4px} section.tenant{border-top:2px solid #ddd;padding-top:8px;margin-top:20px}
-.charts{display:flex;flex-wrap:wrap;gap:12px} table{border-collapse:collapse;margin:6px 0 12px}
+.charts{display:flex;flex-wrap:wrap;gap:8px} table{border-collapse:collapse;margin:6px 0 12px}
 td,th{border-bottom:1px solid #e0e0e0;padding:3px 10px;text-align:left;font-size:13px}
 .lvl-warning{color:#b26a00}.lvl-critical{color:#d84315}.lvl-overage{color:#c62828;font-weight:bold}
 .note{color:#666;font-size:13px}
@@ -58,6 +58,9 @@ def report_html(con: duckdb.DuckDBPyConnection, generated_at: datetime, data_dir
         "<h1>Aurion usage report</h1>"
         f"<p class='sub'>Generated {generated_at:%Y-%m-%d %H:%M} UTC from {escape(data_dir)}; "
         f"{len(tenants)} tenant(s), current billing periods.</p>"
+        "<p class='note'>Bars: share of each quota used, with the 80, 95 and 100 % alert lines. Lines: usage "
+        "accumulated over the period: solid as loaded, dashed as forecast to the period's end, the shaded fan its "
+        "80 % interval, the red dashed line the quota.</p>"
         f"{body}{_accuracy_section(con)}</body></html>"
     )
 
@@ -84,7 +87,7 @@ def _path_chart(quota_name: str, rows: list[dict]) -> str:
     band = None
     if projected and actual:
         band = (actual[-1][0], actual[-1][1], last["period_end"], last["projected_low"], last["projected_high"])
-    title = f"{quota_name}: used this period, forecast to {last['period_end']}"
+    title = f"{quota_name}, cumulative, to {last['period_end']}"
     return svg.usage_path(actual, projected, band, _finite(last["quota"]), title)
 
 

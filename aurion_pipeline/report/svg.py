@@ -11,18 +11,15 @@ ACTUAL, FORECAST, BAND, QUOTA, NAIVE = "#1565c0", "#6a1b9a", "#ce93d8", "#c62828
 THRESHOLDS = (80, 95, 100)
 
 
-def utilization_bars(rows: list[tuple[str, float | None, str, str]], width: int = 560) -> str:
+def utilization_bars(rows: list[tuple[str, float | None, str, str]], width: int = 400) -> str:
     """One horizontal bar per quota: (label, pct_used, alert_level, caption), with the 80/95/100 % lines.
-    Bars beyond 150 % are drawn to the edge and the caption gives the figure."""
+    Bars beyond 125 % are drawn to the edge and the caption gives the figure."""
     label_w, right, bar_h, gap, top = 120, 20, 20, 10, 22
     plot_w = width - label_w - right
-    scale_max = 150.0
+    scale_max = 125.0
     height = top + len(rows) * (bar_h + gap) + 8
     x = lambda pct: label_w + plot_w * min(max(pct, 0.0), scale_max) / scale_max  # noqa: E731
     parts = [_svg_open(width, height, "utilization of each quota against its plan")]
-    for pct in THRESHOLDS:
-        parts.append(_line(x(pct), top - 6, x(pct), height - 6, "#555", dash="4 3"))
-        parts.append(_text(x(pct), top - 10, f"{pct} %", size=10, anchor="middle"))
     for i, (label, pct, level, caption) in enumerate(rows):
         y = top + i * (bar_h + gap)
         parts.append(_text(label_w - 6, y + bar_h * 0.7, label, anchor="end"))
@@ -31,6 +28,10 @@ def utilization_bars(rows: list[tuple[str, float | None, str, str]], width: int 
             color = LEVEL_COLORS.get(level, "#607d8b")
             parts.append(f'<rect x="{label_w}" y="{y}" width="{x(pct) - label_w:.1f}" height="{bar_h}" fill="{color}"/>')
         parts.append(_text(label_w + 4, y + bar_h * 0.7, caption, size=11, color="#000"))
+    for pct, anchor in zip(THRESHOLDS, ("end", "middle", "start")):  # on top of the bars; labels spread apart
+        parts.append(_line(x(pct), top - 6, x(pct), height - 6, "#222", dash="4 3"))
+        parts.append(_text(x(pct) + {"end": -2, "middle": 0, "start": 2}[anchor], top - 9, f"{pct}%", size=10,
+                           anchor=anchor))
     return "".join(parts) + "</svg>"
 
 
@@ -40,7 +41,7 @@ def usage_path(
     band: tuple[date, float, date, float | None, float | None] | None,
     quota: float | None,
     title: str,
-    width: int = 560,
+    width: int = 400,
     height: int = 220,
 ) -> str:
     """Cumulative usage of the period: loaded days (solid), the forecast path (dashed), its 80 %

@@ -15,6 +15,9 @@ from aurion_pipeline.config import load_settings
 from aurion_pipeline.defs.names import Names
 from aurion_pipeline.report import refresh_report
 
+# Dagster gives a sensor tick about 60 s; sends not started within this stay due for the next tick.
+SEND_BUDGET_S = 35
+
 
 def build_alert_sensors(usage_job, summary_job, names: Names = Names()) -> list[dg.SensorDefinition]:
     """The two alert sensors, watching the given load jobs (built by `aurion_pipeline.build_defs`)."""
@@ -31,7 +34,7 @@ def build_alert_sensors(usage_job, summary_job, names: Names = Names()) -> list[
         settings = load_settings()
         done = [f"after run {context.dagster_run.run_id[:8]}"]
         if settings.alerts_file is not None:
-            done.append(deliver(settings, os.environ).line())
+            done.append(deliver(settings, os.environ, budget_s=SEND_BUDGET_S).line())
         path = refresh_report(settings)
         done.append(f"report {'refreshed' if path else 'not refreshed (see the log)'}")
         return dg.SkipReason("; ".join(done))
@@ -40,7 +43,8 @@ def build_alert_sensors(usage_job, summary_job, names: Names = Names()) -> list[
         name=names.name("retry_alert_deliveries"),
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Every minute: re-send alert deliveries that failed and whose retry is due (backoff from 30 s).",
+        description="Every minute: send alert deliveries still pending, and failed ones whose retry is due "
+        "(backoff from 30 s).",
     )
     def retry_alert_deliveries(context: dg.SensorEvaluationContext):
         settings = load_settings()
@@ -49,13 +53,14 @@ def build_alert_sensors(usage_job, summary_job, names: Names = Names()) -> list[
         con = log.open_log(settings.data_dir)
         try:
             waiting = con.execute(
-                "select count(*) from alert_deliveries where status = 'failed' and next_attempt_at <= ?",
+                "select count(*) from alert_deliveries where status in ('pending', 'failed')"
+                " and coalesce(next_attempt_at, '') <= ?",
                 [log.stamp(datetime.now(timezone.utc))],
             ).fetchone()[0]
         finally:
             con.close()
         if not waiting:
-            return dg.SkipReason("no retry due")
-        return dg.SkipReason(deliver(settings, os.environ).line())
+            return dg.SkipReason("nothing due")
+        return dg.SkipReason(deliver(settings, os.environ, budget_s=SEND_BUDGET_S).line())
 
     return [deliver_alerts_after_load, retry_alert_deliveries]
