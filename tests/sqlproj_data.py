@@ -1,5 +1,6 @@
 """The small good warehouse the SQL runner tests build on: raw tables, acme on starter, beta on enterprise."""
 
+import functools
 from pathlib import Path
 
 import duckdb
@@ -36,7 +37,6 @@ def build_models_warehouse(path, daily: list[tuple], summaries: list[dict] = (),
     `plans` are declared plans (tenant -> plan) for raw.tenant_plans.
     """
     from aurion_pipeline.sqlmodels.build import build
-    from aurion_pipeline.sqlmodels.project import load_project
 
     con = duckdb.connect(str(path))
     con.execute(SCHEMA_SQL.read_text())
@@ -59,5 +59,13 @@ def build_models_warehouse(path, daily: list[tuple], summaries: list[dict] = (),
         from aurion_pipeline.storage.load import replace_declared_plans
 
         replace_declared_plans(con, plans)
-    build(con, load_project(SQL_FOLDER))
+    build(con, sql_project())
     return con
+
+
+@functools.cache
+def sql_project():
+    """The repository's SQL project, parsed once per test session (sqlglot takes seconds on a busy machine)."""
+    from aurion_pipeline.sqlmodels.project import load_project
+
+    return load_project(SQL_FOLDER)
