@@ -171,3 +171,18 @@ def family_scores(con: duckdb.DuckDBPyConnection, evaluate_from: date | None = N
         """,
         [evaluate_from],
     ).df()
+
+
+def coverage_by_source(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Held-out coverage per family and calibration source: the tenant's own misses, or all tenants'."""
+    return con.execute(
+        """
+        select split_part(b.tenant, '-', 1) as family, f.calibration_source, count(*) as intervals,
+               avg(b.in_interval::integer) as coverage
+        from analytics.forecast_backtest as b
+        join analytics.forecast_by_day as f using (tenant, quota_name, period_start, as_of_date)
+        where b.in_interval is not null
+        group by all
+        order by all
+        """
+    ).df()

@@ -14,7 +14,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from forecast_families import FAMILIES, family_scores, family_usage, family_warehouse
+from forecast_families import FAMILIES, coverage_by_source, family_scores, family_usage, family_warehouse
 
 
 def _report(scores: pd.DataFrame) -> str:
@@ -31,10 +31,12 @@ def _measure(tmp_path, tenants_per_family: int, days: int, evaluate_from: date |
     con = family_warehouse(tmp_path / "warehouse.duckdb", usage)
     try:
         scores = family_scores(con, evaluate_from)
+        by_source = coverage_by_source(con)
     finally:
         con.close()
     print(f"\n{tenants_per_family} tenants per family x {days} days, periods from {evaluate_from or 'the first'}:\n"
           + _report(scores))
+    print("coverage by calibration source (all periods):\n" + by_source.round(3).to_string(index=False))
     return scores
 
 

@@ -3,19 +3,20 @@
 -- (used_to_date / days_elapsed * days_in_period). A period is complete when every one of its days is
 -- loaded. The last day of a period (days_elapsed = days_in_period, no day left to forecast) is left out.
 with actuals as (
-    select tenant, period_start, voice_minutes, api_calls
-    from analytics.period_usage
-    where days_loaded = days_in_period
+    -- Complete periods: every day loaded.
+    select tenant, period_start, quota_name, used::double as actual_total
+    from analytics.period_quotas
+    where quota_name in ('voice_minutes', 'api_calls') and days_loaded = period_end - period_start + 1
 ),
 
 compared as (
     select
         f.tenant, f.quota_name, f.period_start, f.period_end, f.days_in_period, f.as_of_date, f.days_elapsed,
         f.used_to_date,
-        case f.quota_name when 'voice_minutes' then a.voice_minutes else a.api_calls end::double as actual_total,
+        a.actual_total,
         f.projected_total, f.projected_low, f.projected_high, f.naive_projected_total
     from analytics.forecast_by_day as f
-    join actuals as a on a.tenant = f.tenant and a.period_start = f.period_start
+    join actuals as a on a.tenant = f.tenant and a.period_start = f.period_start and a.quota_name = f.quota_name
     where f.days_elapsed < f.days_in_period
 )
 

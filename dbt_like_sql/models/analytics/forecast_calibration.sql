@@ -8,9 +8,10 @@
 -- periods that ended in the 365 days before the period's month. So no interval is judged on the
 -- periods that calibrated it, and each only uses data loaded before its period began.
 with actuals as (
-    select tenant, period_start, voice_minutes, api_calls
-    from analytics.period_usage
-    where days_loaded = days_in_period
+    -- Complete periods: every day loaded.
+    select tenant, period_start, quota_name, used::double as actual_total
+    from analytics.period_quotas
+    where quota_name in ('voice_minutes', 'api_calls') and days_loaded = period_end - period_start + 1
 ),
 
 period_errors as (
@@ -18,12 +19,9 @@ period_errors as (
     -- expected spread is zero (an all-zero window) or unknown have no relative miss.
     select
         f.tenant, f.quota_name, f.period_start, f.period_end, f.remaining_from,
-        list(
-            ((case f.quota_name when 'voice_minutes' then a.voice_minutes else a.api_calls end) - f.projected_total)
-            / f.projected_sd
-        ) as errors
+        list((a.actual_total - f.projected_total) / f.projected_sd) as errors
     from analytics.forecast_projection as f
-    join actuals as a on a.tenant = f.tenant and a.period_start = f.period_start
+    join actuals as a on a.tenant = f.tenant and a.period_start = f.period_start and a.quota_name = f.quota_name
     where f.remaining_from is not null and f.projected_sd > 0
     group by all
 ),
