@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -23,12 +24,26 @@ LOAD = LoadSummary(
     failed_windows=(FailedWindow("initech", date(2026, 1, 1), date(2026, 1, 31), "401: key rejected; check AURION_KEY_INITECH"),),
 )
 OUTCOME = RunOutcome(run_id="r1", succeeded=True, load=LOAD, summaries=(), failed_checks=(), error=None)
+CLEAN = RunOutcome(run_id="r0", succeeded=True, load=replace(LOAD, failed_windows=()), summaries=(), failed_checks=(),
+                   error=None)
+
+
+@pytest.mark.parametrize(
+    "outcome, verdict",
+    [
+        pytest.param(CLEAN, "run r0 succeeded", id="all loaded"),
+        pytest.param(OUTCOME, "run r1 finished, but not everything was loaded (below)", id="a window failed"),
+        pytest.param(replace(OUTCOME, succeeded=False, error="boom"), "run r1 FAILED", id="the run failed"),
+    ],
+)
+def test_the_first_line_says_whether_everything_was_loaded(outcome, verdict):
+    assert result_block("backfill", outcome, [], Path("a.duckdb"))[0] == f"backfill: {verdict}"
 
 
 def test_the_result_block_reports_every_figure_of_the_load():
     text = "\n".join(result_block("backfill", OUTCOME, ["acme voice_minutes: overage (actual, since 2026-01-20)"],
                                   Path("/srv/data/analyst.duckdb")))
-    for expected in ["run r1 succeeded", "tenants           2", "days loaded       90 (180 rows, 4 zero-filled",
+    for expected in ["tenants           2", "days loaded       90 (180 rows, 4 zero-filled",
                      "requests          6 (1 retried)", "windows rejected  1",
                      "initech 2026-01-01..2026-01-31: 401: key rejected",
                      "finish with: aurion-pipeline backfill --start 2026-01-01 --end 2026-01-31 --missing-only",
@@ -71,8 +86,8 @@ def test_progress_is_one_plain_line_per_committed_round_off_a_terminal():
                 "tenants_done": 0 if i == 1 else 5, "tenants": 5}})
     logger.info("after the run", extra={"progress": {"event": "round"}})  # handler gone: nothing drawn
     assert stream.getvalue().splitlines() == [
-        "  round 1/2: 100 rows, 0/5 tenants done, 5/10 windows committed",
-        "  round 2/2: 200 rows, 5/5 tenants done, 10/10 windows committed",
+        "  round 1/2: 100 rows, 0/5 tenants done, 5/10 windows done",
+        "  round 2/2: 200 rows, 5/5 tenants done, 10/10 windows done",
     ]
 
 

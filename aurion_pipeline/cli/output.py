@@ -23,7 +23,7 @@ MAX_LISTED = 10  # rejected windows, alerts: beyond this, `status` and `sql` sho
 
 
 class ProgressHandler(logging.Handler):
-    """Draws each committed round of a load: a bar (windows committed of all windows) on a terminal,
+    """Draws each committed round of a load: a bar (windows done of all windows) on a terminal,
     else one line per round."""
 
     def __init__(self, stream: TextIO, tty: bool):
@@ -44,7 +44,7 @@ class ProgressHandler(logging.Handler):
         text = (f"round {info['round']}/{info['rounds']}: {info['rows']} rows, "
                 f"{info['tenants_done']}/{info['tenants']} tenants done")
         if self.bar is None:
-            self.stream.write(f"  {text}, {info['windows']}/{info['windows_total']} windows committed\n")
+            self.stream.write(f"  {text}, {info['windows']}/{info['windows_total']} windows done\n")
             self.stream.flush()
             return
         if self.task is None:
@@ -79,7 +79,12 @@ def progress_shown(stream: TextIO | None = None) -> Iterator[ProgressHandler]:
 def result_block(command: str, outcome: RunOutcome, alerts: list[str], analyst_path: Path) -> list[str]:
     """The lines a person reads after a load: what reached the warehouse, what did not and why,
     which alerts fire now, and where to look."""
-    verdict = "succeeded" if outcome.succeeded else "FAILED"
+    if outcome.exit_code == 0:
+        verdict = "succeeded"
+    elif outcome.succeeded:
+        verdict = "finished, but not everything was loaded (below)"
+    else:
+        verdict = "FAILED"
     lines = [f"{command}: run {outcome.run_id} {verdict}"]
     if outcome.load:
         lines += load_lines(outcome.load)
