@@ -233,11 +233,12 @@ def test_anomalies_are_delivered_once_per_tenant_day_metric_and_routed_by_basis(
     settings, env = setup
     webhook, slack, smtp = receivers
     con = duckdb.connect(str(settings.data_dir / "analyst.duckdb"))
+    # The columns of dbt_like_sql's analytics.usage_anomalies, which lists only the days above its threshold.
     con.execute("""create table analytics.usage_anomalies as select * from (values
-        ('globex', date '2026-03-18', 'api_calls', 52000.0, 8400.0, 310.0, 9.31, true),
-        ('globex', date '2026-03-18', 'voice_minutes', 160.0, 150.0, 12.0, 0.56, false),
-        ('globex', date '2025-01-05', 'api_calls', 90000.0, 8000.0, 300.0, 12.0, true))
-        t(tenant, usage_date, metric, value, median, mad, score, is_anomaly)""")
+        ('globex', date '2026-03-18', 'api_calls', 52000.0, 8400.0, 0.12, 4650.0, 9.31, 6.0, 'spike', 56, 56),
+        ('globex', date '2025-01-05', 'api_calls', 90000.0, 8000.0, 0.1, 800.0, 12.0, 6.0, 'spike', 56, 56))
+        t(tenant, usage_date, metric, value, median, spread, scale, score, threshold, direction, history_days,
+          spread_days)""")
     con.close()
     path = tmp_path / "routed.yaml"
     path.write_text(f"""channels:
@@ -245,12 +246,12 @@ def test_anomalies_are_delivered_once_per_tenant_day_metric_and_routed_by_basis(
   - {{name: team, kind: slack, url_env: SLACK_URL, bases: [actual], levels: [overage]}}
 """)
     settings = replace(settings, alerts_file=path)
-    assert deliver(settings, env, NOW).sent == 1  # the flagged recent day; not the unflagged one nor last year's
+    assert deliver(settings, env, NOW).sent == 1  # the recent day; not last year's (older than the max age)
     assert deliver(settings, env, NOW + timedelta(hours=1)).sent == 0
     (body,) = [a["body"] for a in webhook.accepted]
     assert (body["kind"], body["basis"], body["metric"], body["usage_date"]) == ("anomaly", "anomaly", "api_calls",
                                                                                "2026-03-18")
-    assert (body["value"], body["expected"], body["score"]) == (52000, 8400, 9.31)
+    assert (body["value"], body["expected"], body["score"], body["direction"]) == (52000, 8400, 9.31, "spike")
     assert slack.accepted == []  # routed to actual overages only: neither the anomaly nor warning/critical
 
 

@@ -107,8 +107,14 @@ def _anomaly(r: dict) -> Alert:
         "value": _num(r.get("value")),
         "expected": _num(_first(r, "median", "baseline", "expected")),
         "score": _num(_first(r, "score", "robust_z"), 2),
+        "direction": r.get("direction") or _direction(r),  # spike | drop
     }
     return Alert(key, "anomaly", r["tenant"], "anomaly", "anomaly", r["metric"], r["usage_date"], payload)
+
+
+def _direction(row: dict) -> str | None:
+    value, expected = row.get("value"), _first(row, "median", "baseline", "expected")
+    return None if value is None or expected is None else ("spike" if value > expected else "drop")
 
 
 def _flagged(row: dict) -> bool:

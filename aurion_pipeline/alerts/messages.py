@@ -49,9 +49,10 @@ def text(payload: dict) -> str:
 def _anomaly_text(payload: dict) -> str:
     expected = f", against a weekday norm of {_n(payload['expected'])}" if payload.get("expected") is not None else ""
     score = f" (score {payload['score']:g})" if payload.get("score") is not None else ""
+    how = {"spike": "far above", "drop": "far below"}.get(payload.get("direction"), "far outside")
     return (
         f"{payload['tenant']}: {_metric(payload['metric'])} on {payload['usage_date']} was "
-        f"{_n(payload['value'])}{expected}{score}: far outside its usual range."
+        f"{_n(payload['value'])}{expected}{score}: {how} its usual level for that weekday."
     )
 
 

@@ -109,10 +109,11 @@ def _anomalies_table(anomalies: list[dict]) -> str:
         return ""
     rows = "".join(
         f"<tr><td>{a['usage_date']}</td><td>{escape(str(a.get('metric')))}</td><td>{_fmt(a.get('value'))}</td>"
-        f"<td>{_fmt(a.get('median'))}</td><td>{_fmt(a.get('score'))}</td></tr>" for a in flagged[:20]
+        f"<td>{_fmt(a.get('median'))}</td><td>{escape(str(a.get('direction') or ''))}</td>"
+        f"<td>{_fmt(a.get('score'))}</td></tr>" for a in flagged[:20]
     )
     return ("<h3>Usage anomalies (last 5 weeks)</h3><table><tr><th>day</th><th>metric</th><th>value</th>"
-            f"<th>weekday norm</th><th>score</th></tr>{rows}</table>")
+            f"<th>weekday norm</th><th></th><th>score</th></tr>{rows}</table>")
 
 
 def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
