@@ -211,6 +211,7 @@ def test_the_api_key_never_reaches_metadata_logs_parquet_or_duckdb(httpserver, t
             assert secret.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 def test_a_retried_request_is_counted_as_a_retry_not_a_request(api, resources):
     api.fail_next(1, status=503, retry_after=0)
     result = dg.materialize([usage_daily], partition_key="2026-11-03", resources=resources)
@@ -218,6 +219,7 @@ def test_a_retried_request_is_counted_as_a_retry_not_a_request(api, resources):
     assert (observed["details_requests"].value, observed["retries"].value, observed["rows"].value) == (2, 1, 2)
 
 
+@pytest.mark.slow
 def test_the_usage_job_publishes_the_analyst_copy_once_after_the_models_and_records_declared_plans(
     api, tmp_path, monkeypatch
 ):
