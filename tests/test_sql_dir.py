@@ -45,7 +45,8 @@ def test_pyproject_lists_every_subpackage():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     on_disk = {
         ".".join(d.relative_to(ROOT).parts)
-        for d in [ROOT / "aurion_pipeline", *(ROOT / "aurion_pipeline").rglob("*")]
+        for top in ("aurion_pipeline", "aurion_sandbox")
+        for d in [ROOT / top, *(ROOT / top).rglob("*")]
         if d.is_dir() and any(d.glob("*.py"))
     }
     assert listed == on_disk | {"aurion_pipeline._sql"}
@@ -55,7 +56,7 @@ def build_wheel(tmp_path: Path) -> Path:
     """A wheel of the project, built from a copy so the checkout gets no build/ folder."""
     src = tmp_path / "src"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for folder in ("aurion_pipeline", "dbt_like_sql"):
+    for folder in ("aurion_pipeline", "aurion_sandbox", "dbt_like_sql"):
         shutil.copytree(ROOT / folder, src / folder, ignore=ignore)
     for file in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / file, src / file)
