@@ -53,6 +53,14 @@ def test_the_result_block_reports_every_figure_of_the_load():
         assert expected in text, expected
 
 
+def test_dropped_rows_are_counted_after_the_rejected_windows():
+    lines = result_block("backfill", replace(OUTCOME, load=replace(LOAD, dropped=("acme 2026-02-01: outside",))), [],
+                         Path("a.duckdb"))
+    rejected = next(i for i, line in enumerate(lines) if line.startswith("  windows rejected"))
+    assert lines[rejected + 1].startswith("    initech 2026-01-01..2026-01-31")
+    assert lines[rejected + 3] == "  rows dropped      1 (outside the window or exact repeats)"
+
+
 def test_a_summary_prints_what_it_captured_per_tenant_and_what_it_could_not():
     summaries = (
         SummaryLine("acme", date(2026, 1, 1), date(2026, 1, 31), "professional", "active",

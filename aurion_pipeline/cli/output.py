@@ -106,21 +106,29 @@ def load_lines(load: LoadSummary) -> list[str]:
         f"  days loaded       {load.days} ({load.rows} rows, {load.filled_days} zero-filled days the API omitted)",
         f"  requests          {load.requests} ({load.retries} retried)",
         f"  windows rejected  {len(load.failed_windows) or 'none'}",
-        *(f"    {w.tenant} {w.start}..{w.end}: {w.error}" for w in load.failed_windows[:MAX_LISTED]),
+        *rejected_window_lines(load),
     ]
-    if len(load.failed_windows) > MAX_LISTED:
-        lines.append(f"    ... {len(load.failed_windows) - MAX_LISTED} more: aurion-pipeline status")
-    if load.failed_windows:
-        first, last = min(w.start for w in load.failed_windows), max(w.end for w in load.failed_windows)
-        lines.append(f"    the other windows are loaded; once the cause is fixed, finish with: "
-                     f"aurion-pipeline backfill --start {first} --end {last} --missing-only")
-    lines += [
+    if load.dropped:
+        lines.append(f"  rows dropped      {len(load.dropped)} (outside the window or exact repeats)")
+    return [
+        *lines,
         f"  values restated   {load.restated_values}" + (" (see raw.usage_restatements)" if load.restated_values else ""),
         f"  new fields        {', '.join(load.new_fields) or 'none'}" + (" (kept in _extra)" if load.new_fields else ""),
         f"  elapsed           {load.elapsed_s:.1f} s",
     ]
-    if load.dropped:
-        lines.insert(5, f"  rows dropped      {len(load.dropped)} (outside the window or exact repeats)")
+
+
+def rejected_window_lines(load: LoadSummary) -> list[str]:
+    """Each window not loaded (tenant, window, reason), and the command that finishes them."""
+    failed = load.failed_windows
+    if not failed:
+        return []
+    lines = [f"    {w.tenant} {w.start}..{w.end}: {w.error}" for w in failed[:MAX_LISTED]]
+    if len(failed) > MAX_LISTED:
+        lines.append(f"    ... {len(failed) - MAX_LISTED} more: aurion-pipeline status")
+    first, last = min(w.start for w in failed), max(w.end for w in failed)
+    lines.append("    the other windows are loaded; once the cause is fixed, finish with: "
+                 f"aurion-pipeline backfill --start {first} --end {last} --missing-only")
     return lines
 
 
