@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from datetime import date, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 CACHE = Path.home() / ".cache" / "aurion-pipeline"
 VENV = CACHE / "duckdb15-venv"
 DUCKDB_1X = ("duckdb>=1.5,<1.6", "duckdb-cli>=1.5,<1.6")  # the Python package and the CLI
-TODAY = date(2026, 3, 20)
+TODAY = datetime.now(timezone.utc).date()  # as the demo: views about "this period" follow the real calendar
 
 EVERY_VIEW = textwrap.dedent(
     """
