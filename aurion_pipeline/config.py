@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -219,3 +219,13 @@ def parse_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false")
+
+
+def check_range(settings: Settings, start: date, end: date) -> None:
+    """A range of days a backfill may load: in order, from AURION_START_DATE, complete UTC days only."""
+    if start > end:
+        raise ConfigError(f"--start {start} is after --end {end}")
+    if start < settings.start_date:
+        raise ConfigError(f"--start {start} is before AURION_START_DATE ({settings.start_date}); lower AURION_START_DATE")
+    if end >= datetime.now(timezone.utc).date():
+        raise ConfigError(f"--end {end} is not a complete UTC day yet; the latest day you can load is yesterday")

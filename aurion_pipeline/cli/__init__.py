@@ -9,10 +9,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 
-from aurion_pipeline.config import ConfigError, Settings, load_settings, require_api_keys
+from aurion_pipeline.config import (
+    ConfigError,
+    Settings,
+    check_range,
+    load_settings,
+    require_api_keys,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 FETCHING = ("backfill", "summary")  # commands that call the API: their keys must be set
@@ -113,15 +119,6 @@ def settings_for(args: argparse.Namespace, env: os._Environ | dict[str, str]) ->
 
         preflight(settings, env)  # a bad alerts file stops here, before any run
     return settings
-
-
-def check_range(settings: Settings, start: date, end: date) -> None:
-    if start > end:
-        raise ConfigError(f"--start {start} is after --end {end}")
-    if start < settings.start_date:
-        raise ConfigError(f"--start {start} is before AURION_START_DATE ({settings.start_date}); lower AURION_START_DATE")
-    if end >= datetime.now(timezone.utc).date():
-        raise ConfigError(f"--end {end} is not a complete UTC day yet; the latest day you can load is yesterday")
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

@@ -14,10 +14,15 @@ from pathlib import Path
 
 from aurion_pipeline.alerts.cli import after_load
 from aurion_pipeline.cli.loads import run_and_report
+from aurion_pipeline.config import load_settings, require_api_keys
 from aurion_pipeline.ops import status as report
 from aurion_pipeline.ops.query import print_query
-from aurion_pipeline.config import load_settings, require_api_keys
-from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
+from aurion_sandbox import (
+    DEFAULT_TENANTS,
+    SandboxServer,
+    sandbox_env,
+    write_tenants_file,
+)
 
 STANDING = """
 select tenant, plan, quota_name, round(used, 1) as used, quota, round(pct_used, 1) as pct_used, alert_level

@@ -14,11 +14,14 @@ import duckdb
 
 from aurion_pipeline.cli.output import failure_lines, progress_shown, result_block
 from aurion_pipeline.config import Settings
+from aurion_pipeline.ops.status import CURRENT_ALERTS
 from aurion_pipeline.storage import Warehouse
 
 
 def run_and_report(args: argparse.Namespace, settings: Settings) -> int:
-    from aurion_pipeline.cli import runs  # imports Dagster: only once every setting has been checked
+    from aurion_pipeline.cli import (
+        runs,  # imports Dagster: only once every setting has been checked
+    )
 
     runs.ensure_dagster_home(settings.dagster_home)
     quiet = not args.verbose
@@ -59,16 +62,6 @@ def _python_logs_shown(verbose: bool) -> Iterator[None]:
         yield
     finally:
         root.removeHandler(handler)
-
-
-CURRENT_ALERTS = """
-select tenant, quota_name, basis, arg_max(alert_level, severity) as alert_level,
-       arg_max(first_reached_on, severity) as reached_on
-from analytics.billing_alerts
-where is_current
-group by all
-order by tenant, quota_name, basis
-"""
 
 
 def current_alerts(warehouse: Warehouse) -> list[str]:

@@ -31,7 +31,13 @@ class ProgressHandler(logging.Handler):
         self.stream, self.bar, self.task = stream, None, None
         if tty:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TextColumn("windows"), TimeElapsedColumn(), console=Console(file=stream),

@@ -7,7 +7,12 @@ from datetime import date
 
 import dagster as dg
 
-from aurion_pipeline.cli.outcome import FailedWindow, LoadSummary, RunOutcome, SummaryLine
+from aurion_pipeline.cli.outcome import (
+    FailedWindow,
+    LoadSummary,
+    RunOutcome,
+    SummaryLine,
+)
 from aurion_pipeline.defs.names import Names
 from aurion_pipeline.storage import Warehouse
 from aurion_pipeline.storage.load import failed_windows

@@ -10,7 +10,7 @@ import shutil
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import dagster as dg
 from aurion_pipeline.cli.outcome import RunOutcome
 from aurion_pipeline.cli.run_events import outcome_from_result
 from aurion_pipeline.cli.stale_runs import fail_runs_of_dead_processes, process_tags
-from aurion_pipeline.config import ConfigError, Settings
+from aurion_pipeline.config import ConfigError, Settings, check_range
 from aurion_pipeline.defs import build_defs
 from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig
 from aurion_pipeline.defs.aurion_usage.jobs import usage_job_config
@@ -56,7 +56,7 @@ def backfill(
     commit_rows: int = 0, quiet: bool = False,
 ) -> RunOutcome:
     """One run of usage_job over the partitions start..end (and the summaries it lacks)."""
-    _check_range(settings, start, end)
+    check_range(settings, start, end)
     unknown = sorted(set(tenants) - {t.name for t in settings.tenants})
     if unknown:
         configured = ", ".join(t.name for t in settings.tenants)
@@ -112,12 +112,3 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
             fcntl.flock(lock, fcntl.LOCK_UN)
     with instance:
         yield instance
-
-
-def _check_range(settings: Settings, start: date, end: date) -> None:
-    if start > end:
-        raise ConfigError(f"--start {start} is after --end {end}")
-    if start < settings.start_date:
-        raise ConfigError(f"--start {start} is before the first partition {settings.start_date}; lower AURION_START_DATE")
-    if end >= datetime.now(timezone.utc).date():
-        raise ConfigError(f"--end {end} is not a complete UTC day yet; the latest partition is yesterday")
