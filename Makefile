@@ -10,7 +10,7 @@ DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 INSTANCE_CONFIG ?= dagster.yaml
 PG_DAGSTER_HOME ?= $(CURDIR)/.dagster_home_postgres
 
-.PHONY: setup demo test test-slow browsers dev dev-postgres postgres-url bench bench-quick clean
+.PHONY: setup demo test coverage test-slow browsers dev dev-postgres postgres-url bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,14 +23,19 @@ setup: $(STAMP)
 demo: setup  # data and Dagster home in ./demo/, apart from a real key's ./data
 	$(BIN)/aurion-pipeline demo
 
+# Both cores: the tiers are independent files (tmp dirs, free ports), so files are spread over two workers.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# Line coverage of the package over the default suite (in-process code; the CLI's subprocesses are not counted).
+coverage: setup
+	$(BIN)/python -m pytest -n 2 --dist loadfile --cov=aurion_pipeline --cov=aurion_sandbox --cov-report=term:skip-covered
 
 # The report's browser tests need Debian's chromium; without it (and without apt) they skip, saying why.
 browsers:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) || \
-	  echo "chromium could not be installed; tests/test_report.py's browser tests will be skipped"
+	  echo "chromium could not be installed; tests/integration/test_report.py's browser tests will be skipped"
 
 test-slow: setup browsers
 	$(BIN)/python -m pytest -m slow

@@ -1,7 +1,23 @@
-"""Fixtures shared by several test modules."""
+"""Fixtures shared by several test modules, and the test tiers.
+
+Tiers are folders: `unit/` (pure code), `integration/` (real DuckDB files, Parquet and loopback HTTP
+servers), `e2e/` (Dagster runs, the CLI in real processes, PostgreSQL, a browser). The default
+`make test` runs unit and integration tests and the e2e tests marked `smoke`; every other e2e test
+is `slow` and runs in `make test-slow` (and so in CI).
+"""
+
+from pathlib import Path
 
 import pytest
 from pg import PostgresCluster, PostgresUnavailable, start_cluster
+
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(E2E) and not item.get_closest_marker("smoke"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

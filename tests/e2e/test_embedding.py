@@ -16,7 +16,7 @@ import pytest
 
 from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TENANTS = DEFAULT_TENANTS[:2]
 HOST_DEFINITIONS = '''
 import dagster as dg

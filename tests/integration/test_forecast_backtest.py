@@ -19,7 +19,7 @@ from aurion_pipeline.sqlmodels.build import build
 from aurion_pipeline.sqlmodels.datatests import run_tests
 from aurion_pipeline.sqlmodels.project import load_project
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SQL_FOLDER = ROOT / "dbt_like_sql"
 SCHEMA_SQL = ROOT / "aurion_pipeline" / "storage" / "schema.sql"
 
@@ -112,7 +112,7 @@ def test_every_period_after_the_first_has_an_interval_calibrated_on_earlier_ones
     whose first two weeks had no spread (under 14 days of history).
 
     Its coverage is printed, not asserted: 12 tenants sharing 8 calendar months are too few periods to
-    tell 80 % from 76 % (tests/test_forecast_families.py measures it on enough held-out periods).
+    tell 80 % from 76 % (tests/integration/test_forecast_families.py measures it on enough held-out periods).
     """
     con, _ = warehouse
     by_period = con.execute(

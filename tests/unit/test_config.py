@@ -82,7 +82,7 @@ def test_missing_tenants_file_is_named(tmp_path):
 
 
 def test_sql_dir_defaults_to_the_repository_folder_in_a_checkout():
-    assert sql_folder({}) == Path(__file__).resolve().parents[1] / "dbt_like_sql"
+    assert sql_folder({}) == Path(__file__).resolve().parents[2] / "dbt_like_sql"
 
 
 def test_sql_dir_points_at_your_own_copy(tmp_path):

@@ -67,12 +67,12 @@ def contents(wh: Warehouse):
 @pytest.mark.parametrize(
     ("kwargs", "commits"),
     [
-        pytest.param({"requests_per_tenant": 1, "commit_rows": 45}, 4, id="three-single-window-rounds-per-batch"),
-        pytest.param({"requests_per_tenant": 4}, 3, id="rounds-of-4-windows-per-tenant"),
+        pytest.param({"requests_per_tenant": 1, "commit_rows": 45}, 4, id="three-single-window-rounds-per-batch", marks=pytest.mark.slow),
+        pytest.param({"requests_per_tenant": 4}, 3, id="rounds-of-4-windows-per-tenant", marks=pytest.mark.slow),
         pytest.param({}, 3, id="default-4-windows-per-tenant"),
-        pytest.param({"requests_per_tenant": 16}, 1, id="one-round-holds-every-window"),
+        pytest.param({"requests_per_tenant": 16}, 1, id="one-round-holds-every-window", marks=pytest.mark.slow),
         pytest.param({"requests_per_tenant": 3, "commit_rows": 100}, 2, id="rounds-of-60-batched-to-120"),
-        pytest.param({"commit_rows": 10**9}, 1, id="one-batch"),
+        pytest.param({"commit_rows": 10**9}, 1, id="one-batch", marks=pytest.mark.slow),
     ],
 )
 def test_rounds_and_batches_load_the_same_rows_and_windows(tmp_path, monkeypatch, kwargs, commits):
@@ -113,7 +113,8 @@ def test_a_failed_commit_loses_only_the_batch_in_flight(tmp_path, monkeypatch, k
     assert loaded == (START, START + timedelta(days=days_kept - 1), 2 * days_kept, 2 * days_kept)
 
 
-@pytest.mark.parametrize(("tenants", "per_tenant"), [(1, 1), (1, 4), (3, 1), (3, 2), (3, 4)])
+@pytest.mark.parametrize(("tenants", "per_tenant"), [
+    (1, 4), (3, 2), *(pytest.param(t, k, marks=pytest.mark.slow) for t, k in [(1, 1), (3, 1), (3, 4)])])
 def test_no_tenant_has_more_requests_in_flight_than_allowed(tmp_path, tenants, per_tenant):
     wh = Warehouse(tmp_path / "data", lock_timeout_s=5)
     clients = {t.name: StubClient(t, delay_s=0.02) for t in DEFAULT_TENANTS[:tenants]}

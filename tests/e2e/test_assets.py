@@ -55,6 +55,7 @@ def details_requests(api) -> list[tuple[str, str, str]]:
     return [(r.tenant, r.start_date, r.end_date) for r in api.requests if r.path.endswith("/details")]
 
 
+@pytest.mark.smoke
 def test_one_partition_twice_leaves_no_duplicates(api, resources):
     for _ in range(2):
         result = dg.materialize([usage_daily], partition_key="2026-11-01", resources=resources)
@@ -119,6 +120,7 @@ def test_omitted_days_become_explicit_zero_rows(httpserver, tmp_path, monkeypatc
     assert observed["filled_zero_days"].value == 2
 
 
+@pytest.mark.smoke
 def test_a_bad_window_is_a_failing_check_naming_it_and_the_others_load(api, resources):
     api.corrupt("globex", "string_number", day=date(2026, 10, 10))
     result = dg.materialize([usage_daily], resources=resources, tags=range_tags(date(2026, 10, 1), date(2026, 10, 31)))

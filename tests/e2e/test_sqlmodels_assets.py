@@ -17,7 +17,7 @@ from aurion_pipeline.defs.analytics.models import CHECK_NAME, POOL, build_model_
 from aurion_pipeline.sqlmodels import load_project
 from sqlproj_data import load_small_warehouse
 
-FIXTURE = Path(__file__).parent / "fixtures" / "sqlproj_basic"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "sqlproj_basic"
 MODEL_KEYS = {"analytics/usage_daily", "analytics/latest_summary", "analytics/tenant_usage"}
 SEED_KEYS = {"seeds/plan_tiers", "seeds/alert_thresholds"}
 

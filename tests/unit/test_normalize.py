@@ -26,7 +26,7 @@ VENDOR_ROWS = [
     {"date": "2026-03-01", "voice_minutes": 45, "api_calls": 1850, "llm_tokens": {"input": 125000, "output": 42000}},
     {"date": "2026-03-02", "voice_minutes": 38, "api_calls": 1620, "llm_tokens": {"input": 98000, "output": 35000}},
 ]
-SCHEMA_SQL = Path(__file__).parents[1] / "aurion_pipeline" / "storage" / "schema.sql"
+SCHEMA_SQL = Path(__file__).parents[2] / "aurion_pipeline" / "storage" / "schema.sql"
 
 
 def day(n: int) -> str:
@@ -216,7 +216,8 @@ def test_error_path_gives_the_same_rows_as_the_fast_path():
     assert json.loads(fast.table.column("_extra")[0].as_py()) == {"video_minutes": 1}
 
 
-@pytest.mark.parametrize("sliced", [False, True], ids=["one-fast-call", "slices-of-2-rows"])
+@pytest.mark.parametrize("sliced", [
+    pytest.param(False, id="one-fast-call"), pytest.param(True, id="slices-of-2-rows", marks=pytest.mark.slow)])
 def test_fast_and_checked_paths_agree_on_random_payloads(monkeypatch, sliced):
     """The one-call fast path, or the fast path over slices with only the failing slices checked
     per row, and the per-row checked path over everything must make identical decisions."""

@@ -20,8 +20,8 @@ from aurion_pipeline.sqlmodels import (
 )
 from sqlproj_data import load_small_warehouse
 
-FIXTURE = Path(__file__).parent / "fixtures" / "sqlproj_basic"
-REAL_FOLDER = Path(__file__).resolve().parents[1] / "dbt_like_sql"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "sqlproj_basic"
+REAL_FOLDER = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 
 
 def write_project(root: Path, files: dict[str, str]) -> Path:

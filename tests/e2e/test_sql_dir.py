@@ -14,7 +14,7 @@ import pytest
 
 from aurion_pipeline.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fresh_definitions() -> dg.Definitions:
@@ -40,6 +40,7 @@ def test_rebuild_with_a_bad_sql_dir_fails_before_touching_the_warehouse(tmp_path
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.smoke
 def test_pyproject_lists_every_subpackage():
     """The packages are listed, not found (the SQL folder is mapped in), so a new subpackage must be added."""
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])

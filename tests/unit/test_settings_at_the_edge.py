@@ -14,7 +14,7 @@ import pytest
 
 from aurion_pipeline.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SECRET = "ak_live_Zq9SECRETvalue0042"  # must never appear in any output
 COMMAND = ["backfill", "--start", "2025-01-01", "--end", "2025-01-02"]
 

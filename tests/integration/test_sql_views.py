@@ -20,7 +20,7 @@ from aurion_pipeline.sqlmodels.build import build
 from aurion_pipeline.sqlmodels.datatests import run_tests
 from aurion_pipeline.sqlmodels.project import load_project
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SQL_FOLDER = ROOT / "dbt_like_sql"
 SCHEMA_SQL = ROOT / "aurion_pipeline" / "storage" / "schema.sql"
 NOW = datetime.now(UTC).replace(tzinfo=None)

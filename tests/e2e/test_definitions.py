@@ -1,3 +1,4 @@
+import pytest
 """The Dagster definitions load with no API key set, and expose what the UI and schedules rely on."""
 
 import os
@@ -9,7 +10,7 @@ import dagster as dg
 
 from aurion_pipeline.definitions import defs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -25,6 +26,7 @@ def test_definitions_load_and_validate_with_no_key_set(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.smoke
 def test_expected_assets_checks_jobs_and_schedules():
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"raw/usage_daily", "raw/usage_summary", "analytics/plan_utilization", "seeds/plan_tiers"} <= keys

@@ -22,6 +22,7 @@ WINDOW = FailedWindow("acme", date(2026, 1, 1), date(2026, 1, 31), "API key reje
 SNAPSHOT = SummaryLine("acme", date(2026, 1, 1), date(2026, 1, 31), "pro", "active", (("api_calls", 5.0, 10.0),))
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize(
     ("outcome", "code"),
     [
