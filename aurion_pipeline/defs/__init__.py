@@ -12,7 +12,7 @@ from aurion_pipeline.config import Settings, load_settings
 from aurion_pipeline.defs.alerts.sensors import build_alert_sensors
 from aurion_pipeline.defs.analytics.models import build_models_asset
 from aurion_pipeline.defs.aurion_usage.assets import build_raw_assets
-from aurion_pipeline.defs.aurion_usage.checks import build_raw_usage_checks
+from aurion_pipeline.defs.aurion_usage.checks import build_source_checks
 from aurion_pipeline.defs.aurion_usage.jobs import build_jobs
 from aurion_pipeline.defs.aurion_usage.partitions import daily_partitions
 from aurion_pipeline.defs.aurion_usage.resources import resources_from_settings
@@ -36,11 +36,12 @@ def build_defs(
     settings = load_settings() if settings is None else settings
     names = Names.of(key_prefix)
     raw = build_raw_assets(names, daily_partitions(settings.start_date))
-    models = build_models_asset(load_project(settings.sql_dir), names=names)
+    project = load_project(settings.sql_dir)
+    models = build_models_asset(project, names=names)
     usage_job, summary_job = build_jobs(names, raw, models)
     return dg.Definitions(
         assets=[raw.usage_daily, raw.usage_summary, models],
-        asset_checks=[build_raw_usage_checks(names)],
+        asset_checks=build_source_checks(project, names, [raw.usage_daily, raw.usage_summary]),
         jobs=[usage_job, summary_job],
         schedules=build_schedules(settings, names, usage_job, summary_job) if schedules else [],
         sensors=build_alert_sensors(usage_job, summary_job, names),

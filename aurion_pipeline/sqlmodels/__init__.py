@@ -4,6 +4,7 @@ their YAML), CSVs become tables, YAML declares data tests.
     project = load_project(Path("dbt_like_sql"))      # parse, check references, order (errors name the file)
     build(con, project)                               # seeds + views and tables in one transaction
     run_tests(con, project.get("analytics.plan_utilization"))
+    run_tests(con, project.get("raw.usage_daily"))    # a raw table's tests, declared in sources/raw.yml
 """
 
 from aurion_pipeline.sqlmodels.build import BuiltModel, build, seed
@@ -11,6 +12,7 @@ from aurion_pipeline.sqlmodels.datatests import TestResult, compile_test, run_te
 from aurion_pipeline.sqlmodels.errors import SqlProjectError
 from aurion_pipeline.sqlmodels.project import Model, Seed, SqlProject, load_project
 from aurion_pipeline.sqlmodels.refs import default_sources
+from aurion_pipeline.sqlmodels.sources import Source
 from aurion_pipeline.sqlmodels.specs import Column, DataTest
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "DataTest",
     "Model",
     "Seed",
+    "Source",
     "SqlProject",
     "SqlProjectError",
     "TestResult",

@@ -129,8 +129,10 @@ def _create_schemas(con: duckdb.DuckDBPyConnection, items: Iterable[Model | Seed
 
 
 def _check_names(project: SqlProject, only: set[str] | None) -> None:
+    buildable = {item.qualified for item in (*project.seeds, *project.models)}  # not declared raw sources
     for name in sorted(only or ()):
-        project.get(name)
+        if name not in buildable:
+            raise SqlProjectError(f"{project.root.name}: no model or seed named {name}")
 
 
 def _in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:

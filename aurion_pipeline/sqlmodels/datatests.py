@@ -18,7 +18,10 @@ from sqlglot import exp
 from aurion_pipeline.sqlmodels.errors import SqlProjectError, first_line
 from aurion_pipeline.sqlmodels.project import Model
 from aurion_pipeline.sqlmodels.refs import DIALECT
+from aurion_pipeline.sqlmodels.sources import Source
 from aurion_pipeline.sqlmodels.specs import DataTest
+
+Tested = Model | Source  # a model the runner builds, or a raw table the pipeline loads
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class TestResult:
     __test__ = False  # not a pytest test class
 
     name: str
-    model: str  # schema.name of the model tested
+    model: str  # schema.name of the model (or declared raw source) tested
     passed: bool
     failing_rows: int
     sql: str  # the query returning the offending rows
@@ -36,7 +39,7 @@ class TestResult:
 SNAPSHOT = "temp.main.__aurion_test_snapshot"  # per connection; dropped after the tests
 
 
-def compile_test(model: Model, test: DataTest, table: str | None = None) -> str:
+def compile_test(model: Tested, test: DataTest, table: str | None = None) -> str:
     """The query returning the rows of `model` (or of `table`, its snapshot) that break `test`."""
     table, cols = table or model.qualified, [_quote(c) for c in test.columns]
     if test.kind == "not_null":
@@ -60,16 +63,17 @@ def compile_test(model: Model, test: DataTest, table: str | None = None) -> str:
 
 
 def run_tests(
-    con: duckdb.DuckDBPyConnection, model: Model, tests: Iterable[DataTest] | None = None, *, sample_size: int = 5
+    con: duckdb.DuckDBPyConnection, model: Tested, tests: Iterable[DataTest] | None = None, *, sample_size: int = 5
 ) -> list[TestResult]:
-    """Run the model's tests (or the given subset) against its built view or table."""
+    """Run the model's tests (or the given subset) against its built view or table; the same for a
+    declared raw source's tests against its raw table."""
     tests = list(model.tests if tests is None else tests)
     with _snapshot_if_worth_it(con, model, tests) as table:
         return [run_test(con, model, test, sample_size=sample_size, table=table) for test in tests]
 
 
 def run_test(
-    con: duckdb.DuckDBPyConnection, model: Model, test: DataTest, *, sample_size: int = 5, table: str | None = None
+    con: duckdb.DuckDBPyConnection, model: Tested, test: DataTest, *, sample_size: int = 5, table: str | None = None
 ) -> TestResult:
     sql = compile_test(model, test)
     # Newlines around the embedded query: a trailing `-- comment` must not swallow the parenthesis.
@@ -85,12 +89,12 @@ def run_test(
 
 @contextmanager
 def _snapshot_if_worth_it(
-    con: duckdb.DuckDBPyConnection, model: Model, tests: list[DataTest]
+    con: duckdb.DuckDBPyConnection, model: Tested, tests: list[DataTest]
 ) -> Iterator[str | None]:
     """Yield the snapshot's name if a view has two or more declared tests reading it, else None.
 
     Custom `sql` tests name their models themselves, so they always read the view."""
-    if model.materialized != "view" or sum(t.kind != "sql" for t in tests) < 2:
+    if not isinstance(model, Model) or model.materialized != "view" or sum(t.kind != "sql" for t in tests) < 2:
         yield None
         return
     try:

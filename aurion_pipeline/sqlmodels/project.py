@@ -3,7 +3,9 @@
     models/<schema>/<name>.sql   view <schema>.<name>; reads other tables as schema.name
     models/<schema>/<name>.yml   optional: description, column docs, data tests, `materialized: table`
     seeds/<schema>/<name>.csv    table <schema>.<name>; optional <name>.yml pins column types
-    tests/<name>.sql             select returning offending rows; attached to every model it reads
+    sources/<schema>.yml         raw tables of storage/schema.sql: descriptions and data tests
+    tests/<name>.sql             select returning offending rows; attached to every model it reads, or,
+                                 reading no model, to every declared source it reads
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from aurion_pipeline.sqlmodels.errors import SqlProjectError
 from aurion_pipeline.sqlmodels.refs import default_sources, parse_select, statement_body, table_references
+from aurion_pipeline.sqlmodels.sources import Source, load_sources
 from aurion_pipeline.sqlmodels.specs import Column, DataTest, ModelDoc, SeedDoc, read_model_doc, read_seed_doc, sql_test
 
 # File and folder names become DuckDB identifiers and Dagster asset keys.
@@ -62,7 +65,8 @@ class SqlProject:
     root: Path
     models: tuple[Model, ...]  # in build order: every model after the models it reads
     seeds: tuple[Seed, ...]
-    sources: frozenset[str] = field(default_factory=frozenset)
+    sources: frozenset[str] = field(default_factory=frozenset)  # raw tables models may read
+    declared_sources: tuple[Source, ...] = ()  # the raw tables sources/*.yml describes and tests
 
     def display(self, path: Path) -> str:
         """A file's name in messages: relative to the folder, prefixed by the folder's name."""
@@ -71,10 +75,10 @@ class SqlProject:
         except ValueError:
             return str(path)
 
-    def get(self, qualified: str) -> Model | Seed:
-        found = {item.qualified: item for item in (*self.seeds, *self.models)}
+    def get(self, qualified: str) -> Model | Seed | Source:
+        found = {item.qualified: item for item in (*self.seeds, *self.models, *self.declared_sources)}
         if qualified not in found:
-            raise SqlProjectError(f"{self.root.name}: no model or seed named {qualified}")
+            raise SqlProjectError(f"{self.root.name}: no model, seed or declared source named {qualified}")
         return found[qualified]
 
 
@@ -92,8 +96,12 @@ def load_project(root: Path, sources: Iterable[str] | None = None) -> SqlProject
     model_paths = _files(folder, "models", ".sql")
     known = _known_names(folder, seeds, model_paths)
     models = [_model(folder, path, known) for path in model_paths]
-    models = _attach_custom_tests(folder, models, known)
-    return SqlProject(root, _in_build_order(folder, models), seeds, external)
+    declared = load_sources(root, external, folder.display, lambda name: bool(_IDENTIFIER.match(name)))
+    for source in declared:
+        for test in source.tests:
+            _require_known(test.references, known, f"{folder.display(source.path)} (test {test.name})")
+    models, declared = _attach_custom_tests(folder, models, declared, known)
+    return SqlProject(root, _in_build_order(folder, models), seeds, external, declared)
 
 
 def _files(project: SqlProject, folder: str, suffix: str) -> list[Path]:
@@ -160,8 +168,12 @@ def _require_known(references: frozenset[str], known: frozenset[str], where: str
         raise SqlProjectError(f"{where}: {missing[0]} is not a model, a seed or a raw source table")
 
 
-def _attach_custom_tests(project: SqlProject, models: list[Model], known: frozenset[str]) -> list[Model]:
-    """Each tests/<name>.sql becomes a test of every model it reads."""
+def _attach_custom_tests(
+    project: SqlProject, models: list[Model], declared: tuple[Source, ...], known: frozenset[str]
+) -> tuple[list[Model], tuple[Source, ...]]:
+    """Each tests/<name>.sql becomes a test of every model it reads; one reading no model, of every
+    declared source it reads. Not both: a source's tests run right after its load, before the models
+    are rebuilt, so a test that reads a model belongs to the model."""
     base = project.root / "tests"
     tests = []
     for path in sorted(p for p in base.rglob("*.sql") if not _hidden(p, base)) if base.is_dir() else []:
@@ -170,13 +182,21 @@ def _attach_custom_tests(project: SqlProject, models: list[Model], known: frozen
             raise SqlProjectError(f"{where}: must sit directly in tests/")
         test = sql_test(path.stem, path.read_text(), where)
         _require_known(test.references, known, where)
-        if not test.references & {m.qualified for m in models}:
-            raise SqlProjectError(f"{where}: reads no model, so there is nothing to attach the test to")
+        if not test.references & {m.qualified for m in (*models, *declared)}:
+            raise SqlProjectError(
+                f"{where}: reads no model or declared source (sources/<schema>.yml), "
+                "so there is nothing to attach the test to"
+            )
         tests.append(test)
-    return [_with_tests(project, model, [t for t in tests if model.qualified in t.references]) for model in models]
+    model_names = {m.qualified for m in models}
+    on_sources = [t for t in tests if not t.references & model_names]
+    return (
+        [_with_tests(project, model, [t for t in tests if model.qualified in t.references]) for model in models],
+        tuple(_with_tests(project, s, [t for t in on_sources if s.qualified in t.references]) for s in declared),
+    )
 
 
-def _with_tests(project: SqlProject, model: Model, extra: list[DataTest]) -> Model:
+def _with_tests(project: SqlProject, model: Model | Source, extra: list[DataTest]) -> Model | Source:
     taken = {t.name for t in model.tests}
     for test in extra:
         if test.name in taken:

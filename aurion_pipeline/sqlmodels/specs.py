@@ -1,9 +1,10 @@
-"""The YAML beside models and seeds: descriptions, column docs, declared data tests, pinned seed types."""
+"""The YAML beside models and seeds and of raw sources: descriptions, column docs, declared data tests,
+pinned seed types."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,27 @@ class SeedDoc:
 
 def read_model_doc(path: Path, where: str) -> ModelDoc:
     doc = _load(path, where, {"description", "columns", "tests", "materialized"})
+    table = _table_doc(doc, where)
+    return replace(table, materialized=_materialized(doc.get("materialized", "view"), where))
+
+
+def read_sources_doc(path: Path, where: str) -> tuple[tuple[str, ModelDoc], ...]:
+    """sources/<schema>.yml: `tables:` maps each raw table's name to what a model's .yml holds, minus
+    `materialized` (the pipeline, not the runner, writes these tables)."""
+    doc = _load(path, where, {"description", "tables"})
+    _text(doc.get("description"), where, "description")
+    tables = _mapping(doc.get("tables"), where, "tables")
+    if not tables:
+        raise SqlProjectError(f"{where}: declares no table; list them under `tables:`")
+    allowed = {"description", "columns", "tests"}
+    return tuple(
+        (_name(name, where), _table_doc(_mapping(spec, where, f"table {name}", allowed), where))
+        for name, spec in tables.items()
+    )
+
+
+def _table_doc(doc: dict, where: str) -> ModelDoc:
+    """Description, column docs and tests of one table: a model's, or a raw source table's."""
     columns, tests = [], []
     for name, spec in _mapping(doc.get("columns"), where, "columns").items():
         spec = _mapping(spec, where, f"column {name}", {"description", "tests"})
@@ -66,8 +88,7 @@ def read_model_doc(path: Path, where: str) -> ModelDoc:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise SqlProjectError(f"{where}: test name(s) declared twice: {', '.join(dupes)}")
-    description = _text(doc.get("description"), where, "description")
-    return ModelDoc(description, tuple(columns), tuple(tests), _materialized(doc.get("materialized", "view"), where))
+    return ModelDoc(_text(doc.get("description"), where, "description"), tuple(columns), tuple(tests))
 
 
 def _materialized(value: Any, where: str) -> str:

@@ -8,17 +8,19 @@ import duckdb
 import pytest
 
 from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig, build_raw_assets
-from aurion_pipeline.defs.aurion_usage.checks import build_raw_usage_checks
+from aurion_pipeline.config import REPO_SQL_DIR
+from aurion_pipeline.defs.aurion_usage.checks import build_source_checks
 from aurion_pipeline.defs.aurion_usage.partitions import daily_partitions, partition_range_tags as range_tags
 from aurion_pipeline.defs.aurion_usage.resources import AurionApiResource, TenantConfig, WarehouseResource
 from aurion_pipeline.defs.names import Names
+from aurion_pipeline.sqlmodels import load_project
 from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env
 
 TODAY = date(2026, 11, 25)
 TENANTS = DEFAULT_TENANTS[:2]  # acme and globex keep these runs small
 RAW = build_raw_assets(Names(), daily_partitions(date(2025, 1, 1)))
 usage_daily, usage_summary = RAW.usage_daily, RAW.usage_summary
-raw_usage_checks = build_raw_usage_checks(Names())
+(raw_data_tests,) = build_source_checks(load_project(REPO_SQL_DIR), Names(), [usage_daily, usage_summary])
 
 
 def api_resource(base_url: str, tenants: list[tuple[str, str]], **kwargs) -> AurionApiResource:
@@ -146,23 +148,27 @@ def test_a_bad_window_is_a_failing_check_naming_it_and_the_others_load(api, reso
 
 
 def test_raw_checks_pass_on_loaded_data_and_fail_on_planted_duplicates(api, resources):
-    result = dg.materialize([usage_daily, raw_usage_checks], partition_key="2026-11-02", resources=resources)
-    assert len(result.get_asset_check_evaluations()) == 4
-    assert all(c.passed for c in result.get_asset_check_evaluations())
+    result = dg.materialize([usage_daily, raw_data_tests], partition_key="2026-11-02", resources=resources)
+    evaluations = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {"all_windows_loaded", "data_tests"}
+    assert all(c.passed for c in evaluations.values())
+    assert evaluations["data_tests"].metadata["tests"].value == {
+        "unique__tenant__usage_date": 0, "no_negative_usage": 0, "no_gaps_in_loaded_windows": 0,
+    }
     with resources["warehouse"].warehouse.writer() as con:
         con.execute("insert into raw.usage_daily select * from raw.usage_daily where tenant = 'acme'")
         con.execute("update raw.usage_daily set api_calls = -1 where tenant = 'globex'")
     checks = dg.materialize(
-        [usage_daily, raw_usage_checks], resources=resources, selection=dg.AssetSelection.checks(raw_usage_checks),
+        [usage_daily, raw_data_tests], resources=resources, selection=dg.AssetSelection.checks(raw_data_tests),
         raise_on_error=False,
     )
-    verdicts = {c.check_name: (c.passed, c.metadata["failing_rows"].value) for c in checks.get_asset_check_evaluations()
-                if c.check_name != "all_windows_loaded"}
-    assert verdicts == {
-        "unique_tenant_day": (False, 1),
-        "no_negative_usage": (False, 1),
-        "no_gaps_in_loaded_windows": (True, 0),
+    (check,) = checks.get_asset_check_evaluations()
+    assert (check.asset_key.to_user_string(), check.passed, check.severity) == (
+        "raw/usage_daily", False, dg.AssetCheckSeverity.ERROR)
+    assert check.metadata["tests"].value == {  # offending rows: both copies of acme's day, globex's day
+        "unique__tenant__usage_date": 2, "no_negative_usage": 1, "no_gaps_in_loaded_windows": 0,
     }
+    assert "globex" in check.metadata["failures"].value  # the offending rows are shown
 
 
 def test_summary_snapshots_append_keeping_unlimited_quotas_null_and_unknown_plans(httpserver, tmp_path, monkeypatch):

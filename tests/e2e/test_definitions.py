@@ -36,8 +36,7 @@ def test_expected_assets_checks_jobs_and_schedules():
     assert {s.name for s in defs.sensors} == {"deliver_alerts_after_load", "retry_alert_deliveries"}
     assert "models_job" not in {j.name for j in defs.jobs}
     checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
-    assert {("raw/usage_daily", name) for name in
-            ("unique_tenant_day", "no_negative_usage", "no_gaps_in_loaded_windows", "all_windows_loaded")} <= checks
+    assert {("raw/usage_daily", name) for name in ("data_tests", "all_windows_loaded")} <= checks
     assert ("raw/usage_summary", "all_summaries_captured") in checks
 
 

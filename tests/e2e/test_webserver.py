@@ -141,7 +141,7 @@ def test_make_dev_serves_the_code_location_and_runs_the_daemon(instance_home, tm
                 "analytics/plan_utilization"} <= set(assets)
         assert assets["raw/usage_daily"]["isPartitioned"] and not assets["raw/usage_summary"]["isPartitioned"]
         checks = {(key, c["name"]) for key, a in assets.items() for c in a["assetChecksOrError"].get("checks", [])}
-        raw_checks = ("unique_tenant_day", "no_negative_usage", "no_gaps_in_loaded_windows", "all_windows_loaded")
+        raw_checks = ("data_tests", "all_windows_loaded")
         assert {("raw/usage_daily", name) for name in raw_checks} <= checks
         assert len(checks) == len(list(defs.resolve_asset_graph().asset_check_keys))
 

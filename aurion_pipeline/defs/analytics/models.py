@@ -19,15 +19,14 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
+from aurion_pipeline.defs.analytics.data_tests import CHECK_NAME, check_result, check_spec
 from aurion_pipeline.defs.names import Names
 from aurion_pipeline.report.metadata import key_figures
 from aurion_pipeline.sqlmodels import (
     BuiltModel,
-    DataTest,
     Model,
     Seed,
     SqlProject,
-    TestResult,
     build,
     load_project,
     run_tests,
@@ -39,8 +38,6 @@ SEEDS_GROUP = "seeds"
 POOL = "duckdb_writer"
 # The `warehouse` resource (under `Names.warehouse`) must have get_connection() yielding a read-write
 # DuckDB connection that publishes the analyst copy when the block succeeds: this step is the run's last writer.
-CHECK_NAME = "data_tests"
-SHOWN_FAILURES = 10  # failing tests whose SQL and sample rows go into the check's metadata
 
 
 class SqlModelsConfig(dg.Config):
@@ -66,7 +63,7 @@ def build_models_asset(
     @dg.multi_asset(
         name=names.name("sql_models"),
         specs=[*seeds, *models],
-        check_specs=[_check_spec(m, names) for m in project.models if m.tests],
+        check_specs=[check_spec(m, names) for m in project.models if m.tests],
         can_subset=True,
         pool=POOL,
         # Unpartitioned, but in the same jobs as raw/usage_daily: `dg launch --job usage_job
@@ -120,24 +117,6 @@ def _model_spec(
     )
 
 
-def _check_spec(model: Model, names: Names) -> dg.AssetCheckSpec:
-    tests = "; ".join(f"{t.name}: {_describe(t)}" for t in model.tests)
-    return dg.AssetCheckSpec(
-        name=CHECK_NAME, asset=names.asset_key(model.qualified),
-        description=f"{len(model.tests)} data tests, each passing when it returns no rows: {tests}",
-    )
-
-
-def _describe(test: DataTest) -> str:
-    columns = ", ".join(test.columns)
-    return {
-        "not_null": f"{columns} is never null",
-        "unique": f"no two rows share ({columns})",
-        "accepted_values": f"{columns} is one of {', '.join(map(str, test.values))}",
-        "relationships": f"every {columns} exists in {test.to}.{test.field}",
-    }.get(test.kind, f"custom assertion from {test.source}: no rows returned")
-
-
 def _built_metadata(
     con: duckdb.DuckDBPyConnection, project: SqlProject, built: BuiltModel, row_counts: bool
 ) -> dict[str, object]:
@@ -172,39 +151,7 @@ def _check_results(
     for model in project.models:
         key = names.asset_key(model.qualified)
         if dg.AssetCheckKey(key, CHECK_NAME) in selected:
-            yield _check_result(key, run_tests(con, model))
-
-
-def _check_result(key: dg.AssetKey, results: list[TestResult]) -> dg.AssetCheckResult:
-    failed = [r for r in results if not r.passed]
-    metadata = {
-        "failing_rows": dg.MetadataValue.int(sum(r.failing_rows for r in failed)),
-        "failed_tests": dg.MetadataValue.int(len(failed)),
-        "tests": dg.MetadataValue.json({r.name: r.failing_rows for r in results}),  # 0 = passed
-    }
-    if failed:
-        metadata["failures"] = dg.MetadataValue.md("\n\n".join(_failure_md(r) for r in failed[:SHOWN_FAILURES]))
-    return dg.AssetCheckResult(
-        asset_key=key,
-        check_name=CHECK_NAME,
-        passed=not failed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata=metadata,
-        description=f"{len(failed)} of {len(results)} tests failed: {', '.join(r.name for r in failed)}"
-        if failed else f"all {len(results)} tests passed",
-    )
-
-
-def _failure_md(result: TestResult) -> str:
-    parts = [f"**{result.name}**: offending rows: {result.failing_rows}", f"```sql\n{result.sql}\n```"]
-    return "\n\n".join([*parts, _markdown_table(result.sample)] if result.sample else parts)
-
-
-def _markdown_table(rows: tuple[dict, ...]) -> str:
-    header = list(rows[0])
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(str(row[c]).replace("|", "\\|") for c in header) + " |" for row in rows]
-    return "\n".join(lines)
+            yield check_result(key, run_tests(con, model))
 
 
 def _digest(*parts: str) -> str:
