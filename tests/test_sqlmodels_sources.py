@@ -167,3 +167,13 @@ def test_the_raw_asset_gets_one_data_tests_check_and_a_table_that_is_no_asset_no
     assert {(k.asset_key.to_user_string(), k.name) for k in checks.check_keys} == {("raw/usage_daily", "data_tests")}
     bare = write_project(tmp_path / "bare", {"models/analytics/a.sql": "select 1 as x"})  # declares no source
     assert build_source_checks(load_project(bare), Names(), [raw_tables]) == []
+
+
+def test_the_ops_tests_soundness_helper_runs_the_declared_raw_tests(con):
+    from helpers_ops import raw_test_failures
+
+    assert raw_test_failures(con) == []
+    con.execute("insert into raw.usage_daily select * from raw.usage_daily where tenant = 'beta'")
+    (failure,) = raw_test_failures(con)
+    assert failure.startswith("raw.usage_daily unique__tenant__usage_date: 2 offending rows")
+    assert "'beta'" in failure
