@@ -59,7 +59,8 @@ def con(tmp_path):
 def test_a_declared_source_gets_its_yaml_tests_and_the_singular_tests_reading_only_raw_tables(project):
     source = project.get("raw.usage_daily")
     assert isinstance(source, Source)
-    assert (source.description, [c.name for c in source.columns]) == ("One row per tenant and day.", ["tenant", "api_calls"])
+    assert source.description == "One row per tenant and day."
+    assert [c.name for c in source.columns] == ["tenant", "api_calls"]
     assert [t.name for t in source.tests] == [
         "not_null__tenant",
         "accepted_values__tenant",
