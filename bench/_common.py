@@ -18,7 +18,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -106,7 +107,8 @@ def interleave(trials: int, contenders: dict[str, Callable[[int], dict | None]])
 def summarize(samples: list[Sample]) -> dict:
     walls, cpus = [s.wall_s for s in samples], [s.cpu_s for s in samples]
     return {"trials": len(samples), "wall_s_median": _r(statistics.median(walls)), "wall_s_min": _r(min(walls)),
-            "wall_s_all": [_r(w) for w in walls], "cpu_s_median": _r(statistics.median(cpus))}
+            "wall_s_max": _r(max(walls)), "wall_s_all": [_r(w) for w in walls],
+            "cpu_s_median": _r(statistics.median(cpus))}
 
 
 def ratio(samples: list[Sample], baseline: list[Sample]) -> dict:
@@ -194,15 +196,45 @@ class Stage:
 # --- Dagster instances ----------------------------------------------------------------------------
 
 
-def fresh_dagster_home(root: Path, name: str) -> Path:
-    """A persistent (SQLite) instance like the CLI's: a new DAGSTER_HOME seeded with dagster.yaml."""
+def fresh_dagster_home(root: Path, name: str, postgres=None) -> Path:
+    """A persistent instance like the CLI's: a new DAGSTER_HOME seeded with dagster.yaml (SQLite), or,
+    given a running `postgres` cluster (`start_postgres()`), with dagster_postgres.yaml and a new empty
+    database named after the home in AURION_DAGSTER_PG_URL."""
     home = root / name
     if home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True)
-    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(ROOT / ("dagster_postgres.yaml" if postgres else "dagster.yaml"), home / "dagster.yaml")
+    if postgres:
+        database = "".join(ch if ch.isalnum() else "_" for ch in name.lower())
+        os.environ["AURION_DAGSTER_PG_URL"] = postgres.create_database(f"{database}_{time.time_ns() % 10**9}")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def start_postgres():
+    """A throwaway PostgreSQL server (tests/pg.py: initdb + pg_ctl on a free loopback port); stop() it."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pg import start_cluster
+
+    return start_cluster()
+
+
+BATCHING_VARS = ("DAGSTER_EVENT_BATCH_SIZE", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS")
+
+
+@contextmanager
+def dagster_batching(values: dict[str, str] | None) -> Iterator[None]:
+    """Run with exactly these Dagster batching variables (None: neither, as Dagster ships); restore after.
+    Our runs set them themselves (aurion_pipeline/defs/instance_tuning.py) when they are unset."""
+    saved = {name: os.environ.pop(name) for name in BATCHING_VARS if name in os.environ}
+    os.environ.update(values or {})
+    try:
+        yield
+    finally:
+        for name in BATCHING_VARS:
+            os.environ.pop(name, None)
+        os.environ.update(saved)
 
 
 def quiet_dagster() -> None:

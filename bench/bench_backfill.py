@@ -1,22 +1,25 @@
-"""Backfill cost: 3 years x 1 tenant through Dagster, against Dagster's own floor and plain Python.
+"""Backfill cost: 3 years x 1 tenant through Dagster, on SQLite and PostgreSQL instances, against
+Dagster's own floor and plain Python.
 
-Run: .venv/bin/python bench/bench_backfill.py [--quick] [--profile]
+Run: .venv/bin/python bench/bench_backfill.py [--quick] [--profile] [--instances sqlite,postgres] [--breakdown]
 
 A sandbox API on loopback answers every request after `--latency` seconds (default 50 ms) and
-rejects ranges longer than 31 days. Three contenders run in turn, `--trials` times each:
+rejects ranges longer than 31 days. The contenders run in turn, `--trials` times each (default 3):
 
-  ours    `orchestrate.backfill` (what `aurion-pipeline backfill` runs): usage_job with partition-range
-          tags on a persistent SQLite instance in a fresh DAGSTER_HOME: fetch, normalize, lake,
-          warehouse, raw checks, seeds and views, analyst copy.
-  floor   Dagster's floor: a no-op asset with the same DailyPartitionsDefinition and
-          BackfillPolicy.single_run(), materializing the same partitions on the same kind of instance.
-  raw     raw/usage_daily alone (no asset checks, no SQL models), to separate our per-partition cost
-          from the steps the job adds after the load.
-  no model tests  usage_job without the SQL models' data tests (asset checks): what the 83 checks
-          cost, Dagster's events for them included.
-  plain   no Dagster: the same client making the same requests, each window written to Parquet.
+  ours       `cli.runs.backfill` (what `aurion-pipeline backfill` runs): usage_job with partition-range
+             tags on a persistent instance in a fresh DAGSTER_HOME (the project's dagster.yaml, or
+             dagster_postgres.yaml on a fresh database of a throwaway PostgreSQL server), with the event
+             batching our runs turn on (defs/instance_tuning.py): fetch, normalize, lake, warehouse,
+             raw checks, SQL models and their data tests, analyst copy.
+  floor      Dagster's floor: a no-op asset with the same DailyPartitionsDefinition and
+             BackfillPolicy.single_run(), materializing the same partitions on the same kind of
+             instance, as Dagster ships (no batching variables) ...
+  floor, batching vars   ... and with the variables our runs set.
+  plain      no Dagster: the same client making the same requests, each window written to Parquet.
+  --breakdown adds, on SQLite: raw/usage_daily alone, and usage_job without the models' data tests.
 
-Goal: ours <= 1.25 x floor. Requests: the floor is ceil(days / 31) = 36.
+Goals: ours on SQLite <= 1.10 x the SQLite floor; ours on PostgreSQL <= 2 x plain Python.
+Requests: the floor is ceil(days / 31) = 36.
 """
 
 
@@ -31,7 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 
-GOAL = 1.25
+GOALS = {"sqlite_ours_vs_sqlite_floor_max": 1.10, "postgres_ours_vs_plain_python_max": 2.0}
 
 
 def main() -> None:
@@ -39,9 +42,12 @@ def main() -> None:
     p.add_argument("--days", type=int, default=1096)
     p.add_argument("--latency", type=float, default=0.05)
     p.add_argument("--trials", type=int, default=None)
+    p.add_argument("--instances", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    p.add_argument("--breakdown", action="store_true", help="also the raw asset alone and the job without model tests")
     args = p.parse_args()
-    trials = args.trials or (1 if args.quick else 5)
+    trials = args.trials or (1 if args.quick else 3)
     days = 365 if args.quick and args.days == 1096 else args.days
+    kinds = [k for k in args.instances.split(",") if k]
     c.quiet_dagster()
 
     import dagster as dg
@@ -58,6 +64,7 @@ def main() -> None:
     data_dir = work / "data"
     tenants = make_tenants(1)
     api = SandboxServer(tenants, latency_s=args.latency, max_range_days=31, today=today).start()
+    postgres = c.start_postgres() if "postgres" in kinds else None
     os.environ.update(sandbox_env(tenants))
     os.environ.update(
         AURION_BASE_URL=api.base_url, AURION_TENANTS_FILE=str(write_tenants_file(work / "tenants.yaml", tenants)),
@@ -68,6 +75,7 @@ def main() -> None:
     from aurion_pipeline import ingest
     from aurion_pipeline.cli import runs as orchestrate  # after the environment: definitions read it at import
     from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
+    from aurion_pipeline.defs.instance_tuning import BATCHING_ENV
 
     partitions = dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone="UTC")
 
@@ -94,59 +102,37 @@ def main() -> None:
     def details_since(n: int) -> int:
         return sum(1 for r in api.requests[n:] if r.path.endswith("/details"))
 
-    def run_floor(trial, a=start, b=end):
-        c.fresh_dagster_home(work, f"home-floor-{trial}")
-        with dg.DagsterInstance.get() as instance:
-            result = floor_job.execute_in_process(instance=instance, tags=tags(a, b))
-        assert result.success
-        return {"materializations": len(result.asset_materializations_for_node("noop"))}
+    def home(kind: str, name: str):
+        return c.fresh_dagster_home(work, f"{kind}-{name}", postgres if kind == "postgres" else None)
 
-    def run_ours(trial, a=start, b=end):
-        c.fresh_dagster_home(work, f"home-ours-{trial}")
-        shutil.rmtree(data_dir, ignore_errors=True)
-        before = len(api.requests)
-        outcome = orchestrate.backfill(load_settings(), a, b)
-        if outcome.exit_code:
-            raise SystemExit(f"our backfill failed: {outcome.error or outcome.failed_checks}")
-        with dg.DagsterInstance.get() as instance:
-            steps = {s.step_key: round(s.end_time - s.start_time, 3) for s in instance.get_run_step_stats(outcome.run_id)}
-            partitions = instance.get_materialized_partitions(dg.AssetKey(["raw", "usage_daily"]))
-        return {"details_requests": details_since(before), "asset_body_s": round(body_seconds[-1], 3),
-                "step_seconds": steps, "materializations": len(partitions)}
+    def floor(kind: str, batching: dict | None):
+        def run(trial, a=start, b=end):
+            home(kind, f"floor-{'tuned' if batching else 'plain'}-{trial}")
+            with c.dagster_batching(batching), dg.DagsterInstance.get() as instance:
+                result = floor_job.execute_in_process(instance=instance, tags=tags(a, b))
+            assert result.success
+            return {"materializations": len(result.asset_materializations_for_node("noop"))}
+        return run
+
+    def ours(kind: str):
+        def run(trial, a=start, b=end):
+            home(kind, f"ours-{trial}")
+            shutil.rmtree(data_dir, ignore_errors=True)
+            before = len(api.requests)
+            with c.dagster_batching(None):  # unset, as in a user's shell: the run sets them itself
+                result = orchestrate.backfill(a, b, [], False)
+                batching = {name: os.environ.get(name) for name in c.BATCHING_VARS}
+            if not getattr(result, "success", getattr(result, "succeeded", False)):
+                raise SystemExit(f"our backfill on {kind} failed: {getattr(result, 'error', None) or result}")
+            with dg.DagsterInstance.get() as instance:
+                steps = {s.step_key: round(s.end_time - s.start_time, 3)
+                         for s in instance.get_run_step_stats(result.run_id)}
+                materialized = len(instance.get_materialized_partitions(dg.AssetKey(["raw", "usage_daily"])))
+            return {"details_requests": details_since(before), "asset_body_s": round(body_seconds[-1], 3),
+                    "step_seconds": steps, "materialized_partitions": materialized, "batching_set_by_run": batching}
+        return run
 
     api_resource = resources_from_env()["aurion_api"]
-    from aurion_pipeline.config import load_settings
-    from aurion_pipeline.definitions import defs
-
-    usage_daily = defs.resolve_assets_def(dg.AssetKey(["raw", "usage_daily"]))
-
-    raw_only_job = dg.Definitions(
-        assets=[usage_daily], resources=resources_from_env(),
-        jobs=[dg.define_asset_job("raw_only", selection=dg.AssetSelection.assets(usage_daily).without_checks())],
-    ).resolve_job_def("raw_only")
-
-    SQL_MODELS = dg.AssetSelection.groups("seeds", "analytics")
-
-    no_model_tests_job = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job(
-        "usage_job_without_model_tests", selection=dg.AssetSelection.assets(usage_daily) | SQL_MODELS.without_checks(),
-    )])).resolve_job_def("usage_job_without_model_tests")
-
-    def run_fresh(job, home: str, a, b):
-        """A job over [a, b] on a fresh instance and an empty data directory."""
-        c.fresh_dagster_home(work, home)
-        shutil.rmtree(data_dir, ignore_errors=True)
-        with dg.DagsterInstance.get() as instance:
-            result = job.execute_in_process(instance=instance, tags=tags(a, b))
-        assert result.success
-        return result
-
-    def run_no_model_tests(trial, a=start, b=end):
-        result = run_fresh(no_model_tests_job, f"home-nochecks-{trial}", a, b)
-        return {"asset_checks": len(result.get_asset_check_evaluations())}
-
-    def run_raw_only(trial, a=start, b=end):
-        run_fresh(raw_only_job, f"home-raw-{trial}", a, b)
-        return {"asset_body_s": round(body_seconds[-1], 3)}
 
     def run_plain(trial, a=start, b=end):
         out = work / f"plain-{trial}"
@@ -160,78 +146,128 @@ def main() -> None:
         shutil.rmtree(out)
         return {"details_requests": details_since(before)}
 
-    print(f"backfill {start}..{end}: {days} days x 1 tenant, API latency {args.latency * 1000:.0f} ms, max range 31")
+    contenders = {}
+    for kind in kinds:
+        contenders |= {f"{kind} floor": floor(kind, None), f"{kind} floor, batching vars": floor(kind, BATCHING_ENV),
+                       f"{kind} ours": ours(kind)}
+    if args.breakdown:
+        contenders |= breakdown_contenders(dg, resources_from_env, tags, work, data_dir, body_seconds, start, end)
+    contenders["plain"] = run_plain
+
+    print(f"backfill {start}..{end}: {days} days x 1 tenant, API latency {args.latency * 1000:.0f} ms, max range 31, "
+          f"instances {', '.join(kinds)}")
     print("warm-up (31 days each, not counted)")
     warm = end - timedelta(days=30)
-    c.interleave(1, {"floor": lambda t: run_floor("warm", warm, end), "ours": lambda t: run_ours("warm", warm, end),
-                     "ours_raw_asset_only": lambda t: run_raw_only("warm", warm, end),
-                     "ours_without_model_tests": lambda t: run_no_model_tests("warm", warm, end),
-                     "plain": lambda t: run_plain("warm", warm, end)})
+    c.interleave(1, {name: (lambda t, fn=fn: fn("warm", warm, end)) for name, fn in contenders.items()})
     print(f"{trials} trial(s), contenders interleaved")
-    samples = c.interleave(trials, {"floor": run_floor, "ours": run_ours, "ours_raw_asset_only": run_raw_only,
-                                    "ours_without_model_tests": run_no_model_tests, "plain": run_plain})
+    samples = c.interleave(trials, contenders)
 
-    floor_requests = math.ceil(days / 31)
-    ours_vs_floor = c.ratio(samples["ours"], samples["floor"])
     result = {
         "scenario": {"days": days, "start": str(start), "end": str(end), "tenants": 1, "latency_s": args.latency,
-                     "max_range_days": 31, "instance": "persistent SQLite instance in a fresh DAGSTER_HOME per run"},
-        "details_requests": {"ours": samples["ours"][-1].extra["details_requests"],
-                             "plain": samples["plain"][-1].extra["details_requests"], "floor": floor_requests},
-        "ours": {**c.summarize(samples["ours"]), "last_trial": samples["ours"][-1].extra},
-        "ours_raw_asset_only": {**c.summarize(samples["ours_raw_asset_only"]),
-                                "what": "raw/usage_daily alone (no checks, no SQL models), same instance kind"},
-        "ours_without_model_tests": {**c.summarize(samples["ours_without_model_tests"]),
-                                     "what": "usage_job without the SQL models' data tests (asset checks)"},
-        "dagster_floor": {**c.summarize(samples["floor"]), "last_trial": samples["floor"][-1].extra},
-        "plain_python": c.summarize(samples["plain"]),
-        "ratios": {
-            "ours_vs_dagster_floor": ours_vs_floor,
-            "ours_raw_asset_only_vs_dagster_floor": c.ratio(samples["ours_raw_asset_only"], samples["floor"]),
-            "ours_without_model_tests_vs_dagster_floor": c.ratio(samples["ours_without_model_tests"], samples["floor"]),
-            "ours_vs_plain_python": c.ratio(samples["ours"], samples["plain"]),
-            "dagster_floor_vs_plain_python": c.ratio(samples["floor"], samples["plain"]),
-        },
-        "where_ours_goes": decomposition(samples, days),
-        "goal": {"ours_vs_dagster_floor_max": GOAL,
-                 "met": ours_vs_floor["wall_median_of_trial_ratios"] <= GOAL},
+                     "max_range_days": 31, "instances": kinds, "batching_vars_of_our_runs": BATCHING_ENV,
+                     "instance": "persistent instance in a fresh DAGSTER_HOME (and PostgreSQL database) per run"},
+        "details_requests": {"floor": math.ceil(days / 31),
+                             **{name: s[-1].extra["details_requests"] for name, s in samples.items()
+                                if "details_requests" in s[-1].extra}},
+        "contenders": {name: {**c.summarize(s), "last_trial": s[-1].extra} for name, s in samples.items()},
+        "ratios": ratios(samples, kinds),
+        "where_ours_goes": {kind: decomposition(samples, kind, days) for kind in kinds},
     }
+    result["goals"] = goals(result["ratios"])
     if args.profile:
         path = c.RESULTS / "profiles" / "backfill_ours.txt"
-        c.profile_to(path, lambda: run_ours("profile"))
+        c.profile_to(path, lambda: ours(kinds[0])("profile"))
         result["profile"] = str(path.relative_to(c.ROOT))
     api.stop()
+    if postgres:
+        postgres.stop()
     shutil.rmtree(work, ignore_errors=True)
-
-    r = result["ratios"]
-    print(f"\ndetails requests: ours {result['details_requests']['ours']}, floor {floor_requests}")
-    for name in ("ours", "dagster_floor", "plain_python"):
-        print(f"{name:<14s} median {result[name]['wall_s_median']:7.2f} s wall  {result[name]['cpu_s_median']:7.2f} s cpu")
-    print(f"ours / Dagster floor  {r['ours_vs_dagster_floor']['wall_median_of_trial_ratios']:.2f}x wall "
-          f"({r['ours_vs_dagster_floor']['cpu_ratio_of_medians']:.2f}x cpu)  goal <= {GOAL}x: "
-          f"{'met' if result['goal']['met'] else 'NOT met'}")
-    print(f"raw asset alone / Dagster floor  {r['ours_raw_asset_only_vs_dagster_floor']['wall_median_of_trial_ratios']:.2f}x "
-          f"wall ({r['ours_raw_asset_only_vs_dagster_floor']['cpu_ratio_of_medians']:.2f}x cpu)")
-    print(f"ours without model data tests / Dagster floor  "
-          f"{r['ours_without_model_tests_vs_dagster_floor']['wall_median_of_trial_ratios']:.2f}x wall "
-          f"({r['ours_without_model_tests_vs_dagster_floor']['cpu_ratio_of_medians']:.2f}x cpu)")
-    print(f"ours / plain Python   {r['ours_vs_plain_python']['wall_median_of_trial_ratios']:.2f}x wall")
-    print(f"floor / plain Python  {r['dagster_floor_vs_plain_python']['wall_median_of_trial_ratios']:.2f}x wall")
+    print_summary(result)
     c.save("backfill", result, args.out)
 
 
-def decomposition(samples, days: int) -> dict:
-    """Medians over trials: what our run adds to Dagster's floor, step by step."""
+def breakdown_contenders(dg, resources_from_env, tags, work, data_dir, body_seconds, start, end) -> dict:
+    """SQLite only: the raw asset alone, and usage_job without the SQL models' data tests."""
+    from aurion_pipeline.definitions import defs
+    from aurion_pipeline.defs.aurion_usage.assets import usage_daily
+    from aurion_pipeline.defs.aurion_usage.schedules import SQL_MODELS
+
+    raw_only_job = dg.Definitions(
+        assets=[usage_daily], resources=resources_from_env(),
+        jobs=[dg.define_asset_job("raw_only", selection=dg.AssetSelection.assets(usage_daily).without_checks())],
+    ).resolve_job_def("raw_only")
+    no_model_tests_job = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job(
+        "usage_job_without_model_tests", selection=dg.AssetSelection.assets(usage_daily) | SQL_MODELS.without_checks(),
+    )])).resolve_job_def("usage_job_without_model_tests")
+
+    def run_fresh(job, name: str, a, b):
+        c.fresh_dagster_home(work, name)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        with dg.DagsterInstance.get() as instance:
+            result = job.execute_in_process(instance=instance, tags=tags(a, b))
+        assert result.success
+        return result
+
+    def raw_only(trial, a=start, b=end):
+        run_fresh(raw_only_job, f"sqlite-raw-{trial}", a, b)
+        return {"asset_body_s": round(body_seconds[-1], 3)}
+
+    def no_model_tests(trial, a=start, b=end):
+        result = run_fresh(no_model_tests_job, f"sqlite-nochecks-{trial}", a, b)
+        return {"asset_checks": len(result.get_asset_check_evaluations())}
+
+    return {"sqlite raw asset alone": raw_only, "sqlite usage_job without model tests": no_model_tests}
+
+
+def ratios(samples, kinds: list[str]) -> dict:
+    pairs = [("plain", None)]
+    for kind in kinds:
+        pairs += [(f"{kind} ours", f"{kind} floor"), (f"{kind} ours", f"{kind} floor, batching vars"),
+                  (f"{kind} ours", "plain"), (f"{kind} floor", "plain"), (f"{kind} floor, batching vars", "plain"),
+                  (f"{kind} floor, batching vars", f"{kind} floor")]
+    if "sqlite" in kinds and "postgres" in kinds:
+        pairs += [("postgres ours", "sqlite ours"), ("postgres floor", "sqlite floor")]
+    pairs += [(name, "sqlite floor") for name in samples if name.startswith("sqlite ") and "floor" not in name
+              and name != "sqlite ours" and "sqlite floor" in samples]
+    return {f"{a} / {b}": c.ratio(samples[a], samples[b]) for a, b in pairs if b and a in samples and b in samples}
+
+
+def goals(r: dict) -> dict:
+    out = {}
+    for key, goal, name in (("sqlite ours / sqlite floor", GOALS["sqlite_ours_vs_sqlite_floor_max"], "sqlite"),
+                            ("postgres ours / plain", GOALS["postgres_ours_vs_plain_python_max"], "postgres")):
+        if key in r:
+            out[name] = {"ratio": key, "goal_max": goal, "median_of_trial_ratios": r[key]["wall_median_of_trial_ratios"],
+                         "met": r[key]["wall_median_of_trial_ratios"] <= goal}
+    return out
+
+
+def print_summary(result: dict) -> None:
+    print(f"\ndetails requests: {result['details_requests']}")
+    for name, v in result["contenders"].items():
+        print(f"{name:<40s} wall min {v['wall_s_min']:7.2f}  median {v['wall_s_median']:7.2f}  max {v['wall_s_max']:7.2f} s"
+              f"   cpu median {v['cpu_s_median']:7.2f} s")
+    for name, r in result["ratios"].items():
+        trials = ", ".join(f"{x:.2f}" for x in r["wall_trial_ratios"])
+        print(f"{name:<60s} {r['wall_median_of_trial_ratios']:6.2f}x wall (trials {trials}), "
+              f"{r['cpu_ratio_of_medians']:.2f}x cpu")
+    for name, g in result["goals"].items():
+        print(f"goal {name}: {g['ratio']} {g['median_of_trial_ratios']:.2f}x <= {g['goal_max']}: "
+              f"{'met' if g['met'] else 'NOT met'}")
+
+
+def decomposition(samples, kind: str, days: int) -> dict:
+    """Medians over trials: what our run adds to Dagster's floor on this instance, step by step."""
     import statistics
 
-    ours = samples["ours"]
+    ours, floor = samples[f"{kind} ours"], samples[f"{kind} floor, batching vars"]
 
     def med(values):
         return round(statistics.median(values), 3)
 
     steps = sorted({k for s in ours for k in s.extra["step_seconds"]})
     return {
-        "ours_minus_floor_s": med([o.wall_s - f.wall_s for o, f in zip(ours, samples["floor"])]),
+        "ours_minus_floor_with_batching_vars_s": med([o.wall_s - f.wall_s for o, f in zip(ours, floor)]),
         "asset_body_s (fetch + commits, our code)": med([s.extra["asset_body_s"] for s in ours]),
         "plain_python_s (same requests, no Dagster)": med([s.wall_s for s in samples["plain"]]),
         **{f"step {k} s": med([s.extra["step_seconds"].get(k, 0.0) for s in ours]) for k in steps},

@@ -2,7 +2,7 @@
 
 Run: make bench   (or .venv/bin/python bench/run_all.py [--quick] [--only backfill,scale])
 
-About 15 minutes on 2 cores (--quick: about 4). Each script prints its own figures and ratios and
+About an hour on 2 cores (--quick: about 10 minutes). Each script prints its own figures and ratios and
 saves bench/results/<name>.json (--quick: bench/results/quick/); this one adds summary.json there.
 docs/performance.md explains them.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c  # noqa: E402
 
-BENCHMARKS = ("normalize", "backfill", "daily_tick", "scale", "forecast")
+BENCHMARKS = ("normalize", "backfill", "daily_tick", "scale", "e2e", "forecast")
 
 
 def main() -> None:
@@ -38,7 +38,7 @@ def main() -> None:
         print(f"\n=== {name}: {script.relative_to(c.ROOT)} {' '.join(flags)}", flush=True)
         started = time.perf_counter()
         code = subprocess.run([sys.executable, str(script), *flags], cwd=c.ROOT,
-                              stderr=subprocess.DEVNULL if name in ("backfill", "daily_tick") else None).returncode
+                              stderr=subprocess.DEVNULL if name in ("backfill", "daily_tick", "e2e") else None).returncode
         seconds[name] = round(time.perf_counter() - started, 1)
         if code != 0:
             failed.append(name)
@@ -64,11 +64,21 @@ def headlines(chosen: list[str], results: Path) -> dict:
         clean = n["scenarios"]["clean"]
         lines["normalize"] = f"{clean['rows_per_s'] / 1e6:.2f} M rows/s ({clean['ratio_to_floor']:.2f}x pa.Table.from_pylist)"
     if b := load("backfill"):
-        r = b["ratios"]["ours_vs_dagster_floor"]
-        lines["backfill"] = (f"{b['details_requests']['ours']} requests (floor {b['details_requests']['floor']}), "
-                             f"{b['ours']['wall_s_median']:.1f} s; {r['wall_median_of_trial_ratios']:.2f}x Dagster floor "
-                             f"({r['cpu_ratio_of_medians']:.2f}x cpu), goal <= 1.25x; "
-                             f"{b['ratios']['ours_vs_plain_python']['wall_median_of_trial_ratios']:.1f}x plain Python")
+        for kind, g in b["goals"].items():
+            r = b["ratios"][g["ratio"]]
+            lines[f"backfill on {kind}"] = (
+                f"{g['ratio']}: {r['wall_median_of_trial_ratios']:.2f}x (trials {r['wall_trial_ratios']}), "
+                f"goal <= {g['goal_max']}x: {'met' if g['met'] else 'NOT met'}")
+    if e := load("e2e"):
+        sc = e["scenario"]
+        for name, v in e["contenders"].items():
+            lines[f"e2e {sc['tenants']} tenants x {sc['days']} days, {name}"] = (
+                f"median {v['wall_s_median']:.1f} s (min {v['wall_s_min']:.1f}, max {v['wall_s_max']:.1f}), "
+                f"peak RSS {v['peak_rss_mib_max']:.0f} MiB")
+        for name, r in e["ratios"].items():
+            lines[f"e2e {name}"] = f"{r['wall_median_of_trial_ratios']:.2f}x"
+        if e["data_tests"]:
+            lines["e2e data tests"] = f"{e['data_tests']['total_s']:.2f} s (goal <= 1 s)"
     if t := load("daily_tick"):
         for n_tenants, v in t["by_tenants"].items():
             lines[f"daily tick, {n_tenants} tenant(s)"] = (

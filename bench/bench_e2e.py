@@ -1,0 +1,216 @@
+"""End to end, as users run it: `aurion-pipeline backfill` of N tenants x 3 years against the sandbox API
+over real HTTP, with Dagster, the SQL models and their data tests, on SQLite and PostgreSQL instances.
+
+Run: .venv/bin/python bench/bench_e2e.py [--quick] [--tenants 1000] [--instances sqlite,postgres]
+
+Each contender is its own process, so wall time, CPU and peak RSS are the command's own (the sandbox
+API runs in this process, outside them):
+
+  <instance> cli   `aurion-pipeline backfill --start --end` in a fresh DAGSTER_HOME (dagster.yaml, or
+                   dagster_postgres.yaml on a new database of a throwaway PostgreSQL server) and an
+                   empty data directory, default settings (8 requests in flight).
+  plain            no Dagster, no rules: the same requests with the same client, 8 in flight, each
+                   tenant's rows written to one Parquet file, then all of them loaded into one DuckDB
+                   table: a script's fetch + write.
+
+Then the models' data tests (every `data_tests` asset check's queries) are timed alone on the
+warehouse the last SQLite run built. Peak RSS: VmHWM of the child, polled every 0.1 s.
+Goals: the PostgreSQL run <= 1.5 x plain; peak RSS <= 1 GiB; data tests at 1,000 tenants <= 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as c  # noqa: E402
+
+GOALS = {"postgres_cli_vs_plain_max": 1.5, "peak_rss_mib_max": 1024, "data_tests_s_max": 1.0}
+CLI = str(Path(sys.executable).with_name("aurion-pipeline"))
+
+
+def main() -> None:
+    p = c.parser(__doc__)
+    p.add_argument("--tenants", type=int, default=None, help="default 1000 (--quick: 20)")
+    p.add_argument("--days", type=int, default=None, help="default 1096 (--quick: 365)")
+    p.add_argument("--trials", type=int, default=None, help="default 3 (--quick: 1)")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds the sandbox waits before each answer")
+    p.add_argument("--instances", default="sqlite,postgres")
+    p.add_argument("--child", choices=["plain"], help=argparse.SUPPRESS)
+    p.add_argument("--window", nargs=2, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child == "plain":
+        print(json.dumps(plain_fetch_and_write(date.fromisoformat(args.window[0]), date.fromisoformat(args.window[1]))))
+        return
+    n_tenants = args.tenants or (20 if args.quick else 1000)
+    days = args.days or (365 if args.quick else 1096)
+    trials = args.trials or (1 if args.quick else 3)
+    kinds = [k for k in args.instances.split(",") if k]
+    c.save("e2e", run(n_tenants, days, trials, kinds, args.latency), args.out)
+
+
+def run(n_tenants: int, days: int, trials: int, kinds: list[str], latency: float) -> dict:
+    from aurion_sandbox import SandboxServer, make_tenants, sandbox_env, write_tenants_file
+
+    today = datetime.now(UTC).date()
+    end = today - timedelta(days=1)
+    start = end - timedelta(days=days - 1)
+    work = Path(tempfile.mkdtemp(prefix="aurion-bench-e2e-"))
+    tenants = make_tenants(n_tenants)
+    api = SandboxServer(tenants, latency_s=latency, max_range_days=31, today=today).start()
+    postgres = c.start_postgres() if "postgres" in kinds else None
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
+    base_env |= sandbox_env(tenants) | {
+        "AURION_BASE_URL": api.base_url, "AURION_TENANTS_FILE": str(write_tenants_file(work / "tenants.yaml", tenants)),
+        "AURION_START_DATE": start.isoformat(), "AURION_MAX_RANGE_DAYS": "31", "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
+
+    def cli(kind: str):
+        def contender(trial) -> dict:
+            env = dict(base_env, AURION_DATA_DIR=str(work / f"data-{kind}"))
+            shutil.rmtree(env["AURION_DATA_DIR"], ignore_errors=True)
+            home = c.fresh_dagster_home(work, f"{kind}-{trial}", postgres if kind == "postgres" else None)
+            env["DAGSTER_HOME"] = str(home)
+            if kind == "postgres":
+                env["AURION_DAGSTER_PG_URL"] = os.environ["AURION_DAGSTER_PG_URL"]
+            before = len(api.requests)
+            figures = run_child([CLI, "backfill", "--start", str(start), "--end", str(end)], env, work / f"{kind}.log")
+            return figures | {"details_requests": sum(1 for r in api.requests[before:] if r.path.endswith("/details"))}
+        return contender
+
+    def plain(trial) -> dict:
+        before = len(api.requests)
+        figures = run_child([sys.executable, __file__, "--child", "plain", "--window", str(start), str(end)],
+                            dict(base_env, AURION_DATA_DIR=str(work / "plain")), work / "plain.log")
+        return figures | {"details_requests": sum(1 for r in api.requests[before:] if r.path.endswith("/details"))}
+
+    contenders = {f"{kind} cli": cli(kind) for kind in kinds} | {"plain": plain}
+    print(f"end to end: {n_tenants} tenants x {days} days ({start}..{end}) over HTTP, latency {latency * 1000:.0f} ms; "
+          f"{trials} trial(s) of {', '.join(contenders)}", flush=True)
+    samples = c.interleave(trials, contenders)
+    data_tests = time_data_tests(work / "data-sqlite") if "sqlite" in kinds else None
+    api.stop()
+    if postgres:
+        postgres.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    return report(samples, kinds, data_tests, n_tenants, days, start, end, latency)
+
+
+def run_child(argv: list[str], env: dict, log: Path) -> dict:
+    """Run a command to the end; its wall time, CPU (user + system) and peak RSS. Fails loudly on a non-zero exit."""
+    began = time.perf_counter()
+    with open(log, "w") as out:
+        child = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent)
+    peak = [0.0]
+    watcher = threading.Thread(target=_watch_peak_rss, args=(child.pid, peak), daemon=True)
+    watcher.start()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - began
+    child.returncode = os.waitstatus_to_exitcode(status)
+    watcher.join()
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:3])} exited {child.returncode}: {log.read_text()[-2000:]}")
+    last = log.read_text().strip().splitlines()[-1:] or [""]
+    extra = json.loads(last[0]) if last[0].startswith("{") else {}
+    return {"child_wall_s": round(wall, 3), "child_cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+            "peak_rss_mib": round(peak[0], 1), **extra}
+
+
+def _watch_peak_rss(pid: int, peak: list[float]) -> None:
+    status = Path(f"/proc/{pid}/status")
+    while True:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak[0] = max(peak[0], int(line.split()[1]) / 1024)
+        except (OSError, ValueError):
+            return  # the process is gone (or a zombie without memory figures)
+        time.sleep(0.1)
+
+
+def plain_fetch_and_write(start: date, end: date) -> dict:
+    """Child: the same requests with the same client, 8 in flight; Parquet per tenant, one DuckDB table."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from aurion_pipeline.config import load_settings
+    from aurion_pipeline.source.client import AurionClient
+    from aurion_pipeline.source.windows import chunk_window
+
+    settings = load_settings()
+    out = settings.data_dir
+    out.mkdir(parents=True, exist_ok=True)
+    windows = chunk_window(start, end, settings.max_range_days)
+
+    def one_tenant(spec) -> int:
+        client = AurionClient(settings.base_url, os.environ[spec.api_key_env], tenant=spec.name)
+        rows = [row for lo, hi in windows for row in client.get_details(lo, hi)]
+        pq.write_table(pa.Table.from_pylist(rows), out / f"{spec.name}.parquet", compression="zstd")
+        return len(rows)
+
+    with ThreadPoolExecutor(8) as pool:
+        rows = sum(pool.map(one_tenant, settings.tenants))
+    con = duckdb.connect(str(out / "plain.duckdb"))
+    con.execute(f"create table usage as select * from read_parquet('{out}/*.parquet', union_by_name = true)")
+    con.close()
+    shutil.rmtree(out)
+    return {"rows": rows}
+
+
+def time_data_tests(data_dir: Path) -> dict:
+    """Every model's data tests (what its `data_tests` asset check runs), on the warehouse a run built."""
+    from aurion_pipeline.config import sql_folder
+    from aurion_pipeline.sqlmodels import load_project, run_tests
+    from aurion_pipeline.storage import Warehouse
+
+    per_model = {}
+    began = time.perf_counter()
+    with Warehouse(data_dir).writer() as con:
+        for model in load_project(sql_folder()).models:
+            sample, results = c.measure(lambda m=model: run_tests(con, m))
+            per_model[model.qualified] = {"tests": len(results), "failed": [r.name for r in results if not r.passed],
+                                          "wall_s": round(sample.wall_s, 3)}
+    return {"total_s": round(time.perf_counter() - began, 3), "per_model": per_model}
+
+
+def report(samples, kinds, data_tests, n_tenants, days, start, end, latency) -> dict:
+    contenders = {name: {**c.summarize(s), "peak_rss_mib_max": max(x.extra["peak_rss_mib"] for x in s),
+                         "child_cpu_s_all": [x.extra["child_cpu_s"] for x in s], "last_trial": s[-1].extra}
+                  for name, s in samples.items()}
+    ratios = {f"{kind} cli / plain": c.ratio(samples[f"{kind} cli"], samples["plain"]) for kind in kinds}
+    if len(kinds) == 2:
+        ratios["postgres cli / sqlite cli"] = c.ratio(samples["postgres cli"], samples["sqlite cli"])
+    goals = {"peak_rss_met": {name: v["peak_rss_mib_max"] <= GOALS["peak_rss_mib_max"] for name, v in contenders.items()}}
+    if "postgres" in kinds:
+        goals["postgres_vs_plain_met"] = (ratios["postgres cli / plain"]["wall_median_of_trial_ratios"]
+                                          <= GOALS["postgres_cli_vs_plain_max"])
+    if data_tests:
+        goals["data_tests_met"] = data_tests["total_s"] <= GOALS["data_tests_s_max"]
+    result = {"scenario": {"tenants": n_tenants, "days": days, "start": str(start), "end": str(end),
+                           "latency_s": latency, "max_range_days": 31, "transport": "HTTP on loopback (sandbox)"},
+              "contenders": contenders, "ratios": ratios, "data_tests": data_tests, "goals": {**GOALS, **goals}}
+    for name, v in contenders.items():
+        print(f"{name:<14s} wall min {v['wall_s_min']:8.2f}  median {v['wall_s_median']:8.2f}  max {v['wall_s_max']:8.2f} s"
+              f"  requests {v['last_trial']['details_requests']}  peak RSS {v['peak_rss_mib_max']:.0f} MiB")
+    for name, r in ratios.items():
+        print(f"{name:<28s} {r['wall_median_of_trial_ratios']:.2f}x wall (trials {r['wall_trial_ratios']})")
+    if data_tests:
+        print(f"data tests {data_tests['total_s']:.2f} s (goal <= 1 s)")
+    return result
+
+
+if __name__ == "__main__":
+    main()
