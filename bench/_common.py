@@ -91,8 +91,10 @@ def measure(fn: Callable[[], object]) -> tuple[Sample, object]:
     return Sample(time.perf_counter() - wall, time.process_time() - cpu), value
 
 
-def interleave(trials: int, contenders: dict[str, Callable[[int], dict | None]]) -> dict[str, list[Sample]]:
-    """Run every contender once per trial, in turn; each returns optional extra figures."""
+def interleave(trials: int, contenders: dict[str, Callable[[int], dict | None]],
+               after_trial: Callable[[dict[str, list[Sample]]], None] | None = None) -> dict[str, list[Sample]]:
+    """Run every contender once per trial, in turn; each returns optional extra figures.
+    `after_trial` sees the samples so far after each complete trial (to save partial results)."""
     samples: dict[str, list[Sample]] = {name: [] for name in contenders}
     for trial in range(trials):
         for name, fn in contenders.items():
@@ -101,6 +103,8 @@ def interleave(trials: int, contenders: dict[str, Callable[[int], dict | None]])
             samples[name].append(sample)
             print(f"  trial {trial + 1}/{trials} {name:<28s} {sample.wall_s:8.3f} s wall {sample.cpu_s:8.3f} s cpu",
                   flush=True)
+        if after_trial:
+            after_trial(samples)
     return samples
 
 
@@ -213,11 +217,18 @@ def fresh_dagster_home(root: Path, name: str, postgres=None) -> Path:
 
 
 def start_postgres():
-    """A throwaway PostgreSQL server (tests/pg.py: initdb + pg_ctl on a free loopback port); stop() it."""
+    """A throwaway PostgreSQL server (tests/pg.py: initdb + pg_ctl on a free loopback port), stopped and
+    removed when this process exits, also on SIGTERM."""
+    import atexit
+    import signal
+
     sys.path.insert(0, str(ROOT / "tests"))
     from pg import start_cluster
 
-    return start_cluster()
+    cluster = start_cluster()
+    atexit.register(cluster.stop)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that atexit runs
+    return cluster
 
 
 BATCHING_VARS = ("DAGSTER_EVENT_BATCH_SIZE", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS")

@@ -97,7 +97,13 @@ def run(n_tenants: int, days: int, trials: int, kinds: list[str], latency: float
     contenders = {f"{kind} cli": cli(kind) for kind in kinds} | {"plain": plain}
     print(f"end to end: {n_tenants} tenants x {days} days ({start}..{end}) over HTTP, latency {latency * 1000:.0f} ms; "
           f"{trials} trial(s) of {', '.join(contenders)}", flush=True)
-    samples = c.interleave(trials, contenders)
+    def save_partial(samples) -> None:
+        done = len(next(iter(samples.values())))
+        if done < trials:
+            c.save("e2e", {**report(samples, kinds, None, n_tenants, days, start, end, latency),
+                           "partial": f"{done} of {trials} trials"})
+
+    samples = c.interleave(trials, contenders, after_trial=save_partial)
     data_tests = time_data_tests(work / "data-sqlite") if "sqlite" in kinds else None
     api.stop()
     if postgres:

@@ -97,7 +97,9 @@ class PostgresCluster:
         return self
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and remove everything it wrote."""
+        """Stop the server (fast shutdown) and remove everything it wrote. Safe to call twice."""
+        if not self.root.exists():
+            return
         try:
             if (self.data_dir / "postmaster.pid").exists():
                 self._as_service_user(self.bindir / "pg_ctl", "-D", self.data_dir, "-m", "fast", "-w", "stop")
