@@ -114,7 +114,7 @@ def run(n_tenants: int, start: date, end: date, today: date, trials: int, args) 
     print(f"  normalize: {n_rows / norm_s / 1e6:.2f} M rows/s ({norm_s / floor_s:.2f}x from_pylist)")
 
     # the full load through the pipeline, against the plain floor and our own path in one batch
-    variants = load_variants(pipeline)
+    variants = load_variants()
     contenders = {name: (lambda t, kw=kw, name=name: load_once(usage, ready, start, end, work / f"{name}-{t}", kw))
                   for name, kw in variants.items()}
     contenders["one batch (our path, no rounds)"] = lambda t: one_batch(usage, raw_windows, start, end, work / f"batch-{t}")
@@ -210,9 +210,11 @@ def run(n_tenants: int, start: date, end: date, today: date, trials: int, args) 
 BATCH_ROWS = 250_000
 
 
-def load_variants(pipeline) -> dict[str, dict]:
+def load_variants() -> dict[str, dict]:
     """The default load first, then the knobs the pipeline offers: one window per tenant per round
     (the finest commits, and the default before rounds grew), and batched commits."""
+    from aurion_pipeline import ingest
+
     variants = {"default": {}}
     offered = inspect.signature(ingest.load_usage_range).parameters
     if "requests_per_tenant" in offered:
@@ -245,9 +247,9 @@ def load_once(usage: SyntheticUsage, ready, start: date, end: date, data_dir: Pa
         setattr(module, name, wrapper)
         patched.append((module, name, real))
 
-    timed(pipeline, "normalize_details", "normalize_s")
+    timed(ingest, "normalize_details", "normalize_s")
     timed(lake, "write_usage", "lake_write_s")
-    timed(pipeline, "load_usage", "warehouse_load_s")
+    timed(ingest, "load_usage", "warehouse_load_s")
     timed(connection, "connect", "warehouse_connect_s")
     timed(connection, "publish_analyst_copy", "publish_s")
     clients = {t: MemoryClient(usage, t, ready[t] if ready else None) for t in usage.tenants}
