@@ -76,6 +76,7 @@ def main() -> None:
     c.fresh_dagster_home(work, "home-import")
     from aurion_pipeline import ingest
     from aurion_pipeline.cli import runs as orchestrate  # after the environment: definitions read it at import
+    from aurion_pipeline.config import load_settings
     from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
     from aurion_pipeline.defs.instance_tuning import BATCHING_ENV
 
@@ -122,13 +123,13 @@ def main() -> None:
             shutil.rmtree(data_dir, ignore_errors=True)
             before = len(api.requests)
             with c.dagster_batching(None):  # unset, as in a user's shell: the run sets them itself
-                result = orchestrate.backfill(a, b, [], False)
+                outcome = orchestrate.backfill(load_settings(), a, b)
                 batching = {name: os.environ.get(name) for name in c.BATCHING_VARS}
-            if not getattr(result, "success", getattr(result, "succeeded", False)):
-                raise SystemExit(f"our backfill on {kind} failed: {getattr(result, 'error', None) or result}")
+            if outcome.exit_code:
+                raise SystemExit(f"our backfill on {kind} failed: {outcome.error or outcome.failed_checks}")
             with dg.DagsterInstance.get() as instance:
                 steps = {s.step_key: round(s.end_time - s.start_time, 3)
-                         for s in instance.get_run_step_stats(result.run_id)}
+                         for s in instance.get_run_step_stats(outcome.run_id)}
                 materialized = len(instance.get_materialized_partitions(dg.AssetKey(["raw", "usage_daily"])))
             return {"details_requests": details_since(before), "asset_body_s": round(body_seconds[-1], 3),
                     "step_seconds": steps, "materialized_partitions": materialized, "batching_set_by_run": batching}
@@ -203,8 +204,9 @@ def main() -> None:
 def breakdown_contenders(dg, resources_from_env, tags, work, data_dir, body_seconds, start, end) -> dict:
     """SQLite only: the raw asset alone, and usage_job without the SQL models' data tests."""
     from aurion_pipeline.definitions import defs
-    from aurion_pipeline.defs.aurion_usage.assets import usage_daily
-    from aurion_pipeline.defs.aurion_usage.schedules import SQL_MODELS
+
+    usage_daily = defs.resolve_assets_def(dg.AssetKey(["raw", "usage_daily"]))
+    SQL_MODELS = dg.AssetSelection.groups("seeds", "analytics")  # noqa: N806 (a selection, named as the jobs name it)
 
     raw_only_job = dg.Definitions(
         assets=[usage_daily], resources=resources_from_env(),
