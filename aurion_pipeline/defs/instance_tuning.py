@@ -11,9 +11,9 @@ the process that creates and executes a run, cut it:
 - `DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS`: one planned event per asset for the whole range
   instead of one per partition. The price: when such a run fails, Dagster's UI no longer marks its
   partitions failed (they show as missing, or keep an older materialization). We accept it because
-  the UI's mark was coarse anyway (a run that loaded 1,095 days and failed one marked all 1,096
-  failed), while `raw._load_log`, the raw asset checks and `aurion-pipeline status` name exactly the
-  tenant and days of every failed window (docs/deployment.md, "Batched events").
+  the mark was coarse anyway (every partition of the range, loaded or not), while `raw._load_log`, the
+  `all_windows_loaded` check and `aurion-pipeline status` name the tenant and days of every failed
+  window (docs/deployment.md, "Batched events").
 
 Both are set only when the caller has not set them itself (an explicit `0` turns batching off).
 The edges call `tune_event_batching(os.environ)`: `cli/runs.py` before it executes a run, and

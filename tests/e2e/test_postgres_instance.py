@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
 from helpers_ops import REPO, expected_usage, free_port, pipeline_env, run_cli, wait_for, warehouse_usage
 from test_webserver import answers, daemons_healthy, location, stop_group
@@ -125,11 +126,13 @@ def test_every_cli_command_works_on_a_postgres_instance(pg_home, tmp_path, monke
 
 
 @pytest.mark.slow
-def test_a_failed_window_is_named_by_status_though_dagster_marks_no_partition_failed(pg_home, tmp_path, monkeypatch):
-    """The price of one planned event per run: Dagster no longer marks a failed run's partitions
-    failed, so the failure must be visible in our own load log and in `status`, day by day."""
+def test_a_failed_window_is_named_by_status_and_by_the_check_though_no_partition_is_marked_failed(
+        pg_home, tmp_path, monkeypatch):
+    """With one planned event per run, Dagster marks no partition failed; which days failed must be
+    in our own load log, in the `all_windows_loaded` check and in `status`, day by day."""
     home, url = pg_home
     start = YESTERDAY - timedelta(days=39)
+    days = {start + timedelta(days=i) for i in range(40)}
     with SandboxServer(today=YESTERDAY + timedelta(days=1)) as api:
         broken = sorted(api.tenants)[0]
         api.corrupt(broken, "bad_shape")  # every details answer for this tenant is unusable
@@ -142,20 +145,31 @@ def test_a_failed_window_is_named_by_status_though_dagster_marks_no_partition_fa
         healthy = {k: v for k, v in expected_usage(api, start, YESTERDAY).items() if k[0] != broken}
     assert loaded == healthy  # every other tenant's days are in
 
-    status = status_log.read_text()
-    covered = set()  # the days of every window `status` names for the broken tenant (nothing of it loaded)
-    for line in status.splitlines():
-        if line.strip().startswith(broken + " "):
-            for first, last in re.findall(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", line):
-                first, last = date.fromisoformat(first), date.fromisoformat(last)
-                covered |= {first + timedelta(days=i) for i in range((last - first).days + 1)}
-    assert covered == {start + timedelta(days=i) for i in range(40)}, status  # exactly the days that failed
-
+    assert days_named(status_log.read_text(), broken) == days, status_log.read_text()
     with open_instance(home, url, monkeypatch) as instance:
-        (run,) = instance.get_run_records(dg.RunsFilter(job_name="usage_job"))
-        assert run.dagster_run.status == dg.DagsterRunStatus.FAILURE
-        # the trade-off, as documented: the UI shows these days as missing, not failed
-        assert partition_status(instance) == {"materialized": set(), "failed": set(), "in progress": set()}
+        (check,) = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(USAGE, "all_windows_loaded"), limit=1)
+        assert check.status == AssetCheckExecutionRecordStatus.FAILED
+        failures = check.event.dagster_event.asset_check_evaluation_data.metadata["failures"].value
+        assert {f["tenant"] for f in failures} == {broken}
+        assert set().union(*(days_of(f["window"]) for f in failures)) == days
+        assert partition_status(instance)["failed"] == set()  # the trade-off: the UI marks nothing failed
+
+
+def days_of(window: str) -> set[date]:
+    first, last = (date.fromisoformat(d) for d in window.split(".."))
+    return {first + timedelta(days=i) for i in range((last - first).days + 1)}
+
+
+def days_named(status: str, tenant: str) -> set[date]:
+    """Every day of the windows `status` names on the lines of `tenant` (nothing of it is loaded, so
+    its only date ranges are its failed windows)."""
+    named = set()
+    for line in status.splitlines():
+        if line.strip().startswith(tenant + " "):
+            for window in re.findall(r"\d{4}-\d{2}-\d{2}\.\.\d{4}-\d{2}-\d{2}", line):
+                named |= days_of(window)
+    return named
 
 
 @pytest.mark.slow
