@@ -2,8 +2,8 @@
 
 from aurion_pipeline.source.client import AurionClient
 from aurion_pipeline.source.errors import (
-    AuthError,
     AurionApiError,
+    AuthError,
     BadRequestError,
     DeadlineExceededError,
     MalformedResponseError,

@@ -17,14 +17,22 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from aurion_pipeline.config import ConfigError, validate_base_url
 from aurion_pipeline.source import errors
 from aurion_pipeline.source.deadline import DeadlineAdapter
-from aurion_pipeline.source.redact import remember_key, shown_env_name
+from aurion_pipeline.source.redact import redact_echoes, remember_key, shown_env_name
 from aurion_pipeline.source.retry import BudgetedRetry
 from aurion_pipeline.source.transport import (
-    BROKEN, DEADLINE, OK, TRUNCATED, UNREACHABLE, exchange, origin, origin_text)
+    BROKEN,
+    DEADLINE,
+    OK,
+    TRUNCATED,
+    UNREACHABLE,
+    exchange,
+    origin,
+    origin_text,
+)
 from aurion_pipeline.source.windows import check_window, chunk_window
-from aurion_pipeline.config import ConfigError, validate_base_url
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +191,9 @@ class AurionClient:
             raise errors.for_status(resp.status_code, tenant=self.tenant, endpoint=endpoint,
                                     key_env=shown_env_name(self._key_env, ""), api_message=errors.api_message(resp, self._key))
         try:
-            return resp.json()
+            # A payload that echoes the key (in a field we would keep in `_extra`) is redacted before
+            # anything stores it.
+            return redact_echoes(resp.json(), resp.text, self._key)
         except ValueError:
             pass  # raised below, outside the handler, so no exception holding the body is chained
         ctype = resp.headers.get("Content-Type", "no Content-Type")

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 
 import requests
-
-from aurion_pipeline.source.redact import REDACTED, redact
 from urllib3.exceptions import (
     ConnectTimeoutError,
     NameResolutionError,
@@ -23,6 +21,8 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
+
+from aurion_pipeline.source.redact import REDACTED, redact
 
 _API_MESSAGE_MAX = 200
 _MESSAGE_KEYS = ("error", "message", "detail")

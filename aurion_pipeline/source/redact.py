@@ -68,6 +68,25 @@ def _key_spans(text: str, fragments: frozenset[str]) -> list[tuple[int, int]]:
     return spans
 
 
+def redact_echoes(payload: object, body: str, key: str) -> object:
+    """`payload` (the decoded `body` of a response to a request made with `key`) with every string
+    redacted, keys of objects included, when the body holds a piece of that key; else `payload` as it
+    is. The check is a few substring searches, so the common case costs nothing measurable."""
+    if not key or not any(key[i:i + FRAGMENT] in body for i in range(0, max(len(key) - FRAGMENT, 0) + 1)):
+        return payload
+    return _redacted(payload)
+
+
+def _redacted(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {redact(k): _redacted(v) for k, v in value.items()}
+    return value
+
+
 def shown_env_name(name: str | None, fallback: str = "the variable named by its api_key_env") -> str:
     """`name` if it looks like an environment variable's name, else `fallback`: a value of another
     shape may be the key itself, pasted where the variable's name belongs."""

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from aurion_pipeline.source import BadRequestError
-from aurion_pipeline.source.redact import forget_all_keys, redact, remember_key, shown_env_name
+from aurion_pipeline.source.redact import (
+    forget_all_keys,
+    redact,
+    redact_echoes,
+    remember_key,
+    shown_env_name,
+)
 
 KEY = "ak_live_7Hq2Zx9Lm4Pw8Rt6"
 OTHER = "ak_live_Vb3Nc5Jd1Ks0Qe2W"
@@ -73,3 +81,21 @@ def test_a_failed_window_is_logged_in_the_warehouse_without_the_key(tmp_path):
         log_failures(con, [(Window("acme", date(2026, 3, 1), date(2026, 3, 1)), f"HTTP 400: {KEY[:-3]}")], "r1")
     with duckdb.connect(str(warehouse.path), read_only=True) as con:
         assert con.execute("select error from raw._load_log").fetchall() == [("HTTP 400: [redacted]",)]
+
+
+def test_a_payload_echoing_a_piece_of_the_key_is_redacted_everywhere_inside_it():
+    key = "ak_live_0123456789abcdef01234567"
+    remember_key(key)
+    try:
+        payload = {"data": [{"note": f"hello {key[:-3]}", key[2:12]: 1, "voice_minutes": 3}], "n": 1}
+        out = redact_echoes(payload, json.dumps(payload), key)
+        text = json.dumps(out)
+        assert not any(key[i:i + 8] in text for i in range(len(key) - 7))
+        assert out["data"][0]["voice_minutes"] == 3 and out["n"] == 1
+    finally:
+        forget_all_keys()
+
+
+def test_a_payload_without_the_key_is_returned_as_it_is():
+    payload = {"data": [{"date": "2026-03-01", "voice_minutes": 3}]}
+    assert redact_echoes(payload, json.dumps(payload), "ak_live_0123456789abcdef01234567") is payload
