@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -11,7 +11,7 @@ import pyarrow as pa
 from aurion_pipeline.ingest.fetch import Failed, Fetched, FetchResult
 from aurion_pipeline.source.redact import redact
 from aurion_pipeline.storage import Warehouse, lake
-from aurion_pipeline.storage.load import Window, load_usage, log_failures
+from aurion_pipeline.storage.load import Window, load_usage, log_failures, replace_declared_plans
 from aurion_pipeline.transform.usage import RawWindow, normalize_details
 
 log = logging.getLogger("aurion_pipeline.ingest")
@@ -75,12 +75,18 @@ class Committed:
     failed: tuple[Failed, ...]
 
 
-def commit(results: Sequence[FetchResult], warehouse: Warehouse, run_id: str, *, publish: bool) -> Committed:
+def commit(
+    results: Sequence[FetchResult], warehouse: Warehouse, run_id: str, *, publish: bool,
+    declared_plans: Mapping[str, str | None] | None = None,
+) -> Committed:
     """Write the windows of `results` to the lake and the warehouse in one transaction, and log the
     failed ones (so `status` and `--missing-only` see every window not loaded). `publish` refreshes
-    the analyst copy from the same writer session."""
+    the analyst copy from the same writer session; `declared_plans` (the tenants file's) are stored
+    in it too, so a load takes the writer lock only to commit, never before it fetches."""
     batch = normalize(results)
     with warehouse.writer(publish=publish) as con:
+        if declared_plans is not None:
+            replace_declared_plans(con, declared_plans)
         lake.write_usage(warehouse.lake_dir, lake.with_run_id(batch.table, run_id))
         loaded = load_usage(con, warehouse.lake_dir, batch.accepted, run_id)
         log_failures(con, [(f.window, f.error) for f in batch.failed], run_id)

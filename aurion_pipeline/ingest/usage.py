@@ -20,7 +20,7 @@ from aurion_pipeline.ingest.fetch import Failed, FetchResult, RoundFetcher, refu
 from aurion_pipeline.ingest.plan import last_round_of_each_tenant, plan_rounds, plan_windows
 from aurion_pipeline.source.client import AurionClient
 from aurion_pipeline.storage import Warehouse
-from aurion_pipeline.storage.load import Window, missing_days
+from aurion_pipeline.storage.load import Window, missing_days, replace_declared_plans
 
 progress_log = logging.getLogger("aurion_pipeline.progress")
 
@@ -57,10 +57,12 @@ def load_usage_range(
     clients: Mapping[str, AurionClient], warehouse: Warehouse, start: date, end: date, *,
     max_range_days: int, max_workers: int, run_id: str, only_missing: bool = False, commit_rows: int = 0,
     requests_per_tenant: int = DEFAULT_REQUESTS_PER_TENANT, publish: bool = True,
+    declared_plans: Mapping[str, str | None] | None = None,
 ) -> UsageReport:
     """Load [start, end] for every tenant in `clients`; failed windows are reported (and logged in
     raw._load_log), never fatal to the others. `publish` refreshes the analyst copy at the end (off
-    when a later step, such as the SQL models, publishes it)."""
+    when a later step, such as the SQL models, publishes it). `declared_plans` (tenant -> plan from
+    the tenants file) are stored with every commit."""
     tenants = sorted(clients)
     missing = None
     if only_missing:
@@ -68,12 +70,13 @@ def load_usage_range(
             missing = missing_days(con, tenants, start, end)
     rounds = plan_rounds(plan_windows(tenants, start, end, max_range_days, missing), requests_per_tenant)
     report = UsageReport(tenants=len(tenants), days=(end - start).days + 1)
-    commit_batch = partial(commit, warehouse=warehouse, run_id=run_id)
+    commit_batch = partial(commit, warehouse=warehouse, run_id=run_id, declared_plans=declared_plans)
     with RoundFetcher(clients, max_workers) as fetcher:
         report = _load_rounds(rounds, fetcher, commit_batch, CommitPolicy(commit_rows), publish, report)
-    if not rounds and publish:
-        with warehouse.writer(publish=True):
-            pass
+    if not rounds and (publish or declared_plans is not None):
+        with warehouse.writer(publish=publish) as con:
+            if declared_plans is not None:
+                replace_declared_plans(con, declared_plans)
     requests = sum(c.requests_made for c in clients.values())
     return replace(report, requests=requests, retries=sum(c.attempts for c in clients.values()) - requests)
 

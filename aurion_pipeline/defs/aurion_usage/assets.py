@@ -13,7 +13,8 @@ import dagster as dg
 from aurion_pipeline import ingest
 from aurion_pipeline.defs.aurion_usage.resources import AurionApiResource, WarehouseResource
 from aurion_pipeline.defs.names import Names
-from aurion_pipeline.storage.load import replace_declared_plans, tenants_without_current_summary
+from aurion_pipeline.storage import Warehouse
+from aurion_pipeline.storage.load import tenants_without_current_summary
 
 WRITER_POOL = "duckdb_writer"
 ALL_WINDOWS_LOADED = "all_windows_loaded"
@@ -64,12 +65,11 @@ def _usage_daily(names: Names, partitions_def: dg.PartitionsDefinition) -> dg.As
         window = context.partition_time_window
         start, end = window.start.date(), (window.end - timedelta(days=1)).date()
         with api.clients(config.tenants) as clients:
-            with warehouse.writer() as con:
-                replace_declared_plans(con, api.declared_plans())
             report = ingest.load_usage_range(
                 clients, warehouse, start, end, max_range_days=api.max_range_days, max_workers=api.max_workers,
                 run_id=context.run_id, only_missing=config.only_missing, commit_rows=config.commit_rows,
                 requests_per_tenant=api.requests_per_tenant, publish=not models_follow(context),
+                declared_plans=api.declared_plans(),
             )
         label = f"{start}..{end}"
         # Dagster copies materialization metadata onto every partition of a range run (1,096 for a
@@ -125,9 +125,8 @@ def _usage_summary(names: Names) -> dg.AssetsDefinition:
         warehouse: WarehouseResource = getattr(context.resources, names.warehouse)
         with api.clients() as clients:
             if config.only_without_current_period:
-                today = datetime.now(timezone.utc).date()
-                with warehouse.warehouse.writer() as con:
-                    clients = {t: clients[t] for t in tenants_without_current_summary(con, sorted(clients), today)}
+                lacking = _tenants_lacking_a_current_summary(warehouse.warehouse, sorted(clients))
+                clients = {t: clients[t] for t in lacking}
             report = ingest.load_summaries(clients, warehouse.warehouse, max_workers=api.max_workers,
                                            run_id=context.run_id, publish=not models_follow(context))
         metadata = {"snapshots": len(report.snapshots),
@@ -159,3 +158,15 @@ def models_follow(context: dg.AssetExecutionContext) -> bool:
             seen.add(child)
             todo.append(child)
     return bool(seen & in_run)
+
+
+def _tenants_lacking_a_current_summary(warehouse: Warehouse, tenants: list[str]) -> list[str]:
+    """Read from the analyst copy, which never waits for a writer: a backfill asks this before it
+    fetches, while another load may hold the warehouse. A copy not yet published lacks them all."""
+    if not warehouse.analyst_path.exists():
+        return tenants
+    con = warehouse.analyst_connection()
+    try:
+        return tenants_without_current_summary(con, tenants, datetime.now(timezone.utc).date())
+    finally:
+        con.close()
