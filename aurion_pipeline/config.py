@@ -74,6 +74,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     API keys are checked separately (`require_api_keys`): definitions load without them."""
     env = os.environ if env is None else env
     sql_dir = sql_folder(env)
+    if env.get("AURION_DAGSTER_PG_URL"):  # read by Dagster from dagster_postgres.yaml, checked here first
+        checks.postgres_url(env["AURION_DAGSTER_PG_URL"], "AURION_DAGSTER_PG_URL")
     return Settings(
         tenants=load_tenants(env, checks.plan_names(sql_dir)),
         base_url=validate_base_url(env.get("AURION_BASE_URL") or DEFAULT_BASE_URL),

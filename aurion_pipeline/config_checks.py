@@ -15,6 +15,7 @@ import tempfile
 from datetime import date, datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from croniter import croniter
 
@@ -60,6 +61,15 @@ def readable_file(raw: str, name: str) -> Path:
     except OSError as exc:
         raise ConfigError(f"{name}={raw} cannot be read ({exc.strerror}); fix its permissions or unset it") from None
     return path
+
+
+def postgres_url(raw: str, name: str) -> None:
+    """The Dagster database URL of the PostgreSQL instance config, checked before Dagster reads it.
+    Never echoed: it holds a password."""
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("postgresql", "postgresql+psycopg2", "postgres") or not parts.hostname or len(parts.path) < 2:
+        raise ConfigError(f"{name} is not a PostgreSQL URL (not shown: it may hold a password); "
+                          "use postgresql://USER:PASSWORD@HOST:5432/DATABASE")
 
 
 def dagster_cron(raw: str, name: str) -> str:
