@@ -39,7 +39,6 @@ def cli(env, *args):
     return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.smoke
 def test_backfill_loads_exactly_what_the_server_served_and_dagster_records_it(api, env):
     start, end = YESTERDAY - timedelta(days=44), YESTERDAY
     result = cli(env, "backfill", "--start", start.isoformat(), "--end", end.isoformat())
