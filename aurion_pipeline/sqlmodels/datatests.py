@@ -1,18 +1,21 @@
 """Data tests: each declared test compiles to one query returning the offending rows (none = pass).
 
-A view is recomputed by every query that reads it, so a view with several declared tests is first
-computed once into a temporary snapshot and its tests run against that (same connection, same data).
-The SQL reported with a result still names the model, so it can be pasted into an analyst session.
+All the tests of one model run as ONE query that only counts offending rows: the model is read once
+(a view, recomputed by every query that reads it, becomes one materialized CTE that every test reads,
+custom `sql` tests included), the row-by-row tests (not_null, accepted_values) share one scan, and
+the offending rows are fetched only for a test that fails. The SQL reported with a result is the
+test's own query on the model, so it can be pasted into an analyst session.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, NoReturn
 
 import duckdb
+import sqlglot
 from sqlglot import exp
 
 from aurion_pipeline.sqlmodels.errors import SqlProjectError, first_line
@@ -22,6 +25,8 @@ from aurion_pipeline.sqlmodels.sources import Source
 from aurion_pipeline.sqlmodels.specs import DataTest
 
 Tested = Model | Source  # a model the runner builds, or a raw table the pipeline loads
+SHARED = "__aurion_tested"  # the CTE holding a view's rows while its tests run (never in reported SQL)
+ROW_TESTS = ("not_null", "accepted_values")  # decided row by row: one shared scan counts them all
 
 
 @dataclass(frozen=True)
@@ -36,78 +41,153 @@ class TestResult:
     sample: tuple[dict[str, Any], ...] = ()  # the first few offending rows
 
 
-SNAPSHOT = "temp.main.__aurion_test_snapshot"  # per connection; dropped after the tests
-
-
 def compile_test(model: Tested, test: DataTest, table: str | None = None) -> str:
-    """The query returning the rows of `model` (or of `table`, its snapshot) that break `test`."""
+    """The query returning the rows of `model` (or of `table`, a name holding its rows) that break `test`."""
     table, cols = table or model.qualified, [_quote(c) for c in test.columns]
-    if test.kind == "not_null":
-        return f"select * from {table} where {cols[0]} is null"
+    if test.kind in ROW_TESTS:
+        return f"select * from {table} where {_offending_row(test)}"
     if test.kind == "unique":
         # As a SQL unique constraint: rows with a null in the key never conflict (not_null covers nulls).
-        present = " and ".join(f"{c} is not null" for c in cols)
+        present = _key_present(test.columns)
         return f"select * from {table} where {present} qualify count(*) over (partition by {', '.join(cols)}) > 1"
-    if test.kind == "accepted_values":
-        allowed = ", ".join(exp.convert(v).sql(DIALECT) for v in test.values)
-        return f"select * from {table} where {cols[0]} is not null and {cols[0]} not in ({allowed})"
     if test.kind == "relationships":
-        # not exists, not `not in`: one null in the parent column would make `not in` match nothing.
-        return (
-            f"select child.* from {table} as child where child.{cols[0]} is not null and not exists "
-            f"(select 1 from {test.to} as parent where parent.{_quote(test.field)} = child.{cols[0]})"
-        )
+        return f"select child.* from {table} as child where {_orphan(test)}"
     if test.kind == "sql":
-        return test.sql
+        return test.sql if table == model.qualified else _reading(test.sql, model.qualified, table)
     raise SqlProjectError(f"{test.source}: unknown test kind {test.kind!r}")
+
+
+def counts_query(model: Tested, tests: list[DataTest]) -> str:
+    """One query returning one row: the offending-row count of each test, in order (and, reading a
+    view, a last column that is always 0)."""
+    shared = isinstance(model, Model) and model.materialized == "view" and len(tests) >= 2
+    table = SHARED if shared else model.qualified
+    row_tests = [i for i, t in enumerate(tests) if t.kind in ROW_TESTS]
+    columns = [
+        f"row_checks.n{i}" if test.kind in ROW_TESTS else f"({_count(model, test, table)})"
+        for i, test in enumerate(tests)
+    ]
+    ctes = [f"{SHARED} as materialized (select * from {model.qualified})"] if shared else []
+    filters = [f"count(*) filter (where {_offending_row(tests[i])}) as n{i}" for i in row_tests]
+    if shared:
+        # A row is never null: this only makes DuckDB compute every column of every row, which the
+        # tests alone would not (it reads only the columns they name), so a view that an analyst's
+        # `select *` would fail on fails its tests too.
+        filters.append(f"count(*) filter (where {SHARED} is null) as whole_rows")
+        columns.append("row_checks.whole_rows")  # selected, or the optimizer drops it
+    if filters:
+        ctes.append(f"row_checks as (select {', '.join(filters)} from {table})")
+    with_clause = "with " + ",\n".join(ctes) + "\n" if ctes else ""
+    source = "row_checks" if filters else "(select 1) as row_checks"
+    return with_clause + "select\n" + ",\n".join(columns) + f"\nfrom {source}"
 
 
 def run_tests(
     con: duckdb.DuckDBPyConnection, model: Tested, tests: Iterable[DataTest] | None = None, *, sample_size: int = 5
 ) -> list[TestResult]:
     """Run the model's tests (or the given subset) against its built view or table; the same for a
-    declared raw source's tests against its raw table."""
+    declared raw source's tests against its raw table. One counting query, then a sample per failure."""
     tests = list(model.tests if tests is None else tests)
-    with _snapshot_if_worth_it(con, model, tests) as table:
-        return [run_test(con, model, test, sample_size=sample_size, table=table) for test in tests]
+    if not tests:
+        return []
+    try:
+        counts = con.execute(counts_query(model, tests)).fetchone()
+    except duckdb.Error as exc:
+        _raise_naming_the_culprit(con, model, tests, exc)
+    return [_result(con, model, test, int(count), sample_size) for test, count in zip(tests, counts)]
 
 
 def run_test(
-    con: duckdb.DuckDBPyConnection, model: Tested, test: DataTest, *, sample_size: int = 5, table: str | None = None
+    con: duckdb.DuckDBPyConnection, model: Tested, test: DataTest, *, sample_size: int = 5
 ) -> TestResult:
-    sql = compile_test(model, test)
-    # Newlines around the embedded query: a trailing `-- comment` must not swallow the parenthesis.
-    offending = f"(\n{compile_test(model, test, table)}\n) as offending"
+    """One test alone, counted on its own offending-rows query (the reference `run_tests` agrees with)."""
+    offending = _embedded(compile_test(model, test))
     try:
         count = con.execute(f"select count(*) from {offending}").fetchone()[0]
-        sample = _sample(con, offending, sample_size) if count else ()
     except duckdb.Error as exc:
-        where = f"{test.source}: test {test.name} on {model.qualified}"
-        raise SqlProjectError(f"{where} cannot run: {first_line(exc)}") from exc
+        raise SqlProjectError(f"{_where(model, test)} cannot run: {first_line(exc)}") from exc
+    return _result(con, model, test, count, sample_size)
+
+
+def _result(con: duckdb.DuckDBPyConnection, model: Tested, test: DataTest, count: int, size: int) -> TestResult:
+    sql = compile_test(model, test)
+    try:
+        sample = _sample(con, _embedded(sql), size) if count else ()
+    except duckdb.Error as exc:
+        raise SqlProjectError(f"{_where(model, test)} cannot run: {first_line(exc)}") from exc
     return TestResult(test.name, model.qualified, count == 0, count, sql, sample)
 
 
-@contextmanager
-def _snapshot_if_worth_it(
-    con: duckdb.DuckDBPyConnection, model: Tested, tests: list[DataTest]
-) -> Iterator[str | None]:
-    """Yield the snapshot's name if a view has two or more declared tests reading it, else None.
+def _count(model: Tested, test: DataTest, table: str) -> str:
+    """A scalar subquery counting the test's offending rows in `table`."""
+    if test.kind == "unique":
+        # Every row of a key held by two or more rows, as `compile_test` returns them, without a window.
+        cols = ", ".join(_quote(c) for c in test.columns)
+        duplicated = f"select count(*) as n from {table} where {_key_present(test.columns)} group by {cols} having count(*) > 1"
+        return f"select coalesce(sum(n), 0) from ({duplicated})"
+    return f"select count(*) from {_embedded(compile_test(model, test, table))}"
 
-    Custom `sql` tests name their models themselves, so they always read the view."""
-    if not isinstance(model, Model) or model.materialized != "view" or sum(t.kind != "sql" for t in tests) < 2:
-        yield None
-        return
+
+def _raise_naming_the_culprit(
+    con: duckdb.DuckDBPyConnection, model: Tested, tests: list[DataTest], exc: duckdb.Error
+) -> NoReturn:
+    """The counting query failed: name the model if its own rows cannot be computed, else the first
+    test that cannot run alone, else the model (the tests fail only together, e.g. out of memory)."""
     try:
-        con.execute(f"create or replace temp table {SNAPSHOT} as select * from {model.qualified}")
-    except duckdb.Error as exc:
-        raise SqlProjectError(f"tests of {model.qualified} cannot run: {first_line(exc)}") from exc
-    try:
-        yield SNAPSHOT
-    finally:
-        con.execute(f"drop table if exists {SNAPSHOT}")
+        con.execute(f"select count(*) filter (where whole is null) from {model.qualified} as whole").fetchall()
+    except duckdb.Error as own:
+        raise SqlProjectError(f"tests of {model.qualified} cannot run: {first_line(own)}") from own
+    for test in tests:
+        run_test(con, model, test, sample_size=0)
+    raise SqlProjectError(f"tests of {model.qualified} cannot run together: {first_line(exc)}") from exc
+
+
+@lru_cache(maxsize=256)
+def _reading(sql: str, model: str, table: str) -> str:
+    """A custom test's SQL reading `table` wherever it reads `model` (aliased, so `model.col` still works)."""
+    schema, name = model.split(".")
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and node.name.lower() == name and node.db.lower() == schema:
+            return exp.to_table(table).as_(node.alias or name)
+        return node
+
+    return sqlglot.parse_one(sql, read=DIALECT).transform(swap).sql(DIALECT)
+
+
+def _offending_row(test: DataTest) -> str:
+    col = _quote(test.columns[0])
+    if test.kind == "not_null":
+        return f"{col} is null"
+    allowed = ", ".join(exp.convert(v).sql(DIALECT) for v in test.values)
+    return f"{col} is not null and {col} not in ({allowed})"
+
+
+def _key_present(cols: Iterable[str]) -> str:
+    return " and ".join(f"{_quote(c)} is not null" for c in cols)
+
+
+def _orphan(test: DataTest) -> str:
+    # not exists, not `not in`: one null in the parent column would make `not in` match nothing.
+    col = _quote(test.columns[0])
+    return (
+        f"child.{col} is not null and not exists "
+        f"(select 1 from {test.to} as parent where parent.{_quote(test.field)} = child.{col})"
+    )
+
+
+def _embedded(sql: str) -> str:
+    # Newlines around the embedded query: a trailing `-- comment` must not swallow the parenthesis.
+    return f"(\n{sql}\n) as offending"
+
+
+def _where(model: Tested, test: DataTest) -> str:
+    return f"{test.source}: test {test.name} on {model.qualified}"
 
 
 def _sample(con: duckdb.DuckDBPyConnection, offending: str, size: int) -> tuple[dict[str, Any], ...]:
+    if size <= 0:
+        return ()
     cursor = con.execute(f"select * from {offending} limit {int(size)}")
     names = [d[0] for d in cursor.description]
     return tuple(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
