@@ -41,7 +41,9 @@ def build(con: duckdb.DuckDBPyConnection, project: SqlProject, only: set[str] | 
 
     def work() -> list[BuiltModel]:
         _create_schemas(con, [*seeds, *models])
-        return [*(_load_seed(con, project, s) for s in seeds), *(_create_model(con, project, m) for m in models)]
+        existing = _existing_kinds(con)
+        built = [_load_seed(con, project, s) for s in seeds]
+        return [*built, *(_create_model(con, project, m, existing.get(m.qualified)) for m in models)]
 
     return _in_transaction(con, work)
 
@@ -78,13 +80,12 @@ def model_sql(model: Model) -> str:
 
 def _load_seed(con: duckdb.DuckDBPyConnection, project: SqlProject, item: Seed) -> BuiltModel:
     sql = seed_sql(item)
-    _execute(con, project, item.path, sql)
-    rows = con.execute(f"select count(*) from {item.qualified}").fetchone()[0]
-    return BuiltModel(item.qualified, "table", item.path, sql, rows)
+    return BuiltModel(item.qualified, "table", item.path, sql, _execute(con, project, item.path, sql))
 
 
-def _create_model(con: duckdb.DuckDBPyConnection, project: SqlProject, model: Model) -> BuiltModel:
-    existing = _existing_kind(con, model.qualified)
+def _create_model(
+    con: duckdb.DuckDBPyConnection, project: SqlProject, model: Model, existing: str | None
+) -> BuiltModel:
     if existing is not None and existing != model.materialized:
         # DuckDB will not replace a view with a table or the reverse (nor drop one as the other).
         _execute(con, project, model.path, f"drop {existing} {model.qualified}")
@@ -100,27 +101,28 @@ def _create_view(con: duckdb.DuckDBPyConnection, project: SqlProject, model: Mod
 
 def _create_table(con: duckdb.DuckDBPyConnection, project: SqlProject, model: Model) -> BuiltModel:
     sql = model_sql(model)
-    _execute(con, project, model.path, sql)
-    ((rows,),) = con.execute(f"select count(*) from {model.qualified}").fetchall()
-    return BuiltModel(model.qualified, "table", model.path, sql, rows)
+    return BuiltModel(model.qualified, "table", model.path, sql, _execute(con, project, model.path, sql))
 
 
-def _existing_kind(con: duckdb.DuckDBPyConnection, qualified: str) -> str | None:
-    """What `qualified` is in the connection's database now: "view", "table", or None (absent)."""
-    schema, name = qualified.split(".")
+def _existing_kinds(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """What each schema.name of the connection's database is now: "view" or "table" (one catalog
+    query for the whole build: information_schema costs milliseconds per query)."""
     found = con.execute(
-        "select case table_type when 'VIEW' then 'view' else 'table' end from information_schema.tables "
-        "where table_catalog = current_database() and table_schema = ? and table_name = ?",
-        [schema, name],
+        "select schema_name || '.' || table_name, 'table' from duckdb_tables() "
+        "where database_name = current_database() and not temporary "
+        "union all select schema_name || '.' || view_name, 'view' from duckdb_views() "
+        "where database_name = current_database() and not temporary and not internal"
     ).fetchall()
-    return found[0][0] if found else None
+    return dict(found)
 
 
-def _execute(con: duckdb.DuckDBPyConnection, project: SqlProject, path: Path, sql: str) -> None:
+def _execute(con: duckdb.DuckDBPyConnection, project: SqlProject, path: Path, sql: str) -> int | None:
+    """Run one statement; `create table as` answers with the rows it wrote (no second count)."""
     try:
-        con.execute(sql)
+        answer = con.execute(sql).fetchall()
     except duckdb.Error as exc:
         raise SqlProjectError(f"{project.display(path)}: {first_line(exc)}") from exc
+    return answer[0][0] if answer and len(answer[0]) == 1 else None
 
 
 def _create_schemas(con: duckdb.DuckDBPyConnection, items: Iterable[Model | Seed]) -> None:

@@ -77,9 +77,11 @@ def build_models_asset(
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         selected = {names.qualified(key) for key in context.selected_asset_keys}
         with getattr(context.resources, names.warehouse).get_connection() as con:
-            for built in build(con, project, only=selected):
-                metadata = _built_metadata(con, project, built, config.row_counts)
-                yield dg.MaterializeResult(asset_key=names.asset_key(built.name), metadata=metadata)
+            built = build(con, project, only=selected)
+            schemas = _column_schemas(con, project, [b.name for b in built])
+            for item in built:
+                metadata = _built_metadata(con, project, item, schemas[item.name], config.row_counts)
+                yield dg.MaterializeResult(asset_key=names.asset_key(item.name), metadata=metadata)
             # Tests run after the commit, on the views as analysts now see them.
             yield from _check_results(con, project, context.selected_asset_check_keys, names)
 
@@ -118,14 +120,14 @@ def _model_spec(
 
 
 def _built_metadata(
-    con: duckdb.DuckDBPyConnection, project: SqlProject, built: BuiltModel, row_counts: bool
+    con: duckdb.DuckDBPyConnection, project: SqlProject, built: BuiltModel, schema: dg.TableSchema, row_counts: bool
 ) -> dict[str, object]:
     rows = built.rows
     if rows is None and row_counts:
         rows = con.execute(f"select count(*) from {built.name}").fetchone()[0]
     metadata = {
         "dagster/table_name": built.name,
-        "dagster/column_schema": _column_schema(con, project, built.name),
+        "dagster/column_schema": schema,
         "sql": dg.MetadataValue.md(f"```sql\n{built.sql}\n```"),
         "path": project.display(built.path),
         **key_figures(con, built.name),  # where tenants stand, for the models that say it
@@ -133,16 +135,25 @@ def _built_metadata(
     return metadata if rows is None else {**metadata, "dagster/row_count": rows}
 
 
-def _column_schema(con: duckdb.DuckDBPyConnection, project: SqlProject, qualified: str) -> dg.TableSchema:
+def _column_schemas(
+    con: duckdb.DuckDBPyConnection, project: SqlProject, qualified: list[str]
+) -> dict[str, dg.TableSchema]:
+    """Each built object's columns with their docs, from one catalog query for the whole build."""
+    rows = con.execute(
+        "select schema_name || '.' || table_name, column_name, data_type from duckdb_columns() "
+        "where database_name = current_database() and not internal order by table_name, column_index"
+    ).fetchall()
+    columns: dict[str, list[tuple[str, str]]] = {name: [] for name in qualified}
+    for name, column, kind in rows:
+        if name in columns:
+            columns[name].append((column, kind))
+    return {name: _table_schema(project, name, cols) for name, cols in columns.items()}
+
+
+def _table_schema(project: SqlProject, qualified: str, columns: list[tuple[str, str]]) -> dg.TableSchema:
     item = project.get(qualified)
     docs = {c.name: c.description for c in item.columns} if isinstance(item, Model) else {}
-    schema, name = qualified.split(".")
-    rows = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, name],
-    ).fetchall()
-    return dg.TableSchema(columns=[dg.TableColumn(col, kind, description=docs.get(col)) for col, kind in rows])
+    return dg.TableSchema(columns=[dg.TableColumn(col, kind, description=docs.get(col)) for col, kind in columns])
 
 
 def _check_results(
