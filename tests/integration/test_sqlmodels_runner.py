@@ -18,6 +18,8 @@ from aurion_pipeline.sqlmodels import (
     run_tests,
     seed,
 )
+from aurion_pipeline.sqlmodels.datatests import counts_query
+from aurion_pipeline.sqlmodels.specs import sql_test
 from sqlproj_data import load_small_warehouse
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "sqlproj_basic"
@@ -542,6 +544,29 @@ def test_each_test_counts_the_planted_bad_rows(things, bad_rows, test_name, fail
     # reported SQL, the same sample.
     (together,) = [r for r in run_tests(con, model) if r.name == test_name]
     assert together == result
+
+
+CUSTOM_SHAPES = [
+    pytest.param("select * from analytics.things where qty <= 0", id="plain"),
+    pytest.param("select things.* from analytics.things where things.qty <= 0", id="columns-qualified-by-the-name"),
+    pytest.param("with low as (select * from analytics.things as t where t.qty <= 0) select * from low", id="own-cte"),
+    pytest.param(
+        "select * from analytics.things as t where t.qty <= 0 and exists (select 1 from seeds.kinds as k where k.kind = t.kind)",
+        id="reads-another-table-too",
+    ),
+]
+
+
+@pytest.mark.parametrize("sql", CUSTOM_SHAPES)
+def test_a_custom_test_reads_the_shared_rows_of_a_view_and_still_counts_bad_rows(things, sql):
+    con, model = things
+    tests = [sql_test("low_qty", sql, "inline"), *model.tests]  # 2+ tests: the view is read once, shared
+    assert counts_query(model, tests).count("analytics.things") == 1
+    assert run_tests(con, model, tests)[0].passed
+    con.execute("insert into src.things values (8, 'a', 0), (9, 'b', -1)")
+    (low_qty, *_) = run_tests(con, model, tests)
+    assert (low_qty.passed, low_qty.failing_rows, len(low_qty.sample)) == (False, 2, 2)
+    assert low_qty.sql == sql  # reported as written: it reads the model
 
 
 def test_the_shared_rows_of_a_view_are_never_named_in_the_reported_sql(things):
