@@ -212,6 +212,9 @@ def _minute(value: datetime | None) -> str:
 
 
 def _has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    """Whether the model is built: as a view, or as a table (`materialized: table` in its yml)."""
     return con.execute(
-        "select count(*) from duckdb_views() where schema_name = ? and view_name = ?", [schema, name]
-    ).fetchone()[0] > 0
+        "select count(*) from duckdb_views() where schema_name = ? and view_name = ? "
+        "union all select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+        [schema, name, schema, name],
+    ).fetchall() != [(0,), (0,)]
