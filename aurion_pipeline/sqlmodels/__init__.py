@@ -1,5 +1,5 @@
 """A small dbt-like runner: SQL files become DuckDB views (or tables, with `materialized: table` in
-their YAML), CSVs become tables, YAML declares data tests.
+their YAML), CSVs become tables, YAML declares data tests, macros/ holds fragments models share.
 
     project = load_project(Path("dbt_like_sql"))      # parse, check references, order (errors name the file)
     build(con, project)                               # seeds + views and tables in one transaction
@@ -10,6 +10,7 @@ their YAML), CSVs become tables, YAML declares data tests.
 from aurion_pipeline.sqlmodels.build import BuiltModel, build, seed
 from aurion_pipeline.sqlmodels.datatests import TestResult, compile_test, run_test, run_tests
 from aurion_pipeline.sqlmodels.errors import SqlProjectError
+from aurion_pipeline.sqlmodels.macros import Macro
 from aurion_pipeline.sqlmodels.project import Model, Seed, SqlProject, load_project
 from aurion_pipeline.sqlmodels.refs import default_sources
 from aurion_pipeline.sqlmodels.sources import Source
@@ -19,6 +20,7 @@ __all__ = [
     "BuiltModel",
     "Column",
     "DataTest",
+    "Macro",
     "Model",
     "Seed",
     "Source",

@@ -11,6 +11,7 @@ import duckdb
 from sqlglot import exp
 
 from aurion_pipeline.sqlmodels.errors import SqlProjectError, first_line
+from aurion_pipeline.sqlmodels.macros import Macro
 from aurion_pipeline.sqlmodels.project import Model, Seed, SqlProject
 from aurion_pipeline.sqlmodels.refs import DIALECT
 
@@ -40,7 +41,9 @@ def build(con: duckdb.DuckDBPyConnection, project: SqlProject, only: set[str] | 
     models = [m for m in project.models if only is None or m.qualified in only]
 
     def work() -> list[BuiltModel]:
-        _create_schemas(con, [*seeds, *models])
+        _create_schemas(con, [*seeds, *models, *project.macros])
+        for macro in project.macros:  # every build: a model built alone may call any of them
+            _execute(con, project, macro.path, macro.sql)
         existing = _existing_kinds(con)
         built = [_load_seed(con, project, s) for s in seeds]
         return [*built, *(_create_model(con, project, m, existing.get(m.qualified)) for m in models)]
@@ -125,7 +128,7 @@ def _execute(con: duckdb.DuckDBPyConnection, project: SqlProject, path: Path, sq
     return answer[0][0] if answer and len(answer[0]) == 1 else None
 
 
-def _create_schemas(con: duckdb.DuckDBPyConnection, items: Iterable[Model | Seed]) -> None:
+def _create_schemas(con: duckdb.DuckDBPyConnection, items: Iterable[Model | Seed | Macro]) -> None:
     for schema in sorted({item.schema for item in items}):
         con.execute(f"create schema if not exists {schema}")
 

@@ -4,6 +4,7 @@
     models/<schema>/<name>.yml   optional: description, column docs, data tests, `materialized: table`
     seeds/<schema>/<name>.csv    table <schema>.<name>; optional <name>.yml pins column types
     sources/<schema>.yml         raw tables of storage/schema.sql: descriptions and data tests
+    macros/<schema>/<name>.sql   one `create macro <schema>.<name>(args) as <expression>` models call
     tests/<name>.sql             select returning offending rows; attached to every model it reads, or,
                                  reading no model, to every declared source it reads
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from aurion_pipeline.sqlmodels.errors import SqlProjectError
+from aurion_pipeline.sqlmodels.macros import Macro, read_macro
 from aurion_pipeline.sqlmodels.refs import default_sources, parse_select, statement_body, table_references
 from aurion_pipeline.sqlmodels.sources import Source, load_sources
 from aurion_pipeline.sqlmodels.specs import Column, DataTest, ModelDoc, SeedDoc, read_model_doc, read_seed_doc, sql_test
@@ -67,6 +69,7 @@ class SqlProject:
     seeds: tuple[Seed, ...]
     sources: frozenset[str] = field(default_factory=frozenset)  # raw tables models may read
     declared_sources: tuple[Source, ...] = ()  # the raw tables sources/*.yml describes and tests
+    macros: tuple[Macro, ...] = ()  # created before any model
 
     def display(self, path: Path) -> str:
         """A file's name in messages: relative to the folder, prefixed by the folder's name."""
@@ -101,7 +104,8 @@ def load_project(root: Path, sources: Iterable[str] | None = None) -> SqlProject
         for test in source.tests:
             _require_known(test.references, known, f"{folder.display(source.path)} (test {test.name})")
     models, declared = _attach_custom_tests(folder, models, declared, known)
-    return SqlProject(root, _in_build_order(folder, models), seeds, external, declared)
+    macros = tuple(read_macro(path, folder.display(path)) for path in _files(folder, "macros", ".sql"))
+    return SqlProject(root, _in_build_order(folder, models), seeds, external, declared, macros)
 
 
 def _files(project: SqlProject, folder: str, suffix: str) -> list[Path]:

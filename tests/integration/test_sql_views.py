@@ -377,13 +377,17 @@ def test_every_data_test_passes_on_the_hand_built_warehouse(con):
 
 def test_data_tests_catch_a_planted_duplicate_day_and_an_unknown_plan(con):
     project = load_project(SQL_FOLDER)
-    con.execute("begin")
+    plans = con.execute("select captured_at, plan from raw.usage_summary where tenant = 'custom'").fetchall()
+    con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, _filled, _run_id) "
+                "values ('steady', date '2026-03-01', 1, 1, false, 'planted')")
+    con.execute("update raw.usage_summary set plan = 'platinum' where tenant = 'custom'")
     try:
-        con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, _filled) "
-                    "values ('steady', date '2026-03-01', 1, 1, false)")
-        con.execute("update raw.usage_summary set plan = 'platinum' where tenant = 'custom'")
+        build(con, project)  # as after every load: the stored models read the bad rows too
         failed = {(r.model, r.name) for m in project.models for r in run_tests(con, m) if not r.passed}
     finally:
-        con.execute("rollback")
+        con.execute("delete from raw.usage_daily where _run_id = 'planted'")
+        con.executemany("update raw.usage_summary set plan = ? where tenant = 'custom' and captured_at = ?",
+                        [(plan, captured_at) for captured_at, plan in plans])
+        build(con, project)
     assert ("analytics.usage_daily", "unique__tenant__usage_date") in failed
     assert ("analytics.plan_utilization", "relationships__plan") in failed

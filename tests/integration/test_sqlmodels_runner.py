@@ -264,6 +264,21 @@ BAD_PROJECTS = [
         id="materialization-not-a-word",
     ),
     pytest.param(
+        {"macros/analytics/half.sql": "select 1 as x"},
+        ["proj/macros/analytics/half.sql", "create macro analytics.half"],
+        id="macro-not-a-create-macro",
+    ),
+    pytest.param(
+        {"macros/analytics/half.sql": "create macro analytics.third(x) as x / 3"},
+        ["proj/macros/analytics/half.sql", "creates analytics.third"],
+        id="macro-named-unlike-its-file",
+    ),
+    pytest.param(
+        {"macros/analytics/top.sql": "create macro analytics.top(x) as (select max(x) from raw.usage_daily)"},
+        ["proj/macros/analytics/top.sql", "reads no table", "raw.usage_daily"],
+        id="macro-reading-a-table",
+    ),
+    pytest.param(
         {"seeds/seeds/plans.csv": "plan\na\n", "seeds/seeds/plans.yml": "columns: {plan: }"},
         ["proj/seeds/seeds/plans.yml", "needs a DuckDB type"],
         id="seed-column-without-type",
@@ -399,6 +414,18 @@ def object_type(con, qualified: str) -> str | None:
 
 def totals(con) -> list[tuple]:
     return con.sql("select tenant, voice_minutes from analytics.totals order by tenant").fetchall()
+
+
+def test_a_macro_is_created_before_the_models_that_call_it_even_in_a_partial_build(con, tmp_path):
+    root = write_project(tmp_path / "proj", {
+        "macros/analytics/pct_of.sql": "-- the one definition\ncreate macro analytics.pct_of(part, whole) as 100.0 * part / whole;",
+        "models/analytics/shares.sql": "select analytics.pct_of(1, 4) as quarter",
+    })
+    project = load_project(root)
+    assert [m.qualified for m in project.macros] == ["analytics.pct_of"]
+    build(con, project, only={"analytics.shares"})
+    build(con, project, only={"analytics.shares"})  # twice: create or replace
+    assert con.execute("select quarter from analytics.shares").fetchall() == [(25.0,)]
 
 
 def test_a_table_model_is_built_as_a_table_with_its_row_count(con, tmp_path):

@@ -112,7 +112,8 @@ def _model_spec(
         deps=[names.asset_key(name) for name in sorted(model.depends_on)],
         description=model.description,
         group_name=names.name(MODELS_GROUP),
-        code_version=_digest(model_sql(model)),  # changes with the SQL and with view <-> table
+        # Changes with the SQL, with view <-> table and with a macro the SQL may call.
+        code_version=_digest(model_sql(model), *(m.sql for m in project.macros)),
         automation_condition=automation_condition,
         kinds={"duckdb", "sql"},
         metadata={"path": project.display(model.path)},

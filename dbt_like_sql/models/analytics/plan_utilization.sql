@@ -18,12 +18,7 @@ select
     q.quota_name,
     q.used,
     q.quota,
-    case
-        when q.quota is null or q.used is null then null
-        when q.quota > 0 then 100.0 * q.used::double / q.quota
-        when q.used > 0 then 'infinity'::double  -- any use of a zero quota is an overage
-        else 0.0
-    end as pct_used,
+    analytics.pct_of_quota(q.used, q.quota) as pct_used,
     -- Unknown plan, unknown level: never an assumed plan's.
     case when q.quota_source = 'unknown' then 'unknown' else coalesce(r.alert_level, 'ok') end as alert_level,
     q.quota_source,

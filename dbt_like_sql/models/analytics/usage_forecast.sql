@@ -69,12 +69,7 @@ select
     f.projected_low,
     f.projected_high,
     f.quota,
-    case
-        when f.quota is null or f.projected_total is null then null
-        when f.quota > 0 then 100.0 * f.projected_total / f.quota
-        when f.projected_total > 0 then 'infinity'::double
-        else 0.0
-    end as projected_pct,
+    analytics.pct_of_quota(f.projected_total, f.quota) as projected_pct,
     case
         when f.projected_total is null then null
         when f.quota_source = 'unknown' then 'unknown'
