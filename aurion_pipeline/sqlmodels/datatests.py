@@ -64,7 +64,7 @@ def counts_query(model: Tested, tests: list[DataTest]) -> str:
     table = SHARED if shared else model.qualified
     row_tests = [i for i, t in enumerate(tests) if t.kind in ROW_TESTS]
     columns = [
-        f"row_checks.n{i}" if test.kind in ROW_TESTS else f"({_count(model, test, table)})"
+        f"row_checks.n{i}" if test.kind in ROW_TESTS else f"({_count(model, test, table, quick=True)})"
         for i, test in enumerate(tests)
     ]
     ctes = [f"{SHARED} as materialized (select * from {model.qualified})"] if shared else []
@@ -86,7 +86,8 @@ def run_tests(
     con: duckdb.DuckDBPyConnection, model: Tested, tests: Iterable[DataTest] | None = None, *, sample_size: int = 5
 ) -> list[TestResult]:
     """Run the model's tests (or the given subset) against its built view or table; the same for a
-    declared raw source's tests against its raw table. One counting query, then a sample per failure."""
+    declared raw source's tests against its raw table. One counting query, then a sample per failure
+    (and, for a unique test whose quick count is not 0, its exact count: `_count`)."""
     tests = list(model.tests if tests is None else tests)
     if not tests:
         return []
@@ -94,7 +95,11 @@ def run_tests(
         counts = con.execute(counts_query(model, tests)).fetchone()
     except duckdb.Error as exc:
         _raise_naming_the_culprit(con, model, tests, exc)
-    return [_result(con, model, test, int(count), sample_size) for test, count in zip(tests, counts)]
+    return [
+        run_test(con, model, test, sample_size=sample_size) if test.kind == "unique" and count
+        else _result(con, model, test, int(count), sample_size)
+        for test, count in zip(tests, counts)
+    ]
 
 
 def run_test(
@@ -118,8 +123,15 @@ def _result(con: duckdb.DuckDBPyConnection, model: Tested, test: DataTest, count
     return TestResult(test.name, model.qualified, count == 0, count, sql, sample)
 
 
-def _count(model: Tested, test: DataTest, table: str) -> str:
-    """A scalar subquery counting the test's offending rows in `table`."""
+def _count(model: Tested, test: DataTest, table: str, *, quick: bool = False) -> str:
+    """A scalar subquery counting the test's offending rows in `table`.
+
+    `quick`, for a unique test: 0 exactly when no key is held twice (rows minus distinct key hashes:
+    equal keys have equal hashes), else a positive number that only says to count exactly. One hash
+    per row is 2-3x cheaper to group than the key's columns, and a passing test is the usual case."""
+    if test.kind == "unique" and quick:
+        cols = ", ".join(_quote(c) for c in test.columns)
+        return f"select count(*) - count(distinct hash({cols})) from {table} where {_key_present(test.columns)}"
     if test.kind == "unique":
         # Every row of a key held by two or more rows, as `compile_test` returns them, without a window.
         cols = ", ".join(_quote(c) for c in test.columns)

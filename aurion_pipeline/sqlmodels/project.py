@@ -5,8 +5,9 @@
     seeds/<schema>/<name>.csv    table <schema>.<name>; optional <name>.yml pins column types
     sources/<schema>.yml         raw tables of storage/schema.sql: descriptions and data tests
     macros/<schema>/<name>.sql   one `create macro <schema>.<name>(args) as <expression>` models call
-    tests/<name>.sql             select returning offending rows; attached to every model it reads, or,
-                                 reading no model, to every declared source it reads
+    tests/<name>.sql             select returning offending rows; attached to the last-built model it
+                                 reads (it runs once, when all it reads is built), or, reading no
+                                 model, to every declared source it reads
 """
 
 from __future__ import annotations
@@ -103,9 +104,9 @@ def load_project(root: Path, sources: Iterable[str] | None = None) -> SqlProject
     for source in declared:
         for test in source.tests:
             _require_known(test.references, known, f"{folder.display(source.path)} (test {test.name})")
-    models, declared = _attach_custom_tests(folder, models, declared, known)
+    models, declared = _attach_custom_tests(folder, list(_in_build_order(folder, models)), declared, known)
     macros = tuple(read_macro(path, folder.display(path)) for path in _files(folder, "macros", ".sql"))
-    return SqlProject(root, _in_build_order(folder, models), seeds, external, declared, macros)
+    return SqlProject(root, tuple(models), seeds, external, declared, macros)
 
 
 def _files(project: SqlProject, folder: str, suffix: str) -> list[Path]:
@@ -175,9 +176,10 @@ def _require_known(references: frozenset[str], known: frozenset[str], where: str
 def _attach_custom_tests(
     project: SqlProject, models: list[Model], declared: tuple[Source, ...], known: frozenset[str]
 ) -> tuple[list[Model], tuple[Source, ...]]:
-    """Each tests/<name>.sql becomes a test of every model it reads; one reading no model, of every
-    declared source it reads. Not both: a source's tests run right after its load, before the models
-    are rebuilt, so a test that reads a model belongs to the model."""
+    """Each tests/<name>.sql becomes a test of the last model in build order (`models`) it reads, so it
+    runs once, after everything it reads is built; one reading no model, of every declared source it
+    reads. Not both: a source's tests run right after its load, before the models are rebuilt, so a
+    test that reads a model belongs to the model."""
     base = project.root / "tests"
     tests = []
     for path in sorted(p for p in base.rglob("*.sql") if not _hidden(p, base)) if base.is_dir() else []:
@@ -194,8 +196,9 @@ def _attach_custom_tests(
         tests.append(test)
     model_names = {m.qualified for m in models}
     on_sources = [t for t in tests if not t.references & model_names]
+    owner = {t.name: [m.qualified for m in models if m.qualified in t.references][-1] for t in tests if t not in on_sources}
     return (
-        [_with_tests(project, model, [t for t in tests if model.qualified in t.references]) for model in models],
+        [_with_tests(project, model, [t for t in tests if owner.get(t.name) == model.qualified]) for model in models],
         tuple(_with_tests(project, s, [t for t in on_sources if s.qualified in t.references]) for s in declared),
     )
 

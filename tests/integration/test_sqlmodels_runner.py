@@ -65,6 +65,19 @@ def test_discovers_models_seeds_and_their_tests():
     assert project.get("seeds.plan_tiers").column_types == (("voice_minutes", "DOUBLE"), ("storage_mb", "DOUBLE"))
 
 
+def test_a_custom_test_reading_two_models_runs_once_with_the_model_built_last(tmp_path):
+    root = write_project(tmp_path / "proj", {
+        "models/analytics/a.sql": "select 1 as x",
+        "models/analytics/b.sql": "select x from analytics.a",
+        "models/analytics/c.sql": "select 2 as x",
+        "tests/same_x.sql": "select * from analytics.c join analytics.a using (x)",
+    })
+    project = load_project(root)
+    assert {m.qualified: [t.name for t in m.tests] for m in project.models} == {
+        "analytics.a": [], "analytics.b": [], "analytics.c": ["same_x"],
+    }
+
+
 def test_dependencies_are_the_tables_the_sql_reads_minus_its_ctes():
     model = load_project(FIXTURE).get("analytics.tenant_usage")
     assert model.depends_on == {
