@@ -65,6 +65,7 @@ cycles as (
         tenants.tenant,
         coalesce(a.anchor_day, 1) as anchor_day,
         greatest(u.last_date, n.last_captured) as latest_day,
+        u.last_date as last_loaded_day,
         least(u.first_date, n.first_date) as span_start,
         greatest(u.last_date, n.last_date) as span_end
     from (select tenant from usage_span union select tenant from snapshot_span) as tenants
@@ -159,7 +160,8 @@ select
     c.anchor_day::integer as anchor_day,
     c.latest_day between p.period_start and p.period_end as is_current,
     p.period_kind,
-    c.latest_day
+    c.latest_day,
+    c.last_loaded_day
 from periods as p
 join cycles as c on c.tenant = p.tenant
 -- A regular period always holds a day to cover; the cut-off rest of one may not.

@@ -20,11 +20,10 @@ with params as (
 
 recent as (
     -- The days scored (each tenant's last 56) and the 112 before them that their norms and spreads read.
-    select u.*, u.usage_date > l.latest_date - 56 as is_scored
+    select u.*, u.usage_date > l.last_loaded_day - 56 as is_scored
     from analytics.usage_long as u
-    join (select tenant, max(usage_date) as latest_date from analytics.usage_daily group by tenant) as l
-        on l.tenant = u.tenant
-    where u.usage_date > l.latest_date - 168 and u.used is not null
+    join analytics.billing_periods as l on l.tenant = u.tenant and l.is_current
+    where u.usage_date > l.last_loaded_day - 168 and u.used is not null
 ),
 
 history as (

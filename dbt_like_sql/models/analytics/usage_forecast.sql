@@ -1,20 +1,13 @@
 -- Where each tenant's current billing period will end, per metric with daily detail (voice_minutes,
 -- api_calls): the forecast of analytics.forecast_by_day as of the last loaded day (through
 -- analytics.usage_forecast_daily, its day-by-day path), against the quota.
-with latest as (
-    select tenant, max(usage_date) as last_loaded_date
-    from analytics.usage_daily
-    group by tenant
-),
-
-current_periods as (
+with current_periods as (
     select
         p.tenant, p.period_start, p.period_end, p.days_in_period, q.quota_name, q.quota, q.quota_source, q.summary_age_days,
-        least(l.last_loaded_date, p.period_end) as as_of_date
+        least(p.last_loaded_day, p.period_end) as as_of_date
     from analytics.billing_periods as p
     join analytics.period_quotas as q
         on q.tenant = p.tenant and q.period_start = p.period_start and q.quota_name in ('voice_minutes', 'api_calls')
-    left join latest as l on l.tenant = p.tenant
     where p.is_current
 ),
 

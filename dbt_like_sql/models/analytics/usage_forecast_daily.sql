@@ -2,21 +2,14 @@
 -- as_of_date, then the forecast spread over the remaining days by weekday rate and growth, so that
 -- the cumulative usage ends exactly at projected_total. projected_* are the period-end forecast of
 -- analytics.forecast_by_day this path leads to (the same on every row of a tenant and metric).
-with latest as (
-    select tenant, max(usage_date) as last_loaded_date
-    from analytics.usage_daily
-    group by tenant
-),
-
-current_forecast as (
+with current_forecast as (
     -- As of the last loaded day; none when that day is before the period's eve (stale data).
     select f.*
     from analytics.billing_periods as p
-    join latest as l on l.tenant = p.tenant
     join analytics.forecast_by_day as f
         on f.tenant = p.tenant
         and f.period_start = p.period_start
-        and f.as_of_date = least(l.last_loaded_date, p.period_end)
+        and f.as_of_date = least(p.last_loaded_day, p.period_end)
     where p.is_current
 ),
 
