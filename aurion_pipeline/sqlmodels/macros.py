@@ -12,12 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
-from aurion_pipeline.sqlmodels.errors import SqlProjectError, first_line
-from aurion_pipeline.sqlmodels.refs import DIALECT
+from aurion_pipeline.sqlmodels.errors import SqlProjectError
+from aurion_pipeline.sqlmodels.refs import DIALECT, single_statement
 
 FOLDER = "macros"
 
@@ -39,7 +37,7 @@ class Macro:
 def read_macro(path: Path, where: str) -> Macro:
     """The file's macro, or an error naming `where`: one `create macro`, named as the file, reading no table."""
     schema, name = path.parent.name, path.stem
-    statement = _single_statement(path.read_text(), where)
+    statement = single_statement(path.read_text(), where, "create macro")
     if not isinstance(statement, exp.Create) or statement.kind != "MACRO":
         raise SqlProjectError(f"{where}: must hold one `create macro {schema}.{name}(...) as ...` statement")
     target = statement.this.this if isinstance(statement.this, exp.UserDefinedFunction) else statement.this
@@ -50,13 +48,3 @@ def read_macro(path: Path, where: str) -> Macro:
         raise SqlProjectError(f"{where}: a macro reads no table (found {reads[0]}); make it a model")
     statement.set("replace", True)
     return Macro(schema, name, path, statement.sql(DIALECT))
-
-
-def _single_statement(sql: str, where: str) -> exp.Expression:
-    try:
-        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None and not isinstance(s, exp.Semicolon)]
-    except SqlglotError as exc:
-        raise SqlProjectError(f"{where}: not valid SQL: {first_line(exc)}") from exc
-    if len(statements) != 1:
-        raise SqlProjectError(f"{where}: must hold exactly one create macro statement, found {len(statements)}")
-    return statements[0]

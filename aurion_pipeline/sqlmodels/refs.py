@@ -18,18 +18,23 @@ SCHEMA_SQL = Path(__file__).resolve().parents[1] / "storage" / "schema.sql"
 
 def parse_select(sql: str, where: str) -> exp.Query:
     """The file's single select statement (CTEs and set operations allowed), or an error naming `where`."""
+    statement = single_statement(sql, where, "select")
+    if not isinstance(statement, exp.Query):
+        kind = statement.key.upper()
+        raise SqlProjectError(f"{where}: must be a select statement, found {kind}")
+    return statement
+
+
+def single_statement(sql: str, where: str, kind: str) -> exp.Expression:
+    """The file's one statement (parsed), or an error naming `where` and the `kind` it must be."""
     try:
         # A comment after the last semicolon parses as an empty `Semicolon` statement: not a statement.
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None and not isinstance(s, exp.Semicolon)]
     except SqlglotError as exc:
         raise SqlProjectError(f"{where}: not valid SQL: {first_line(exc)}") from exc
     if len(statements) != 1:
-        raise SqlProjectError(f"{where}: must hold exactly one select statement, found {len(statements)}")
-    statement = statements[0]
-    if not isinstance(statement, exp.Query):
-        kind = statement.key.upper()
-        raise SqlProjectError(f"{where}: must be a select statement, found {kind}")
-    return statement
+        raise SqlProjectError(f"{where}: must hold exactly one {kind} statement, found {len(statements)}")
+    return statements[0]
 
 
 def table_references(query: exp.Query, where: str) -> frozenset[str]:
