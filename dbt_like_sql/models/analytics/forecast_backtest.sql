@@ -2,21 +2,14 @@
 -- only data loaded up to that day) against the period's actual total, beside the naive run-rate
 -- (used_to_date / days_elapsed * days_in_period). A period is complete when every one of its days is
 -- loaded. The last day of a period (days_elapsed = days_in_period, no day left to forecast) is left out.
-with actuals as (
-    -- Complete periods: every day loaded.
-    select tenant, period_start, quota_name, used::double as actual_total
-    from analytics.period_quotas
-    where quota_name in ('voice_minutes', 'api_calls') and days_loaded = period_end - period_start + 1
-),
-
-compared as (
+with compared as (
     select
         f.tenant, f.quota_name, f.period_start, f.period_end, f.days_in_period, f.as_of_date, f.days_elapsed,
         f.used_to_date,
         a.actual_total,
         f.projected_total, f.projected_low, f.projected_high, f.naive_projected_total
     from analytics.forecast_by_day as f
-    join actuals as a on a.tenant = f.tenant and a.period_start = f.period_start and a.quota_name = f.quota_name
+    join analytics.forecast_actuals as a on a.tenant = f.tenant and a.period_start = f.period_start and a.quota_name = f.quota_name
     where f.days_elapsed < f.days_in_period
 )
 
