@@ -101,9 +101,16 @@ pooled_quantiles as (
         nth_value(error, rank_low order by error nulls last) over pooled_set as error_low,
         nth_value(error, rank_high order by error nulls last) over pooled_set as error_high
     from (
-        select quota_name, remaining_from, period_end - date '1970-01-01' as day_number, error, false as is_target,
+        select e.quota_name, e.remaining_from, e.period_end - date '1970-01-01' as day_number, e.error, false as is_target,
                null::bigint as rank_low, null::bigint as rank_high
-        from errors
+        from errors as e
+        -- Only the misses some pooled set reads (once every tenant has its own history, none).
+        join (
+            select quota_name, remaining_from, min(pooled_before) - 365 as first_end, max(pooled_before) as last_end
+            from pooled_targets where pooled_periods >= 6 group by all
+        ) as used
+            on used.quota_name = e.quota_name and used.remaining_from = e.remaining_from
+            and e.period_end >= used.first_end and e.period_end < used.last_end
         union all
         select quota_name, remaining_from, pooled_before - date '1970-01-01', null, true,
                greatest(1, floor((pooled_errors + 1) * 0.1))::bigint,
