@@ -6,7 +6,7 @@ Run: .venv/bin/python bench/bench_backfill.py [--quick] [--profile] [--instances
 A sandbox API on loopback answers every request after `--latency` seconds (default 50 ms) and
 rejects ranges longer than 31 days. The contenders run in turn, `--trials` times each (default 3):
 
-  ours       `cli.runs.backfill` (what `aurion-pipeline backfill` runs): usage_job with partition-range
+  ours       `cli.runs.backfill` (what `aurion-pipeline backfill` runs, quiet as without -v): usage_job with partition-range
              tags on a persistent instance in a fresh DAGSTER_HOME (the project's dagster.yaml, or
              dagster_postgres.yaml on a fresh database of a throwaway PostgreSQL server), with the event
              batching our runs turn on (defs/instance_tuning.py): fetch, normalize, lake, warehouse,
@@ -16,7 +16,11 @@ rejects ranges longer than 31 days. The contenders run in turn, `--trials` times
              instance, as Dagster ships (no batching variables) ...
   floor, batching vars   ... and with the variables our runs set.
   plain      no Dagster: the same client making the same requests, each window written to Parquet.
-  --breakdown adds, on SQLite: raw/usage_daily alone, and usage_job without the models' data tests.
+  --breakdown adds, on each instance: raw/usage_daily alone, and usage_job without the models' data tests
+             (both with our batching variables).
+
+Every contender's instance is created (its tables made) before its timed run, untimed: a deployed
+instance exists before a backfill; creating one costs ~2.6 s on PostgreSQL, once.
 
 Goals: ours on SQLite <= 1.10 x the SQLite floor; ours on PostgreSQL <= 2 x plain Python.
 Requests: the floor is ceil(days / 31) = 36.
@@ -106,24 +110,28 @@ def main() -> None:
         return sum(1 for r in api.requests[n:] if r.path.endswith("/details"))
 
     def home(kind: str, name: str):
-        return c.fresh_dagster_home(work, f"{kind}-{name}", postgres if kind == "postgres" else None)
+        """A deployed instance with no runs yet: its tables are created here, untimed."""
+        return c.fresh_dagster_home(work, f"{kind}-{name}", postgres if kind == "postgres" else None,
+                                    create_storage=True)
 
     def floor(kind: str, batching: dict | None):
         def run(trial, a=start, b=end):
-            home(kind, f"floor-{'tuned' if batching else 'plain'}-{trial}")
             with c.dagster_batching(batching), dg.DagsterInstance.get() as instance:
                 result = floor_job.execute_in_process(instance=instance, tags=tags(a, b))
             assert result.success
             return {"materializations": len(result.asset_materializations_for_node("noop"))}
-        return run
+        return c.untimed_setup(run, lambda trial: home(kind, f"floor-{'tuned' if batching else 'plain'}-{trial}"))
 
     def ours(kind: str):
-        def run(trial, a=start, b=end):
+        def prepare(trial):
             home(kind, f"ours-{trial}")
             shutil.rmtree(data_dir, ignore_errors=True)
+
+        def run(trial, a=start, b=end):
             before = len(api.requests)
             with c.dagster_batching(None):  # unset, as in a user's shell: the run sets them itself
-                outcome = orchestrate.backfill(load_settings(), a, b)
+                # quiet, as `aurion-pipeline backfill` runs without -v: Dagster's console log off
+                outcome = orchestrate.backfill(load_settings(), a, b, quiet=True)
                 batching = {name: os.environ.get(name) for name in c.BATCHING_VARS}
             if outcome.exit_code:
                 raise SystemExit(f"our backfill on {kind} failed: {outcome.error or outcome.failed_checks}")
@@ -133,7 +141,7 @@ def main() -> None:
                 materialized = len(instance.get_materialized_partitions(dg.AssetKey(["raw", "usage_daily"])))
             return {"details_requests": details_since(before), "asset_body_s": round(body_seconds[-1], 3),
                     "step_seconds": steps, "materialized_partitions": materialized, "batching_set_by_run": batching}
-        return run
+        return c.untimed_setup(run, prepare)
 
     api_resource = resources_from_env()["aurion_api"]
 
@@ -157,14 +165,15 @@ def main() -> None:
             contenders[f"{kind} floor, batching vars"] = floor(kind, BATCHING_ENV)
         contenders[f"{kind} ours"] = ours(kind)
     if args.breakdown:
-        contenders |= breakdown_contenders(dg, resources_from_env, tags, work, data_dir, body_seconds, start, end)
+        for kind in kinds:
+            contenders |= breakdown_contenders(dg, kind, home, tags, data_dir, body_seconds, start, end)
     contenders["plain"] = run_plain
 
     print(f"backfill {start}..{end}: {days} days x 1 tenant, API latency {args.latency * 1000:.0f} ms, max range 31, "
           f"instances {', '.join(kinds)}")
     print("warm-up (7 days each, not counted)")
     warm = end - timedelta(days=6)
-    c.interleave(1, {name: (lambda t, fn=fn: fn("warm", warm, end)) for name, fn in contenders.items()})
+    c.interleave(1, {name: warm_up(fn, warm, end) for name, fn in contenders.items()})
     print(f"{trials} trial(s), contenders interleaved")
     scenario = {"days": days, "start": str(start), "end": str(end), "tenants": 1, "latency_s": args.latency,
                 "max_range_days": 31, "instances": kinds, "batching_vars_of_our_runs": BATCHING_ENV,
@@ -191,7 +200,9 @@ def main() -> None:
     result = results(samples)
     if args.profile:
         path = c.RESULTS / "profiles" / "backfill_ours.txt"
-        c.profile_to(path, lambda: ours(kinds[0])("profile"))
+        profiled = ours(kinds[0])
+        profiled.prepare("profile")
+        c.profile_to(path, lambda: profiled("profile"))
         result["profile"] = str(path.relative_to(c.ROOT))
     api.stop()
     if postgres:
@@ -201,38 +212,55 @@ def main() -> None:
     c.save("backfill", result, args.out)
 
 
-def breakdown_contenders(dg, resources_from_env, tags, work, data_dir, body_seconds, start, end) -> dict:
-    """SQLite only: the raw asset alone, and usage_job without the SQL models' data tests."""
-    from aurion_pipeline.definitions import defs
+def warm_up(fn, a, b):
+    """The contender over a short range, with its untimed set-up."""
+    run = lambda trial: fn("warm", a, b)  # noqa: E731
+    return c.untimed_setup(run, lambda trial: fn.prepare("warm")) if hasattr(fn, "prepare") else run
 
-    usage_daily = defs.resolve_assets_def(dg.AssetKey(["raw", "usage_daily"]))
+
+def breakdown_contenders(dg, kind: str, home, tags, data_dir, body_seconds, start, end) -> dict:
+    """On instance `kind`: the raw asset alone, and usage_job without the SQL models' data tests."""
+    from aurion_pipeline.config import load_settings
+    from aurion_pipeline.defs import build_defs
+    from aurion_pipeline.defs.aurion_usage.assets import build_raw_assets
+    from aurion_pipeline.defs.aurion_usage.partitions import daily_partitions
+    from aurion_pipeline.defs.aurion_usage.resources import resources_from_settings
+    from aurion_pipeline.defs.instance_tuning import BATCHING_ENV
+    from aurion_pipeline.defs.names import Names
+
+    settings = load_settings()
+    # Unresolved assets: `defs.resolve_assets_def` returns one with its resources already bound, which
+    # a second Definitions with the same resource keys refuses ("conflicting resource definitions").
+    usage_daily = build_raw_assets(Names(), daily_partitions(settings.start_date)).usage_daily
     SQL_MODELS = dg.AssetSelection.groups("seeds", "analytics")  # noqa: N806 (a selection, named as the jobs name it)
 
     raw_only_job = dg.Definitions(
-        assets=[usage_daily], resources=resources_from_env(),
-        jobs=[dg.define_asset_job("raw_only", selection=dg.AssetSelection.assets(usage_daily).without_checks())],
+        assets=[usage_daily], resources=resources_from_settings(settings),
+        jobs=[dg.define_asset_job("raw_only", selection=dg.AssetSelection.assets(usage_daily))],  # with all_windows_loaded
     ).resolve_job_def("raw_only")
-    no_model_tests_job = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job(
-        "usage_job_without_model_tests", selection=dg.AssetSelection.assets(usage_daily) | SQL_MODELS.without_checks(),
+    no_model_tests_job = dg.Definitions.merge(build_defs(settings), dg.Definitions(jobs=[dg.define_asset_job(
+        "usage_job_without_model_tests",
+        selection=dg.AssetSelection.keys(["raw", "usage_daily"]) | SQL_MODELS.without_checks(),
     )])).resolve_job_def("usage_job_without_model_tests")
 
-    def run_fresh(job, name: str, a, b):
-        c.fresh_dagster_home(work, name)
-        shutil.rmtree(data_dir, ignore_errors=True)
-        with dg.DagsterInstance.get() as instance:
-            result = job.execute_in_process(instance=instance, tags=tags(a, b))
-        assert result.success
-        return result
+    def contender(job, name: str, extra):
+        def run(trial, a=start, b=end):
+            with c.dagster_batching(BATCHING_ENV), dg.DagsterInstance.get() as instance:  # as our runs set them
+                result = job.execute_in_process(instance=instance, tags=tags(a, b),
+                                                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+            assert result.success
+            return extra(result)
 
-    def raw_only(trial, a=start, b=end):
-        run_fresh(raw_only_job, f"sqlite-raw-{trial}", a, b)
-        return {"asset_body_s": round(body_seconds[-1], 3)}
+        def prepare(trial):
+            home(kind, f"{name}-{trial}")
+            shutil.rmtree(data_dir, ignore_errors=True)
+        return c.untimed_setup(run, prepare)
 
-    def no_model_tests(trial, a=start, b=end):
-        result = run_fresh(no_model_tests_job, f"sqlite-nochecks-{trial}", a, b)
-        return {"asset_checks": len(result.get_asset_check_evaluations())}
-
-    return {"sqlite raw asset alone": raw_only, "sqlite usage_job without model tests": no_model_tests}
+    return {
+        f"{kind} raw asset alone": contender(raw_only_job, "raw", lambda r: {"asset_body_s": round(body_seconds[-1], 3)}),
+        f"{kind} usage_job without model tests": contender(
+            no_model_tests_job, "nochecks", lambda r: {"asset_checks": len(r.get_asset_check_evaluations())}),
+    }
 
 
 def ratios(samples, kinds: list[str]) -> dict:
@@ -243,8 +271,9 @@ def ratios(samples, kinds: list[str]) -> dict:
                   (f"{kind} floor, batching vars", f"{kind} floor")]
     if "sqlite" in kinds and "postgres" in kinds:
         pairs += [("postgres ours", "sqlite ours"), ("postgres floor", "sqlite floor")]
-    pairs += [(name, "sqlite floor") for name in samples if name.startswith("sqlite ") and "floor" not in name
-              and name != "sqlite ours" and "sqlite floor" in samples]
+    for kind in kinds:  # the --breakdown contenders
+        parts = [name for name in samples if name.startswith(f"{kind} ") and ("alone" in name or "without" in name)]
+        pairs += [(name, base) for name in parts for base in (f"{kind} floor, batching vars", "plain")]
     return {f"{a} / {b}": c.ratio(samples[a], samples[b]) for a, b in pairs if b and a in samples and b in samples}
 
 
