@@ -7,6 +7,7 @@ The API key never leaves the configured origin: redirects are followed by hand, 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -48,6 +49,7 @@ CONNECT_RETRIES = 1
 DEFAULT_DEADLINE_S = 120.0
 
 
+@functools.cache  # asked once: importlib.metadata scans site-packages (~10 ms), and we build a client per tenant
 def _user_agent() -> str:
     try:
         return f"aurion-pipeline/{metadata.version('aurion-pipeline')}"
