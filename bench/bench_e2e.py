@@ -7,7 +7,8 @@ Each contender is its own process, so wall time, CPU and peak RSS are the comman
 API runs in this process, outside them):
 
   <instance> cli   `aurion-pipeline backfill --start --end` in a fresh DAGSTER_HOME (dagster.yaml, or
-                   dagster_postgres.yaml on a new database of a throwaway PostgreSQL server) and an
+                   dagster_postgres.yaml on a new database of a throwaway PostgreSQL server) whose
+                   tables are created before the timed run, as a deployed instance's are, and an
                    empty data directory, default settings (8 requests in flight).
   plain            no Dagster, no rules: the same requests with the same client, 8 in flight, each
                    tenant's rows written to one Parquet file, then all of them loaded into one DuckDB
@@ -86,17 +87,22 @@ def run(n_tenants: int, days: int, trials: int, kinds: list[str], latency: float
     }
 
     def cli(kind: str):
-        def contender(trial) -> dict:
-            env = dict(base_env, AURION_DATA_DIR=str(work / f"data-{kind}"))
+        env = dict(base_env, AURION_DATA_DIR=str(work / f"data-{kind}"))
+
+        def prepare(trial) -> None:
+            """A deployed instance with no runs yet (its tables made here, untimed) and no data."""
             shutil.rmtree(env["AURION_DATA_DIR"], ignore_errors=True)
-            home = c.fresh_dagster_home(work, f"{kind}-{trial}", postgres if kind == "postgres" else None)
+            home = c.fresh_dagster_home(work, f"{kind}-{trial}", postgres if kind == "postgres" else None,
+                                        create_storage=True)
             env["DAGSTER_HOME"] = str(home)
             if kind == "postgres":
                 env["AURION_DAGSTER_PG_URL"] = os.environ["AURION_DAGSTER_PG_URL"]
+
+        def contender(trial) -> dict:
             before = len(api.requests)
             figures = run_child([CLI, "backfill", "--start", str(start), "--end", str(end)], env, work / f"{kind}.log")
             return figures | {"details_requests": sum(1 for r in api.requests[before:] if r.path.endswith("/details"))}
-        return contender
+        return c.untimed_setup(contender, prepare)
 
     def plain(trial) -> dict:
         before = len(api.requests)
