@@ -198,7 +198,7 @@ def sessions_opened(url: str) -> int:
 @pytest.mark.slow
 def test_a_cli_run_reuses_its_postgres_connections_instead_of_opening_one_per_event(pg_home, monkeypatch):
     """dagster-postgres opens a connection per event and query unless told to pool; a 3-year
-    backfill then opened ~530 of them (5.7 s of a 30 s run). The CLI's instance keeps them open."""
+    backfill then opened ~530 of them (5.7 s of a 30 s profiled run). The CLI's instance keeps them open."""
     from aurion_pipeline.cli.runs import open_instance as cli_instance
 
     home, url = pg_home
