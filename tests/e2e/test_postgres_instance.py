@@ -210,7 +210,8 @@ def test_a_cli_run_reuses_its_postgres_connections_instead_of_opening_one_per_ev
     def noop() -> None:
         return None
 
-    job = dg.Definitions(assets=[noop], jobs=[dg.define_asset_job("noop_job", selection=[noop])]).resolve_job_def("noop_job")
+    job = dg.Definitions(assets=[noop], jobs=[dg.define_asset_job("noop_job", selection=[noop])]
+                         ).resolve_job_def("noop_job")
     with cli_instance():
         pass  # creates the instance's tables: not what is measured
     before = sessions_opened(url)
