@@ -240,26 +240,34 @@ def raw_rows(path: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
-def views(path: Path) -> set[str]:
+def models(path: Path) -> dict[str, str | int]:
+    """Every view (-> "view") and every stored table of the models (-> its row count) in the file."""
     con = duckdb.connect(str(path), read_only=True)
     try:
-        rows = con.execute("select schema_name, view_name from duckdb_views() where not internal").fetchall()
-        return {f"{schema}.{view}" for schema, view in rows}
+        found: dict[str, str | int] = {
+            f"{schema}.{view}": "view"
+            for schema, view in con.execute("select schema_name, view_name from duckdb_views() where not internal").fetchall()
+        }
+        for schema, table in con.execute(
+                "select schema_name, table_name from duckdb_tables() where schema_name in ('analytics', 'seeds')").fetchall():
+            found[f"{schema}.{table}"] = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+        return found
     finally:
         con.close()
 
 
-def test_rebuild_after_deleting_the_warehouse_restores_the_same_rows_and_views(loaded, tmp_path, monkeypatch, capfd):
+def test_rebuild_after_deleting_the_warehouse_restores_the_same_rows_and_models(loaded, tmp_path, monkeypatch, capfd):
     copy_of(loaded, tmp_path, monkeypatch)
     data = tmp_path / "data"
-    before, before_views = raw_rows(data / "warehouse.duckdb"), views(data / "analyst.duckdb")
+    before, before_models = raw_rows(data / "warehouse.duckdb"), models(data / "analyst.duckdb")
     (data / "warehouse.duckdb").unlink()
     data.joinpath("warehouse.duckdb.wal").unlink(missing_ok=True)
     code, out, err = cli(capfd, "rebuild")
     assert code == 0, err
     assert "rebuilt raw.usage_daily" in out and "NOT rebuilt" not in out
     assert raw_rows(data / "warehouse.duckdb") == before == raw_rows(data / "analyst.duckdb")
-    assert "analytics.billing_alerts" in before_views and views(data / "analyst.duckdb") == before_views
+    assert before_models["analytics.billing_alerts"] > 0 and before_models["analytics.usage_daily"] == "view"
+    assert models(data / "analyst.duckdb") == before_models
     assert_sound(data)
     code, out, _ = cli(capfd, "status")
     assert code == 0 and f"{START}..{END}" in out
