@@ -1,17 +1,31 @@
 -- Stage 3 of the forecast (docs/forecasting.md): how wide the 80 % interval is, learnt from the method's
--- own misses (split conformal). For each past forecast of a complete period, the miss relative to the
--- spread the method expected: (actual_total - projected_total) / projected_sd. Scaling by projected_sd
--- lets one tenant's misses speak for another's (a quiet tenant's spread is small, a spiky one's large).
--- A period's interval uses the 10th and 90th percentiles of those relative misses, among forecasts with
--- as many days remaining (grouped 1-3, 4-7, 8-14, 15-21, 22+), from periods that ended before it
--- started: the tenant's own when it has 6 complete periods among its 12 before, else all tenants'
--- periods that ended in the 365 days before the period's month. So no interval is judged on the
--- periods that calibrated it, and each only uses data loaded before its period began.
+-- own misses (split conformal, normalized per tenant). For each past forecast of a complete period, the
+-- miss relative to the spread the method expected: (actual_total - projected_total) / projected_sd.
+-- Tenants miss by different amounts even relative to that spread (weeks of zeros, a month-end peak), so
+-- each miss is divided once more by its tenant's scale: the mean absolute relative miss of the tenant's
+-- last 6 periods of the same kind (warm or warm-up, see `periods`), in the same days-remaining group.
+-- A period's interval is its own scale times the 10th and 90th percentiles of those scaled misses, among
+-- forecasts with as many days remaining (grouped 1-3, 4-7, 8-14, 15-21, 22+), from periods that ended
+-- before it started: the tenant's own when it has 6 scaled periods among its 12 before; with 1-5, a
+-- blend weighted by their number of its own percentiles and all tenants' (periods that ended in the 365
+-- days before the period's month); with none and no scale yet, all tenants' unscaled misses. So no
+-- interval is judged on the periods that calibrated it, and each only uses data loaded before its period
+-- began.
 --
 -- The misses stay rows: each calibration set is a window frame over them (the tenant's 12 periods
 -- before, or all tenants' 365 days before the month), and the percentiles are read from the frame with
 -- nth_value(... order by error), so no set is ever built as a list and memory does not grow with them.
-with errors as (
+with periods as (
+    -- A period is warm when the method has its full history on the period's eve: 16 weeks, so the
+    -- weekday rates have four weeks and the growth term its two 8-week windows. Warm-up forecasts miss
+    -- by more (no growth term, short windows), so a warm period's scale comes from warm periods only.
+    select p.tenant, p.period_start, p.period_start - h.first_day >= 112 as is_warm
+    from analytics.billing_periods as p
+    join (select tenant, min(usage_date) as first_day from analytics.usage_long group by tenant) as h
+        on h.tenant = p.tenant
+),
+
+errors as (
     -- Forecasts whose expected spread is zero (an all-zero window) or unknown have no relative miss.
     select
         f.tenant, f.quota_name, f.period_start, f.period_end, f.remaining_from,
@@ -23,53 +37,91 @@ with errors as (
 ),
 
 period_errors as (
-    select tenant, quota_name, period_start, remaining_from, any_value(period_end) as period_end, count(*) as errors
+    select
+        tenant, quota_name, period_start, remaining_from, any_value(period_end) as period_end,
+        count(*) as errors, sum(abs(error)) as abs_errors
     from errors
     group by all
 ),
 
-targets as (
+scaled_targets as (
     -- Every period, metric and days-remaining group an interval may be asked for: its place in the
-    -- tenant's periods, and the size of its own calibration set (its 12 periods before).
+    -- tenant's periods and its scale (null while no earlier period of its kind has misses).
     select
         *,
-        count(e_errors) over earlier_periods as own_periods,
-        coalesce(sum(e_errors) over earlier_periods, 0) as own_errors
+        case
+            when is_warm then sum(e_abs_errors) filter (where e_is_warm) over scale_periods
+                / sum(e_errors) filter (where e_is_warm) over scale_periods
+            else sum(e_abs_errors) over scale_periods / sum(e_errors) over scale_periods
+        end as scale
     from (
         select
-            p.tenant, q.quota_name, p.period_start, g.remaining_from,
+            p.tenant, q.quota_name, p.period_start, g.remaining_from, p.is_warm,
             row_number() over (partition by p.tenant, q.quota_name, g.remaining_from order by p.period_start)
                 as period_number,
             date_trunc('month', p.period_start)::date as pooled_before,
-            e.errors as e_errors
-        from analytics.billing_periods as p
+            e.errors as e_errors, e.abs_errors as e_abs_errors, e.is_warm as e_is_warm
+        from periods as p
         cross join (values ('voice_minutes'), ('api_calls')) as q(quota_name)
         cross join (values (1), (4), (8), (15), (22)) as g(remaining_from)
-        left join period_errors as e
+        left join (select e.*, w.is_warm from period_errors as e join periods as w using (tenant, period_start)) as e
             on e.tenant = p.tenant and e.period_start = p.period_start
             and e.quota_name = q.quota_name and e.remaining_from = g.remaining_from
     )
+    window scale_periods as (
+        partition by tenant, quota_name, remaining_from order by period_number
+        rows between 6 preceding and 1 preceding
+    )
+),
+
+targets as (
+    -- The size of a target's own calibration set: its 12 periods before whose misses have a scale (none
+    -- while the target has no scale itself).
+    select
+        *,
+        case when scale > 0 then count(case when scale > 0 then e_errors end) over earlier_periods else 0 end
+            as own_periods,
+        case when scale > 0 then coalesce(sum(case when scale > 0 then e_errors end) over earlier_periods, 0) else 0 end
+            as own_errors
+    from scaled_targets
     window earlier_periods as (
         partition by tenant, quota_name, remaining_from order by period_number
         rows between 12 preceding and 1 preceding
     )
 ),
 
+scaled_errors as (
+    -- Each miss divided by its tenant's scale as of its own period (misses without one are left out).
+    select t.tenant, t.quota_name, t.remaining_from, t.period_number, e.period_end, e.error / t.scale as error
+    from errors as e
+    join targets as t using (tenant, quota_name, period_start, remaining_from)
+    where t.scale > 0
+),
+
 pooled_targets as (
-    -- All tenants' misses, for the months where some tenant lacks history of its own.
+    -- All tenants' misses, for the months where some tenant lacks 6 periods of its own: scaled (for
+    -- targets with a scale) and unscaled (for those without one yet).
     select
-        m.quota_name, m.remaining_from, m.pooled_before,
+        m.quota_name, m.remaining_from, m.pooled_before, e.scaled,
         count(*) as pooled_periods,
         sum(e.errors) as pooled_errors
     from (select distinct quota_name, remaining_from, pooled_before from targets where own_periods < 6) as m
-    join period_errors as e
+    join (
+        select e.*, t.scale > 0 as scaled
+        from period_errors as e
+        join targets as t using (tenant, quota_name, period_start, remaining_from)
+        where t.scale > 0
+        union all
+        select e.*, false from period_errors as e
+    ) as e
         on e.quota_name = m.quota_name and e.remaining_from = m.remaining_from
         and e.period_end < m.pooled_before and e.period_end >= m.pooled_before - 365
     group by all
+    having count(*) >= 6
 ),
 
 own_quantiles as (
-    -- A target's row sits after its 12 earlier periods' misses; the frame holds exactly its set.
+    -- A target's row sits after its 12 earlier periods' scaled misses; the frame holds exactly its set.
     -- Split conformal's ranks for n misses: floor((n + 1) * 0.1) and ceil((n + 1) * 0.9), so that a new
     -- miss falls between them 80 % of the time when it behaves like the past ones.
     select
@@ -77,15 +129,14 @@ own_quantiles as (
         nth_value(error, rank_low order by error nulls last) over own_set as error_low,
         nth_value(error, rank_high order by error nulls last) over own_set as error_high
     from (
-        select t.tenant, t.quota_name, t.remaining_from, t.period_start, t.period_number, e.error, false as is_target,
-               null::bigint as rank_low, null::bigint as rank_high
-        from errors as e
-        join targets as t using (tenant, quota_name, period_start, remaining_from)
+        select tenant, quota_name, remaining_from, null::date as period_start, period_number, error,
+               false as is_target, null::bigint as rank_low, null::bigint as rank_high
+        from scaled_errors
         union all
         select tenant, quota_name, remaining_from, period_start, period_number, null, true,
                greatest(1, floor((own_errors + 1) * 0.1))::bigint, least(own_errors, ceil((own_errors + 1) * 0.9))::bigint
         from targets
-        where own_periods >= 6
+        where own_periods >= 1
     )
     window own_set as (
         partition by tenant, quota_name, remaining_from order by period_number
@@ -95,54 +146,83 @@ own_quantiles as (
 
 pooled_quantiles as (
     -- The same over all tenants: a month's row sits after the misses of periods that ended in the 365
-    -- days before it.
+    -- days before it, scaled or not.
     select
-        quota_name, remaining_from, day_number, is_target,
+        quota_name, remaining_from, scaled, day_number, is_target,
         nth_value(error, rank_low order by error nulls last) over pooled_set as error_low,
         nth_value(error, rank_high order by error nulls last) over pooled_set as error_high
     from (
-        select e.quota_name, e.remaining_from, e.period_end - date '1970-01-01' as day_number, e.error, false as is_target,
-               null::bigint as rank_low, null::bigint as rank_high
-        from errors as e
+        select e.quota_name, e.remaining_from, e.scaled, e.period_end - date '1970-01-01' as day_number, e.error,
+               false as is_target, null::bigint as rank_low, null::bigint as rank_high
+        from (
+            select quota_name, remaining_from, period_end, error, true as scaled from scaled_errors
+            union all
+            select quota_name, remaining_from, period_end, error, false from errors
+        ) as e
         -- Only the misses some pooled set reads (once every tenant has its own history, none).
         join (
-            select quota_name, remaining_from, min(pooled_before) - 365 as first_end, max(pooled_before) as last_end
-            from pooled_targets where pooled_periods >= 6 group by all
+            select quota_name, remaining_from, scaled, min(pooled_before) - 365 as first_end, max(pooled_before) as last_end
+            from pooled_targets group by all
         ) as used
-            on used.quota_name = e.quota_name and used.remaining_from = e.remaining_from
+            on used.quota_name = e.quota_name and used.remaining_from = e.remaining_from and used.scaled = e.scaled
             and e.period_end >= used.first_end and e.period_end < used.last_end
         union all
-        select quota_name, remaining_from, pooled_before - date '1970-01-01', null, true,
+        select quota_name, remaining_from, scaled, pooled_before - date '1970-01-01', null, true,
                greatest(1, floor((pooled_errors + 1) * 0.1))::bigint,
                least(pooled_errors, ceil((pooled_errors + 1) * 0.9))::bigint
         from pooled_targets
-        where pooled_periods >= 6
     )
     window pooled_set as (
-        partition by quota_name, remaining_from order by day_number
+        partition by quota_name, remaining_from, scaled order by day_number
         range between 365 preceding and 1 preceding
     )
+),
+
+pooled as (
+    -- A month's pooled percentiles, scaled and unscaled, with the set sizes they came from.
+    select p.quota_name, p.remaining_from, p.pooled_before, p.scaled, p.pooled_periods, p.pooled_errors,
+           q.error_low, q.error_high
+    from pooled_targets as p
+    join pooled_quantiles as q
+        on q.is_target and q.quota_name = p.quota_name and q.remaining_from = p.remaining_from
+        and q.scaled = p.scaled and q.day_number = p.pooled_before - date '1970-01-01'
+),
+
+chosen as (
+    -- A target's own set when it has 6 periods; else all tenants' scaled misses (blended with its own
+    -- when it has 1-5 periods, each weighted by its number of periods out of 6); else all tenants'
+    -- unscaled misses. The percentiles of scaled misses are times the target's scale.
+    select
+        t.tenant, t.quota_name, t.period_start, t.remaining_from,
+        case when t.own_periods >= 6 then 'tenant' else 'pooled' end as calibration_source,
+        case when t.own_periods >= 6 then t.own_periods else coalesce(s.pooled_periods, r.pooled_periods) end
+            as calibration_periods,
+        case when t.own_periods >= 6 then t.own_errors else coalesce(s.pooled_errors, r.pooled_errors) end
+            as calibration_errors,
+        case
+            when t.own_periods >= 6 then t.scale * o.error_low
+            when s.error_low is not null
+                then t.scale * (t.own_periods * coalesce(o.error_low, 0) + (6 - t.own_periods) * s.error_low) / 6
+            else r.error_low
+        end as error_low,
+        case
+            when t.own_periods >= 6 then t.scale * o.error_high
+            when s.error_high is not null
+                then t.scale * (t.own_periods * coalesce(o.error_high, 0) + (6 - t.own_periods) * s.error_high) / 6
+            else r.error_high
+        end as error_high
+    from targets as t
+    left join own_quantiles as o
+        on o.is_target and o.tenant = t.tenant and o.quota_name = t.quota_name
+        and o.period_start = t.period_start and o.remaining_from = t.remaining_from
+    left join pooled as s
+        on t.own_periods < 6 and t.scale > 0 and s.scaled and s.quota_name = t.quota_name
+        and s.remaining_from = t.remaining_from and s.pooled_before = t.pooled_before
+    left join pooled as r
+        on t.own_periods < 6 and not r.scaled and r.quota_name = t.quota_name
+        and r.remaining_from = t.remaining_from and r.pooled_before = t.pooled_before
 )
 
--- A period's own set when it has one, else the pooled set of its month.
-select
-    t.tenant,
-    t.quota_name,
-    t.period_start,
-    t.remaining_from,
-    case when t.own_periods >= 6 then 'tenant' else 'pooled' end as calibration_source,
-    case when t.own_periods >= 6 then t.own_periods else p.pooled_periods end as calibration_periods,
-    case when t.own_periods >= 6 then t.own_errors else p.pooled_errors end as calibration_errors,
-    coalesce(o.error_low, q.error_low) as error_low,
-    coalesce(o.error_high, q.error_high) as error_high
-from targets as t
-left join own_quantiles as o
-    on o.is_target and o.tenant = t.tenant and o.quota_name = t.quota_name
-    and o.period_start = t.period_start and o.remaining_from = t.remaining_from
-left join pooled_targets as p
-    on t.own_periods < 6 and p.pooled_periods >= 6 and p.quota_name = t.quota_name
-    and p.remaining_from = t.remaining_from and p.pooled_before = t.pooled_before
-left join pooled_quantiles as q
-    on q.is_target and q.quota_name = p.quota_name and q.remaining_from = p.remaining_from
-    and q.day_number = p.pooled_before - date '1970-01-01'
-where t.own_periods >= 6 or p.pooled_periods is not null
+select *
+from chosen
+where error_low is not null
