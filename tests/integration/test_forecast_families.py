@@ -3,8 +3,9 @@
 Measured on usage from generators unlike the one the method was designed on (tests/forecast_families.py:
 spiky, step change, weeks of zeros, flat, declining, fast-growing, monthly seasonality). Each interval in
 analytics.forecast_backtest is calibrated only on periods that ended before its own began, so every
-row is held out. The band is asserted on all families pooled; each family's coverage, and its MAPE
-against the naive run-rate, is printed (docs/forecasting.md lists them, including where we lose).
+row is held out. Over two years the band is asserted on every family alone, not only pooled (a method
+too wide on one family and too narrow on another can average to 80 %); each family's MAPE against the
+naive run-rate is printed (docs/forecasting.md lists them, including where we lose).
 """
 
 from __future__ import annotations
@@ -49,8 +50,20 @@ def test_held_out_coverage_pooled_over_all_families_is_80_percent(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("evaluate_from", [None, date(2025, 1, 1)], ids=["all-periods", "second-year"])
-def test_held_out_coverage_at_scale(tmp_path, evaluate_from):
-    """20 tenants per family over 2 years; the second year alone is calibrated on at least 12 months."""
-    scores = _measure(tmp_path, tenants_per_family=20, days=731, evaluate_from=evaluate_from).set_index("family")
+def test_held_out_coverage_of_every_family_is_80_percent(tmp_path):
+    """20 tenants per family over 2 years (about 25,000 held-out intervals per family): each family in the band."""
+    scores = _measure(tmp_path, tenants_per_family=20, days=731).set_index("family")
+    assert set(scores.index) == {*FAMILIES, "all"}
+    outside = scores[(scores["coverage"] < 0.77) | (scores["coverage"] > 0.83)]
+    assert outside.empty, f"held-out coverage outside 0.77-0.83:\n{outside[['intervals', 'coverage']]}"
+
+
+@pytest.mark.slow
+def test_held_out_coverage_in_the_second_year_is_80_percent(tmp_path):
+    """The second year alone, each period calibrated on at least 12 months: pooled over the families.
+
+    Per family it is not asserted: the step changes fall in this year, and a tenant's intervals after its
+    step are wide while the step's misses are in its set (docs/forecasting.md gives the figures).
+    """
+    scores = _measure(tmp_path, tenants_per_family=20, days=731, evaluate_from=date(2025, 1, 1)).set_index("family")
     assert 0.77 <= scores.loc["all", "coverage"] <= 0.83
