@@ -136,9 +136,17 @@ def test_every_period_after_the_first_has_an_interval_calibrated_on_earlier_ones
     assert by_period[0][0] == date(2025, 3, 1) and by_period[0][2] == 0
     assert 0 < by_period[1][2] < by_period[1][1]
     assert all(intervals == forecasts for _, forecasts, intervals, _ in by_period[2:])
-    # All tenants' misses until a tenant has 6 complete periods of its own (March..August), then its own.
-    assert all(source == "pooled" for period, source, _, _ in sources if period < date(2025, 9, 1))
-    assert all(source == "tenant" for period, source, _, _ in sources if period >= date(2025, 10, 1))
+    # All tenants' misses until a tenant has 6 complete periods of its own whose misses have a scale (its
+    # mean miss over earlier periods of the same kind): March has none (nothing before it), nor July (the
+    # first warm period: 16 weeks of history; no warm period before it). So April-June and August-October,
+    # and its own set from November, except 22+ days remaining (March's first days had no spread, so no misses
+    # there, and April no scale).
+    own_from = dict(con.execute(
+        "select remaining_from, min(period_start) from analytics.forecast_calibration "
+        "where calibration_source = 'tenant' group by all"
+    ).fetchall())
+    assert all(source == "pooled" for period, source, _, _ in sources if period < date(2025, 11, 1))
+    assert own_from == {1: date(2025, 11, 1), 4: date(2025, 11, 1), 8: date(2025, 11, 1), 15: date(2025, 11, 1)}
 
 
 def test_backtest_uses_only_data_up_to_each_day(warehouse):
