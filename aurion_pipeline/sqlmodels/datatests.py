@@ -57,14 +57,16 @@ def compile_test(model: Tested, test: DataTest, table: str | None = None) -> str
     raise SqlProjectError(f"{test.source}: unknown test kind {test.kind!r}")
 
 
-def counts_query(model: Tested, tests: list[DataTest]) -> str:
+def counts_query(model: Tested, tests: list[DataTest], day_keys: dict[str, str] | None = None) -> str:
     """One query returning one row: the offending-row count of each test, in order (and, reading a
-    view, a last column that is always 0)."""
+    view, a last column that is always 0). `day_keys`: for a unique test's name, a DATE column of its
+    key whose days cluster within the rest of the key (see `_count`)."""
     shared = isinstance(model, Model) and model.materialized == "view" and len(tests) >= 2
     table = SHARED if shared else model.qualified
     row_tests = [i for i, t in enumerate(tests) if t.kind in ROW_TESTS]
     columns = [
-        f"row_checks.n{i}" if test.kind in ROW_TESTS else f"({_count(model, test, table, quick=True)})"
+        f"row_checks.n{i}" if test.kind in ROW_TESTS
+        else f"({_count(model, test, table, quick=True, day_key=(day_keys or {}).get(test.name))})"
         for i, test in enumerate(tests)
     ]
     ctes = [f"{SHARED} as materialized (select * from {model.qualified})"] if shared else []
@@ -75,7 +77,12 @@ def counts_query(model: Tested, tests: list[DataTest]) -> str:
         # `select *` would fail on fails its tests too.
         filters.append(f"count(*) filter (where {SHARED} is null) as whole_rows")
         columns.append("row_checks.whole_rows")  # selected, or the optimizer drops it
-    if filters:
+    if filters and not shared:
+        # Only offending rows count: a filter DuckDB can push into the scan (skipping row groups whose
+        # statistics rule it out, or, through a view, the work of the rows it drops), same counts.
+        offending = " or ".join(f"({_offending_row(tests[i])})" for i in row_tests)
+        ctes.append(f"row_checks as (select {', '.join(filters)} from {table} where {offending})")
+    elif filters:
         ctes.append(f"row_checks as (select {', '.join(filters)} from {table})")
     with_clause = "with " + ",\n".join(ctes) + "\n" if ctes else ""
     source = "row_checks" if filters else "(select 1) as row_checks"
@@ -92,7 +99,7 @@ def run_tests(
     if not tests:
         return []
     try:
-        counts = con.execute(counts_query(model, tests)).fetchone()
+        counts = con.execute(counts_query(model, tests, _day_keys(con, model, tests))).fetchone()
     except duckdb.Error as exc:
         _raise_naming_the_culprit(con, model, tests, exc)
     return [
@@ -123,12 +130,15 @@ def _result(con: duckdb.DuckDBPyConnection, model: Tested, test: DataTest, count
     return TestResult(test.name, model.qualified, count == 0, count, sql, sample)
 
 
-def _count(model: Tested, test: DataTest, table: str, *, quick: bool = False) -> str:
+def _count(model: Tested, test: DataTest, table: str, *, quick: bool = False, day_key: str | None = None) -> str:
     """A scalar subquery counting the test's offending rows in `table`.
 
     `quick`, for a unique test: 0 exactly when no key is held twice (rows minus distinct key hashes:
     equal keys have equal hashes), else a positive number that only says to count exactly. One hash
-    per row is 2-3x cheaper to group than the key's columns, and a passing test is the usual case."""
+    per row is 2-3x cheaper to group than the key's columns, and a passing test is the usual case.
+    With `day_key`, a DATE column of the key, exactly the same number from far fewer groups (`_days_held`)."""
+    if test.kind == "unique" and quick and day_key:
+        return _days_held(test, table, day_key)
     if test.kind == "unique" and quick:
         cols = ", ".join(_quote(c) for c in test.columns)
         return f"select count(*) - count(distinct hash({cols})) from {table} where {_key_present(test.columns)}"
@@ -138,6 +148,34 @@ def _count(model: Tested, test: DataTest, table: str, *, quick: bool = False) ->
         duplicated = f"select count(*) as n from {table} where {_key_present(test.columns)} group by {cols} having count(*) > 1"
         return f"select coalesce(sum(n), 0) from ({duplicated})"
     return f"select count(*) from {_embedded(compile_test(model, test, table))}"
+
+
+def _days_held(test: DataTest, table: str, day_key: str) -> str:
+    """Rows minus distinct keys, as the quick unique count, for a key with a DATE column: the rest of
+    the key and the day's block of 64 days form a group, and each group ORs one bit per day (its place
+    in the block) into a 64-bit mask, so its distinct keys are the mask's set bits. Grouping a 2.3 M-row
+    table then makes ~100 k groups instead of 2.3 M distinct hashes (about 4x faster at 1,000 tenants)."""
+    day = f"({_quote(day_key)} - date '1970-01-01')"
+    rest = [_quote(c) for c in test.columns if c != day_key]
+    groups = ", ".join([*rest, f"floor({day} / 64)"])
+    masks = (
+        f"select count(*) as n, bit_or(1::ubigint << (({day} % 64 + 64) % 64)::integer) as days "
+        f"from {table} where {_key_present(test.columns)} group by {groups}"
+    )
+    return f"select coalesce(sum(n) - sum(bit_count(days)), 0) from ({masks})"
+
+
+def _day_keys(con: duckdb.DuckDBPyConnection, model: Tested, tests: list[DataTest]) -> dict[str, str]:
+    """For each unique test of `model` whose key has a DATE column, the last one (the finest, as keys
+    are written: tenant, period_start, as_of_date). One catalog query; none without a unique test."""
+    keyed = [t for t in tests if t.kind == "unique"]
+    if not keyed:
+        return {}
+    schema, name = model.qualified.split(".")
+    dates = {row[0] for row in con.execute(
+        "select column_name from duckdb_columns() where schema_name = ? and table_name = ? and data_type = 'DATE'",
+        [schema, name]).fetchall()}
+    return {t.name: [c for c in t.columns if c in dates][-1] for t in keyed if dates & set(t.columns)}
 
 
 def _raise_naming_the_culprit(

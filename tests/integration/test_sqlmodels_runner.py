@@ -646,3 +646,58 @@ def test_the_real_sql_folder_parses_and_orders(con):
     assert built["analytics.forecast_by_day"].kind == "table"
     for model in project.models:
         run_tests(con, model)  # every declared test compiles and runs (passing depends on the data)
+
+
+DAYS = {
+    "models/analytics/days.sql": "select * from src.days",
+    "models/analytics/days.yml": """
+        materialized: table
+        columns:
+          tenant: {tests: [not_null]}
+          kind: {tests: [{accepted_values: {values: [a, b]}}]}
+        tests:
+          - {unique: [tenant, day]}
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    ("bad_rows", "test_name", "failing_rows"),
+    [
+        pytest.param("('t', date '2026-03-01', 'a')", "unique__tenant__day", 2, id="the-same-day-twice"),
+        pytest.param("('t', date '1969-12-31', 'a'), ('t', date '1969-12-31', 'b')", "unique__tenant__day", 2,
+                     id="the-same-day-before-1970"),
+        pytest.param("('v', date '1969-11-28', 'a'), ('v', date '1969-11-28' + 64, 'a'), ('v', date '1969-11-28' + 128, 'a')",
+                     "unique__tenant__day", 0, id="days-64-apart-are-different-days"),
+        pytest.param("('u', date '2026-03-01', 'a')", "unique__tenant__day", 0, id="another-tenant-same-day"),
+        pytest.param("('t', null, 'a'), ('t', null, 'a')", "unique__tenant__day", 0, id="null-days-are-no-key"),
+        pytest.param("(null, date '2026-03-02', 'a')", "not_null__tenant", 1, id="not-null-on-a-table"),
+        pytest.param("('w', date '2026-03-09', 'z'), ('w', date '2026-03-10', null)", "accepted_values__kind", 1,
+                     id="accepted-values-on-a-table"),
+    ],
+)
+def test_a_key_with_a_day_and_row_tests_on_a_table_count_as_each_test_alone(tmp_path, bad_rows, test_name, failing_rows):
+    # The quick unique count of a key with a DATE column groups 64-day blocks (bit masks) and the row
+    # tests of a table count only the rows their filter keeps: the same verdict as each test alone.
+    project = load_project(write_project(tmp_path / "proj", DAYS), sources={"src.days"})
+    con = duckdb.connect(str(tmp_path / "days.duckdb"))
+    con.execute("create schema src; create table src.days (tenant varchar, day date, kind varchar)")
+    con.execute("insert into src.days select 't', date '2026-03-01' + i::integer, 'a' from range(-200, 200) as r(i)")
+    con.execute("insert into src.days select 'u', date '1969-06-01' + i::integer, 'b' from range(0, 300) as r(i)")
+    build(con, project)
+    model = project.get("analytics.days")
+    assert all(r.passed for r in run_tests(con, model))
+    con.execute(f"insert into src.days values {bad_rows}")
+    build(con, project)
+    (test,) = [t for t in model.tests if t.name == test_name]
+    alone = run_test(con, model, test)
+    assert (alone.passed, alone.failing_rows) == (failing_rows == 0, failing_rows)
+    results = run_tests(con, model)
+    assert [r for r in results if r.name == test_name] == [alone]
+    assert all(r.passed for r in results if r.name != test_name)
+    # The quick unique count itself is rows minus distinct keys (0 exactly when the key is unique).
+    quick = con.execute(counts_query(model, list(model.tests), {"unique__tenant__day": "day"})).fetchone()
+    key = "from analytics.days where tenant is not null and day is not null"
+    assert quick[[t.name for t in model.tests].index("unique__tenant__day")] == con.execute(
+        f"select count(*) - count(distinct (tenant, day)) {key}").fetchone()[0]
+    con.close()
