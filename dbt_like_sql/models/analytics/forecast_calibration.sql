@@ -121,9 +121,8 @@ pooled_targets as (
 ),
 
 own_quantiles as (
-    -- A target's row sits after its 12 earlier periods' scaled misses; the frame holds exactly its set.
-    -- Split conformal's ranks for n misses: floor((n + 1) * 0.1) and ceil((n + 1) * 0.9), so that a new
-    -- miss falls between them 80 % of the time when it behaves like the past ones.
+    -- A target's row sits after its 12 earlier periods' scaled misses; the frame holds exactly its set,
+    -- and the target's row carries split conformal's two ranks in it (macros/analytics/conformal_rank_*).
     select
         tenant, quota_name, period_start, remaining_from, is_target,
         nth_value(error, rank_low order by error nulls last) over own_set as error_low,
@@ -134,7 +133,7 @@ own_quantiles as (
         from scaled_errors
         union all
         select tenant, quota_name, remaining_from, period_start, period_number, null, true,
-               greatest(1, floor((own_errors + 1) * 0.1))::bigint, least(own_errors, ceil((own_errors + 1) * 0.9))::bigint
+               analytics.conformal_rank_low(own_errors), analytics.conformal_rank_high(own_errors)
         from targets
         where own_periods >= 1
     )
@@ -168,8 +167,7 @@ pooled_quantiles as (
             and e.period_end >= used.first_end and e.period_end < used.last_end
         union all
         select quota_name, remaining_from, scaled, pooled_before - date '1970-01-01', null, true,
-               greatest(1, floor((pooled_errors + 1) * 0.1))::bigint,
-               least(pooled_errors, ceil((pooled_errors + 1) * 0.9))::bigint
+               analytics.conformal_rank_low(pooled_errors), analytics.conformal_rank_high(pooled_errors)
         from pooled_targets
     )
     window pooled_set as (
