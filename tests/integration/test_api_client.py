@@ -506,3 +506,25 @@ def test_errors_survive_pickling_with_their_attributes():
     assert (type(copy), str(copy), copy.tenant, copy.endpoint, copy.status) == \
         (ScopeError, "needs usage:read", "acme", DETAILS, 403)
     assert isinstance(copy, AurionApiError)
+
+
+def test_the_environments_proxy_is_read_once_when_the_client_is_built(httpserver, monkeypatch):
+    """requests would re-read the environment on every request; the client reads it once, and keeps
+    honouring the proxy the user set (here a local server standing in for it)."""
+    httpserver.expect_request(re.compile(".*")).respond_with_json({"data": [ROW]})
+    monkeypatch.setenv("HTTP_PROXY", httpserver.url_for("/").rstrip("/"))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = AurionClient("http://localhost:9", KEY, max_retries=0)  # nothing listens there: only the proxy answers
+    monkeypatch.delenv("HTTP_PROXY")  # read at construction: a later change does not reach this client
+    assert client.get_details(MAR_1, MAR_1) == [ROW]
+    (request, _), = httpserver.log
+    assert request.headers["X-API-Key"] == KEY and request.path == DETAILS
+
+
+def test_no_proxy_still_bypasses_the_proxy(httpserver, monkeypatch):
+    httpserver.expect_request(DETAILS).respond_with_json({"data": [ROW]})
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    client = AurionClient(httpserver.url_for("/").rstrip("/"), KEY, max_retries=0)
+    assert client.get_details(MAR_1, MAR_1) == [ROW]
