@@ -67,10 +67,10 @@ def main() -> None:
         result = data_tests_on_synthetic_warehouse(n_tenants, days, trials, args.memory_limit, args.data_dir)
         c.save("data_tests", result, args.out)
         return
-    c.save("e2e", run(n_tenants, days, trials, kinds, args.latency), args.out)
+    c.save("e2e", run(n_tenants, days, trials, kinds, args.latency, args.out), args.out)
 
 
-def run(n_tenants: int, days: int, trials: int, kinds: list[str], latency: float) -> dict:
+def run(n_tenants: int, days: int, trials: int, kinds: list[str], latency: float, out: Path | None = None) -> dict:
     from aurion_sandbox import SandboxServer, make_tenants, sandbox_env, write_tenants_file
 
     today = datetime.now(UTC).date()
@@ -117,7 +117,7 @@ def run(n_tenants: int, days: int, trials: int, kinds: list[str], latency: float
         done = len(next(iter(samples.values())))
         if done < trials:
             c.save("e2e", {**report(samples, kinds, None, n_tenants, days, start, end, latency),
-                           "partial": f"{done} of {trials} trials"})
+                           "partial": f"{done} of {trials} trials"}, out)
 
     samples = c.interleave(trials, contenders, after_trial=save_partial)
     data_tests = time_data_tests(work / "data-sqlite") if "sqlite" in kinds else None
