@@ -1,6 +1,7 @@
 """The small good warehouse the SQL runner tests build on: raw tables, acme on starter, beta on enterprise."""
 
 import functools
+import textwrap
 from pathlib import Path
 
 import duckdb
@@ -9,6 +10,15 @@ import pyarrow as pa
 from aurion_pipeline.sqlmodels.refs import SCHEMA_SQL
 
 SQL_FOLDER = Path(__file__).resolve().parents[1] / "dbt_like_sql"
+
+
+def write_project(root: Path, files: dict[str, str]) -> Path:
+    """A SQL folder at `root` from {relative path: dedented text}."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
 
 
 def load_small_warehouse(con: duckdb.DuckDBPyConnection) -> None:

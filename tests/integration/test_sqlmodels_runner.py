@@ -2,7 +2,6 @@
 errors naming the file, seeds, all-or-nothing builds, and every data-test kind on planted bad rows."""
 
 import shutil
-import textwrap
 from pathlib import Path
 
 import duckdb
@@ -20,18 +19,10 @@ from aurion_pipeline.sqlmodels import (
 )
 from aurion_pipeline.sqlmodels.datatests import counts_query
 from aurion_pipeline.sqlmodels.specs import sql_test
-from sqlproj_data import load_small_warehouse
+from sqlproj_data import load_small_warehouse, write_project
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "sqlproj_basic"
 REAL_FOLDER = Path(__file__).resolve().parents[2] / "dbt_like_sql"
-
-
-def write_project(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
 
 
 @pytest.fixture

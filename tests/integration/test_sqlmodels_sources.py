@@ -2,7 +2,6 @@
 syntax, singular tests reading only raw tables attached to them, run by the same `run_tests` on a real
 DuckDB file, loud errors naming the file, and their `data_tests` check on the raw Dagster asset."""
 
-import textwrap
 from pathlib import Path
 
 import dagster as dg
@@ -12,7 +11,7 @@ import pytest
 from aurion_pipeline.defs.aurion_usage.checks import build_source_checks
 from aurion_pipeline.defs.names import Names
 from aurion_pipeline.sqlmodels import Source, SqlProjectError, load_project, run_tests
-from sqlproj_data import SQL_FOLDER, load_small_warehouse
+from sqlproj_data import SQL_FOLDER, load_small_warehouse, write_project
 
 RAW_YML = """
     description: What the pipeline loads.
@@ -26,14 +25,6 @@ RAW_YML = """
           - unique: [tenant, usage_date]
           - {name: calls_below_a_million, sql: "select * from raw.usage_daily where api_calls >= 1000000"}
 """
-
-
-def write_project(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
 
 
 @pytest.fixture
