@@ -15,7 +15,7 @@ import yaml
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
 from helpers_ops import REPO, expected_usage, free_port, pipeline_env, run_cli, wait_for, warehouse_usage
-from test_webserver import answers, daemons_healthy, location, stop_group
+from test_webserver import daemons_healthy, location, make_dev
 
 from aurion_sandbox import SandboxServer
 
@@ -152,20 +152,10 @@ def test_make_dev_postgres_runs_the_webserver_and_daemon_on_the_postgres_instanc
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
     env.update(PG_DAGSTER_HOME=str(home), DAGSTER_CLI_DEV_PORT=str(port), DAGSTER_CLI_DEV_HOST="127.0.0.1",
                AURION_DATA_DIR=str(tmp_path / "data"), **{URL_VAR: url})
-    log = tmp_path / "dev.log"
-    with open(log, "wb") as out:
-        dev = subprocess.Popen(["make", "-o", ".venv/.installed", "dev-postgres"], cwd=REPO, env=env, stdout=out,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for(lambda: answers(port) or dev.poll() is not None, "the webserver to answer", timeout=240, interval=0.5)
-        assert dev.poll() is None, log.read_text()[-3000:]
-        wait_for(lambda: location(port)["loadStatus"] == "LOADED", "the code location to load", timeout=240,
-                 interval=0.5)
+    with make_dev("dev-postgres", env, port, tmp_path / "dev.log"):
         assert location(port)["locationOrLoadError"]["__typename"] == "RepositoryLocation"
         wait_for(lambda: daemons_healthy(port, {"SCHEDULER", "QUEUED_RUN_COORDINATOR", "MONITORING"}),
                  "the daemon to report healthy", timeout=240, interval=1)
-    finally:
-        stop_group(dev)
     assert (home / "dagster.yaml").read_text() == (REPO / "dagster_postgres.yaml").read_text()
     assert not list(home.rglob("*.db"))
     with open_instance(home, url, monkeypatch) as instance:  # the heartbeats are in PostgreSQL

@@ -9,6 +9,8 @@ import signal
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -118,16 +120,7 @@ def test_make_dev_serves_the_code_location_and_runs_the_daemon(instance_home, tm
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
     env.update(DAGSTER_HOME=str(instance_home), DAGSTER_CLI_DEV_PORT=str(port), DAGSTER_CLI_DEV_HOST="127.0.0.1",
                AURION_DATA_DIR=str(tmp_path / "data"))  # and no AURION_API_KEY: the definitions load without one
-    log = tmp_path / "dev.log"
-    with open(log, "wb") as out:
-        # -o: use the venv this test runs in; never reinstall from inside a test
-        dev = subprocess.Popen(["make", "-o", ".venv/.installed", "dev"], cwd=REPO, env=env, stdout=out,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for(lambda: answers(port) or dev.poll() is not None, "the webserver to answer", timeout=240, interval=0.5)
-        assert dev.poll() is None, log.read_text()[-3000:]
-        wait_for(lambda: location(port)["loadStatus"] == "LOADED", "the code location to load", timeout=240,
-                 interval=0.5)
+    with make_dev("dev", env, port, tmp_path / "dev.log"):
         entry = location(port)
         assert entry["name"] == "aurion_pipeline"
         loaded = entry["locationOrLoadError"]
@@ -160,6 +153,22 @@ def test_make_dev_serves_the_code_location_and_runs_the_daemon(instance_home, tm
         assert instance["runQueueConfig"]["maxConcurrentRuns"] == 4
         wait_for(lambda: daemons_healthy(port, {"SCHEDULER", "QUEUED_RUN_COORDINATOR", "MONITORING"}),
                  "the daemon's scheduler, run queue and run monitoring to report healthy", timeout=240, interval=1)
+
+
+@contextmanager
+def make_dev(target: str, env: dict, port: int, log: Path) -> Iterator[subprocess.Popen]:
+    """`make <target>` (dev or dev-postgres) running until the block ends, its webserver answering on
+    `port` and the code location loaded; then every process it started is stopped (`stop_group`)."""
+    with open(log, "wb") as out:
+        # -o: use the venv this test runs in; never reinstall from inside a test
+        dev = subprocess.Popen(["make", "-o", ".venv/.installed", target], cwd=REPO, env=env, stdout=out,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: answers(port) or dev.poll() is not None, "the webserver to answer", timeout=240, interval=0.5)
+        assert dev.poll() is None, log.read_text()[-3000:]
+        wait_for(lambda: location(port)["loadStatus"] == "LOADED", "the code location to load", timeout=240,
+                 interval=0.5)
+        yield dev
     finally:
         stop_group(dev)
 
