@@ -2,7 +2,8 @@
 
 All the tests of one model run as ONE query that only counts offending rows: the model is read once
 (a view, recomputed by every query that reads it, becomes one materialized CTE that every test reads,
-custom `sql` tests included), the row-by-row tests (not_null, accepted_values) share one scan, and
+custom `sql` tests included; a view only row tests read is scanned once, nothing kept), the
+row-by-row tests (not_null, accepted_values) share one scan, and
 the offending rows are fetched only for a test that fails. The SQL reported with a result is the
 test's own query on the model, so it can be pasted into an analyst session.
 """
@@ -62,14 +63,17 @@ def counts_query(model: Tested, tests: list[DataTest], day_keys: dict[str, str] 
     view, a last column that is always 0). `day_keys`: for a unique test's name, a DATE column of its
     key whose days cluster within the rest of the key (see `_count`)."""
     shared = isinstance(model, Model) and model.materialized == "view" and len(tests) >= 2
-    table = SHARED if shared else model.qualified
     row_tests = [i for i, t in enumerate(tests) if t.kind in ROW_TESTS]
+    # The view's rows are computed once: kept for the tests that read them again, or, when only row
+    # tests read them (one shared scan), not kept at all.
+    kept = shared and len(row_tests) < len(tests)
+    table = SHARED if kept else model.qualified
     columns = [
         f"row_checks.n{i}" if test.kind in ROW_TESTS
         else f"({_count(model, test, table, quick=True, day_key=(day_keys or {}).get(test.name))})"
         for i, test in enumerate(tests)
     ]
-    ctes = [f"{SHARED} as materialized (select * from {model.qualified})"] if shared else []
+    ctes = [f"{SHARED} as materialized (select * from {model.qualified})"] if kept else []
     filters = [f"count(*) filter (where {_offending_row(tests[i])}) as n{i}" for i in row_tests]
     if shared:
         # A row is never null: this only makes DuckDB compute every column of every row, which the
@@ -83,7 +87,8 @@ def counts_query(model: Tested, tests: list[DataTest], day_keys: dict[str, str] 
         offending = " or ".join(f"({_offending_row(tests[i])})" for i in row_tests)
         ctes.append(f"row_checks as (select {', '.join(filters)} from {table} where {offending})")
     elif filters:
-        ctes.append(f"row_checks as (select {', '.join(filters)} from {table})")
+        rows = SHARED if kept else f"{model.qualified} as {SHARED}"
+        ctes.append(f"row_checks as (select {', '.join(filters)} from {rows})")
     with_clause = "with " + ",\n".join(ctes) + "\n" if ctes else ""
     source = "row_checks" if filters else "(select 1) as row_checks"
     return with_clause + "select\n" + ",\n".join(columns) + f"\nfrom {source}"
