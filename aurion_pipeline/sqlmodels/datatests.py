@@ -166,17 +166,22 @@ def _days_held(test: DataTest, table: str, day_key: str) -> str:
     exactly (`run_tests`)."""
     day = f"({_quote(day_key)} - date '1970-01-01')"
     rest = [_quote(c) for c in test.columns if c != day_key]
-    group = ", ".join([*rest, f"floor({day} / 64)"])
+    # The block is day >> 6 and the place in it day & 63 (an arithmetic shift: floor(day / 64), and
+    # day mod 64, for days before 1970 too), a third cheaper than floor and modulo.
+    group = ", ".join([*rest, f"{day} >> 6"])
     masks = (
-        f"select count(*) as n, bit_or(1::ubigint << (({day} % 64 + 64) % 64)::integer) as days "
+        f"select count(*) as n, bit_or(1::ubigint << ({day} & 63)) as days "
         f"from {table} where {_key_present(test.columns)} group by hash({group})"
     )
     return f"select coalesce(sum(n) - sum(bit_count(days)), 0) from ({masks})"
 
 
 def _day_keys(con: duckdb.DuckDBPyConnection, model: Tested, tests: list[DataTest]) -> dict[str, str]:
-    """For each unique test of `model` whose key has a DATE column, the last one (the finest, as keys
-    are written: tenant, period_start, as_of_date). One catalog query; none without a unique test."""
+    """For each unique test of `model` whose key ends with a DATE column, that column: the finest part
+    of the key as keys are written (tenant, period_start, as_of_date), a day per row within the rest,
+    so a 64-day block holds many keys. A date inside the key (tenant, period_start, quota_name) is
+    usually a month apart from the next: its blocks hold one or two keys each, and the masks cost
+    more than they save. One catalog query; none without a unique test."""
     keyed = [t for t in tests if t.kind == "unique"]
     if not keyed:
         return {}
@@ -184,7 +189,7 @@ def _day_keys(con: duckdb.DuckDBPyConnection, model: Tested, tests: list[DataTes
     dates = {row[0] for row in con.execute(
         "select column_name from duckdb_columns() where schema_name = ? and table_name = ? and data_type = 'DATE'",
         [schema, name]).fetchall()}
-    return {t.name: [c for c in t.columns if c in dates][-1] for t in keyed if dates & set(t.columns)}
+    return {t.name: t.columns[-1] for t in keyed if t.columns[-1] in dates}
 
 
 def _raise_naming_the_culprit(
