@@ -67,9 +67,9 @@ def backtest(tenants, start, end, today) -> dict:
                 build(con, load_project(c.ROOT / "dbt_like_sql"))
         con = wh.analyst_connection()
         try:
-            views = {r[0] for r in con.execute("select view_name from duckdb_views() where schema_name = 'analytics'"
-                                               ).fetchall()}
-            missing = sorted({"forecast_backtest", "forecast_accuracy"} - views)
+            models = {r[0] for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'analytics'").fetchall()}
+            missing = sorted({"forecast_backtest", "forecast_accuracy"} - models)
             if missing:
                 return {"tenants": len(tenants), "available": False,
                         "note": f"analytics.{', analytics.'.join(missing)} not in dbt_like_sql/ yet"}

@@ -1,7 +1,10 @@
 """tests/every_usage_day_in_one_billing_period.sql counts per tenant (through analytics.period_usage)
-instead of joining every loaded day to every period: on random periods (gaps, overlaps, a period
-ending before it starts, null bounds) and loaded days (outside every period, twice, null), it fails
-exactly when the direct definition finds a loaded day in no period or in two."""
+instead of joining every loaded day to every period, and checks only the span of a tenant's periods,
+leaving gaps and overlaps between periods to billing_periods' periods_follow_each_other_without_gaps,
+a day loaded twice to raw.usage_daily's unique test and null bounds to billing_periods' not_null
+tests: on random periods (gaps, overlaps, a period ending before it starts, null bounds) and loaded
+days (outside every period, twice, null), those tests together fail exactly when the direct
+definition finds a loaded day in no period or in two."""
 
 import datetime as dt
 import random
@@ -9,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from aurion_pipeline.sqlmodels import load_project
 
 SQL = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 COUNTED = (SQL / "tests/every_usage_day_in_one_billing_period.sql").read_text()
@@ -21,6 +26,11 @@ DIRECT = """
     group by u.tenant, u.usage_date
     having count(p.period_start) <> 1
 """
+# The other tests the counted one relies on, as declared (sources/raw.yml, billing_periods.yml).
+(PERIODS_FOLLOW,) = [t.sql for t in load_project(SQL).get("analytics.billing_periods").tests
+                     if t.name == "periods_follow_each_other_without_gaps"]
+DAY_LOADED_TWICE = "select tenant, usage_date from analytics.usage_daily group by all having count(*) > 1"
+NULL_IN_PERIODS = "select * from analytics.billing_periods where tenant is null or period_start is null or period_end is null"
 DAY0 = dt.date(2025, 1, 1)
 
 
@@ -59,14 +69,17 @@ def random_warehouse(rng: random.Random, clean: bool) -> duckdb.DuckDBPyConnecti
 
 @pytest.mark.slow  # ~10 s: 80 small warehouses
 @pytest.mark.parametrize("seed", range(2))
-def test_the_counted_test_fails_exactly_when_a_day_is_in_no_period_or_two(seed):
+def test_the_counted_test_and_those_it_relies_on_fail_exactly_when_a_day_is_in_no_period_or_two(seed):
     rng = random.Random(seed)
-    verdicts = []
+    verdicts, counted_alone = [], []
     for scenario in range(40):
         con = random_warehouse(rng, clean=scenario % 2 == 0)
         direct = bool(con.execute(DIRECT).fetchall())
         counted = bool(con.execute(COUNTED).fetchall())
-        assert counted == direct, (seed, scenario)
+        together = counted or any(con.execute(sql).fetchall() for sql in (PERIODS_FOLLOW, DAY_LOADED_TWICE, NULL_IN_PERIODS))
+        assert together == direct, (seed, scenario)
         verdicts.append(direct)
+        counted_alone.append(counted)
         con.close()
     assert any(verdicts) and not all(verdicts)  # both outcomes occur
+    assert any(counted_alone)  # the counted test itself finds days outside the periods' span

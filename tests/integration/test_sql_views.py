@@ -375,7 +375,7 @@ def test_every_data_test_passes_on_the_hand_built_warehouse(con):
     assert failed == []
 
 
-def test_data_tests_catch_a_planted_duplicate_day_and_an_unknown_plan(con):
+def test_data_tests_catch_a_planted_duplicate_day_an_unknown_plan_and_levels_out_of_order(con):
     project = load_project(SQL_FOLDER)
     plans = con.execute("select captured_at, plan from raw.usage_summary where tenant = 'custom'").fetchall()
     con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, _filled, _run_id) "
@@ -383,6 +383,9 @@ def test_data_tests_catch_a_planted_duplicate_day_and_an_unknown_plan(con):
     con.execute("update raw.usage_summary set plan = 'platinum' where tenant = 'custom'")
     try:
         build(con, project)  # as after every load: the stored models read the bad rows too
+        # A stored level out of order, as a threshold seed out of order would make one.
+        con.execute("update analytics.quota_levels set usage_to_reach = 0.001 "
+                    "where tenant = 'custom' and alert_level = 'overage'")
         tested = [*project.declared_sources, *project.models]  # the raw tables' checks, then the models'
         failed = {(r.model, r.name) for m in tested for r in run_tests(con, m) if not r.passed}
     finally:
@@ -392,3 +395,4 @@ def test_data_tests_catch_a_planted_duplicate_day_and_an_unknown_plan(con):
         build(con, project)
     assert ("raw.usage_daily", "unique__tenant__usage_date") in failed  # tested once, where the rows are loaded
     assert ("analytics.plan_utilization", "relationships__plan") in failed
+    assert ("analytics.quota_levels", "higher_levels_need_more_usage") in failed

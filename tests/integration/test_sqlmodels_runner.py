@@ -615,6 +615,18 @@ def test_a_view_that_cannot_be_snapshotted_names_the_model(things):
         run_tests(con, model)
 
 
+def test_a_view_read_only_by_row_tests_is_not_kept_and_still_computes_every_column(things):
+    # Row tests share one scan, so the view's rows are not kept for them; the scan still computes every
+    # column, so a view an analyst's `select *` fails on fails its tests too.
+    con, model = things
+    row_tests = [t for t in model.tests if t.kind in ("not_null", "accepted_values")]
+    assert len(row_tests) >= 2 and "materialized" not in counts_query(model, row_tests)
+    assert all(r.passed for r in run_tests(con, model, row_tests))
+    con.execute("create or replace view analytics.things as select id, kind, qty, ('x' || id)::integer as broken from src.things")
+    with pytest.raises(SqlProjectError, match=r"^tests of analytics.things cannot run: Conversion Error"):
+        run_tests(con, model, row_tests)
+
+
 def test_a_test_that_cannot_run_names_its_file(things, tmp_path):
     con, model = things
     con.execute("create or replace view analytics.things as select id, kind from src.things")  # qty gone

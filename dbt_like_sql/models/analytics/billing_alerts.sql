@@ -4,15 +4,13 @@
 -- reached yet, but the current period's forecast (analytics.usage_forecast_daily) reaches it.
 with daily_points as (
     select
-        p.tenant, p.period_start, u.quota_name, u.usage_date as reached_on,
-        sum(u.used) over (
-            partition by p.tenant, p.period_start, u.quota_name order by u.usage_date
+        tenant, period_start, quota_name, usage_date as reached_on,
+        sum(used) over (
+            partition by tenant, period_start, quota_name order by usage_date
             rows between unbounded preceding and current row
         ) as used
-    from analytics.usage_long as u
-    join analytics.billing_periods as p
-        on p.tenant = u.tenant and u.usage_date between p.period_start and p.period_end
-    where u.quota_name is not null
+    from analytics.usage_by_period
+    where quota_name is not null
 ),
 
 storage_points as (

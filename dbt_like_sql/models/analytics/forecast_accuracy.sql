@@ -16,10 +16,18 @@ with buckets (days_elapsed_bucket, days_from, days_to, bucket_order) as (
         ('all', 1, 31, 8)
 ),
 
+bucket_days as (
+    -- Each bucket's days one by one, so a forecast finds its buckets by an equi-join on days_elapsed
+    -- (a hash join on a 66-row table) rather than a range join.
+    select b.*, d.day::integer as days_elapsed
+    from buckets as b
+    cross join range(b.days_from, b.days_to + 1) as d(day)
+),
+
 scored as (
     select b.days_elapsed_bucket, b.days_from, b.days_to, b.bucket_order, f.*
     from analytics.forecast_backtest as f
-    join buckets as b on f.days_elapsed between b.days_from and b.days_to
+    join bucket_days as b on b.days_elapsed = f.days_elapsed
 )
 
 select

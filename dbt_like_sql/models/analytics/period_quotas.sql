@@ -58,11 +58,9 @@ summary_quotas as (
 ),
 
 detail_used as (
-    select p.tenant, p.period_start, u.quota_name, sum(u.used) as used
-    from analytics.usage_long as u
-    join analytics.billing_periods as p
-        on p.tenant = u.tenant and u.usage_date between p.period_start and p.period_end
-    where u.quota_name is not null
+    select tenant, period_start, quota_name, sum(used) as used
+    from analytics.usage_by_period
+    where quota_name is not null
     group by all
 ),
 

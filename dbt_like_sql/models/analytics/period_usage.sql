@@ -1,4 +1,6 @@
 -- Loaded usage summed over each tenant's billing periods, with how many of the period's days are loaded.
+-- It joins the wide analytics.usage_daily rows, not analytics.usage_by_period (see there): one join per
+-- loaded day instead of one per metric.
 select
     p.tenant,
     p.period_start,
