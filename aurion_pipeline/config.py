@@ -26,7 +26,7 @@ __all__ = [
 ]
 DEFAULT_BASE_URL = "https://apps.aurionai.net"
 DEFAULT_START_DATE = date(2024, 1, 1)
-DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"  # the writer's; DuckDB's own default is 80% of RAM
+DEFAULT_DUCKDB_MEMORY_LIMIT = "384MB"  # the writer's; DuckDB's own default is 80% of RAM (see README)
 DEFAULT_REQUESTS_PER_TENANT = 4  # details requests one tenant may have in flight
 DEFAULT_DAILY_CRON = "15 1 * * *"
 DEFAULT_SUMMARY_CRON = "0 */6 * * *"

@@ -98,7 +98,7 @@ def past_date(value: date, name: str) -> date:
 _MEMORY_PROBE = "select count(distinct i::varchar), sum(i) from range(300000) t(i)"
 
 
-KNOWN_GOOD_MEMORY_LIMITS = frozenset({"512MB"})  # the default: every test's load runs with it
+KNOWN_GOOD_MEMORY_LIMITS = frozenset({"384MB"})  # the default: every test's load runs with it
 
 
 @lru_cache(maxsize=8)  # the answer for a value never changes within a process
@@ -114,7 +114,7 @@ def duckdb_memory_limit(value: str, name: str) -> str:
     except duckdb.Error as exc:
         reason = str(exc).split(":", 1)[0]
         raise ConfigError(
-            f"{name}={value} is too small for DuckDB to run a load ({reason}); use 64MB or more (default 512MB)"
+            f"{name}={value} is too small for DuckDB to run a load ({reason}); use 64MB or more (default 384MB)"
         ) from None
     finally:
         con.close()

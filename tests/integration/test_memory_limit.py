@@ -7,8 +7,8 @@ from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 from aurion_pipeline.storage import Warehouse
 
 
-def test_default_is_512mb():
-    assert load_settings({}).duckdb_memory_limit == "512MB"
+def test_default_is_384mb():
+    assert load_settings({}).duckdb_memory_limit == "384MB"
 
 
 @pytest.mark.parametrize("value", ["1GB", "1.5GB", "2GiB", "256 mb", "64MiB"])
