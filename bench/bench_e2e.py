@@ -200,12 +200,17 @@ def time_data_tests(data_dir: Path) -> dict:
 
     per_model = {}
     began = time.perf_counter()
+    # What the sql_models step has in hand when its checks run: the parsed folder and an open writer.
+    # Parsing the folder (~0.1 s) and opening the warehouse (~0.05 s) are timed apart, not as tests.
+    project = load_project(sql_folder())
     with Warehouse(data_dir).writer() as con:
-        for model in load_project(sql_folder()).models:
+        setup_s = time.perf_counter() - began
+        for model in project.models:
             sample, results = c.measure(lambda m=model: run_tests(con, m))
             per_model[model.qualified] = {"tests": len(results), "failed": [r.name for r in results if not r.passed],
                                           "wall_s": round(sample.wall_s, 3)}
-    return {"total_s": round(time.perf_counter() - began, 3), "per_model": per_model}
+        tests_s = time.perf_counter() - began - setup_s
+    return {"total_s": round(tests_s, 3), "setup_s": round(setup_s, 3), "per_model": per_model}
 
 
 def data_tests_on_synthetic_warehouse(
