@@ -101,14 +101,19 @@ def run(n_tenants: int, days: int, trials: int, kinds: list[str], latency: float
         def contender(trial) -> dict:
             before = len(api.requests)
             figures = run_child([CLI, "backfill", "--start", str(start), "--end", str(end)], env, work / f"{kind}.log")
-            return figures | {"details_requests": sum(1 for r in api.requests[before:] if r.path.endswith("/details"))}
+            return figures | requests_since(before)
         return c.untimed_setup(contender, prepare)
 
     def plain(trial) -> dict:
         before = len(api.requests)
         figures = run_child([sys.executable, __file__, "--child", "plain", "--window", str(start), str(end)],
                             dict(base_env, AURION_DATA_DIR=str(work / "plain")), work / "plain.log")
-        return figures | {"details_requests": sum(1 for r in api.requests[before:] if r.path.endswith("/details"))}
+        return figures | requests_since(before)
+
+    def requests_since(before: int) -> dict:
+        made = api.requests[before:]
+        return {"details_requests": sum(1 for r in made if r.path.endswith("/details")),
+                "summary_requests": sum(1 for r in made if r.path.endswith("/summary"))}
 
     contenders = {f"{kind} cli": cli(kind) for kind in kinds} | {"plain": plain}
     print(f"end to end: {n_tenants} tenants x {days} days ({start}..{end}) over HTTP, latency {latency * 1000:.0f} ms; "
@@ -161,7 +166,8 @@ def _watch_peak_rss(pid: int, peak: list[float]) -> None:
 
 
 def plain_fetch_and_write(start: date, end: date) -> dict:
-    """Child: the same requests with the same client, 8 in flight; Parquet per tenant, one DuckDB table."""
+    """Child: the same requests with the same client, 8 in flight (every details window, then the
+tenant's /summary, as a backfill makes them); Parquet per tenant, DuckDB tables of both."""
     from concurrent.futures import ThreadPoolExecutor
 
     import duckdb
@@ -177,17 +183,22 @@ def plain_fetch_and_write(start: date, end: date) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     windows = chunk_window(start, end, settings.max_range_days)
 
-    def one_tenant(spec) -> int:
+    def one_tenant(spec) -> tuple[int, dict]:
         client = AurionClient(settings.base_url, os.environ[spec.api_key_env], tenant=spec.name)
         rows = [row for lo, hi in windows for row in client.get_details(lo, hi)]
         pq.write_table(pa.Table.from_pylist(rows), out / f"{spec.name}.parquet", compression="zstd")
-        return len(rows)
+        # The billing-period snapshot a backfill also takes (one /summary request per tenant).
+        return len(rows), {"tenant": spec.name, "summary": json.dumps(client.get_summary())}
 
     with ThreadPoolExecutor(8) as pool:
-        rows = sum(pool.map(one_tenant, settings.tenants))
+        done = list(pool.map(one_tenant, settings.tenants))
+    (out / "summaries").mkdir()
+    pq.write_table(pa.Table.from_pylist([s for _, s in done]), out / "summaries" / "summaries.parquet")
     con = duckdb.connect(str(out / "plain.duckdb"))
     con.execute(f"create table usage as select * from read_parquet('{out}/*.parquet', union_by_name = true)")
+    con.execute(f"create table summaries as select * from read_parquet('{out}/summaries/*.parquet')")
     con.close()
+    rows = sum(n for n, _ in done)
     shutil.rmtree(out)
     return {"rows": rows}
 
@@ -289,7 +300,7 @@ def report(samples, kinds, data_tests, n_tenants, days, start, end, latency) -> 
               "contenders": contenders, "ratios": ratios, "data_tests": data_tests, "goals": {**GOALS, **goals}}
     for name, v in contenders.items():
         print(f"{name:<14s} wall min {v['wall_s_min']:8.2f}  median {v['wall_s_median']:8.2f}  max {v['wall_s_max']:8.2f} s"
-              f"  requests {v['last_trial']['details_requests']}  peak RSS {v['peak_rss_mib_max']:.0f} MiB")
+              f"  requests {v['last_trial']['details_requests']} + {v['last_trial']['summary_requests']} summaries  peak RSS {v['peak_rss_mib_max']:.0f} MiB")
     for name, r in ratios.items():
         print(f"{name:<28s} {r['wall_median_of_trial_ratios']:.2f}x wall (trials {r['wall_trial_ratios']})")
     if data_tests:
