@@ -10,5 +10,5 @@ select
     sum(u.api_calls) as api_calls
 from analytics.usage_daily as u
 join analytics.billing_periods as p
-    on p.tenant = u.tenant and u.usage_date between p.period_start and p.period_end
+    on analytics.in_billing_period(u.tenant, u.usage_date, p.tenant, p.period_start, p.period_end)
 group by p.tenant, p.period_start

@@ -14,4 +14,4 @@ select
     u.used
 from analytics.usage_long as u
 join analytics.billing_periods as p
-    on p.tenant = u.tenant and u.usage_date between p.period_start and p.period_end
+    on analytics.in_billing_period(u.tenant, u.usage_date, p.tenant, p.period_start, p.period_end)
