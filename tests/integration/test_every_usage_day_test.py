@@ -18,6 +18,7 @@ from aurion_pipeline.sqlmodels import load_project
 SQL = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 COUNTED = (SQL / "tests/every_usage_day_in_one_billing_period.sql").read_text()
 PERIOD_USAGE = (SQL / "models/analytics/period_usage.sql").read_text()
+MACROS = [m.sql for m in load_project(SQL).macros]
 DIRECT = """
     select u.tenant, u.usage_date, count(p.period_start) as periods
     from analytics.usage_daily as u
@@ -57,6 +58,8 @@ def random_warehouse(rng: random.Random, clean: bool) -> duckdb.DuckDBPyConnecti
     twice = sorted(days, key=str)[: rng.randint(0, 2) if rng.random() < 0.3 else 0]
     con = duckdb.connect()
     con.execute("create schema analytics")
+    for macro in MACROS:  # period_usage places a day in a period with analytics.in_billing_period
+        con.execute(macro)
     con.execute("create table analytics.billing_periods (tenant varchar, period_start date, period_end date, days_in_period integer)")
     con.execute("create table analytics.usage_daily (tenant varchar, usage_date date, voice_minutes double default 1, api_calls double default 1)")
     if periods:
