@@ -93,7 +93,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         lock_timeout_s=float(parse_int(env, "AURION_LOCK_TIMEOUT_SECONDS", 120, lo=0, hi=86400)),
         duckdb_memory_limit=checks.duckdb_memory_limit(
             parse_memory_limit(env, "AURION_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT),
-            "AURION_DUCKDB_MEMORY_LIMIT",
+            "AURION_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT,
         ),
         daily_cron=checks.dagster_cron(env.get("AURION_DAILY_CRON") or DEFAULT_DAILY_CRON, "AURION_DAILY_CRON"),
         summary_cron=checks.dagster_cron(env.get("AURION_SUMMARY_CRON") or DEFAULT_SUMMARY_CRON, "AURION_SUMMARY_CRON"),

@@ -98,13 +98,12 @@ def past_date(value: date, name: str) -> date:
 _MEMORY_PROBE = "select count(distinct i::varchar), sum(i) from range(300000) t(i)"
 
 
-KNOWN_GOOD_MEMORY_LIMITS = frozenset({"384MB"})  # the default: every test's load runs with it
-
-
 @lru_cache(maxsize=8)  # the answer for a value never changes within a process
-def duckdb_memory_limit(value: str, name: str) -> str:
-    if value in KNOWN_GOOD_MEMORY_LIMITS:
-        return value  # no DuckDB probe: importing DuckDB alone costs ~0.2-0.5 s before a bad setting is shown
+def duckdb_memory_limit(value: str, name: str, default: str) -> str:
+    """`value`, once DuckDB has run a load-sized query under it. The default is not probed: every
+    test's load runs with it, and importing DuckDB alone costs ~0.2-0.5 s before a bad setting is shown."""
+    if value == default:
+        return value
     import duckdb
 
     con = duckdb.connect()
@@ -114,7 +113,7 @@ def duckdb_memory_limit(value: str, name: str) -> str:
     except duckdb.Error as exc:
         reason = str(exc).split(":", 1)[0]
         raise ConfigError(
-            f"{name}={value} is too small for DuckDB to run a load ({reason}); use 64MB or more (default 384MB)"
+            f"{name}={value} is too small for DuckDB to run a load ({reason}); use 64MB or more (default {default})"
         ) from None
     finally:
         con.close()
