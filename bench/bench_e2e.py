@@ -166,8 +166,8 @@ def _watch_peak_rss(pid: int, peak: list[float]) -> None:
 
 
 def plain_fetch_and_write(start: date, end: date) -> dict:
-    """Child: the same requests with the same client, 8 in flight (every details window, then the
-tenant's /summary, as a backfill makes them); Parquet per tenant, DuckDB tables of both."""
+    """Child: the same requests with the same client, 8 in flight (every details window and each
+    tenant's /summary, as a backfill makes them); Parquet per tenant, DuckDB tables of both."""
     from concurrent.futures import ThreadPoolExecutor
 
     import duckdb
