@@ -28,6 +28,7 @@ DEFAULT_BASE_URL = "https://apps.aurionai.net"
 DEFAULT_START_DATE = date(2024, 1, 1)
 DEFAULT_DUCKDB_MEMORY_LIMIT = "384MB"  # the writer's; DuckDB's own default is 80% of RAM (see README)
 DEFAULT_REQUESTS_PER_TENANT = 4  # details requests one tenant may have in flight
+DEFAULT_COMMIT_SECONDS = 5  # a load commits what it fetched at least this often
 DEFAULT_DAILY_CRON = "15 1 * * *"
 DEFAULT_SUMMARY_CRON = "0 */6 * * *"
 # One request's whole exchange (connect + every read); socket timeouts alone let a dripping server hang a run.
@@ -66,6 +67,7 @@ class Settings:
     analyst_storage_version: str
     alerts_file: Path | None
     request_deadline_s: float = float(DEFAULT_REQUEST_DEADLINE_S)
+    commit_seconds: float = float(DEFAULT_COMMIT_SECONDS)
     alerts_max_age_hours: int = 72  # undelivered alerts are retried this long, then given up
 
 
@@ -104,6 +106,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if env.get("AURION_ALERTS_FILE") else None,
         request_deadline_s=float(parse_int(env, "AURION_REQUEST_DEADLINE_SECONDS", DEFAULT_REQUEST_DEADLINE_S, lo=1, hi=3600)),
         alerts_max_age_hours=parse_int(env, "AURION_ALERTS_MAX_AGE_HOURS", 72, lo=1, hi=24 * 90),
+        commit_seconds=float(parse_int(env, "AURION_COMMIT_SECONDS", DEFAULT_COMMIT_SECONDS, lo=0, hi=3600)),
     )
 
 

@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--missing-only", action="store_true", help="skip days already loaded (finish a failed run)")
     backfill.add_argument(
         "--commit-rows", type=_count, default=0, metavar="N",
-        help="commit rounds of windows together once they hold N tenant-days (default 0: commit every round); "
-        "faster for big backfills from a fast API; a kill loses at most one batch, which --missing-only refetches",
+        help="commit rounds of windows together once they hold N tenant-days, however long that takes (default 0: "
+        "commit what arrived every AURION_COMMIT_SECONDS); a kill loses at most one batch, which --missing-only refetches",
     )
     command("summary", "snapshot /usage/summary for every tenant through Dagster and print what it captured")
     sql = command("sql", "query the analyst copy (read-only; never blocks a load)")

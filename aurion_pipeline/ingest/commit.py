@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from aurion_pipeline.config import DEFAULT_COMMIT_SECONDS
 from aurion_pipeline.ingest.fetch import Failed, Fetched, FetchResult
 from aurion_pipeline.source.redact import redact
 from aurion_pipeline.storage import Warehouse, lake
@@ -15,19 +16,27 @@ from aurion_pipeline.storage.load import Window, load_usage, log_failures, repla
 from aurion_pipeline.transform.usage import RawWindow, normalize_details
 
 log = logging.getLogger("aurion_pipeline.ingest")
+# About one round of 4 windows at 1,000 tenants: a batch's fetched rows stay in memory until committed.
+MAX_BATCH_TENANT_DAYS = 100_000
 
 
 @dataclass(frozen=True)
 class CommitPolicy:
     """When fetched rounds are committed. Each commit has a fixed cost (writer session, month-file
-    rewrites, checkpoint) that dominates when the API answers fast, so a big backfill may gather rounds
-    until they hold `min_tenant_days`; a kill then loses at most that batch, never part of a window.
-    0 commits every round."""
+    rewrites, checkpoint) that dominates when the API answers fast, so rounds are gathered: by default
+    until the batch's first round has waited `interval_s` seconds or the batch holds
+    `MAX_BATCH_TENANT_DAYS` (its rows stay in memory until committed); a kill loses at most that batch,
+    never part of a window. With `min_tenant_days` (`--commit-rows`), until the batch holds that many,
+    however long it takes. `interval_s=0` commits every round."""
 
+    interval_s: float = DEFAULT_COMMIT_SECONDS
     min_tenant_days: int = 0
 
-    def is_full(self, batch: Sequence[FetchResult]) -> bool:
-        return self.min_tenant_days <= 0 or sum(_days(r.window) for r in batch) >= self.min_tenant_days
+    def is_full(self, batch: Sequence[FetchResult], waited_s: float) -> bool:
+        days = sum(_days(r.window) for r in batch)
+        if self.min_tenant_days > 0:
+            return days >= self.min_tenant_days
+        return waited_s >= self.interval_s or days >= MAX_BATCH_TENANT_DAYS
 
 
 def _days(window: Window) -> int:

@@ -1,20 +1,22 @@
 """One usage load, start to finish: plan → fetch → normalize → commit, in rounds.
 
-A round holds the next `requests_per_tenant` windows of every tenant, fetched concurrently, and is
-committed on its own (or, with a `CommitPolicy`, gathered with the next rounds), so a failure or a
-kill loses at most the round in flight and never what other tenants or rounds loaded. The next
-round is fetched while the current one is committed, so the API's latency hides the commit.
+A round holds the next `requests_per_tenant` windows of every tenant, fetched concurrently. Rounds are
+gathered into batches (`CommitPolicy`: by default whatever arrived within `commit_seconds`), each
+committed on its own, so a failure or a kill loses at most the batch in flight and never what other
+tenants or batches loaded. The next round is fetched while a batch is committed, so the API's latency
+hides the commit.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import partial
 
-from aurion_pipeline.config import DEFAULT_REQUESTS_PER_TENANT
+from aurion_pipeline.config import DEFAULT_COMMIT_SECONDS, DEFAULT_REQUESTS_PER_TENANT
 from aurion_pipeline.ingest.commit import CommitPolicy, Committed, commit
 from aurion_pipeline.ingest.fetch import Failed, FetchResult, RoundFetcher, refused_keys
 from aurion_pipeline.ingest.plan import last_round_of_each_tenant, plan_rounds, plan_windows
@@ -56,11 +58,13 @@ class UsageReport:
 def load_usage_range(
     clients: Mapping[str, AurionClient], warehouse: Warehouse, start: date, end: date, *,
     max_range_days: int, max_workers: int, run_id: str, only_missing: bool = False, commit_rows: int = 0,
-    requests_per_tenant: int = DEFAULT_REQUESTS_PER_TENANT, publish: bool = True,
+    requests_per_tenant: int = DEFAULT_REQUESTS_PER_TENANT, commit_seconds: float = DEFAULT_COMMIT_SECONDS,
+    publish: bool = True,
     declared_plans: Mapping[str, str | None] | None = None,
 ) -> UsageReport:
     """Load [start, end] for every tenant in `clients`; failed windows are reported (and logged in
-    raw._load_log), never fatal to the others. `publish` refreshes the analyst copy at the end (off
+    raw._load_log), never fatal to the others. Fetched rounds are committed at least every
+    `commit_seconds` (0: every round), or with `commit_rows` > 0 once they hold that many tenant-days. `publish` refreshes the analyst copy at the end (off
     when a later step, such as the SQL models, publishes it). `declared_plans` (tenant -> plan from
     the tenants file) are stored with every commit."""
     tenants = sorted(clients)
@@ -72,7 +76,7 @@ def load_usage_range(
     report = UsageReport(tenants=len(tenants), days=(end - start).days + 1)
     commit_batch = partial(commit, warehouse=warehouse, run_id=run_id, declared_plans=declared_plans)
     with RoundFetcher(clients, max_workers) as fetcher:
-        report = _load_rounds(rounds, fetcher, commit_batch, CommitPolicy(commit_rows), publish, report)
+        report = _load_rounds(rounds, fetcher, commit_batch, CommitPolicy(commit_seconds, commit_rows), publish, report)
     if not rounds and (publish or declared_plans is not None):
         with warehouse.writer(publish=publish) as con:
             if declared_plans is not None:
@@ -89,13 +93,15 @@ def _load_rounds(
     progress = _Progress(rounds, report.tenants)
     refused: dict[str, str] = {}
     batch: list[FetchResult] = []
+    batch_started = 0.0
     pending = fetcher.start(rounds[0], refused) if rounds else None
     for i in range(len(rounds)):
         results = pending.results()
         refused |= refused_keys(results)
+        batch_started = batch_started if batch else time.monotonic()
         batch += results
         pending = fetcher.start(rounds[i + 1], refused) if i + 1 < len(rounds) else None
-        if pending is None or policy.is_full(batch):
+        if pending is None or policy.is_full(batch, time.monotonic() - batch_started):
             report = report.plus(commit_batch(batch, publish=publish and pending is None))
             progress.committed(i, len(batch), report.rows)
             batch = []

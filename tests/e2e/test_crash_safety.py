@@ -105,7 +105,9 @@ def test_random_kills_during_a_backfill_never_leave_duplicates_or_partial_window
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     with SandboxServer(today=end + timedelta(days=1), latency_s=0.1) as api:
-        env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="5", AURION_START_DATE=start.isoformat())
+        # Every round its own commit (3 per run), so kills land between and inside several commits.
+        env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="5", AURION_START_DATE=start.isoformat(),
+                           AURION_COMMIT_SECONDS="0")
         total = 12 * len(api.tenants)
         killed = []
         for attempt in range(6):
@@ -166,10 +168,10 @@ def test_a_kill_at_a_chosen_point_leaves_a_sound_warehouse_and_the_rerun_complet
     end = yesterday()
     first, start = end - timedelta(days=29), end - timedelta(days=14)  # the killed range: 3 windows of 5 days
     with SandboxServer(today=end + timedelta(days=1)) as api:
-        # One window per tenant per round, so the killed range is 3 commits and the points are countable
-        # (the random-kill drill above runs with the default rounds of 4 windows).
+        # One window per tenant per round, each its own commit, so the killed range is 3 commits and the
+        # points are countable (the random-kill drill above runs with the default rounds and interval).
         env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="5", AURION_START_DATE=first.isoformat(),
-                           AURION_REQUESTS_PER_TENANT="1")
+                           AURION_REQUESTS_PER_TENANT="1", AURION_COMMIT_SECONDS="0")
         data_dir = tmp_path / "data"
         assert run_cli(env, "backfill", "--start", str(first), "--end", str(start - timedelta(days=1)),
                        log=tmp_path / "setup.log") == 0

@@ -1,6 +1,10 @@
-"""Rounds of windows (`requests_per_tenant` windows of every tenant) and batches of rounds
-(`commit_rows`) load exactly what window-by-window commits load, in fewer commits; a failure loses
-only the round or batch in flight; no tenant ever has more than `requests_per_tenant` requests out."""
+"""Rounds of windows (`requests_per_tenant` windows of every tenant) and batches of rounds (gathered
+for `commit_seconds`, or until they hold `commit_rows` tenant-days) load exactly what window-by-window
+commits load, in fewer commits; a failure loses only the round or batch in flight; no tenant ever has
+more than `requests_per_tenant` requests out.
+
+Most tests here commit every round (`commit_seconds=0`): the stub answers at once, so the default
+interval would gather every round into one commit."""
 
 import logging
 import threading
@@ -12,6 +16,9 @@ import pytest
 
 from aurion_pipeline import ingest
 from aurion_pipeline.ingest import commit as commit_stage
+from aurion_pipeline.ingest.commit import MAX_BATCH_TENANT_DAYS, CommitPolicy
+from aurion_pipeline.ingest.fetch import Fetched
+from aurion_pipeline.storage.load import Window
 from aurion_pipeline.storage import lake
 from aurion_sandbox import DEFAULT_TENANTS, daily_usage
 from aurion_pipeline.storage import Warehouse
@@ -44,13 +51,14 @@ class StubClient:
         return daily_usage(self.profile, start, end).rows()
 
 
-def load(tmp_path, name, monkeypatch, **kwargs):
+def load(tmp_path, name, monkeypatch, delay_s: float = 0.0, **kwargs):
     calls = []
     write_usage = lake.write_usage
     monkeypatch.setattr(lake, "write_usage", lambda *a, **kw: calls.append(1) or write_usage(*a, **kw))
     wh = Warehouse(tmp_path / name, lock_timeout_s=5)
-    clients = {t.name: StubClient(t) for t in TENANTS}
-    report = ingest.load_usage_range(clients, wh, START, END, max_range_days=10, max_workers=4, run_id="r", **kwargs)
+    clients = {t.name: StubClient(t, delay_s) for t in TENANTS}
+    report = ingest.load_usage_range(clients, wh, START, END, max_range_days=10, max_workers=4, run_id="r",
+                                     **{"commit_seconds": 0, **kwargs})
     return wh, report, len(calls)
 
 
@@ -73,6 +81,7 @@ def contents(wh: Warehouse):
         pytest.param({"requests_per_tenant": 16}, 1, id="one-round-holds-every-window", marks=pytest.mark.slow),
         pytest.param({"requests_per_tenant": 3, "commit_rows": 100}, 2, id="rounds-of-60-batched-to-120"),
         pytest.param({"commit_rows": 10**9}, 1, id="one-batch", marks=pytest.mark.slow),
+        pytest.param({"commit_seconds": 3600}, 1, id="every-round-within-the-interval"),
     ],
 )
 def test_rounds_and_batches_load_the_same_rows_and_windows(tmp_path, monkeypatch, kwargs, commits):
@@ -88,7 +97,7 @@ def test_rounds_and_batches_load_the_same_rows_and_windows(tmp_path, monkeypatch
     ("kwargs", "days_kept"),
     [
         pytest.param({"commit_rows": 45, "requests_per_tenant": 1}, 30, id="batch-of-three-single-window-rounds"),
-        pytest.param({"requests_per_tenant": 4}, 40, id="round-of-four-windows"),
+        pytest.param({"requests_per_tenant": 4, "commit_seconds": 0}, 40, id="round-of-four-windows"),
     ],
 )
 def test_a_failed_commit_loses_only_the_batch_in_flight(tmp_path, monkeypatch, kwargs, days_kept):
@@ -133,7 +142,7 @@ def progress(caplog) -> list[dict]:
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
-        pytest.param({"requests_per_tenant": 4}, [(1, 8, 80, 0), (2, 16, 160, 0), (3, 20, 200, 2)],
+        pytest.param({"requests_per_tenant": 4, "commit_seconds": 0}, [(1, 8, 80, 0), (2, 16, 160, 0), (3, 20, 200, 2)],
                      id="one-record-per-round"),
         pytest.param({"requests_per_tenant": 1, "commit_rows": 45},
                      [(3, 6, 60, 0), (6, 12, 120, 0), (9, 18, 180, 0), (10, 20, 200, 2)], id="one-record-per-batch"),
@@ -150,3 +159,30 @@ def test_each_commit_logs_one_progress_record(tmp_path, caplog, kwargs, expected
          "tenants_done": done, "tenants": 2}
         for i, w, r, done in expected
     ]
+
+
+def fetched(tenant_days: int) -> list[Fetched]:
+    return [Fetched(Window("acme", START, START + timedelta(days=tenant_days - 1)), [])]
+
+
+def test_the_default_policy_commits_after_the_interval_or_at_the_size_cap():
+    policy = CommitPolicy(interval_s=5)
+    assert not policy.is_full(fetched(10), waited_s=4.9)
+    assert policy.is_full(fetched(10), waited_s=5.0)
+    assert policy.is_full(fetched(MAX_BATCH_TENANT_DAYS), waited_s=0.0)  # its rows are in memory until committed
+    assert CommitPolicy(interval_s=0).is_full(fetched(1), waited_s=0.0)  # every round
+
+
+def test_commit_rows_gathers_until_the_batch_holds_them_however_long_it_takes():
+    policy = CommitPolicy(interval_s=5, min_tenant_days=45)
+    assert not policy.is_full(fetched(40), waited_s=3600)
+    assert policy.is_full(fetched(45), waited_s=0.0)
+
+
+@pytest.mark.slow
+def test_a_slow_api_commits_what_arrived_within_each_interval(tmp_path, monkeypatch):
+    # 10 single-window rounds, each 0.2 s at the API: a 1 s interval gathers several rounds per commit.
+    reference, _, _ = load(tmp_path, "reference", monkeypatch, requests_per_tenant=1)
+    wh, _, lake_writes = load(tmp_path, "timed", monkeypatch, delay_s=0.2, requests_per_tenant=1, commit_seconds=1)
+    assert 1 < lake_writes < 10
+    assert contents(wh) == contents(reference)

@@ -15,6 +15,7 @@ def test_defaults_need_no_environment():
     assert settings.end_date_inclusive is True
     assert (settings.max_workers, settings.requests_per_tenant) == (8, 4)
     assert load_settings({"AURION_REQUESTS_PER_TENANT": "1"}).requests_per_tenant == 1
+    assert (settings.commit_seconds, load_settings({"AURION_COMMIT_SECONDS": "0"}).commit_seconds) == (5, 0)
     assert settings.data_dir == Path("./data").resolve()
 
 

@@ -57,6 +57,7 @@ CASES: dict[str, list[Bad]] = {
     "AURION_REQUESTS_PER_TENANT": [Bad("0"), Bad("many")],
     "AURION_LOCK_TIMEOUT_SECONDS": [Bad("-5"), Bad("soon")],
     "AURION_REQUEST_DEADLINE_SECONDS": [Bad("0"), Bad("soon"), Bad("4000")],
+    "AURION_COMMIT_SECONDS": [Bad("-1"), Bad("often"), Bad("4000")],
     "AURION_ALERTS_MAX_AGE_HOURS": [Bad("0"), Bad("forever")],
     "AURION_DAGSTER_PG_URL": [Bad("mysql://u:secretpw@db/x"), Bad("postgresql://u:secretpw@/"), Bad("localhost")],
     "AURION_DUCKDB_MEMORY_LIMIT": [Bad("0MB"), Bad("1MB"), Bad("lots")],

@@ -28,8 +28,9 @@ class UsageLoadConfig(dg.Config):
     only_missing: bool = False
     """Skip days a previous run already loaded for a tenant (finish a failed backfill cheaply)."""
     commit_rows: int = 0
-    """Commit window rounds together until they hold this many tenant-days (0: commit every round).
-    Speeds up big backfills from a fast API; a kill then loses at most one such batch."""
+    """Commit window rounds together once they hold this many tenant-days, however long that takes
+    (0: the resource's `commit_seconds` decides). Speeds up big backfills from a fast API; a kill
+    then loses at most one such batch."""
 
 
 class SummaryConfig(dg.Config):
@@ -68,7 +69,7 @@ def _usage_daily(names: Names, partitions_def: dg.PartitionsDefinition) -> dg.As
             report = ingest.load_usage_range(
                 clients, warehouse, start, end, max_range_days=api.max_range_days, max_workers=api.max_workers,
                 run_id=context.run_id, only_missing=config.only_missing, commit_rows=config.commit_rows,
-                requests_per_tenant=api.requests_per_tenant, publish=not models_follow(context),
+                requests_per_tenant=api.requests_per_tenant, commit_seconds=api.commit_seconds, publish=not models_follow(context),
                 declared_plans=api.declared_plans(),
             )
         label = f"{start}..{end}"

@@ -13,6 +13,7 @@ from pydantic import Field
 from aurion_pipeline.config import (
     DEFAULT_ANALYST_STORAGE_VERSION,
     DEFAULT_BASE_URL,
+    DEFAULT_COMMIT_SECONDS,
     DEFAULT_DUCKDB_MEMORY_LIMIT,
     DEFAULT_REQUESTS_PER_TENANT,
     ConfigError,
@@ -48,6 +49,11 @@ class AurionApiResource(dg.ConfigurableResource):
         default=DEFAULT_REQUESTS_PER_TENANT,
         description="Details requests one tenant may have in flight; a backfill round holds this many windows per "
         "tenant and commits them together (AURION_REQUESTS_PER_TENANT).",
+    )
+    commit_seconds: float = Field(
+        default=DEFAULT_COMMIT_SECONDS,
+        description="A load commits the rounds it fetched at least this often, seconds; 0 commits every round "
+        "(AURION_COMMIT_SECONDS).",
     )
     timeout_s: float = Field(default=60.0, description="Read timeout of one HTTP call, seconds.")
     retry_budget_s: float = Field(default=300.0, description="Total time one call may spend retrying 429/5xx.")
@@ -128,6 +134,7 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         end_date_inclusive=settings.end_date_inclusive,
         max_workers=settings.max_workers,
         requests_per_tenant=settings.requests_per_tenant,
+        commit_seconds=settings.commit_seconds,
         request_deadline_s=settings.request_deadline_s,
     )
     warehouse = WarehouseResource(
