@@ -2,6 +2,7 @@
 Dagster's own floor and plain Python.
 
 Run: .venv/bin/python bench/bench_backfill.py [--quick] [--profile] [--instances sqlite,postgres] [--breakdown]
+     [--event-costs]
 
 A sandbox API on loopback answers every request after `--latency` seconds (default 50 ms) and
 rejects ranges longer than 31 days. The contenders run in turn, `--trials` times each (default 3):
@@ -19,6 +20,9 @@ rejects ranges longer than 31 days. The contenders run in turn, `--trials` times
   plain      no Dagster: the same client making the same requests, each window written to Parquet.
   --breakdown adds, on each instance: raw/usage_daily alone, and usage_job without the models' data tests
              (both with our batching variables).
+  --event-costs adds, on each instance, one more run of ours (not among the trials) that times Dagster's
+             instance work by kind: each event type's writes, and the data-version lookups of the assets'
+             parents. It says what each model asset costs a run, whatever the model's size.
 
 Every contender's instance is created (its tables made) before its timed run, untimed: a deployed
 instance exists before a backfill; creating one costs ~2.6 s on PostgreSQL, once.
@@ -33,6 +37,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,6 +55,8 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=None)
     p.add_argument("--instances", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     p.add_argument("--breakdown", action="store_true", help="also the raw asset alone and the job without model tests")
+    p.add_argument("--event-costs", action="store_true",
+                   help="also one more run of ours per instance, timing Dagster's event writes and data-version lookups")
     p.add_argument("--floors", choices=["both", "as-shipped", "tuned"], default="both",
                    help="Dagster floors to run: as Dagster ships, with our batching variables, or both")
     args = p.parse_args()
@@ -206,12 +213,62 @@ def main() -> None:
         profiled.prepare("profile")
         c.profile_to(path, lambda: profiled("profile"))
         result["profile"] = str(path.relative_to(c.ROOT))
+    if args.event_costs:
+        result["dagster_costs_in_one_run_of_ours"] = {}
+        for kind in kinds:
+            timed = ours(kind)
+            timed.prepare("event-costs")
+            result["dagster_costs_in_one_run_of_ours"][kind] = dagster_costs(lambda: timed("event-costs"))
     api.stop()
     if postgres:
         postgres.stop()
     shutil.rmtree(work, ignore_errors=True)
     print_summary(result)
     c.save("backfill", result, args.out)
+
+
+def dagster_costs(run) -> dict:
+    """Seconds and calls of Dagster's instance work during `run()`, by kind: each event type's writes
+    (`:partition` for a partition's event, `:batched` for those sent to be written in batches) and the
+    data-version lookups (`get_asset_records`) a step makes for its assets' parents."""
+    from collections import defaultdict
+
+    from dagster._core.instance.methods.event_methods import EventMethods
+    from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
+
+    seconds: dict[str, float] = defaultdict(float)
+    calls: dict[str, int] = defaultdict(int)
+
+    def timed(cls, name, kind_of):
+        original = getattr(cls, name)
+
+        def wrapper(self, *a, **kw):
+            t = time.perf_counter()
+            try:
+                return original(self, *a, **kw)
+            finally:
+                kind = kind_of(a, kw)
+                seconds[kind] += time.perf_counter() - t
+                calls[kind] += 1
+        setattr(cls, name, wrapper)
+        return original
+
+    def event_kind(a, kw) -> str:
+        event = a[0].dagster_event
+        if event is None:
+            return "log message"
+        return (event.event_type_value + (":partition" if event.partition else "")
+                + (":batched" if kw.get("batch_metadata") else ""))
+
+    originals = {"handle_new_event": timed(EventMethods, "handle_new_event", event_kind),
+                 "get_asset_records": timed(SqlEventLogStorage, "get_asset_records", lambda a, kw: "get_asset_records")}
+    try:
+        sample, _ = c.measure(run)
+    finally:
+        setattr(EventMethods, "handle_new_event", originals["handle_new_event"])
+        setattr(SqlEventLogStorage, "get_asset_records", originals["get_asset_records"])
+    by_kind = {k: {"seconds": round(seconds[k], 3), "calls": calls[k]} for k in sorted(seconds, key=lambda k: -seconds[k])}
+    return {"run_wall_s": round(sample.wall_s, 3), "dagster_s": round(sum(seconds.values()), 3), "by_kind": by_kind}
 
 
 def warm_up(fn, a, b):
@@ -302,6 +359,10 @@ def print_summary(result: dict) -> None:
     for name, g in result["goals"].items():
         print(f"goal {name}: {g['ratio']} {g['median_of_trial_ratios']:.2f}x <= {g['goal_max']}: "
               f"{'met' if g['met'] else 'NOT met'}")
+    for kind, costs in result.get("dagster_costs_in_one_run_of_ours", {}).items():
+        print(f"\n{kind}: one run of ours {costs['run_wall_s']:.2f} s, of which Dagster's instance work {costs['dagster_s']:.2f} s")
+        for what, v in costs["by_kind"].items():
+            print(f"  {v['seconds']:7.3f} s  {v['calls']:5d}  {what}")
 
 
 def decomposition(samples, kind: str, days: int) -> dict:
