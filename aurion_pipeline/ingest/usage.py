@@ -59,14 +59,13 @@ def load_usage_range(
     clients: Mapping[str, AurionClient], warehouse: Warehouse, start: date, end: date, *,
     max_range_days: int, max_workers: int, run_id: str, only_missing: bool = False, commit_rows: int = 0,
     requests_per_tenant: int = DEFAULT_REQUESTS_PER_TENANT, commit_seconds: float = DEFAULT_COMMIT_SECONDS,
-    publish: bool = True,
-    declared_plans: Mapping[str, str | None] | None = None,
+    publish: bool = True, declared_plans: Mapping[str, str | None] | None = None,
 ) -> UsageReport:
     """Load [start, end] for every tenant in `clients`; failed windows are reported (and logged in
     raw._load_log), never fatal to the others. Fetched rounds are committed at least every
-    `commit_seconds` (0: every round), or with `commit_rows` > 0 once they hold that many tenant-days. `publish` refreshes the analyst copy at the end (off
-    when a later step, such as the SQL models, publishes it). `declared_plans` (tenant -> plan from
-    the tenants file) are stored with every commit."""
+    `commit_seconds` (0: every round), or with `commit_rows` > 0 once they hold that many tenant-days.
+    `publish` refreshes the analyst copy at the end (off when a later step, such as the SQL models,
+    publishes it). `declared_plans` (tenant -> plan from the tenants file) are stored with every commit."""
     tenants = sorted(clients)
     missing = None
     if only_missing:

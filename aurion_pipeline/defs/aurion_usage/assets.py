@@ -69,8 +69,8 @@ def _usage_daily(names: Names, partitions_def: dg.PartitionsDefinition) -> dg.As
             report = ingest.load_usage_range(
                 clients, warehouse, start, end, max_range_days=api.max_range_days, max_workers=api.max_workers,
                 run_id=context.run_id, only_missing=config.only_missing, commit_rows=config.commit_rows,
-                requests_per_tenant=api.requests_per_tenant, commit_seconds=api.commit_seconds, publish=not models_follow(context),
-                declared_plans=api.declared_plans(),
+                requests_per_tenant=api.requests_per_tenant, commit_seconds=api.commit_seconds,
+                publish=not models_follow(context), declared_plans=api.declared_plans(),
             )
         label = f"{start}..{end}"
         # Dagster copies materialization metadata onto every partition of a range run (1,096 for a

@@ -48,7 +48,7 @@ class AurionApiResource(dg.ConfigurableResource):
     requests_per_tenant: int = Field(
         default=DEFAULT_REQUESTS_PER_TENANT,
         description="Details requests one tenant may have in flight; a backfill round holds this many windows per "
-        "tenant and commits them together (AURION_REQUESTS_PER_TENANT).",
+        "tenant, fetched together (AURION_REQUESTS_PER_TENANT).",
     )
     commit_seconds: float = Field(
         default=DEFAULT_COMMIT_SECONDS,
