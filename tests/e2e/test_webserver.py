@@ -161,8 +161,11 @@ def make_dev(target: str, env: dict, port: int, log: Path) -> Iterator[subproces
     `port` and the code location loaded; then every process it started is stopped (`stop_group`)."""
     with open(log, "wb") as out:
         # -o: use the venv this test runs in; never reinstall from inside a test
+        # Started as a script's background job is (`make dev &`): with SIGINT ignored, which every child
+        # inherits. SIGTERM must stop it all the same.
         dev = subprocess.Popen(["make", "-o", ".venv/.installed", target], cwd=REPO, env=env, stdout=out,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+                               stderr=subprocess.STDOUT, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         wait_for(lambda: answers(port) or dev.poll() is not None, "the webserver to answer", timeout=240, interval=0.5)
         assert dev.poll() is None, log.read_text()[-3000:]
