@@ -24,7 +24,7 @@ from aurion_pipeline.defs import build_defs
 from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig
 from aurion_pipeline.defs.aurion_usage.jobs import usage_job_config
 from aurion_pipeline.defs.aurion_usage.partitions import partition_range_tags
-from aurion_pipeline.defs.instance_tuning import tune_event_batching
+from aurion_pipeline.defs.instance_tuning import tune_cli_instance, tune_event_batching
 from aurion_pipeline.defs.names import Names
 from aurion_pipeline.storage import Warehouse
 
@@ -111,21 +111,5 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     with instance:
-        keep_connections_open(instance)
+        tune_cli_instance(instance)
         yield instance
-
-
-# One connection per storage, reused, plus a few for concurrent writers; no statement timeout (0):
-# a long run's queries must not be cut off the way a webserver's are.
-_POOL = {"statement_timeout": 0, "pool_recycle": 3600, "max_overflow": 10}
-
-
-def keep_connections_open(instance: dg.DagsterInstance) -> None:
-    """Reuse database connections for the life of this CLI process's instance.
-
-    dagster-postgres opens and closes a connection for every event and query (SQLAlchemy NullPool,
-    so that many short-lived instances never pile up connections). One run of ours writes and reads
-    hundreds of them: a 3-year backfill opened ~530 connections, 5.7 s of a 30 s profiled run on a busy
-    machine. Dagster's webserver keeps a pooled connection instead (`optimize_for_webserver`); one
-    CLI run is one long-lived instance too. On SQLite this does nothing."""
-    instance.optimize_for_webserver(**_POOL)

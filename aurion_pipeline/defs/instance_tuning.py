@@ -18,11 +18,17 @@ the process that creates and executes a run, cut it:
 Both are set only when the caller has not set them itself (an explicit `0` turns batching off).
 The edges call `tune_event_batching(os.environ)`: `cli/runs.py` before it executes a run, and
 `definitions.py`, which a run worker launched by the daemon imports before executing its run.
+
+The CLI's own instance, one long-lived instance per process like the webserver's, is tuned as well
+(`tune_cli_instance`): pooled connections and remembered schema checks.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+import functools
+from collections.abc import Callable, MutableMapping
+
+import dagster as dg
 
 EVENT_BATCH_SIZE = 1000  # a 3-year backfill (1,096 partitions) then flushes its materializations in two inserts
 BATCHING_ENV: dict[str, str] = {
@@ -36,6 +42,71 @@ def tune_event_batching(environ: MutableMapping[str, str]) -> dict[str, str]:
     added = {name: value for name, value in BATCHING_ENV.items() if name not in environ}
     environ.update(added)
     return added
+
+
+def tune_cli_instance(instance: dg.DagsterInstance) -> None:
+    keep_connections_open(instance)
+    remember_schema_checks(instance)
+
+
+# One connection per storage, reused, plus a few for concurrent writers; no statement timeout (0):
+# a long run's queries must not be cut off the way a webserver's are.
+_POOL = {"statement_timeout": 0, "pool_recycle": 3600, "max_overflow": 10}
+
+
+def keep_connections_open(instance: dg.DagsterInstance) -> None:
+    """Reuse database connections for the life of this CLI process's instance.
+
+    dagster-postgres opens and closes a connection for every event and query (SQLAlchemy NullPool,
+    so that many short-lived instances never pile up connections). One run of ours writes and reads
+    hundreds of them: a 3-year backfill opened ~530 connections, 5.7 s of a 30 s profiled run on a busy
+    machine. Dagster's webserver keeps a pooled connection instead (`optimize_for_webserver`); one
+    CLI run is one long-lived instance too. On SQLite this does nothing."""
+    instance.optimize_for_webserver(**_POOL)
+
+
+# Dagster's storages ask the database about their own schema before many writes and reads, every time:
+# has the asset_event_tags table been created, has asset_keys the index columns, are the runs table's
+# stat columns there. Each answer is a catalog query (SQLAlchemy reflection, and on SQLite a new engine
+# per question). Per 3-year backfill, measured (bench/bench_backfill.py): 1,172 `has_table` and 2,380
+# asset-key column checks on SQLite, 3.3 s of a 36 s run; 162 checks on PostgreSQL, 1.3 s of a 6.3 s run.
+# Value: how many leading arguments are a connection rather than part of the question.
+_EVENT_LOG_SCHEMA_CHECKS = {
+    "has_table": 0, "has_asset_key_col": 0, "has_asset_key_index_cols": 0, "has_secondary_index": 0,
+    "_has_asset_key_col_on_connection": 1, "_has_asset_key_index_cols_on_connection": 1,
+}
+_RUN_SCHEMA_CHECKS = {"has_run_stats_index_cols": 0, "has_backfill_id_column": 0}
+
+
+def remember_schema_checks(instance: dg.DagsterInstance) -> None:
+    """Answer a storage's schema questions from memory once the answer is yes.
+
+    Only a yes is remembered: a schema only gains tables, columns and finished index migrations
+    (`dagster instance migrate`), so a yes stays true for the life of the process, while a no is asked
+    again and a migration run meanwhile is seen. dagster-postgres already remembers its
+    secondary-index answers this way. A method a Dagster version lacks is left alone."""
+    for storage, checks in ((instance.event_log_storage, _EVENT_LOG_SCHEMA_CHECKS),
+                            (instance.run_storage, _RUN_SCHEMA_CHECKS)):
+        for name, connection_args in checks.items():
+            method = getattr(storage, name, None)
+            if callable(method):
+                setattr(storage, name, _remember_yes(method, connection_args))
+
+
+def _remember_yes(method: Callable[..., bool], connection_args: int) -> Callable[..., bool]:
+    known: set[tuple] = set()
+
+    @functools.wraps(method)
+    def check(*args, **kwargs) -> bool:
+        question = (args[connection_args:], tuple(sorted(kwargs.items())))
+        if question in known:
+            return True
+        answer = method(*args, **kwargs)
+        if answer:
+            known.add(question)
+        return answer
+
+    return check
 
 
 if __name__ == "__main__":
