@@ -6,9 +6,11 @@ servers), `e2e/` (Dagster runs, the CLI in real processes, PostgreSQL, a browser
 is `slow` and runs in `make test-slow` (and so in CI).
 """
 
+import shutil
 from pathlib import Path
 
 import pytest
+from helpers_ops import REPO
 from pg import PostgresCluster, PostgresUnavailable, start_cluster
 
 E2E = Path(__file__).parent / "e2e"
@@ -30,3 +32,11 @@ def postgres() -> PostgresCluster:
         pytest.skip(f"no PostgreSQL server to test against: {exc}")
     yield cluster
     cluster.stop()
+
+
+@pytest.fixture
+def sqlite_home(tmp_path, monkeypatch) -> Path:
+    """A DAGSTER_HOME with the project's dagster.yaml (the default SQLite instance), for this test only."""
+    shutil.copyfile(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    return tmp_path

@@ -1,19 +1,9 @@
 """Runs on the CLI's instance ask Dagster's schema questions once, not once per partition: SQLite here,
 PostgreSQL in test_postgres_instance.py."""
 
-import shutil
 
 import dagster as dg
-import pytest
 from catalog_queries import catalog_queries_per_run
-from helpers_ops import REPO
-
-
-@pytest.fixture
-def sqlite_home(tmp_path, monkeypatch):
-    shutil.copyfile(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    return tmp_path
 
 
 def test_on_the_cli_instance_a_run_asks_the_catalog_the_same_whatever_its_partitions(sqlite_home):

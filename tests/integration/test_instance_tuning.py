@@ -2,18 +2,9 @@
 SQLite instance in a temporary DAGSTER_HOME; runs on it in tests/e2e/test_instance_tuning_runs.py."""
 
 import gc
-import shutil
 
 import pytest
 from catalog_queries import catalog_queries_of
-from helpers_ops import REPO
-
-
-@pytest.fixture
-def sqlite_home(tmp_path, monkeypatch):
-    shutil.copyfile(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    return tmp_path
 
 
 def test_a_yes_is_remembered_and_a_no_is_asked_again(sqlite_home):
