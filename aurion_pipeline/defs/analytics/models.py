@@ -13,6 +13,7 @@ metadata keeps each test's verdict, its failing rows, its SQL and a sample of th
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dagster as dg
@@ -78,12 +79,15 @@ def build_models_asset(
         selected = {names.qualified(key) for key in context.selected_asset_keys}
         with getattr(context.resources, names.warehouse).get_connection() as con:
             built = build(con, project, only=selected)
-            schemas = _column_schemas(con, project, [b.name for b in built])
-            for item in built:
-                metadata = _built_metadata(con, project, item, schemas[item.name], config.row_counts)
-                yield dg.MaterializeResult(asset_key=names.asset_key(item.name), metadata=metadata)
-            # Tests run after the commit, on the views as analysts now see them.
-            yield from _check_results(con, project, context.selected_asset_check_keys, names)
+            # Tests run after the commit, on the views as analysts now see them, on a cursor of their
+            # own while Dagster writes the materializations: DuckDB releases the GIL while it queries.
+            with ThreadPoolExecutor(1) as tester, con.cursor() as test_con:
+                checks = tester.submit(_check_results, test_con, project, context.selected_asset_check_keys, names)
+                schemas = _column_schemas(con, project, [b.name for b in built])
+                for item in built:
+                    metadata = _built_metadata(con, project, item, schemas[item.name], config.row_counts)
+                    yield dg.MaterializeResult(asset_key=names.asset_key(item.name), metadata=metadata)
+                yield from checks.result()
 
     return sql_models
 
@@ -159,11 +163,10 @@ def _table_schema(project: SqlProject, qualified: str, columns: list[tuple[str, 
 
 def _check_results(
     con: duckdb.DuckDBPyConnection, project: SqlProject, selected: set[dg.AssetCheckKey], names: Names
-) -> Iterator[dg.AssetCheckResult]:
-    for model in project.models:
-        key = names.asset_key(model.qualified)
-        if dg.AssetCheckKey(key, CHECK_NAME) in selected:
-            yield check_result(key, run_tests(con, model))
+) -> list[dg.AssetCheckResult]:
+    keys = [names.asset_key(model.qualified) for model in project.models]
+    return [check_result(key, run_tests(con, model)) for model, key in zip(project.models, keys, strict=True)
+            if dg.AssetCheckKey(key, CHECK_NAME) in selected]
 
 
 def _digest(*parts: str) -> str:
