@@ -68,8 +68,8 @@ def keep_connections_open(instance: dg.DagsterInstance) -> None:
 # Dagster's storages ask the database about their own schema before many writes and reads, every time:
 # has the asset_event_tags table been created, has asset_keys the index columns, are the runs table's
 # stat columns there. Each answer is a catalog query (SQLAlchemy reflection, and on SQLite a new engine
-# per question). Per 3-year backfill, measured (bench/bench_backfill.py): 1,172 `has_table` and 2,380
-# asset-key column checks on SQLite, 3.3 s of a 36 s run; 162 checks on PostgreSQL, 1.3 s of a 6.3 s run.
+# per question). Per 3-year backfill, measured (bench/bench_backfill.py): 1,172 `has_table` and 1,232
+# asset-key column checks on SQLite, 3.3 s of a 36 s run; 162 checks on PostgreSQL, 1.1 s of a 6.3 s run.
 # Value: how many leading arguments are a connection rather than part of the question.
 _EVENT_LOG_SCHEMA_CHECKS = {
     "has_table": 0, "has_asset_key_col": 0, "has_asset_key_index_cols": 0, "has_secondary_index": 0,

@@ -164,9 +164,9 @@ def _table_schema(project: SqlProject, qualified: str, columns: list[tuple[str, 
 def _check_results(
     con: duckdb.DuckDBPyConnection, project: SqlProject, selected: set[dg.AssetCheckKey], names: Names
 ) -> list[dg.AssetCheckResult]:
-    keys = [names.asset_key(model.qualified) for model in project.models]
-    return [check_result(key, run_tests(con, model)) for model, key in zip(project.models, keys, strict=True)
-            if dg.AssetCheckKey(key, CHECK_NAME) in selected]
+    keyed = ((model, names.asset_key(model.qualified)) for model in project.models)
+    return [check_result(key, run_tests(con, model))
+            for model, key in keyed if dg.AssetCheckKey(key, CHECK_NAME) in selected]
 
 
 def _digest(*parts: str) -> str:
