@@ -1,5 +1,6 @@
-"""Counting the schema questions (catalog queries) Dagster's storages send: the CLI's instance answers
-them from memory once the answer is yes (aurion_pipeline/defs/instance_tuning.py)."""
+"""Counting what Dagster's storages ask of their databases: the schema questions (catalog queries), which
+the CLI's instance answers from memory once the answer is yes, and the SQLite connections, which it
+keeps open (aurion_pipeline/defs/instance_tuning.py)."""
 
 import re
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from datetime import date, timedelta
 import dagster as dg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 # What SQLAlchemy's reflection sends to ask about a schema, on SQLite and on PostgreSQL.
 CATALOG = re.compile(r"table_x?info|sqlite_master|pg_catalog", re.IGNORECASE)
@@ -37,6 +39,21 @@ def catalog_queries() -> list[str]:
         event.remove(Engine, "before_cursor_execute", record)
 
 
+@contextmanager
+def connections_opened() -> list[str]:
+    """The database connections any engine of this process opens inside the block (one entry each)."""
+    opened: list[str] = []
+
+    def record(dbapi_connection, connection_record) -> None:
+        opened.append(type(dbapi_connection).__module__)
+
+    event.listen(Pool, "connect", record)
+    try:
+        yield opened
+    finally:
+        event.remove(Pool, "connect", record)
+
+
 def catalog_queries_of(call: Callable[[], object]) -> tuple[object, int]:
     with catalog_queries() as sent:
         answer = call()
@@ -59,11 +76,18 @@ def catalog_queries_per_run(instance: dg.DagsterInstance, partitions: tuple[int,
     that asks what a fresh process must. Untuned, each partition's materialization asks about
     `asset_event_tags` and the asset-key columns; on SQLite each run also creates its own run database
     (its tables are looked for before they are made), whatever its size."""
+    return counted_per_run(instance, partitions, catalog_queries)
+
+
+def counted_per_run(instance: dg.DagsterInstance, partitions: tuple[int, ...],
+                    counting: Callable[[], list]) -> list[int]:
+    """What `counting` records during one run per entry, each over that many daily partitions, after a
+    first run that does what a fresh process must."""
     job = partitioned_noop_job()
     assert job.execute_in_process(instance=instance, tags=days(1)).success
-    asked = []
+    counted = []
     for n in partitions:
-        with catalog_queries() as sent:
+        with counting() as seen:
             assert job.execute_in_process(instance=instance, tags=days(n)).success
-        asked.append(len(sent))
-    return asked
+        counted.append(len(seen))
+    return counted

@@ -20,15 +20,20 @@ The edges call `tune_event_batching(os.environ)`: `cli/runs.py` before it execut
 `definitions.py`, which a run worker launched by the daemon imports before executing its run.
 
 The CLI's own instance, one long-lived instance per process like the webserver's, is tuned as well
-(`tune_cli_instance`): pooled connections and remembered schema checks.
+(`tune_cli_instance`): pooled connections (PostgreSQL and SQLite) and remembered schema checks.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, MutableMapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 
 import dagster as dg
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection, Engine
 
 EVENT_BATCH_SIZE = 1000  # a 3-year backfill (1,096 partitions) then flushes its materializations in two inserts
 BATCHING_ENV: dict[str, str] = {
@@ -46,6 +51,7 @@ def tune_event_batching(environ: MutableMapping[str, str]) -> dict[str, str]:
 
 def tune_cli_instance(instance: dg.DagsterInstance) -> None:
     keep_connections_open(instance)
+    keep_sqlite_engines(instance)
     remember_schema_checks(instance)
 
 
@@ -63,6 +69,100 @@ def keep_connections_open(instance: dg.DagsterInstance) -> None:
     machine. Dagster's webserver keeps a pooled connection instead (`optimize_for_webserver`); one
     CLI run is one long-lived instance too. On SQLite this does nothing."""
     instance.optimize_for_webserver(**_POOL)
+
+
+# Run databases whose engines stay open: the run being written and the few before it in this process.
+SQLITE_RUN_ENGINES = 4
+
+
+def keep_sqlite_engines(instance: dg.DagsterInstance) -> None:
+    """Reuse one SQLAlchemy engine, and its connections, per SQLite database file.
+
+    Dagster's SQLite storages build a new engine for every event and query (`create_engine` with
+    NullPool) and throw it away after: each event then pays the engine, a fresh statement cache (every
+    insert compiled again), a connection, and on closing the last connection to a WAL database a
+    checkpoint. One SQL model's materialization and check write about six events, each to the run's
+    database and to the index, so the models step of a daily tick is mostly that. Kept engines commit
+    every event exactly as before (same transaction per call, same busy timeout); only opening and
+    closing go. An idle open connection holds no lock, so the daemon and webserver see no difference.
+    On PostgreSQL this does nothing (`keep_connections_open` pools those)."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+    from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+    from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+    from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+
+    events = instance.event_log_storage
+    if isinstance(events, SqliteEventLogStorage):
+        engines = _EngineCache(SQLITE_RUN_ENGINES, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+        events._connect = _event_log_connect(events, engines)  # noqa: SLF001
+        # `wipe` deletes the run databases' files: their engines must not outlive them.
+        events.wipe = _disposing_first(engines, events.wipe)
+        events.dispose = _disposing_first(engines, events.dispose)
+    for storage in (instance.run_storage, instance.schedule_storage):
+        if isinstance(storage, SqliteRunStorage | SqliteScheduleStorage):
+            engines = _EngineCache(1)
+            storage.connect = functools.partial(_transaction, engines, storage._conn_string)  # noqa: SLF001
+            storage.dispose = _disposing_first(engines, storage.dispose)
+
+
+class _EngineCache:
+    """At most `size` engines, by connection string; the least recently used is disposed first."""
+
+    def __init__(self, size: int, **connect_args) -> None:
+        self._size, self._connect_args = size, connect_args
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conn_string: str) -> Engine:
+        with self._lock:
+            engine = self._engines.get(conn_string)
+            if engine is not None:
+                self._engines.move_to_end(conn_string)
+                return engine
+            # Dagster uses a storage from several threads (the run's step, its log watcher), one call
+            # at a time per connection, so a connection may serve a thread it was not made on.
+            engine = create_engine(conn_string, connect_args={**self._connect_args, "check_same_thread": False})
+            self._engines[conn_string] = engine
+            while len(self._engines) > self._size:
+                self._engines.popitem(last=False)[1].dispose()
+            return engine
+
+    def dispose(self) -> None:
+        with self._lock:
+            while self._engines:
+                self._engines.popitem()[1].dispose()
+
+
+@contextmanager
+def _transaction(engines: _EngineCache, conn_string: str) -> Iterator[Connection]:
+    engine = engines.get(conn_string)
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def _event_log_connect(storage, engines: _EngineCache) -> Callable[[str], object]:
+    """SqliteEventLogStorage._connect (one database per run, plus the index) on kept engines."""
+
+    @contextmanager
+    def connect(shard: str) -> Iterator[Connection]:
+        with storage._db_lock:  # noqa: SLF001 — the storage's own lock, as its _connect takes it
+            engine = engines.get(storage.conn_string_for_shard(shard))
+            if shard not in storage._initialized_dbs:  # noqa: SLF001
+                storage._initdb(engine)  # noqa: SLF001
+                storage._initialized_dbs.add(shard)  # noqa: SLF001
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    return connect
+
+
+def _disposing_first(engines: _EngineCache, method: Callable[[], None]) -> Callable[[], None]:
+    @functools.wraps(method)
+    def dispose_then_call() -> None:
+        engines.dispose()
+        method()
+
+    return dispose_then_call
 
 
 # Dagster's storages ask the database about their own schema before many writes and reads, every time:
