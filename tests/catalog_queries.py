@@ -40,12 +40,14 @@ def catalog_queries() -> list[str]:
 
 
 @contextmanager
-def connections_opened() -> list[str]:
-    """The database connections any engine of this process opens inside the block (one entry each)."""
+def connections_opened(counting: Callable[[], bool] = lambda: True) -> list[str]:
+    """The database connections any engine of this process opens inside the block (one entry each),
+    while `counting()` is true."""
     opened: list[str] = []
 
     def record(dbapi_connection, connection_record) -> None:
-        opened.append(type(dbapi_connection).__module__)
+        if counting():
+            opened.append(type(dbapi_connection).__module__)
 
     event.listen(Pool, "connect", record)
     try:

@@ -19,14 +19,17 @@ Both are set only when the caller has not set them itself (an explicit `0` turns
 The edges call `tune_event_batching(os.environ)`: `cli/runs.py` before it executes a run, and
 `definitions.py`, which a run worker launched by the daemon imports before executing its run.
 
-The CLI's own instance, one long-lived instance per process like the webserver's, is tuned as well
-(`tune_cli_instance`): pooled connections (PostgreSQL and SQLite) and remembered schema checks.
+The instance a run writes its events through is tuned as well (`tune_instance`): pooled connections
+(PostgreSQL and SQLite) and remembered schema checks. The CLI tunes its own instance when it opens it;
+a run the daemon launched executes in processes of their own (a run worker, one per step), whose
+instances the `warehouse` resource tunes when a step sets it up (`defs/aurion_usage/resources.py`).
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
@@ -49,7 +52,14 @@ def tune_event_batching(environ: MutableMapping[str, str]) -> dict[str, str]:
     return added
 
 
-def tune_cli_instance(instance: dg.DagsterInstance) -> None:
+_TUNED: weakref.WeakSet[dg.DagsterInstance] = weakref.WeakSet()
+
+
+def tune_instance(instance: dg.DagsterInstance) -> None:
+    """Tune `instance` for the rest of its life in this process; once (later calls do nothing)."""
+    if instance in _TUNED:
+        return
+    _TUNED.add(instance)
     keep_connections_open(instance)
     keep_sqlite_engines(instance)
     remember_schema_checks(instance)
@@ -61,13 +71,13 @@ _POOL = {"statement_timeout": 0, "pool_recycle": 3600, "max_overflow": 10}
 
 
 def keep_connections_open(instance: dg.DagsterInstance) -> None:
-    """Reuse database connections for the life of this CLI process's instance.
+    """Reuse database connections for the life of this process's instance.
 
     dagster-postgres opens and closes a connection for every event and query (SQLAlchemy NullPool,
     so that many short-lived instances never pile up connections). One run of ours writes and reads
     hundreds of them: a 3-year backfill opened ~530 connections, 5.7 s of a 30 s profiled run on a busy
-    machine. Dagster's webserver keeps a pooled connection instead (`optimize_for_webserver`); one
-    CLI run is one long-lived instance too. On SQLite this does nothing."""
+    machine. Dagster's webserver keeps a pooled connection instead (`optimize_for_webserver`); a run
+    (or a step's process) is one long-lived instance too. On SQLite this does nothing."""
     instance.optimize_for_webserver(**_POOL)
 
 

@@ -21,6 +21,7 @@ from aurion_pipeline.config import (
     load_settings,
     validate_base_url,
 )
+from aurion_pipeline.defs.instance_tuning import tune_instance
 from aurion_pipeline.source.client import AurionClient
 from aurion_pipeline.source.redact import shown_env_name
 from aurion_pipeline.storage import Warehouse
@@ -111,6 +112,13 @@ class WarehouseResource(dg.ConfigurableResource):
         default=DEFAULT_ANALYST_STORAGE_VERSION,
         description="DuckDB storage format of analyst.duckdb, so older clients open it (AURION_ANALYST_STORAGE_VERSION).",
     )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Every step of ours uses the warehouse, so this is where a run the daemon launched (a process
+        # per step, its instance made from the instance ref, untuned) gets the CLI's tuning: the
+        # events the step writes then pay no new connection each (defs/instance_tuning.py).
+        if context.instance is not None:
+            tune_instance(context.instance)
 
     @property
     def warehouse(self) -> Warehouse:
