@@ -81,7 +81,8 @@ def keep_connections_open(instance: dg.DagsterInstance) -> None:
     instance.optimize_for_webserver(**_POOL)
 
 
-# Run databases whose engines stay open: the run being written and the few before it in this process.
+# Run databases whose engines stay open beside the index's: the run being written and the few before it
+# in this process (a query across runs opens one per run; the least recently used are closed).
 SQLITE_RUN_ENGINES = 4
 
 
@@ -103,7 +104,7 @@ def keep_sqlite_engines(instance: dg.DagsterInstance) -> None:
 
     events = instance.event_log_storage
     if isinstance(events, SqliteEventLogStorage):
-        engines = _EngineCache(SQLITE_RUN_ENGINES, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+        engines = _EngineCache(1 + SQLITE_RUN_ENGINES, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
         events._connect = _event_log_connect(events, engines)  # noqa: SLF001
         # `wipe` deletes the run databases' files: their engines must not outlive them.
         events.wipe = _disposing_first(engines, events.wipe)
