@@ -25,7 +25,7 @@ from aurion_pipeline.defs import build_defs
 from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig
 from aurion_pipeline.defs.aurion_usage.jobs import usage_job_config
 from aurion_pipeline.defs.aurion_usage.partitions import partition_range_tags
-from aurion_pipeline.defs.instance_tuning import tune_instance, tune_event_batching
+from aurion_pipeline.defs.instance_tuning import tune_event_batching, tune_instance
 from aurion_pipeline.defs.names import Names
 from aurion_pipeline.storage import Warehouse
 

@@ -97,22 +97,26 @@ def keep_sqlite_engines(instance: dg.DagsterInstance) -> None:
     every event exactly as before (same transaction per call, same busy timeout); only opening and
     closing go. An idle open connection holds no lock, so the daemon and webserver see no difference.
     On PostgreSQL this does nothing (`keep_connections_open` pools those)."""
-    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+        SqliteEventLogStorage,
+    )
     from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
-    from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+    from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import (
+        SqliteScheduleStorage,
+    )
     from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 
     events = instance.event_log_storage
     if isinstance(events, SqliteEventLogStorage):
         engines = _EngineCache(1 + SQLITE_RUN_ENGINES, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
-        events._connect = _event_log_connect(events, engines)  # noqa: SLF001
+        events._connect = _event_log_connect(events, engines)
         # `wipe` deletes the run databases' files: their engines must not outlive them.
         events.wipe = _disposing_first(engines, events.wipe)
         events.dispose = _disposing_first(engines, events.dispose)
     for storage in (instance.run_storage, instance.schedule_storage):
         if isinstance(storage, SqliteRunStorage | SqliteScheduleStorage):
             engines = _EngineCache(1)
-            storage.connect = functools.partial(_transaction, engines, storage._conn_string)  # noqa: SLF001
+            storage.connect = functools.partial(_transaction, engines, storage._conn_string)
             storage.dispose = _disposing_first(engines, storage.dispose)
 
 
@@ -156,11 +160,11 @@ def _event_log_connect(storage, engines: _EngineCache) -> Callable[[str], object
 
     @contextmanager
     def connect(shard: str) -> Iterator[Connection]:
-        with storage._db_lock:  # noqa: SLF001 — the storage's own lock, as its _connect takes it
+        with storage._db_lock:  # the storage's own lock, as its _connect takes it
             engine = engines.get(storage.conn_string_for_shard(shard))
-            if shard not in storage._initialized_dbs:  # noqa: SLF001
-                storage._initdb(engine)  # noqa: SLF001
-                storage._initialized_dbs.add(shard)  # noqa: SLF001
+            if shard not in storage._initialized_dbs:
+                storage._initdb(engine)
+                storage._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
 

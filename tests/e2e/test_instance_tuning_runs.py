@@ -39,7 +39,6 @@ def test_an_untuned_sqlite_instance_opens_connections_for_every_partition(sqlite
     assert large >= small + 2 * 18
 
 
-
 def _job_of_models_using_the_warehouse(models: int, data_dir: Path, started: list, *, uses_warehouse: bool = True
                                        ) -> dg.JobDefinition:
     """One step materializing `models` assets, as sql_models does, with or without our warehouse; it
