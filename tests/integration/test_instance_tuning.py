@@ -40,7 +40,7 @@ def _materialized_partitions(instance: dg.DagsterInstance) -> set[str]:
     return set(instance.get_materialized_partitions(dg.AssetKey("noop")))
 
 
-def test_what_a_run_writes_through_kept_connections_another_process_reads_at_once(sqlite_home):
+def test_what_a_run_writes_through_kept_connections_another_instance_reads_at_once(sqlite_home):
     """Each event is still committed when it is written: an untuned instance (as the daemon or the
     webserver opens it) sees the run, its events and its partitions while the CLI's instance is open."""
     from aurion_pipeline.cli.runs import open_instance
