@@ -16,7 +16,9 @@
 -- before, or all tenants' 365 days before the month), and the percentiles are read from the frame with
 -- nth_value(... order by error), so no set is ever built as a list and memory does not grow with them.
 -- Only a target's row needs its frame: a miss's row gets an empty one (0 preceding to 1 preceding), so
--- the window reads no set for it (the calibration's build at 1,000 tenants: 11.8 -> 9.8 s).
+-- the window reads no set for it (the calibration's build at 1,000 tenants: 11.8 -> 9.8 s). A target's
+-- frame is counted in rows (its set's misses and the earlier targets' rows among them), which needs no
+-- search by period or day for each row (8.9 -> 7.9 s; the same rows, up to the last bit of a double).
 with periods as (
     -- A period is warm when the method has its full history on the period's eve: 16 weeks, so the
     -- weekday rates have four weeks and the growth term its two 8-week windows. Warm-up forecasts miss
@@ -84,7 +86,10 @@ targets as (
         case when scale > 0 then count(case when scale > 0 then e_errors end) over earlier_periods else 0 end
             as own_periods,
         case when scale > 0 then coalesce(sum(case when scale > 0 then e_errors end) over earlier_periods, 0) else 0 end
-            as own_errors
+            as own_errors,
+        -- The rows own_quantiles' frame spans: these misses, and a row per earlier period with a scale.
+        case when scale > 0 then coalesce(sum(case when scale > 0 then e_errors end) over earlier_periods, 0)
+            + count(case when scale > 0 then 1 end) over earlier_periods end as own_set_rows
     from scaled_targets
     window earlier_periods as (
         partition by tenant, quota_name, remaining_from order by period_number
@@ -123,38 +128,43 @@ pooled_targets as (
 ),
 
 own_quantiles as (
-    -- A target's row sits after its 12 earlier periods' scaled misses; the frame holds exactly its set,
-    -- and the target's row carries split conformal's two ranks in it (macros/analytics/conformal_rank_*).
+    -- A target's row sits after its 12 earlier periods' scaled misses (and their own target rows, whose
+    -- errors are null and sort last); the frame holds exactly its set, and the target's row carries split
+    -- conformal's two ranks in it (macros/analytics/conformal_rank_*). Every period with a scale has a
+    -- row, so the frame is counted in rows (own_set_rows), like pooled_quantiles'.
     select
         tenant, quota_name, period_start, remaining_from, is_target,
         nth_value(error, rank_low order by error nulls last) over own_set as error_low,
         nth_value(error, rank_high order by error nulls last) over own_set as error_high
     from (
         select tenant, quota_name, remaining_from, null::date as period_start, period_number, error,
-               false as is_target, null::bigint as rank_low, null::bigint as rank_high
+               false as is_target, null::bigint as rank_low, null::bigint as rank_high, 0 as set_rows
         from scaled_errors
         union all
         select tenant, quota_name, remaining_from, period_start, period_number, null, true,
-               analytics.conformal_rank_low(own_errors), analytics.conformal_rank_high(own_errors)
+               case when own_periods >= 1 then analytics.conformal_rank_low(own_errors) end,
+               case when own_periods >= 1 then analytics.conformal_rank_high(own_errors) end,
+               own_set_rows
         from targets
-        where own_periods >= 1
+        where scale > 0
     )
     window own_set as (
-        partition by tenant, quota_name, remaining_from order by period_number
-        range between (case when is_target then 12 else 0 end) preceding and 1 preceding
+        partition by tenant, quota_name, remaining_from order by period_number, is_target desc
+        rows between set_rows preceding and 1 preceding
     )
 ),
 
 pooled_quantiles as (
     -- The same over all tenants: a month's row sits after the misses of periods that ended in the 365
-    -- days before it, scaled or not.
+    -- days before it, scaled or not, and before those of its own day. Its frame is counted in rows:
+    -- those misses (pooled_errors) and the earlier months' rows among them.
     select
         quota_name, remaining_from, scaled, day_number, is_target,
         nth_value(error, rank_low order by error nulls last) over pooled_set as error_low,
         nth_value(error, rank_high order by error nulls last) over pooled_set as error_high
     from (
         select e.quota_name, e.remaining_from, e.scaled, e.period_end - date '1970-01-01' as day_number, e.error,
-               false as is_target, null::bigint as rank_low, null::bigint as rank_high
+               false as is_target, null::bigint as rank_low, null::bigint as rank_high, 0 as set_rows
         from (
             select quota_name, remaining_from, period_end, error, true as scaled from scaled_errors
             union all
@@ -169,12 +179,16 @@ pooled_quantiles as (
             and e.period_end >= used.first_end and e.period_end < used.last_end
         union all
         select quota_name, remaining_from, scaled, pooled_before - date '1970-01-01', null, true,
-               analytics.conformal_rank_low(pooled_errors), analytics.conformal_rank_high(pooled_errors)
+               analytics.conformal_rank_low(pooled_errors), analytics.conformal_rank_high(pooled_errors),
+               pooled_errors + count(*) over (
+                   partition by quota_name, remaining_from, scaled order by pooled_before
+                   range between interval 365 day preceding and interval 1 day preceding
+               )
         from pooled_targets
     )
     window pooled_set as (
-        partition by quota_name, remaining_from, scaled order by day_number
-        range between (case when is_target then 365 else 0 end) preceding and 1 preceding
+        partition by quota_name, remaining_from, scaled order by day_number, is_target desc
+        rows between set_rows preceding and 1 preceding
     )
 ),
 
