@@ -123,11 +123,15 @@ def test_materialize_builds_the_views_and_the_checks_pass_on_good_data(database)
     ]
 
 
-def test_materializations_carry_the_sql_and_the_column_schema(database):
-    result = run(build_models_asset(load_project(FIXTURE)), database)
+def test_definitions_carry_the_sql_and_materializations_the_column_schema(database):
+    asset = build_models_asset(load_project(FIXTURE))
+    definition = {key.to_user_string(): spec.metadata for key, spec in ((s.key, s) for s in asset.specs)}
+    assert "create or replace view analytics.tenant_usage" in definition["analytics/tenant_usage"]["sql"].value
+    assert "read_csv(" in definition["seeds/plan_tiers"]["sql"].value
+    result = run(asset, database)
     metadata = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
     view = metadata["analytics/tenant_usage"]
-    assert "create or replace view analytics.tenant_usage" in view["sql"].value
+    assert "sql" not in view  # written once, with the definitions, not twice per model and run
     columns = {c.name: c for c in view["dagster/column_schema"].value.columns}
     assert columns["pct_used"].type == "DOUBLE"
     assert columns["pct_used"].description == "Percent of the quota used; null = unlimited"
