@@ -125,7 +125,7 @@ def test_materialize_builds_the_views_and_the_checks_pass_on_good_data(database)
 
 def test_definitions_carry_the_sql_and_materializations_the_column_schema(database):
     asset = build_models_asset(load_project(FIXTURE))
-    definition = {key.to_user_string(): spec.metadata for key, spec in ((s.key, s) for s in asset.specs)}
+    definition = {spec.key.to_user_string(): spec.metadata for spec in asset.specs}
     assert "create or replace view analytics.tenant_usage" in definition["analytics/tenant_usage"]["sql"].value
     assert "read_csv(" in definition["seeds/plan_tiers"]["sql"].value
     result = run(asset, database)

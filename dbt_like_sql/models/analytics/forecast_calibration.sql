@@ -88,8 +88,8 @@ targets as (
         case when scale > 0 then coalesce(sum(case when scale > 0 then e_errors end) over earlier_periods, 0) else 0 end
             as own_errors,
         -- The rows own_quantiles' frame spans: these misses, and a row per earlier period with a scale.
-        case when scale > 0 then coalesce(sum(case when scale > 0 then e_errors end) over earlier_periods, 0)
-            + count(case when scale > 0 then 1 end) over earlier_periods end as own_set_rows
+        case when scale > 0 then own_errors + count(case when scale > 0 then 1 end) over earlier_periods end
+            as own_set_rows
     from scaled_targets
     window earlier_periods as (
         partition by tenant, quota_name, remaining_from order by period_number
