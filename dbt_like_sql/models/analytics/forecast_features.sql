@@ -20,18 +20,35 @@ series as (
         on u.tenant = s.tenant and u.usage_date = s.as_of_date and u.quota_name = s.quota_name
 ),
 
-same_weekday as (
-    -- The trailing 4 weeks of one weekday: rows are consecutive days, so 3 rows back within a weekday
-    -- is exactly 3 weeks back.
+weeks_back as (
+    -- The same weekday 1, 2 and 3 weeks back: rows are consecutive days, so 7 rows back is a week back.
+    -- Lags in the day order the windows below sort by anyway, rather than a window partitioned by
+    -- weekday: one sort of the series instead of two (at 1,000 tenants ~0.7 s of this view's ~5.7 s).
     select
         *,
-        sum(usage) over four_weeks as weekday_sum,
-        count(usage) over four_weeks as weekday_days,
-        sum(usage * usage) over four_weeks as weekday_sumsq
+        lag(usage, 7) over by_day as usage_1w,
+        lag(usage, 14) over by_day as usage_2w,
+        lag(usage, 21) over by_day as usage_3w
     from series
-    window four_weeks as (
-        partition by tenant, quota_name, isodow(as_of_date) order by as_of_date
-        rows between 3 preceding and current row
+    window by_day as (partition by tenant, quota_name order by as_of_date)
+),
+
+same_weekday as (
+    -- The trailing 4 weeks of one weekday: their sum, loaded days and sum of squares. A day never
+    -- loaded (null) counts in none of them; with no day loaded the sums are null, not zero.
+    select
+        tenant, quota_name, as_of_date, usage,
+        case when weekday_days > 0 then coalesce(usage, 0) + coalesce(usage_1w, 0) + coalesce(usage_2w, 0)
+            + coalesce(usage_3w, 0) end as weekday_sum,
+        weekday_days,
+        case when weekday_days > 0 then coalesce(usage * usage, 0) + coalesce(usage_1w * usage_1w, 0)
+            + coalesce(usage_2w * usage_2w, 0) + coalesce(usage_3w * usage_3w, 0) end as weekday_sumsq
+    from (
+        select
+            *,
+            (usage is not null)::integer + (usage_1w is not null)::integer + (usage_2w is not null)::integer
+                + (usage_3w is not null)::integer as weekday_days
+        from weeks_back
     )
 ),
 
