@@ -54,7 +54,8 @@ class PendingRound:
             raise self._error  # a bug, not an API error (those are `Failed` results)
         return [*self._results, *self._skipped]  # type: ignore[list-item] - every slot is filled by now
 
-    def _settle(self, index: int, result: FetchResult | None, error: BaseException | None = None) -> None:
+    def settle(self, index: int, result: FetchResult | None, error: BaseException | None = None) -> None:
+        """Record request `index`'s result (or the error that stopped it); called from the fetch threads."""
         self._results[index] = result
         with self._lock:
             self._error = self._error or error
@@ -86,7 +87,7 @@ class RoundFetcher:
             while True:
                 request = self._queue.get_nowait()
                 if request is not None:
-                    request.round._settle(request.index, None, RuntimeError("fetcher closed"))
+                    request.pending.settle(request.index, None, RuntimeError("fetcher closed"))
         for _ in self._threads:
             self._queue.put(None)
 
@@ -112,14 +113,14 @@ class RoundFetcher:
             try:
                 result = fetch_window(request.client, request.window)
             except BaseException as exc:  # noqa: BLE001 - handed to the thread waiting for the round
-                request.round._settle(request.index, None, exc)
+                request.pending.settle(request.index, None, exc)
             else:
-                request.round._settle(request.index, result)
+                request.pending.settle(request.index, result)
 
 
 @dataclass(frozen=True)
 class _Request:
-    round: PendingRound
+    pending: PendingRound
     index: int
     client: AurionClient
     window: Window
