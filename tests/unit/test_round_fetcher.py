@@ -64,7 +64,9 @@ def test_leaving_the_block_drops_the_requests_not_started():
     client = Client(delay_s=0.2)
     with RoundFetcher({"a": client}, max_workers=1) as fetcher:
         fetcher.start(windows("a", range(1, 11)), {})
-        time.sleep(0.05)  # the one worker has taken the first window
+        deadline = time.monotonic() + 10
+        while not client.asked and time.monotonic() < deadline:  # the one worker takes the first window
+            time.sleep(0.005)
     time.sleep(0.5)  # long enough for two more requests, had they not been dropped
     assert client.asked == [date(2026, 1, 1)]
 

@@ -98,29 +98,31 @@ def asset_key(qualified: str) -> dg.AssetKey:
 
 
 def _seed_spec(project: SqlProject, item: Seed, names: Names) -> dg.AssetSpec:
+    sql = seed_sql(item)
     return dg.AssetSpec(
         key=names.asset_key(item.qualified),
         description=item.description or f"Seed table loaded from {item.path.name}; edit the CSV to change it.",
         group_name=names.name(SEEDS_GROUP),
-        code_version=_digest(seed_sql(item), item.path.read_text()),
+        code_version=_digest(sql, item.path.read_text()),
         kinds={"duckdb", "csv"},
-        metadata={"path": project.display(item.path), "sql": _sql_metadata(seed_sql(item))},
+        metadata={"path": project.display(item.path), "sql": _sql_metadata(sql)},
     )
 
 
 def _model_spec(
     project: SqlProject, model: Model, automation_condition: dg.AutomationCondition | None, names: Names
 ) -> dg.AssetSpec:
+    sql = model_sql(model)
     return dg.AssetSpec(
         key=names.asset_key(model.qualified),
         deps=[names.asset_key(name) for name in sorted(model.depends_on)],
         description=model.description,
         group_name=names.name(MODELS_GROUP),
         # Changes with the SQL, with view <-> table and with a macro the SQL may call.
-        code_version=_digest(model_sql(model), *(m.sql for m in project.macros)),
+        code_version=_digest(sql, *(m.sql for m in project.macros)),
         automation_condition=automation_condition,
         kinds={"duckdb", "sql"},
-        metadata={"path": project.display(model.path), "sql": _sql_metadata(model_sql(model))},
+        metadata={"path": project.display(model.path), "sql": _sql_metadata(sql)},
     )
 
 

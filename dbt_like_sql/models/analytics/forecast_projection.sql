@@ -57,15 +57,20 @@ remaining as (
         -- Two slices rather than a slice of the list written twice: no list is built per row (at 1,000
         -- tenants 0.45 -> 0.18 s).
         (days_remaining // 7) * list_sum(weekday_rates)
-            + coalesce(list_sum(weekday_rates[isodow(as_of_date) + 1:isodow(as_of_date) + days_remaining % 7]), 0)
+            + coalesce(list_sum(weekday_rates[as_of_weekday + 1:last_leftover_weekday]), 0)
             + case
-                when isodow(as_of_date) + days_remaining % 7 > 7
-                    then list_sum(weekday_rates[1:isodow(as_of_date) + days_remaining % 7 - 7])
+                when last_leftover_weekday > 7 then list_sum(weekday_rates[1:last_leftover_weekday - 7])
                 else 0
             end as base_remaining,
         -- From the middle of the 28-day window (13.5 days back) to the middle of the remaining days.
         13.5 + (days_remaining + 1) / 2.0 as growth_horizon
-    from forecasts
+    from (
+        select
+            *,
+            isodow(as_of_date) as as_of_weekday,
+            isodow(as_of_date) + days_remaining % 7 as last_leftover_weekday
+        from forecasts
+    )
 )
 
 select
