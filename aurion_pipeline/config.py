@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -232,5 +232,5 @@ def check_range(settings: Settings, start: date, end: date) -> None:
         raise ConfigError(f"--start {start} is after --end {end}")
     if start < settings.start_date:
         raise ConfigError(f"--start {start} is before AURION_START_DATE ({settings.start_date}); lower AURION_START_DATE")
-    if end >= datetime.now(timezone.utc).date():
+    if end >= datetime.now(UTC).date():
         raise ConfigError(f"--end {end} is not a complete UTC day yet; the latest day you can load is yesterday")

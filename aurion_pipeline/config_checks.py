@@ -12,7 +12,7 @@ import csv
 import os
 import re
 import tempfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -87,7 +87,7 @@ def dagster_cron(raw: str, name: str) -> str:
 
 
 def past_date(value: date, name: str) -> date:
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     if value >= today:
         raise ConfigError(f"{name}={value} is not before today ({today} UTC); use the first day to load, in the past")
     return value

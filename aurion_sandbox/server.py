@@ -20,7 +20,12 @@ from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from aurion_sandbox.data import (
-    DEFAULT_TENANTS, DailyUsage, TenantProfile, billing_period, daily_usage, summary,
+    DEFAULT_TENANTS,
+    DailyUsage,
+    TenantProfile,
+    billing_period,
+    daily_usage,
+    summary,
 )
 
 DETAILS_PATH = "/api/v1/usage/details"
@@ -233,7 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.sandbox._connections.discard(self.connection)
         super().finish()
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:  # http.server's naming
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         try:
@@ -245,7 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
             body, status, headers = {"error": f"sandbox error: {type(exc).__name__}: {exc}"}, 500, {}
         self._send(status, body, headers)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._send(405, {"error": "the usage API is read-only (GET)"}, {"Allow": "GET"})
 
     def _send(self, status: int, body: object, headers: dict[str, str]) -> None:

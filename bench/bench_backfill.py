@@ -42,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
+import _common as c
 
 GOALS = {"sqlite_ours_vs_sqlite_floor_max": 1.10, "postgres_ours_vs_plain_python_max": 2.0}
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # as the CLI runs without -v
@@ -291,7 +291,7 @@ def breakdown_contenders(dg, kind: str, home, tags, data_dir, body_seconds, star
     # Unresolved assets: `defs.resolve_assets_def` returns one with its resources already bound, which
     # a second Definitions with the same resource keys refuses ("conflicting resource definitions").
     usage_daily = build_raw_assets(Names(), daily_partitions(settings.start_date)).usage_daily
-    SQL_MODELS = dg.AssetSelection.groups("seeds", "analytics")  # noqa: N806 (a selection, named as the jobs name it)
+    SQL_MODELS = dg.AssetSelection.groups("seeds", "analytics")  # a selection, named as the jobs name it
 
     raw_only_job = dg.Definitions(
         assets=[usage_daily], resources=resources_from_settings(settings),

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
+import _common as c
 
 
 def main() -> None:
@@ -89,9 +89,9 @@ def child(n_tenants: int, history_days: int, trials: int, latency: float, profil
     c.fresh_dagster_home(work, "home-import")
     seed_history(seed_dir, tenants, history_start, history_end, today)
     from aurion_pipeline.cli import runs as orchestrate
-    from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
     from aurion_pipeline.config import load_settings
     from aurion_pipeline.definitions import defs
+    from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 
     daily_usage_schedule = defs.resolve_schedule_def("daily_usage_schedule")
 

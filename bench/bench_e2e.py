@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
+import _common as c
 
 GOALS = {"postgres_cli_vs_plain_max": 1.5, "peak_rss_mib_max": 1024, "data_tests_s_max": 1.0}
 CLI = str(Path(sys.executable).with_name("aurion-pipeline"))
@@ -266,10 +266,11 @@ def _stored_scenario(data_dir: Path) -> dict | None:
 
 
 def _load_synthetic(data_dir: Path, n_tenants: int, days: int) -> None:
-    from aurion_pipeline import ingest
-    from aurion_pipeline.storage import Warehouse
     from bench_scale import setup
     from synthetic import MemoryClient
+
+    from aurion_pipeline import ingest
+    from aurion_pipeline.storage import Warehouse
 
     shutil.rmtree(data_dir, ignore_errors=True)
     today = datetime.now(UTC).date()

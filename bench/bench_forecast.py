@@ -22,8 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
-from synthetic import MemoryClient, SyntheticUsage  # noqa: E402
+import _common as c
+from synthetic import MemoryClient, SyntheticUsage
 
 BUCKETS = ("7", "14", "21", "1-7", "8-14", "15-21", "22+", "all")
 

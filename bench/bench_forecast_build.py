@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
+import _common as c
 
 
 def main() -> None:
@@ -50,10 +50,11 @@ def main() -> None:
 
 def load_warehouse(n_tenants: int, days: int, path: Path, work: Path) -> None:
     """The warehouse a backfill of `n_tenants` x `days` loads (raw tables only), written to `path`."""
-    from aurion_pipeline import ingest
-    from aurion_pipeline.storage import Warehouse
     from bench_scale import setup
     from synthetic import MemoryClient
+
+    from aurion_pipeline import ingest
+    from aurion_pipeline.storage import Warehouse
 
     today = datetime.now(UTC).date()
     end = today - timedelta(days=1)
@@ -90,7 +91,7 @@ def time_builds(source: Path, work: Path, trials: int, names: list[str], memory_
             for model in project.models:
                 try:
                     sample, _ = c.measure(lambda m=model: build(con, project, only={m.qualified}))
-                except Exception as exc:  # noqa: BLE001 - reported, and the trial stops
+                except Exception as exc:  # reported, and the trial stops
                     failures[model.qualified] = str(exc).splitlines()[0][:300]
                     print(f"  trial {trial + 1}: {model.qualified} failed: {failures[model.qualified]}", flush=True)
                     break

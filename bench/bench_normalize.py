@@ -20,7 +20,7 @@ import pyarrow as pa
 from aurion_pipeline.transform.usage import RawWindow, normalize_details
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
+import _common as c
 
 FIRST_DAY, DAYS, WINDOW_DAYS = date(2023, 1, 1), 3 * 365 + 1, 31
 

@@ -34,8 +34,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
-from synthetic import MemoryClient, SyntheticUsage  # noqa: E402
+import _common as c
+from synthetic import MemoryClient, SyntheticUsage
 
 GOALS = {"normalize_rows_per_s_min": 1_000_000, "load_plus_models_s_max": 10.0, "query_s_max": 1.0,
          "peak_rss_mib_max": 1024}
@@ -88,7 +88,6 @@ def setup(n_tenants: int, start: date, end: date, today: date) -> tuple[Syntheti
 def run(n_tenants: int, start: date, end: date, today: date, trials: int, args) -> dict:
     import duckdb
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from aurion_pipeline import ingest
     from aurion_pipeline.transform.usage import RawWindow, normalize_details
@@ -144,16 +143,14 @@ def run(n_tenants: int, start: date, end: date, today: date, trials: int, args) 
     with c.Stage(stages, "summary snapshots"):
         ingest.load_summaries(clients, wh, max_workers=8, run_id="bench-summary", publish=False)
     project = load_project(c.ROOT / "dbt_like_sql")
-    with c.Stage(stages, "models: build seeds, views and tables, publish"):
-        with wh.writer(publish=True) as con:
-            built = build(con, project)
+    with c.Stage(stages, "models: build seeds, views and tables, publish"), wh.writer(publish=True) as con:
+        built = build(con, project)
     tests = {}
-    with c.Stage(stages, "models: data tests (asset checks)"):
-        with wh.writer() as con:
-            for model in project.models:
-                sample, results = c.measure(lambda m=model: run_tests(con, m))
-                tests[model.qualified] = {"tests": len(results), "failed": [r.name for r in results if not r.passed],
-                                          "wall_s": round(sample.wall_s, 3)}
+    with c.Stage(stages, "models: data tests (asset checks)"), wh.writer() as con:
+        for model in project.models:
+            sample, results = c.measure(lambda m=model: run_tests(con, m))
+            tests[model.qualified] = {"tests": len(results), "failed": [r.name for r in results if not r.passed],
+                                      "wall_s": round(sample.wall_s, 3)}
     load_and_models = {name: round(load[name]["wall_s_median"] + stages["summary snapshots"]["wall_s"]
                                    + stages["models: build seeds, views and tables, publish"]["wall_s"], 3)
                        for name in variants}
@@ -233,8 +230,7 @@ def load_variants() -> dict[str, dict]:
 
 def load_once(usage: SyntheticUsage, ready, start: date, end: date, data_dir: Path, kwargs: dict) -> dict:
     from aurion_pipeline import ingest
-    from aurion_pipeline.storage import lake
-    from aurion_pipeline.storage import Warehouse, connection
+    from aurion_pipeline.storage import Warehouse, connection, lake
 
     spent: dict[str, float] = {}
     patched = []
@@ -289,10 +285,9 @@ def one_batch(usage: SyntheticUsage, raw_windows, start: date, end: date, data_d
     """Our own rules in one piece: one normalize, one lake write, one delete + insert."""
     import pyarrow as pa
 
-    from aurion_pipeline.storage import lake
-    from aurion_pipeline.transform.usage import normalize_details
-    from aurion_pipeline.storage import Warehouse
+    from aurion_pipeline.storage import Warehouse, lake
     from aurion_pipeline.storage.load import Window, load_usage
+    from aurion_pipeline.transform.usage import normalize_details
 
     wh = Warehouse(data_dir)
     t0 = time.perf_counter()

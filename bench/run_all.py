@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as c  # noqa: E402
+import _common as c
 
 BENCHMARKS = ("normalize", "backfill", "daily_tick", "scale", "e2e", "forecast")
 

@@ -42,7 +42,7 @@ class HttpReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 status = receiver._handle(self.path, dict(self.headers), body)
                 self.send_response(status)
@@ -97,7 +97,7 @@ class SmtpReceiver:
         receiver = self
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            async def handle_DATA(self, server, session, envelope):
                 receiver.raw.append(envelope.content)
                 receiver.messages.append(message_from_bytes(envelope.content, policy=default_policy))
                 return "250 OK"

@@ -17,9 +17,9 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from aurion_pipeline.sqlmodels import load_project, run_tests
 from aurion_pipeline.storage import lake
 from aurion_sandbox import SandboxServer, sandbox_env, write_tenants_file
-from aurion_pipeline.sqlmodels import load_project, run_tests
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -33,7 +33,7 @@ def run_alerts_command(settings: Settings, env: Mapping[str, str], *, deliver_no
         with delivery_lock(settings):
             con = log.open_log(settings.data_dir)
             try:
-                sync(con, settings, channels, datetime.now(timezone.utc))
+                sync(con, settings, channels, datetime.now(UTC))
             finally:
                 con.close()
     else:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from aurion_pipeline.alerts import log
 from aurion_pipeline.alerts.candidates import Alert, current_alerts
@@ -57,7 +57,7 @@ def deliver(
     """Record the warehouse's current alerts for each channel, then send everything due. With `budget_s`
     (a sensor tick has about a minute), no new send starts after that many seconds; the rest stays due."""
     channels = configured_channels(settings, env)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     stop_at = time.monotonic() + budget_s if budget_s is not None else None
     with delivery_lock(settings):
         con = log.open_log(settings.data_dir)
@@ -114,7 +114,7 @@ def _attempt(con, row, channels: list[tuple[Channel, dict[str, Secret]]], now: d
     channel, secrets = next((c, s) for c, s in channels if c.name == row["channel"])
     log.claim(con, row, now)
     outcome = send(channel, secrets, json.loads(row["payload"]))
-    log.record(con, row, outcome.status, outcome.code, outcome.error, datetime.now(timezone.utc))
+    log.record(con, row, outcome.status, outcome.code, outcome.error, datetime.now(UTC))
     what = f"{row['kind']} alert {row['tenant']}/{row['subject']}/{row['level']}/{row['basis']} to {channel.name}"
     if outcome.status == "sent":
         logger.info("delivered %s", what)
@@ -151,6 +151,6 @@ def send_test(settings: Settings, env: Mapping[str, str], name: str) -> Outcome:
     if name not in channels:
         raise ConfigError(f"no channel {name!r} in {settings.alerts_file}; channels: {', '.join(sorted(channels))}")
     channel, secrets = channels[name]
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     payload = {"schema": "aurion.alert.v1", "kind": "test", "channel": name, "idempotency_key": f"aurion-test-{stamp}"}
     return send(channel, secrets, payload)

@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -121,7 +120,7 @@ def send_email(channel: Channel, secrets: dict[str, Secret], payload: dict) -> O
         return Outcome("gave_up", None, "the SMTP server does not offer STARTTLS or AUTH as configured")
     except ssl.SSLCertVerificationError:
         return Outcome("failed", None, "the SMTP server's certificate did not verify (set ca_file for a private CA)")
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return Outcome("failed", None, "SMTP timed out")
     except (OSError, smtplib.SMTPException) as exc:
         return Outcome("failed", None, f"SMTP connection failed ({type(exc).__name__})")

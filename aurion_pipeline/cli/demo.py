@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from aurion_pipeline.alerts.cli import after_load
@@ -63,7 +63,7 @@ def demo_env(env: Mapping[str, str], root: str | None, api: SandboxServer, start
 
 
 def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None, verbose: bool = False) -> int:
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     start, end = today - timedelta(days=days), today - timedelta(days=1)
     with SandboxServer(today=today) as api:
         demo = demo_env(env, root, api, start)

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from aurion_pipeline.source.client import AurionClient
-from aurion_pipeline.source.errors import AuthError, AurionApiError, ScopeError
+from aurion_pipeline.source.errors import AurionApiError, AuthError, ScopeError
 from aurion_pipeline.source.redact import redact
 from aurion_pipeline.storage.load import Window
 
@@ -112,7 +112,7 @@ class RoundFetcher:
         while (request := self._queue.get()) is not None:
             try:
                 result = fetch_window(request.client, request.window)
-            except BaseException as exc:  # noqa: BLE001 - handed to the thread waiting for the round
+            except BaseException as exc:  # handed to the thread waiting for the round
                 request.pending.settle(request.index, None, exc)
             else:
                 request.pending.settle(request.index, result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
@@ -42,7 +42,7 @@ def load_summaries(
 ) -> SummaryReport:
     """Snapshot /usage/summary for every tenant in `clients`; a tenant that fails is reported, the
     others are saved."""
-    captured_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    captured_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="aurion-summary") as pool:
         results = list(pool.map(lambda t: _summary(t, clients[t], captured_at), sorted(clients)))
     tables = [r for _, r in results if isinstance(r, pa.Table)]

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
 from aurion_pipeline.config import Settings
 from aurion_pipeline.ops.status import warehouse_from
-from aurion_pipeline.storage import Warehouse
-from aurion_pipeline.storage import lake
+from aurion_pipeline.storage import Warehouse, lake
 from aurion_pipeline.storage.connection import writer_lock
 from aurion_pipeline.storage.load import rebuild_from_lake
 
@@ -70,7 +69,7 @@ def move_aside_unreadable_lake_files(lake_dir: Path) -> list[MovedAside]:
     """Rename every lake file that cannot be read to `<file>.corrupt-<UTC stamp>`. Under the writer lock."""
     files = [*lake_dir.glob(f"{lake.USAGE_DIR}/usage_month=*/*.parquet"),
              *lake_dir.glob(f"{lake.SUMMARY_DIR}/captured_date=*/*.parquet")]
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     moved = []
     for path, reason in lake.unreadable_files(sorted(files)):
         target = path.with_name(f"{path.name}.corrupt-{stamp}")
@@ -98,7 +97,7 @@ def _move_aside_if_unreadable(warehouse: Warehouse) -> Path | None:
         except duckdb.Error as exc:
             if "lock" in str(exc).lower():
                 return None  # held by another process: the writer below waits for it and names it
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         target = warehouse.path.with_name(f"{warehouse.path.name}.broken-{stamp}")
         warehouse.path.rename(target)
         wal = warehouse.path.with_name(warehouse.path.name + ".wal")

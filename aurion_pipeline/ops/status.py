@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
@@ -75,7 +75,7 @@ def print_status(settings: Settings, today: date | None = None) -> int:
     """Where every tenant stands: loaded range, gaps, freshness, last load and summary, open
     failures and current billing alerts. Reads the analyst copy, so it never waits for a load."""
     warehouse = warehouse_from(settings)
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     con = warehouse.analyst_connection()
     try:
         print(status_text(con, warehouse, today - timedelta(days=1)))
@@ -88,7 +88,7 @@ def print_status(settings: Settings, today: date | None = None) -> int:
 
 
 def status_text(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, yesterday: date) -> str:
-    published = datetime.fromtimestamp(warehouse.analyst_path.stat().st_mtime, timezone.utc)
+    published = datetime.fromtimestamp(warehouse.analyst_path.stat().st_mtime, UTC)
     lines = [
         f"data {warehouse.data_dir}  (analyst copy published {published:%Y-%m-%d %H:%M} UTC; "
         f"latest complete day {yesterday})",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aurion_pipeline.config import Settings
@@ -26,7 +26,7 @@ def write_report(settings: Settings, out: Path | None = None) -> Path:
     warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
     con = warehouse.analyst_connection()
     try:
-        html = report_html(con, datetime.now(timezone.utc), str(settings.data_dir))
+        html = report_html(con, datetime.now(UTC), str(settings.data_dir))
     finally:
         con.close()
     target = (out or default_path(settings)).expanduser().resolve()
@@ -41,6 +41,6 @@ def refresh_report(settings: Settings) -> Path | None:
     """After a load: rewrite the default report; a failure is logged, never fails the load."""
     try:
         return write_report(settings)
-    except Exception as exc:  # noqa: BLE001 - the report is a by-product of a load that already succeeded
+    except Exception as exc:  # the report is a by-product of a load that already succeeded
         logger.warning("report.html not refreshed: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return None

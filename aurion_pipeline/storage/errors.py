@@ -73,7 +73,7 @@ def out_of_memory(memory_limit: str, exc: BaseException) -> StorageError:
 
 
 def publish_failed(analyst_path: Path, exc: BaseException) -> StorageError:
-    why = "no space left on the device" if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or \
+    why = "no space left on the device" if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or \
         "no space left" in str(exc).lower() else first_line(exc)
     return StorageError(
         f"the warehouse is loaded, but the analyst copy {analyst_path} could not be refreshed ({why}): "

@@ -6,7 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # nine CLI runs: min
 WEBHOOK_SECRET = "canary-whsec-91c2e7"
 SLACK_PATH = "/services/T01/B02/canary-slack-4b8d"
 SMTP_PASSWORD = "canary-smtp-0d5f3a"
-TODAY = datetime.now(timezone.utc).date()
+TODAY = datetime.now(UTC).date()
 YESTERDAY = TODAY - timedelta(days=1)
 
 
@@ -52,8 +52,8 @@ def _failed_retries(data_dir: Path) -> list[str]:
 def wait_until_retries_are_due(data_dir: Path, limit_s: float = 120) -> None:
     due = max(_failed_retries(data_dir), default=None)
     if due is not None:
-        wait = (datetime.strptime(due, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
-                - datetime.now(timezone.utc)).total_seconds()
+        wait = (datetime.strptime(due, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+                - datetime.now(UTC)).total_seconds()
         assert wait <= limit_s, f"the first retry is due only in {wait:.0f} s"
         time.sleep(max(wait, 0) + 1)
 

@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -20,8 +20,8 @@ import pytest
 import yaml
 from helpers_ops import REPO, pipeline_env
 
-from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 from aurion_pipeline.definitions import defs
+from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 from aurion_sandbox import SandboxServer
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 CACHE = Path.home() / ".cache" / "aurion-pipeline"
 VENV = CACHE / "duckdb15-venv"
 DUCKDB_1X = ("duckdb>=1.5,<1.6", "duckdb-cli>=1.5,<1.6")  # the Python package and the CLI
-TODAY = datetime.now(timezone.utc).date()  # as the demo: views about "this period" follow the real calendar
+TODAY = datetime.now(UTC).date()  # as the demo: views about "this period" follow the real calendar
 
 EVERY_VIEW = textwrap.dedent(
     """

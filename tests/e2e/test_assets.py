@@ -7,10 +7,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig, build_raw_assets
 from aurion_pipeline.config import REPO_SQL_DIR
+from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig, build_raw_assets
 from aurion_pipeline.defs.aurion_usage.checks import build_source_checks
-from aurion_pipeline.defs.aurion_usage.partitions import daily_partitions, partition_range_tags as range_tags
+from aurion_pipeline.defs.aurion_usage.partitions import daily_partitions
+from aurion_pipeline.defs.aurion_usage.partitions import partition_range_tags as range_tags
 from aurion_pipeline.defs.aurion_usage.resources import AurionApiResource, TenantConfig, WarehouseResource
 from aurion_pipeline.defs.names import Names
 from aurion_pipeline.sqlmodels import load_project

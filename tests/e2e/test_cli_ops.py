@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -28,9 +28,9 @@ from aurion_pipeline.defs.aurion_usage.partitions import partition_range_tags
 from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 from aurion_pipeline.defs.names import Names
 from aurion_pipeline.storage import Warehouse
+from aurion_pipeline.storage.connection import schema_sql
 from aurion_sandbox import SandboxServer
 from aurion_sandbox.server import DETAILS_PATH
-from aurion_pipeline.storage.connection import schema_sql
 
 START, END = date(2026, 1, 1), date(2026, 2, 20)  # two windows per tenant at 31 days
 LOADED = ("acme", "globex", "hooli", "umbrella")
@@ -162,7 +162,7 @@ def test_status_shows_ranges_the_failing_tenants_windows_and_how_to_finish(cli_e
     tenants = {row.split()[0]: row.split("  ") for row in rows}
     tenants = {t: [c.strip() for c in cells if c.strip()] for t, cells in tenants.items()}
     assert sorted(tenants) == sorted(cli_env.api.tenants)
-    behind = f"{(datetime.now(timezone.utc).date() - END).days - 1} day(s)"
+    behind = f"{(datetime.now(UTC).date() - END).days - 1} day(s)"
     for tenant in LOADED:
         assert tenants[tenant][1:5] == [f"{START}..{END}", "51", "none", behind], out
         assert tenants[tenant][6] != "-"  # last summary
@@ -291,7 +291,7 @@ def test_status_of_many_tenants_lists_only_those_needing_attention(tmp_path, mon
     data.mkdir()
     con = duckdb.connect(str(data / "analyst.duckdb"))
     con.execute(schema_sql())
-    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
     con.execute(
         """insert into raw.usage_daily
            select 't' || lpad(t::varchar, 3, '0'), ?::date - d::integer, 1, 1, 1, 1, null, false, 'r', now()::timestamp
@@ -321,5 +321,5 @@ def test_load_timestamps_are_utc_on_a_host_in_another_time_zone(tmp_path):
     env = {**os.environ, "TZ": "Pacific/Kiritimati"}  # UTC+14: a local time would be 14 hours off
     out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True,
                          check=True).stdout
-    written = datetime.fromisoformat(out.strip()).replace(tzinfo=timezone.utc)
-    assert abs(written - datetime.now(timezone.utc)) < timedelta(hours=1)
+    written = datetime.fromisoformat(out.strip()).replace(tzinfo=UTC)
+    assert abs(written - datetime.now(UTC)) < timedelta(hours=1)

@@ -7,7 +7,7 @@ import io
 import logging
 import os
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -133,7 +133,7 @@ DAGSTER_LOG_LINE = " - dagster - "
 def test_a_backfill_prints_the_result_block_and_dagsters_log_only_with_v(sandbox_env_vars, root, capfd, verbose):
     """The block's figures are the warehouse's: tenants, days, rows, zero-filled days, requests, alerts."""
     api = sandbox_env_vars
-    end = datetime.now(timezone.utc).date() - timedelta(days=1)
+    end = datetime.now(UTC).date() - timedelta(days=1)
     start = end - timedelta(days=9)
     details_before = sum(1 for r in api.requests if r.path.endswith("/details"))
     code = main(["backfill", "--start", start.isoformat(), "--end", end.isoformat(), *(["-v"] if verbose else [])])

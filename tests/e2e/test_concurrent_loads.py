@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -28,12 +28,12 @@ from helpers_ops import (
 )
 
 from aurion_pipeline.definitions import defs
-from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 from aurion_pipeline.defs.aurion_usage.partitions import partition_range_tags
+from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 from aurion_pipeline.ingest import load_usage_range
+from aurion_pipeline.storage.connection import writer_lock
 from aurion_sandbox import SandboxServer
 from aurion_sandbox.server import DETAILS_PATH
-from aurion_pipeline.storage.connection import writer_lock
 
 # A load without Dagster (pipeline.load_usage_range), as one OS process: what the asset runs.
 PIPELINE_LOAD = textwrap.dedent(
@@ -81,7 +81,7 @@ def loaded_runs(data_dir: Path) -> dict[str, set[tuple[str, date, date]]]:
 
 
 def test_two_processes_loading_different_windows_at_once_both_succeed(tmp_path):
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     (a_start, a_end), (b_start, b_end) = two_windows(today)
     with SandboxServer(today=today) as api:
         env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="10", AURION_LOCK_TIMEOUT_SECONDS="600")
@@ -103,7 +103,7 @@ def test_two_processes_loading_different_windows_at_once_both_succeed(tmp_path):
 
 @pytest.mark.slow
 def test_two_cli_backfills_sharing_a_dagster_home_both_succeed_and_lose_nothing(tmp_path):
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     (a_start, a_end), (b_start, b_end) = two_windows(today)
     with SandboxServer(today=today, latency_s=0.05) as api:
         env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="10", AURION_LOCK_TIMEOUT_SECONDS="600",
@@ -207,7 +207,7 @@ def state(data_dir: Path) -> dict:
 
 
 def test_analysts_holding_the_analyst_copy_never_block_a_load_and_see_whole_states(tmp_path, monkeypatch):
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     (a_start, a_end), (b_start, b_end) = two_windows(today)
     config = yaml.safe_load((REPO / "dagster.yaml").read_text())
     with SandboxServer(today=today, latency_s=0.02) as api, dg.instance_for_test(overrides=config) as instance:

@@ -11,7 +11,7 @@ import signal
 import sys
 import textwrap
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -84,7 +84,7 @@ def killable(point: str, nth: int) -> list[str]:
 
 
 def yesterday() -> date:
-    return datetime.now(timezone.utc).date() - timedelta(days=1)
+    return datetime.now(UTC).date() - timedelta(days=1)
 
 
 def run_statuses(home: str) -> dict[str, str]:

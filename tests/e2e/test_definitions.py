@@ -1,4 +1,3 @@
-import pytest
 """The Dagster definitions load with no API key set, and expose what the UI and schedules rely on."""
 
 import os
@@ -7,6 +6,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from aurion_pipeline.definitions import defs
 

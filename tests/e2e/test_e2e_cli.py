@@ -3,7 +3,7 @@
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +14,7 @@ from helpers_ops import expected_usage, warehouse_usage
 from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
 
 CLI = str(Path(sys.executable).with_name("aurion-pipeline"))
-YESTERDAY = datetime.now(timezone.utc).date() - timedelta(days=1)
+YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -62,7 +62,7 @@ def test_a_separate_project_embeds_our_definitions_under_a_prefix_and_loads_a_pa
         '[project]\nname = "host-project"\nversion = "0.1.0"\ndependencies = ["aurion-pipeline"]\n\n'
         '[tool.dagster]\nmodule_name = "host_project.definitions"\n'
     )
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     start, end = today - timedelta(days=10), today - timedelta(days=1)
     with SandboxServer(tenants=TENANTS, today=today) as api:
         env = {

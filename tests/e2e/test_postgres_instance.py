@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -20,7 +20,7 @@ from test_webserver import daemons_healthy, location, make_dev
 from aurion_sandbox import SandboxServer
 
 USAGE = dg.AssetKey(["raw", "usage_daily"])
-YESTERDAY = datetime.now(timezone.utc).date() - timedelta(days=1)
+YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 URL_VAR = "AURION_DAGSTER_PG_URL"
 
 

@@ -2,7 +2,7 @@
 running those ticks through Dagster against the sandbox API converges the warehouse to the final
 figures while keeping the old ones in raw.usage_restatements."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import duckdb
@@ -34,7 +34,7 @@ def tick(when: datetime, instance: dg.DagsterInstance | None = None):
 
 
 def at(day: date, hour: int = 1, minute: int = 15) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

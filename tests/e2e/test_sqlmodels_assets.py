@@ -11,11 +11,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from sqlproj_data import load_small_warehouse
 
 from aurion_pipeline.config import REPO_SQL_DIR
 from aurion_pipeline.defs.analytics.models import CHECK_NAME, POOL, build_model_defs, build_models_asset
 from aurion_pipeline.sqlmodels import load_project
-from sqlproj_data import load_small_warehouse
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "sqlproj_basic"
 MODEL_KEYS = {"analytics/usage_daily", "analytics/latest_summary", "analytics/tenant_usage"}

@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -203,7 +203,7 @@ def stop_group(process: subprocess.Popen) -> None:
      pytest.param(["--job", "usage_job"], id="the job with its SQL models")],
 )
 def test_dg_launch_loads_a_partition_range_in_one_run(tmp_path, instance_home, target):
-    end = datetime.now(timezone.utc).date() - timedelta(days=1)
+    end = datetime.now(UTC).date() - timedelta(days=1)
     start = end - timedelta(days=20)
     with SandboxServer(today=end + timedelta(days=1)) as api:
         env = pipeline_env(api, tmp_path, AURION_MAX_RANGE_DAYS="10", AURION_START_DATE=start.isoformat(),

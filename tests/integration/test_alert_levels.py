@@ -12,7 +12,6 @@ import random
 from datetime import date, datetime, timedelta
 
 import pytest
-
 from sqlproj_data import build_models_warehouse
 
 MARCH = [date(2026, 3, 1) + timedelta(days=i) for i in range(31)]

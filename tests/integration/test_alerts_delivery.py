@@ -3,7 +3,7 @@ alert views' columns (the SQL that computes them is tested with the models; here
 
 import subprocess
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pytest
@@ -14,7 +14,7 @@ from aurion_pipeline.alerts.cli import status_lines
 from aurion_pipeline.alerts.deliver import deliver, send_test
 from aurion_pipeline.config import load_settings
 
-NOW = datetime(2026, 3, 20, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
 SECRET = "whsec-canary-5d1e"
 PERIOD = (date(2026, 3, 1), date(2026, 3, 31))
 
@@ -129,7 +129,7 @@ def test_a_receiver_that_was_down_gets_every_alert_when_back(setup, receivers, t
     settings = replace(settings, alerts_file=path)
     first = deliver(settings, env, NOW)
     assert (first.sent, first.failed) == (0, 2)
-    due = datetime.strptime(first.next_retry_at, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+    due = datetime.strptime(first.next_retry_at, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     assert due - NOW <= timedelta(minutes=1)
     assert deliver(settings, env, NOW + timedelta(seconds=5)).sent == 0  # not due yet: not attempted
     down.start()

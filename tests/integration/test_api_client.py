@@ -15,6 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from aurion_pipeline.config import ConfigError
 from aurion_pipeline.source import (
     AurionApiError,
     AurionClient,
@@ -27,7 +28,6 @@ from aurion_pipeline.source import (
     UnexpectedStatusError,
     UnreachableError,
 )
-from aurion_pipeline.config import ConfigError
 from aurion_pipeline.source.retry import BudgetedRetry
 
 KEY = "ak_test_SECRET123"

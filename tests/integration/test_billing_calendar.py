@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-
 from sqlproj_data import build_models_warehouse
 
 

@@ -18,10 +18,9 @@ from aurion_pipeline import ingest
 from aurion_pipeline.ingest import commit as commit_stage
 from aurion_pipeline.ingest.commit import MAX_BATCH_TENANT_DAYS, CommitPolicy
 from aurion_pipeline.ingest.fetch import Fetched
+from aurion_pipeline.storage import Warehouse, lake
 from aurion_pipeline.storage.load import Window
-from aurion_pipeline.storage import lake
 from aurion_sandbox import DEFAULT_TENANTS, daily_usage
-from aurion_pipeline.storage import Warehouse
 
 TENANTS = DEFAULT_TENANTS[:2]
 START, END = date(2026, 1, 1), date(2026, 4, 10)  # 100 days: 10 rounds of 10 days, 20 tenant-days each

@@ -14,7 +14,6 @@ from datetime import date
 
 import pandas as pd
 import pytest
-
 from forecast_families import FAMILIES, coverage_by_source, family_scores, family_usage, family_warehouse
 
 

@@ -9,11 +9,11 @@ from datetime import date
 
 import duckdb
 import pytest
+from test_storage_faults import usage
 
 from aurion_pipeline.storage import Warehouse, lake
 from aurion_pipeline.storage.load import Window, load_usage
 from aurion_pipeline.storage.publish import format_number, publish_analyst_copy
-from test_storage_faults import usage
 
 V1_0, V1_2 = 64, 65  # the header numbers DuckDB writes for storage versions v1.0.0 and v1.2.0
 MARCH = date(2026, 3, 1)

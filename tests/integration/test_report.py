@@ -7,8 +7,7 @@ import struct
 import subprocess
 import sys
 import zlib
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from helpers_ops import pipeline_env
@@ -17,7 +16,7 @@ from aurion_pipeline.report.svg import usage_path, utilization_bars
 from aurion_sandbox import DEFAULT_TENANTS, SandboxServer
 
 pytestmark = pytest.mark.timeout(1200)  # the first browser test also runs the demo (minutes on a busy machine)
-TODAY = datetime.now(timezone.utc).date()
+TODAY = datetime.now(UTC).date()
 REMOTE_SOURCE = re.compile(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*["']?\s*(https?:)?//""", re.I)
 CSS_IMPORT = re.compile(r"""@import|url\(\s*["']?\s*(https?:)?//""", re.I)
 

@@ -172,6 +172,5 @@ def test_an_unknown_host_fails_fast_naming_the_url():
 
 def test_a_503_is_still_retried_as_before(httpserver):
     httpserver.expect_request(DETAILS).respond_with_json({"error": "busy"}, status=503)
-    with client(httpserver.url_for("")) as c:
-        with pytest.raises(RetriesExhaustedError, match="after 3 attempt"):
-            c.get_details(DAY, DAY)
+    with client(httpserver.url_for("")) as c, pytest.raises(RetriesExhaustedError, match="after 3 attempt"):
+        c.get_details(DAY, DAY)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from sqlproj_data import load_small_warehouse, write_project
 
 from aurion_pipeline.sqlmodels import (
     SqlProjectError,
@@ -19,7 +20,6 @@ from aurion_pipeline.sqlmodels import (
 )
 from aurion_pipeline.sqlmodels.datatests import counts_query
 from aurion_pipeline.sqlmodels.specs import sql_test
-from sqlproj_data import load_small_warehouse, write_project
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "sqlproj_basic"
 REAL_FOLDER = Path(__file__).resolve().parents[2] / "dbt_like_sql"

@@ -2,16 +2,14 @@
 syntax, singular tests reading only raw tables attached to them, run by the same `run_tests` on a real
 DuckDB file, loud errors naming the file, and their `data_tests` check on the raw Dagster asset."""
 
-from pathlib import Path
-
 import dagster as dg
 import duckdb
 import pytest
+from sqlproj_data import SQL_FOLDER, load_small_warehouse, write_project
 
 from aurion_pipeline.defs.aurion_usage.checks import build_source_checks
 from aurion_pipeline.defs.names import Names
 from aurion_pipeline.sqlmodels import Source, SqlProjectError, load_project, run_tests
-from sqlproj_data import SQL_FOLDER, load_small_warehouse, write_project
 
 RAW_YML = """
     description: What the pipeline loads.

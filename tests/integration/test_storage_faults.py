@@ -141,9 +141,8 @@ def test_out_of_memory_inside_a_load_reports_duckdbs_own_error(tmp_path):
         lake.write_usage(roomy.lake_dir, pa.concat_tables([usage(t, MARCH, 31) for t in tenants]))
     cramped = Warehouse(roomy.data_dir, lock_timeout_s=5, memory_limit="1MB")
 
-    with pytest.raises(StorageError) as caught:
-        with cramped.writer() as con:
-            load_usage(con, cramped.lake_dir, [Window(t, MARCH, date(2026, 3, 31)) for t in tenants], "r1")
+    with pytest.raises(StorageError) as caught, cramped.writer() as con:
+        load_usage(con, cramped.lake_dir, [Window(t, MARCH, date(2026, 3, 31)) for t in tenants], "r1")
 
     assert "Out of Memory Error" in str(caught.value) and "AURION_DUCKDB_MEMORY_LIMIT=1MB" in str(caught.value)
     assert "transaction is aborted" not in str(caught.value).lower()
@@ -185,12 +184,11 @@ def test_a_full_disk_during_publish_says_the_warehouse_is_loaded_and_analysts_ke
     two_months(wh)
     before = Path(wh.analyst_path).read_bytes()
 
-    with pytest.raises(StorageError) as caught:
-        with wh.writer(publish=True) as con:
-            lake.write_usage(wh.lake_dir, usage("beta", MARCH, 5))
-            load_usage(con, wh.lake_dir, [Window("beta", MARCH, date(2026, 3, 5))], "r2")
-            con.execute("checkpoint")
-            fill_the_disk(tmpfs)  # the load is committed and on disk; the copy finds no room
+    with pytest.raises(StorageError) as caught, wh.writer(publish=True) as con:
+        lake.write_usage(wh.lake_dir, usage("beta", MARCH, 5))
+        load_usage(con, wh.lake_dir, [Window("beta", MARCH, date(2026, 3, 5))], "r2")
+        con.execute("checkpoint")
+        fill_the_disk(tmpfs)  # the load is committed and on disk; the copy finds no room
 
     message = str(caught.value)
     assert message.startswith("the warehouse is loaded, but the analyst copy")

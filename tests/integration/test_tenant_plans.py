@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from sqlproj_data import build_models_warehouse
 
 from aurion_pipeline.storage.load import replace_declared_plans
-from sqlproj_data import build_models_warehouse
 
 DAYS = [date(2026, 3, 1) + timedelta(days=i) for i in range(20)]
 BIG = [(d, 500.0, 9_600) for d in DAYS]  # far over any starter quota: 10,000 minutes, 192,000 calls

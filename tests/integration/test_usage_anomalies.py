@@ -12,7 +12,6 @@ from datetime import date, timedelta
 
 import numpy as np
 import pytest
-
 from sqlproj_data import build_models_warehouse
 
 START = date(2026, 1, 5)  # a Monday

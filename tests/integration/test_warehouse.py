@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from aurion_pipeline.storage import lake
-from aurion_pipeline.storage import Warehouse, WarehouseLockedError
+from aurion_pipeline.storage import Warehouse, WarehouseLockedError, lake
 from aurion_pipeline.storage.load import Window, load_usage, missing_days, rebuild_from_lake
+
 
 def usage(tenant: str, start: date, days: int, scale: float = 1.0, run_id: str = "r1") -> pa.Table:
     dates = [start + timedelta(days=i) for i in range(days)]
@@ -107,9 +107,8 @@ def test_a_held_warehouse_fails_after_the_timeout_naming_the_holder(wh, tmp_path
     try:
         assert holder.stdout.readline().strip() == "holding"
         started = time.monotonic()
-        with pytest.raises(WarehouseLockedError) as err:
-            with Warehouse(wh.data_dir, lock_timeout_s=1).writer():
-                pass
+        with pytest.raises(WarehouseLockedError) as err, Warehouse(wh.data_dir, lock_timeout_s=1).writer():
+            pass
         assert time.monotonic() - started >= 1
         message = str(err.value)
         assert f"PID {holder.pid}" in message and "close that session" in message and "\n" not in message

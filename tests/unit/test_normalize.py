@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -342,7 +342,7 @@ VENDOR_RECORD = {
     pytest.param({"period": None}, {"period_start": None, "period_end": None}, "no period, no crash", id="no-period"),
 ])
 def test_summary_row(changes, expected, why):
-    table = normalize_summary("acme", {**VENDOR_SUMMARY, **changes}, datetime(2026, 3, 5, 12, 0, tzinfo=timezone.utc))
+    table = normalize_summary("acme", {**VENDOR_SUMMARY, **changes}, datetime(2026, 3, 5, 12, 0, tzinfo=UTC))
     assert table.schema == SUMMARY_SCHEMA
     assert table.to_pylist() == [VENDOR_RECORD | expected], why
 

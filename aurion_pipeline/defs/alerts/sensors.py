@@ -5,7 +5,7 @@ delivery is recorded in the delivery log, never in run storage, and a tick's mes
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -55,7 +55,7 @@ def build_alert_sensors(usage_job, summary_job, names: Names = Names()) -> list[
             waiting = con.execute(
                 "select count(*) from alert_deliveries where status in ('pending', 'failed')"
                 " and coalesce(next_attempt_at, '') <= ?",
-                [log.stamp(datetime.now(timezone.utc))],
+                [log.stamp(datetime.now(UTC))],
             ).fetchone()[0]
         finally:
             con.close()

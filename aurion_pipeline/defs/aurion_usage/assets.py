@@ -6,7 +6,7 @@ the failure goes to raw._load_log and to an ERROR-severity check on the asset (`
 """
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -168,6 +168,6 @@ def _tenants_lacking_a_current_summary(warehouse: Warehouse, tenants: list[str])
         return tenants
     con = warehouse.analyst_connection()
     try:
-        return tenants_without_current_summary(con, tenants, datetime.now(timezone.utc).date())
+        return tenants_without_current_summary(con, tenants, datetime.now(UTC).date())
     finally:
         con.close()
