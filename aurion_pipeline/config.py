@@ -100,11 +100,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         daily_cron=checks.dagster_cron(env.get("AURION_DAILY_CRON") or DEFAULT_DAILY_CRON, "AURION_DAILY_CRON"),
         summary_cron=checks.dagster_cron(env.get("AURION_SUMMARY_CRON") or DEFAULT_SUMMARY_CRON, "AURION_SUMMARY_CRON"),
         analyst_storage_version=checks.duckdb_storage_version(
-            env.get("AURION_ANALYST_STORAGE_VERSION") or DEFAULT_ANALYST_STORAGE_VERSION, "AURION_ANALYST_STORAGE_VERSION"
+            env.get("AURION_ANALYST_STORAGE_VERSION") or DEFAULT_ANALYST_STORAGE_VERSION,
+            "AURION_ANALYST_STORAGE_VERSION",
         ),
         alerts_file=checks.readable_file(env["AURION_ALERTS_FILE"], "AURION_ALERTS_FILE")
         if env.get("AURION_ALERTS_FILE") else None,
-        request_deadline_s=float(parse_int(env, "AURION_REQUEST_DEADLINE_SECONDS", DEFAULT_REQUEST_DEADLINE_S, lo=1, hi=3600)),
+        request_deadline_s=float(parse_int(env, "AURION_REQUEST_DEADLINE_SECONDS", DEFAULT_REQUEST_DEADLINE_S,
+                                           lo=1, hi=3600)),
         alerts_max_age_hours=parse_int(env, "AURION_ALERTS_MAX_AGE_HOURS", 72, lo=1, hi=24 * 90),
         commit_seconds=float(parse_int(env, "AURION_COMMIT_SECONDS", DEFAULT_COMMIT_SECONDS, lo=0, hi=3600)),
     )
@@ -120,7 +122,8 @@ def load_tenants(env: Mapping[str, str] | None = None, plans: frozenset[str] = f
     name = env.get("AURION_TENANT", "default")
     if not TENANT_NAME.match(name):
         raise ConfigError(
-            f"AURION_TENANT={name!r} is not a valid tenant name; use 1-64 letters, digits, _ . - starting with a letter or digit"
+            f"AURION_TENANT={name!r} is not a valid tenant name; use 1-64 letters, digits, _ . - "
+            "starting with a letter or digit"
         )
     return (TenantSpec(name=name, api_key_env="AURION_API_KEY"),)
 
@@ -231,6 +234,7 @@ def check_range(settings: Settings, start: date, end: date) -> None:
     if start > end:
         raise ConfigError(f"--start {start} is after --end {end}")
     if start < settings.start_date:
-        raise ConfigError(f"--start {start} is before AURION_START_DATE ({settings.start_date}); lower AURION_START_DATE")
+        raise ConfigError(f"--start {start} is before AURION_START_DATE ({settings.start_date}); "
+                          "lower AURION_START_DATE")
     if end >= datetime.now(UTC).date():
         raise ConfigError(f"--end {end} is not a complete UTC day yet; the latest day you can load is yesterday")

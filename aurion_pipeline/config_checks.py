@@ -67,7 +67,8 @@ def postgres_url(raw: str, name: str) -> None:
     """The Dagster database URL of the PostgreSQL instance config, checked before Dagster reads it.
     Never echoed: it holds a password."""
     parts = urlsplit(raw.strip())
-    if parts.scheme not in ("postgresql", "postgresql+psycopg2", "postgres") or not parts.hostname or len(parts.path) < 2:
+    if (parts.scheme not in ("postgresql", "postgresql+psycopg2", "postgres") or not parts.hostname
+            or len(parts.path) < 2):
         raise ConfigError(f"{name} is not a PostgreSQL URL (not shown: it may hold a password); "
                           "use postgresql://USER:PASSWORD@HOST:5432/DATABASE")
 
@@ -140,7 +141,9 @@ def duckdb_storage_version(value: str, name: str) -> str:
     try:
         con.execute(f"attach ':memory:' as probe (storage_version '{match.group(0)}')")
     except duckdb.Error:
-        raise ConfigError(f"{name}={value!r} is not a storage version DuckDB {duckdb.__version__} knows; {advice}") from None
+        raise ConfigError(
+            f"{name}={value!r} is not a storage version DuckDB {duckdb.__version__} knows; {advice}"
+        ) from None
     finally:
         con.close()
     return match.group(0)

@@ -7,6 +7,7 @@ the keys are fixed, public sandbox strings, not secrets.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import tempfile
@@ -32,11 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(lines)
     sys.stdout.flush()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` from the demo stops it cleanly
-    with server:
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
+    with server, contextlib.suppress(KeyboardInterrupt):
+        threading.Event().wait()
     return 0
 
 

@@ -17,7 +17,8 @@ import pyarrow as pa
 
 GROWTH_EPOCH = date(2026, 1, 1)  # each profile's base_* figures are its weekday level on this day
 DAYS_PER_MONTH = 30.4375
-PLAN_LIMITS: dict[str, dict[str, int | None]] = {  # vendor plan tiers; 1 GB = 1,000 MB as its summary example reports; None = unlimited
+# vendor plan tiers; 1 GB = 1,000 MB as its summary example reports; None = unlimited
+PLAN_LIMITS: dict[str, dict[str, int | None]] = {
     "starter": {"voice_minutes": 25, "api_calls": 10_000, "storage_mb": 1_000},
     "professional": {"voice_minutes": 1_000, "api_calls": 50_000, "storage_mb": 5_000},
     "enterprise": {"voice_minutes": None, "api_calls": None, "storage_mb": 50_000},
@@ -143,7 +144,7 @@ class DailyUsage:
         return [
             {"date": d, "voice_minutes": v, "api_calls": c,
              "llm_tokens": {"input": i, "output": o} if has else None}
-            for d, v, c, i, o, has in zip(days, voice, calls, tin, tout, llm)
+            for d, v, c, i, o, has in zip(days, voice, calls, tin, tout, llm, strict=False)
         ]
 
 

@@ -47,7 +47,8 @@ def machine() -> dict:
         "python": platform.python_version(),
         **{pkg: version(pkg) for pkg in ("dagster", "duckdb", "pyarrow", "numpy", "pandas")},
         "git_commit": _git("rev-parse", "--short", "HEAD"),
-        "git_dirty_files": len([line for line in _git("status", "--porcelain", "--", "aurion_pipeline").splitlines() if line]),
+        "git_dirty_files": len([line for line in _git("status", "--porcelain", "--", "aurion_pipeline").splitlines()
+                                if line]),
     }
 
 
@@ -107,7 +108,7 @@ def interleave(trials: int, contenders: dict[str, Callable[[int], dict | None]],
         for name, fn in contenders.items():
             if hasattr(fn, "prepare"):
                 fn.prepare(trial)
-            sample, extra = measure(lambda: fn(trial))
+            sample, extra = measure(lambda: fn(trial))  # noqa: B023 - called in this iteration
             sample.extra = extra or {}
             samples[name].append(sample)
             print(f"  trial {trial + 1}/{trials} {name:<28s} {sample.wall_s:8.3f} s wall {sample.cpu_s:8.3f} s cpu",
@@ -126,7 +127,7 @@ def summarize(samples: list[Sample]) -> dict:
 
 def ratio(samples: list[Sample], baseline: list[Sample]) -> dict:
     """Median of per-trial ratios (each trial's pair ran back to back), plus the ratio of medians."""
-    per_trial = [a.wall_s / b.wall_s for a, b in zip(samples, baseline)]
+    per_trial = [a.wall_s / b.wall_s for a, b in zip(samples, baseline, strict=False)]
     return {
         "wall_median_of_trial_ratios": _r(statistics.median(per_trial), 3),
         "wall_ratio_of_medians": _r(statistics.median(s.wall_s for s in samples)

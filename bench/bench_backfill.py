@@ -56,7 +56,8 @@ def main() -> None:
     p.add_argument("--instances", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     p.add_argument("--breakdown", action="store_true", help="also the raw asset alone and the job without model tests")
     p.add_argument("--event-costs", action="store_true",
-                   help="also one more run of ours per instance, timing Dagster's event writes and data-version lookups")
+                   help="also one more run of ours per instance, timing Dagster's event writes "
+                        "and data-version lookups")
     p.add_argument("--floors", choices=["both", "as-shipped", "tuned"], default="both",
                    help="Dagster floors to run: as Dagster ships, with our batching variables, or both")
     args = p.parse_args()
@@ -103,7 +104,8 @@ def main() -> None:
                                ).resolve_job_def("floor_job")
 
     def tags(a, b):
-        return {"dagster/asset_partition_range_start": a.isoformat(), "dagster/asset_partition_range_end": b.isoformat()}
+        return {"dagster/asset_partition_range_start": a.isoformat(),
+                "dagster/asset_partition_range_end": b.isoformat()}
 
     body_seconds: list[float] = []
     real_load = ingest.load_usage_range
@@ -267,7 +269,8 @@ def dagster_costs(run) -> dict:
     finally:
         EventMethods.handle_new_event = originals["handle_new_event"]
         SqlEventLogStorage.get_asset_records = originals["get_asset_records"]
-    by_kind = {k: {"seconds": round(seconds[k], 3), "calls": calls[k]} for k in sorted(seconds, key=lambda k: -seconds[k])}
+    by_kind = {k: {"seconds": round(seconds[k], 3), "calls": calls[k]}
+               for k in sorted(seconds, key=lambda k: -seconds[k])}
     return {"run_wall_s": round(sample.wall_s, 3), "dagster_s": round(sum(seconds.values()), 3), "by_kind": by_kind}
 
 
@@ -342,7 +345,8 @@ def goals(r: dict) -> dict:
     for key, goal, name in (("sqlite ours / sqlite floor", GOALS["sqlite_ours_vs_sqlite_floor_max"], "sqlite"),
                             ("postgres ours / plain", GOALS["postgres_ours_vs_plain_python_max"], "postgres")):
         if key in r:
-            out[name] = {"ratio": key, "goal_max": goal, "median_of_trial_ratios": r[key]["wall_median_of_trial_ratios"],
+            out[name] = {"ratio": key, "goal_max": goal,
+                         "median_of_trial_ratios": r[key]["wall_median_of_trial_ratios"],
                          "met": r[key]["wall_median_of_trial_ratios"] <= goal}
     return out
 
@@ -350,7 +354,8 @@ def goals(r: dict) -> dict:
 def print_summary(result: dict) -> None:
     print(f"\ndetails requests: {result['details_requests']}")
     for name, v in result["contenders"].items():
-        print(f"{name:<40s} wall min {v['wall_s_min']:7.2f}  median {v['wall_s_median']:7.2f}  max {v['wall_s_max']:7.2f} s"
+        print(f"{name:<40s} wall min {v['wall_s_min']:7.2f}  median {v['wall_s_median']:7.2f}  "
+              f"max {v['wall_s_max']:7.2f} s"
               f"   cpu median {v['cpu_s_median']:7.2f} s")
     for name, r in result["ratios"].items():
         trials = ", ".join(f"{x:.2f}" for x in r["wall_trial_ratios"])
@@ -360,7 +365,8 @@ def print_summary(result: dict) -> None:
         print(f"goal {name}: {g['ratio']} {g['median_of_trial_ratios']:.2f}x <= {g['goal_max']}: "
               f"{'met' if g['met'] else 'NOT met'}")
     for kind, costs in result.get("dagster_costs_in_one_run_of_ours", {}).items():
-        print(f"\n{kind}: one run of ours {costs['run_wall_s']:.2f} s, of which Dagster's instance work {costs['dagster_s']:.2f} s")
+        print(f"\n{kind}: one run of ours {costs['run_wall_s']:.2f} s, "
+              f"of which Dagster's instance work {costs['dagster_s']:.2f} s")
         for what, v in costs["by_kind"].items():
             print(f"  {v['seconds']:7.3f} s  {v['calls']:5d}  {what}")
 
@@ -377,7 +383,7 @@ def decomposition(samples, kind: str, days: int) -> dict:
 
     steps = sorted({k for s in ours for k in s.extra["step_seconds"]})
     return {
-        "ours_minus_floor_s": med([o.wall_s - f.wall_s for o, f in zip(ours, floor)]),
+        "ours_minus_floor_s": med([o.wall_s - f.wall_s for o, f in zip(ours, floor, strict=False)]),
         "asset_body_s (fetch + commits, our code)": med([s.extra["asset_body_s"] for s in ours]),
         "plain_python_s (same requests, no Dagster)": med([s.wall_s for s in samples["plain"]]),
         **{f"step {k} s": med([s.extra["step_seconds"].get(k, 0.0) for s in ours]) for k in steps},

@@ -58,7 +58,8 @@ def main() -> None:
         print(f"  requests {out['details_requests']['ours']} (floor {out['details_requests']['floor']}); "
               f"ours {out['ours']['wall_s_median']:.2f} s, Dagster floor {out['dagster_floor']['wall_s_median']:.2f} s "
               f"({r['ours_vs_dagster_floor']['wall_median_of_trial_ratios']:.2f}x), plain "
-              f"{out['plain_python']['wall_s_median']:.2f} s ({r['ours_vs_plain_python']['wall_median_of_trial_ratios']:.1f}x)")
+              f"{out['plain_python']['wall_s_median']:.2f} s "
+              f"({r['ours_vs_plain_python']['wall_median_of_trial_ratios']:.1f}x)")
     c.save("daily_tick", result, args.out)
 
 
@@ -119,11 +120,12 @@ def child(n_tenants: int, history_days: int, trials: int, latency: float, profil
         shutil.rmtree(data_dir, ignore_errors=True)
         shutil.copytree(seed_dir, data_dir)
         before = len(api.requests)
-        sample, outcome = c.measure(lambda: orchestrate.run_job(load_settings(), "usage_job", tags=tags))
+        _sample, outcome = c.measure(lambda: orchestrate.run_job(load_settings(), "usage_job", tags=tags))
         if outcome.exit_code:
             raise SystemExit(f"daily run failed: {outcome.error or outcome.failed_checks}")
         with dg.DagsterInstance.get() as instance:
-            steps = {s.step_key: round(s.end_time - s.start_time, 3) for s in instance.get_run_step_stats(outcome.run_id)}
+            steps = {s.step_key: round(s.end_time - s.start_time, 3)
+                     for s in instance.get_run_step_stats(outcome.run_id)}
             partitions = instance.get_materialized_partitions(dg.AssetKey(["raw", "usage_daily"]))
         return {"details_requests": details_since(before), "step_seconds": steps, "partitions": len(partitions)}
 
@@ -157,7 +159,8 @@ def child(n_tenants: int, history_days: int, trials: int, latency: float, profil
         "ours": {**c.summarize(samples["ours"]), "last_trial": samples["ours"][-1].extra,
                  "step_seconds_median": {k: round(statistics.median(s.extra["step_seconds"].get(k, 0.0)
                                                                     for s in samples["ours"]), 3)
-                                         for k in sorted({k for s in samples["ours"] for k in s.extra["step_seconds"]})}},
+                                         for k in sorted({k for s in samples["ours"]
+                                                          for k in s.extra["step_seconds"]})}},
         "dagster_floor": c.summarize(samples["floor"]),
         "plain_python": c.summarize(samples["plain"]),
         "ratios": {"ours_vs_dagster_floor": c.ratio(samples["ours"], samples["floor"]),

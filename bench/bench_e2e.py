@@ -48,7 +48,8 @@ def main() -> None:
     p.add_argument("--latency", type=float, default=0.0, help="seconds the sandbox waits before each answer")
     p.add_argument("--instances", default="sqlite,postgres")
     p.add_argument("--data-tests-only", action="store_true",
-                   help="only time the models' data tests, on a warehouse of --tenants loaded from synthetic rows (no HTTP)")
+                   help="only time the models' data tests, on a warehouse of --tenants loaded from synthetic rows "
+                        "(no HTTP)")
     p.add_argument("--memory-limit", default=None,
                    help="--data-tests-only: DuckDB memory_limit for the models' build only (default: the writer's)")
     p.add_argument("--data-dir", type=Path, default=None,
@@ -290,7 +291,8 @@ def report(samples, kinds, data_tests, n_tenants, days, start, end, latency) -> 
     ratios = {f"{kind} cli / plain": c.ratio(samples[f"{kind} cli"], samples["plain"]) for kind in kinds}
     if len(kinds) == 2:
         ratios["postgres cli / sqlite cli"] = c.ratio(samples["postgres cli"], samples["sqlite cli"])
-    goals = {"peak_rss_met": {name: v["peak_rss_mib_max"] <= GOALS["peak_rss_mib_max"] for name, v in contenders.items()}}
+    goals = {"peak_rss_met": {name: v["peak_rss_mib_max"] <= GOALS["peak_rss_mib_max"]
+                              for name, v in contenders.items()}}
     if "postgres" in kinds:
         goals["postgres_vs_plain_met"] = (ratios["postgres cli / plain"]["wall_median_of_trial_ratios"]
                                           <= GOALS["postgres_cli_vs_plain_max"])
@@ -300,8 +302,10 @@ def report(samples, kinds, data_tests, n_tenants, days, start, end, latency) -> 
                            "latency_s": latency, "max_range_days": 31, "transport": "HTTP on loopback (sandbox)"},
               "contenders": contenders, "ratios": ratios, "data_tests": data_tests, "goals": {**GOALS, **goals}}
     for name, v in contenders.items():
-        print(f"{name:<14s} wall min {v['wall_s_min']:8.2f}  median {v['wall_s_median']:8.2f}  max {v['wall_s_max']:8.2f} s"
-              f"  requests {v['last_trial']['details_requests']} + {v['last_trial']['summary_requests']} summaries  peak RSS {v['peak_rss_mib_max']:.0f} MiB")
+        print(f"{name:<14s} wall min {v['wall_s_min']:8.2f}  median {v['wall_s_median']:8.2f}  "
+              f"max {v['wall_s_max']:8.2f} s"
+              f"  requests {v['last_trial']['details_requests']} + {v['last_trial']['summary_requests']} summaries"
+              f"  peak RSS {v['peak_rss_mib_max']:.0f} MiB")
     for name, r in ratios.items():
         print(f"{name:<28s} {r['wall_median_of_trial_ratios']:.2f}x wall (trials {r['wall_trial_ratios']})")
     if data_tests:

@@ -32,7 +32,8 @@ def main() -> None:
     p = c.parser(__doc__)
     p.add_argument("--tenants", type=int, default=None, help="generated tenants (default 1000, --quick 100)")
     p.add_argument("--days", type=int, default=1096)
-    p.add_argument("--family-tenants", type=int, default=None, help="tenants per generator family (default 20, --quick 5)")
+    p.add_argument("--family-tenants", type=int, default=None,
+                   help="tenants per generator family (default 20, --quick 5)")
     args = p.parse_args()
     from aurion_sandbox import DEFAULT_TENANTS, make_tenants
 
@@ -73,12 +74,14 @@ def backtest(tenants, start, end, today) -> dict:
             if missing:
                 return {"tenants": len(tenants), "available": False,
                         "note": f"analytics.{', analytics.'.join(missing)} not in dbt_like_sql/ yet"}
-            baseline, _ = c.best_of(2, lambda: con.execute("select count(*), sum(api_calls) from raw.usage_daily").fetchall())
+            baseline, _ = c.best_of(
+                2, lambda: con.execute("select count(*), sum(api_calls) from raw.usage_daily").fetchall())
             with c.Stage(stages, "query analytics.forecast_accuracy"):
                 cursor = con.execute("select * from analytics.forecast_accuracy")
                 names = [d[0] for d in cursor.description]
-                rows = [dict(zip(names, r)) for r in cursor.fetchall()]
-            by_calibration = [dict(zip(("source", "periods", "intervals", "coverage"), r)) for r in con.execute(
+                rows = [dict(zip(names, r, strict=False)) for r in cursor.fetchall()]
+            by_calibration = [dict(zip(("source", "periods", "intervals", "coverage"), r, strict=False))
+                              for r in con.execute(
                 "select f.calibration_source, least(f.calibration_periods, 13), count(*), avg(in_interval::integer) "
                 "from analytics.forecast_backtest as b join analytics.forecast_by_day as f "
                 "using (tenant, quota_name, period_start, as_of_date) "
@@ -145,12 +148,14 @@ def print_summary(result: dict) -> None:
             print(f"\n{name}: {data['note']}")
             continue
         print(f"\n{name}: {data['tenants']} tenants, {data['backtested_periods']} complete billing periods backtested")
-        print(f"{'metric':<14s} {'day':>6s} {'forecasts':>9s} {'MAPE':>7s} {'naive':>7s} {'ratio':>6s} {'80% cover':>9s}")
+        print(f"{'metric':<14s} {'day':>6s} {'forecasts':>9s} {'MAPE':>7s} {'naive':>7s} {'ratio':>6s} "
+              f"{'80% cover':>9s}")
         for metric, buckets in data["accuracy"].items():
             for bucket in BUCKETS:
                 b = buckets.get(bucket)
                 if b:
-                    print(f"{metric:<14s} {bucket:>6s} {b['forecasts'] or 0:9d} {_pct(b['mape'])} {_pct(b['naive_mape'])} "
+                    print(f"{metric:<14s} {bucket:>6s} {b['forecasts'] or 0:9d} "
+                          f"{_pct(b['mape'])} {_pct(b['naive_mape'])} "
                           f"{b['mape_ratio_to_naive'] or float('nan'):6.2f} {_share(b['interval_coverage'])}")
         print("80% coverage by calibration (source, periods [13 = 13+], intervals, coverage):")
         for b in data["coverage_by_calibration"]:

@@ -104,10 +104,12 @@ def time_builds(source: Path, work: Path, trials: int, names: list[str], memory_
                                                                if m.qualified == name)}
                  for name, s in samples.items()}
     tables = [name for name, v in per_model.items() if v["materialized"] == "table"]
-    total = [sum(samples[n][t].wall_s for n in tables) for t in range(min(len(samples[n]) for n in tables))] if tables else []
+    total = ([sum(samples[n][t].wall_s for n in tables) for t in range(min(len(samples[n]) for n in tables))]
+             if tables else [])
     print("build wall s (min / median / max):")
     for name, v in per_model.items():
-        print(f"  {name:<36s} {v['materialized']:<5s} {v['wall_s_min']:7.2f} {v['wall_s_median']:7.2f} {v['wall_s_max']:7.2f}")
+        print(f"  {name:<36s} {v['materialized']:<5s} "
+              f"{v['wall_s_min']:7.2f} {v['wall_s_median']:7.2f} {v['wall_s_max']:7.2f}")
     if total:
         print(f"  tables together: median {statistics.median(total):.2f} s")
     return {"per_model": per_model, "tables_total_wall_s": total, "failures": failures,

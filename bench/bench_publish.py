@@ -53,11 +53,13 @@ def main() -> None:
                 started = time.perf_counter()
                 publish(warehouse, Path(scratch) / "analyst.duckdb")
                 times[name].append(time.perf_counter() - started)
-        sizes = {"warehouse": warehouse.stat().st_size, "analyst (last)": (Path(scratch) / "analyst.duckdb").stat().st_size}
+        sizes = {"warehouse": warehouse.stat().st_size,
+                 "analyst (last)": (Path(scratch) / "analyst.duckdb").stat().st_size}
     print(f"{args.warehouse} ({sizes['warehouse'] / 1e6:.1f} MB, storage format {format_number(args.warehouse)}), "
           f"{args.trials} interleaved trials each")
     for name, seconds in times.items():
-        print(f"  {name:<40} min {min(seconds):.3f}s  median {statistics.median(seconds):.3f}s  max {max(seconds):.3f}s")
+        print(f"  {name:<40} min {min(seconds):.3f}s  median {statistics.median(seconds):.3f}s  "
+              f"max {max(seconds):.3f}s")
     print(f"  analyst copy written now: {sizes['analyst (last)'] / 1e6:.1f} MB")
 
 

@@ -81,7 +81,8 @@ def setup(n_tenants: int, start: date, end: date, today: date) -> tuple[Syntheti
     usage = SyntheticUsage(make_tenants(n_tenants), start, end, today)
     names = list(usage.tenants)
     windows = chunk_window(start, end, 31)
-    usage.check_against_sandbox([(names[0], *windows[0]), (names[-1], *windows[-1]), (names[len(names) // 2], start, end)])
+    usage.check_against_sandbox([(names[0], *windows[0]), (names[-1], *windows[-1]),
+                                 (names[len(names) // 2], start, end)])
     return usage, windows
 
 
@@ -118,7 +119,8 @@ def run(n_tenants: int, start: date, end: date, today: date, trials: int, args) 
     variants = load_variants()
     contenders = {name: (lambda t, kw=kw, name=name: load_once(usage, ready, start, end, work / f"{name}-{t}", kw))
                   for name, kw in variants.items()}
-    contenders["one batch (our path, no rounds)"] = lambda t: one_batch(usage, raw_windows, start, end, work / f"batch-{t}")
+    contenders["one batch (our path, no rounds)"] = lambda t: one_batch(usage, raw_windows, start, end,
+                                                                        work / f"batch-{t}")
     contenders["plain floor (no rules)"] = lambda t: plain_floor(all_rows, work / f"plain-{t}")
     print(f"load: {trials} trial(s) of {', '.join(contenders)}")
     load_samples = c.interleave(trials, contenders)
@@ -128,7 +130,7 @@ def run(n_tenants: int, start: date, end: date, today: date, trials: int, args) 
                    for name, s in load_samples.items() if name != "plain floor (no rules)"}
     load_ratios |= {f"{name} / one batch": c.ratio(load_samples[name], load_samples["one batch (our path, no rounds)"])
                     for name in variants}
-    del ready, raw_windows, all_rows
+    ready = raw_windows = all_rows = None  # free the rows (a del reads as F821 in the lambdas above)
 
     # the warehouse a user would have, as one backfill run builds it: the load and the summaries commit
     # without publishing, the models' build publishes once; then the data tests and analyst queries
@@ -326,7 +328,7 @@ def analyst_queries(duckdb, wh, repeat: int) -> dict:
     con = wh.analyst_connection()
     out: dict = {"baseline_sql": BASELINE_QUERY, "queries": {}}
     try:
-        base_best, base_all = c.best_of(repeat, lambda: con.execute(BASELINE_QUERY).fetchall())
+        base_best, _base_all = c.best_of(repeat, lambda: con.execute(BASELINE_QUERY).fetchall())
         out["baseline_full_scan_best_s"] = round(base_best, 4)
         print(f"  analyst baseline (full scan of raw.usage_daily) {base_best:.3f} s")
         for name, sql in QUERIES.items():
@@ -376,13 +378,15 @@ def streaming_load(n_tenants: int, start: date, end: date, today: date, load_kwa
 
 def print_summary(result: dict) -> None:
     g, n = result["goals"], result["normalization"]
-    print(f"\nnormalize           {n['rows_per_s'] / 1e6:5.2f} M rows/s   goal >= 1.00   {'met' if g['normalize_met'] else 'NOT met'}")
+    print(f"\nnormalize           {n['rows_per_s'] / 1e6:5.2f} M rows/s   goal >= 1.00   "
+          f"{'met' if g['normalize_met'] else 'NOT met'}")
     for name, seconds in result["load_plus_models_s"].items():
         print(f"load + models       {seconds:6.2f} s        goal <= 10 s   "
               f"{'met' if g['load_plus_models_met'][name] else 'NOT met'}   ({name})")
         print(f"  + data tests      {result['load_plus_models_plus_data_tests_s'][name]:6.2f} s")
     for name, q in result["analyst"]["queries"].items():
-        print(f"query {name:<30s} {q['warm_best_s']:6.3f} s  goal <= 1 s  {'met' if q['warm_best_s'] <= 1 else 'NOT met'}")
+        print(f"query {name:<30s} {q['warm_best_s']:6.3f} s  goal <= 1 s  "
+              f"{'met' if q['warm_best_s'] <= 1 else 'NOT met'}")
     for name, s in result["streaming_child"].items():
         print(f"peak RSS (streaming load + models) {s['peak_rss_mib']:.0f} MiB  goal <= 1024  "
               f"{'met' if g['streaming_peak_rss_met'][name] else 'NOT met'}   ({name})")

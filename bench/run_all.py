@@ -37,8 +37,9 @@ def main() -> None:
         script = c.ROOT / "bench" / f"bench_{name}.py"
         print(f"\n=== {name}: {script.relative_to(c.ROOT)} {' '.join(flags)}", flush=True)
         started = time.perf_counter()
+        quiet = name in ("backfill", "daily_tick", "e2e")
         code = subprocess.run([sys.executable, str(script), *flags], cwd=c.ROOT,
-                              stderr=subprocess.DEVNULL if name in ("backfill", "daily_tick", "e2e") else None).returncode
+                              stderr=subprocess.DEVNULL if quiet else None).returncode
         seconds[name] = round(time.perf_counter() - started, 1)
         if code != 0:
             failed.append(name)
@@ -62,7 +63,8 @@ def headlines(chosen: list[str], results: Path) -> dict:
     lines: dict[str, str] = {}
     if n := load("normalize"):
         clean = n["scenarios"]["clean"]
-        lines["normalize"] = f"{clean['rows_per_s'] / 1e6:.2f} M rows/s ({clean['ratio_to_floor']:.2f}x pa.Table.from_pylist)"
+        lines["normalize"] = (f"{clean['rows_per_s'] / 1e6:.2f} M rows/s "
+                              f"({clean['ratio_to_floor']:.2f}x pa.Table.from_pylist)")
     if b := load("backfill"):
         for kind, g in b["goals"].items():
             r = b["ratios"][g["ratio"]]

@@ -33,7 +33,8 @@ def server_bindir() -> Path:
     """Where `initdb` and `pg_ctl` are, or PostgresUnavailable saying what is missing."""
     pg_config = shutil.which("pg_config")
     if pg_config is None:
-        raise PostgresUnavailable("pg_config is not on PATH (install the PostgreSQL server package, e.g. postgresql-15)")
+        raise PostgresUnavailable(
+            "pg_config is not on PATH (install the PostgreSQL server package, e.g. postgresql-15)")
     bindir = Path(subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True).stdout.strip())
     missing = [name for name in ("initdb", "pg_ctl", "postgres") if not (bindir / name).exists()]
     if missing:
@@ -128,7 +129,8 @@ def start_cluster() -> PostgresCluster:
             user = pwd.getpwnam(SERVICE_USER)
         except KeyError:
             shutil.rmtree(root)
-            raise PostgresUnavailable(f"running as root and there is no {SERVICE_USER!r} user to run initdb as") from None
+            raise PostgresUnavailable(
+                f"running as root and there is no {SERVICE_USER!r} user to run initdb as") from None
         os.chown(root, user.pw_uid, user.pw_gid)
     cluster = PostgresCluster(bindir, root, _free_port())
     try:

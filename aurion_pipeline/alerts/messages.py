@@ -17,7 +17,8 @@ def subject(payload: dict) -> str:
     if payload["kind"] == "anomaly":
         return f"[Aurion] {payload['tenant']}: unusual {_metric(payload['metric'])} on {payload['usage_date']}"
     what = "forecast to reach" if payload["basis"] == "forecast" else "reached"
-    return f"[Aurion] {payload['tenant']}: {payload['quota']} {what} {payload['level']} ({payload['threshold_pct']:g} %)"
+    return (f"[Aurion] {payload['tenant']}: {payload['quota']} {what} {payload['level']} "
+            f"({payload['threshold_pct']:g} %)")
 
 
 def text(payload: dict) -> str:
@@ -37,7 +38,8 @@ def text(payload: dict) -> str:
             f"{period['start']}..{period['end']}: level {payload['level']} ({payload['threshold_pct']:g} %)."
         )
         exhaustion = f.get("projected_exhaustion_date")
-        line += f" Projected exhaustion date: {exhaustion}." if exhaustion else " The quota is not projected to run out."
+        line += (f" Projected exhaustion date: {exhaustion}." if exhaustion
+                 else " The quota is not projected to run out.")
         return line + f" Used so far: {_n(payload['used'])} ({_pct(payload['pct_used'])})."
     return (
         f"{head}has used {_n(payload['used'])} of its {limit} quota ({_pct(payload['pct_used'])}) in the period "

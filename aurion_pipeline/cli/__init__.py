@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, description=help, parents=[common])
 
-    demo = command("demo", "backfill the built-in sandbox API through Dagster into ./demo/ and show where tenants stand")
+    demo = command("demo", "backfill the built-in sandbox API through Dagster into ./demo/ "
+                           "and show where tenants stand")
     demo.add_argument("--days", type=int, default=90, help="days to backfill, ending yesterday (default 90)")
     demo.add_argument("--data-dir", help="where the demo keeps its data and Dagster home (default ./demo)")
     backfill = command("backfill", "load a range of days through Dagster (one run, chunked requests)")
@@ -61,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--commit-rows", type=_count, default=0, metavar="N",
         help="commit rounds of windows together once they hold N tenant-days, however long that takes (default 0: "
-        "commit what arrived every AURION_COMMIT_SECONDS); a kill loses at most one batch, which --missing-only refetches",
+        "commit what arrived every AURION_COMMIT_SECONDS); a kill loses at most one batch, which --missing-only "
+        "refetches",
     )
     command("summary", "snapshot /usage/summary for every tenant through Dagster and print what it captured")
     sql = command("sql", "query the analyst copy (read-only; never blocks a load)")
@@ -74,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--test", metavar="CHANNEL", help="send a test message to one channel")
     report = command("report", "write the HTML report (works offline) of where every tenant stands")
     report.add_argument("--out", type=Path, help="file to write (default $AURION_DATA_DIR/report.html)")
-    sandbox = command("sandbox", "run the sandbox Aurion API in the foreground and print its URL, tenants file and keys")
+    sandbox = command("sandbox", "run the sandbox Aurion API in the foreground and print its URL, tenants file "
+                                 "and keys")
     sandbox.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
     sandbox.add_argument("--tenants", type=_count, default=0, metavar="N",
                          help="serve N generated tenants instead of the five default ones")
@@ -102,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aurion-pipeline {args.command}: {_one_line(exc)}", file=sys.stderr)
         return code
     except KeyboardInterrupt:
-        print(f"aurion-pipeline {args.command}: interrupted; re-run to complete (loads are idempotent)", file=sys.stderr)
+        print(f"aurion-pipeline {args.command}: interrupted; re-run to complete (loads are idempotent)",
+              file=sys.stderr)
         return 130
 
 

@@ -118,8 +118,10 @@ def load_lines(load: LoadSummary) -> list[str]:
         lines.append(f"  rows dropped      {len(load.dropped)} (outside the window or exact repeats)")
     return [
         *lines,
-        f"  values restated   {load.restated_values}" + (" (see raw.usage_restatements)" if load.restated_values else ""),
-        f"  new fields        {', '.join(load.new_fields) or 'none'}" + (" (kept in _extra)" if load.new_fields else ""),
+        f"  values restated   {load.restated_values}"
+        + (" (see raw.usage_restatements)" if load.restated_values else ""),
+        f"  new fields        {', '.join(load.new_fields) or 'none'}"
+        + (" (kept in _extra)" if load.new_fields else ""),
         f"  elapsed           {load.elapsed_s:.1f} s",
     ]
 

@@ -59,7 +59,8 @@ def normalize(results: Sequence[FetchResult]) -> Normalized:
     fetched = [r for r in results if isinstance(r, Fetched)]
     normalized = normalize_details([RawWindow(r.window.tenant, r.window.start, r.window.end, r.rows) for r in fetched])
     # A rejected payload may quote a key: reasons and dropped rows are redacted before they go anywhere.
-    rejected = {(r.tenant, r.start): Failed(Window(r.tenant, r.start, r.end), redact(r.error)) for r in normalized.rejected}
+    rejected = {(r.tenant, r.start): Failed(Window(r.tenant, r.start, r.end), redact(r.error))
+                for r in normalized.rejected}
     return Normalized(
         table=normalized.table,
         accepted=tuple(r.window for r in fetched if (r.window.tenant, r.window.start) not in rejected),
@@ -100,7 +101,8 @@ def commit(
         loaded = load_usage(con, warehouse.lake_dir, batch.accepted, run_id)
         log_failures(con, [(f.window, f.error) for f in batch.failed], run_id)
     for failed in batch.failed:
-        log.warning("not loaded: %s %s..%s: %s", failed.window.tenant, failed.window.start, failed.window.end, failed.error)
+        log.warning("not loaded: %s %s..%s: %s", failed.window.tenant, failed.window.start, failed.window.end,
+                    failed.error)
     return Committed(
         windows=len(results), windows_loaded=len(batch.accepted), rows=loaded.rows,
         restated_values=loaded.restated_values, filled_days=batch.filled_days, new_fields=batch.new_fields,

@@ -46,7 +46,8 @@ class UsageReport:
     def plus(self, done: Committed) -> UsageReport:
         return replace(
             self, windows_loaded=self.windows_loaded + done.windows_loaded, rows=self.rows + done.rows,
-            filled_days=self.filled_days + done.filled_days, restated_values=self.restated_values + done.restated_values,
+            filled_days=self.filled_days + done.filled_days,
+            restated_values=self.restated_values + done.restated_values,
             new_fields=self.new_fields | set(done.new_fields), dropped=self.dropped + done.dropped,
             failures=self.failures + done.failed,
         )

@@ -103,7 +103,8 @@ def table(header: list[str], cells: list[list[str]], numeric: list[bool], width:
         return vertical(header, cells)
 
     def line(row: list[str]) -> str:
-        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric)).rstrip()
+        return "  ".join(c.rjust(w) if num else c.ljust(w)
+                         for c, w, num in zip(row, widths, numeric, strict=False)).rstrip()
 
     return [line(header), "  ".join("-" * w for w in widths), *(line(row) for row in cells)]
 
@@ -113,7 +114,7 @@ def vertical(header: list[str], cells: list[list[str]]) -> list[str]:
     lines: list[str] = []
     for n, row in enumerate(cells, 1):
         lines.append(f"-[ row {n} ]" + "-" * max(0, name_width - 6))
-        lines.extend(f"{h.ljust(name_width)}  {value}" for h, value in zip(header, row))
+        lines.extend(f"{h.ljust(name_width)}  {value}" for h, value in zip(header, row, strict=False))
     return lines or ["  ".join(header)]
 
 

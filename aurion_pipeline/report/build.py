@@ -30,7 +30,7 @@ ANOMALIES = "select * from analytics.usage_anomalies where usage_date >= current
 ACCURACY = """
 select quota_name, days_elapsed_bucket, forecasts, mape, naive_mape, interval_coverage
 from analytics.forecast_accuracy where quota_name = 'all' and days_elapsed_bucket in ('1-7', '8-14', '15-21', '22+', 'all')
-"""
+"""  # noqa: E501 - the query as written
 
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#222;max-width:1290px}
@@ -39,7 +39,7 @@ h1{margin-bottom:0} .sub{color:#666;margin-top:4px} section.tenant{border-top:2p
 td,th{border-bottom:1px solid #e0e0e0;padding:3px 10px;text-align:left;font-size:13px}
 .lvl-warning{color:#b26a00}.lvl-critical{color:#d84315}.lvl-overage{color:#c62828;font-weight:bold}
 .note{color:#666;font-size:13px}
-"""
+"""  # noqa: E501 - the report's CSS as it is served
 
 
 def report_html(con: duckdb.DuckDBPyConnection, generated_at: datetime, data_dir: str) -> str:
@@ -123,10 +123,12 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
                 "finished billing period with daily usage.</p></section>")
     order = {"1-7": 0, "8-14": 1, "15-21": 2, "22+": 3, "all": 4}
     rows.sort(key=lambda r: order.get(r["days_elapsed_bucket"], 9))
-    chart = svg.accuracy_bars([(f"day {r['days_elapsed_bucket']}", _finite(r["mape"]), _finite(r["naive_mape"])) for r in rows])
+    chart = svg.accuracy_bars([(f"day {r['days_elapsed_bucket']}", _finite(r["mape"]), _finite(r["naive_mape"]))
+                               for r in rows])
     table = "".join(
         f"<tr><td>{escape(r['days_elapsed_bucket'])}</td><td>{r['forecasts']}</td><td>{_fmt(_finite(r['mape']))} %</td>"
-        f"<td>{_fmt(_finite(r['naive_mape']))} %</td><td>{_fmt(_share(r['interval_coverage']))} %</td></tr>" for r in rows
+        f"<td>{_fmt(_finite(r['naive_mape']))} %</td><td>{_fmt(_share(r['interval_coverage']))} %</td></tr>"
+        for r in rows
     )
     return (
         "<section><h2>Forecast accuracy</h2><p class='note'>Backtest over finished periods "
@@ -165,7 +167,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, view: str) -> list[dict]:
         return []
     cursor = con.execute(sql)
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
 
 
 def _finite(value: object) -> float | None:

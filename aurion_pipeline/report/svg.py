@@ -26,9 +26,11 @@ def utilization_bars(rows: list[tuple[str, float | None, str, str]], width: int 
         parts.append(f'<rect x="{label_w}" y="{y}" width="{plot_w}" height="{bar_h}" fill="#eeeeee"/>')
         if pct is not None:
             color = LEVEL_COLORS.get(level, "#607d8b")
-            parts.append(f'<rect x="{label_w}" y="{y}" width="{x(pct) - label_w:.1f}" height="{bar_h}" fill="{color}"/>')
+            parts.append(f'<rect x="{label_w}" y="{y}" width="{x(pct) - label_w:.1f}" height="{bar_h}" '
+                         f'fill="{color}"/>')
         parts.append(_text(label_w + 4, y + bar_h * 0.7, caption, size=11, color="#000"))
-    for pct, anchor in zip(THRESHOLDS, ("end", "middle", "start")):  # on top of the bars; labels spread apart
+    # on top of the bars; labels spread apart
+    for pct, anchor in zip(THRESHOLDS, ("end", "middle", "start"), strict=False):
         parts.append(_line(x(pct), top - 6, x(pct), height - 6, "#222", dash="4 3"))
         parts.append(_text(x(pct) + {"end": -2, "middle": 0, "start": 2}[anchor], top - 9, f"{pct}%", size=10,
                            anchor=anchor))
@@ -100,7 +102,8 @@ def accuracy_bars(rows: list[tuple[str, float | None, float | None]], width: int
 
 
 def _axes(left, right, top, bottom, width, height, vmax, first: date, last: date, py) -> list[str]:
-    parts = [_line(left, height - bottom, width - right, height - bottom, "#333"), _line(left, top, left, height - bottom, "#333")]
+    parts = [_line(left, height - bottom, width - right, height - bottom, "#333"),
+             _line(left, top, left, height - bottom, "#333")]
     for frac in (0.0, 0.5, 1.0):
         value = vmax * frac / 1.08
         parts.append(_text(left - 4, py(value) + 4, f"{value:,.0f}", size=10, anchor="end"))
@@ -122,9 +125,11 @@ def _polyline(points: list[tuple[float, float]], color: str, stroke: float, dash
 
 def _line(x1, y1, x2, y2, color: str, dash: str | None = None, stroke: float = 1.0) -> str:
     dashed = f' stroke-dasharray="{dash}"' if dash else ""
-    return f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{color}" stroke-width="{stroke}"{dashed}/>'
+    return (f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
+            f'stroke="{color}" stroke-width="{stroke}"{dashed}/>')
 
 
-def _text(x, y, content: str, *, size: int = 11, anchor: str = "start", color: str = "#333", weight: str = "normal") -> str:
+def _text(x, y, content: str, *, size: int = 11, anchor: str = "start", color: str = "#333",
+          weight: str = "normal") -> str:
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{color}" '
             f'font-weight="{weight}">{escape(content)}</text>')

@@ -76,8 +76,8 @@ class AurionClient:
 
     `tenant` labels errors and logs; `api_key_env` names the variable the key came from, for messages.
     `timeout` is (connect, read) seconds per socket operation; `deadline_s` bounds each attempt as
-    a whole (connect + all reads), and an attempt cut at its deadline is not retried. A request that gets 429/5xx or a connection
-    error is retried up to `max_retries` times, waiting `Retry-After` if given, else
+    a whole (connect + all reads), and an attempt cut at its deadline is not retried. A request that gets
+    429/5xx or a connection error is retried up to `max_retries` times, waiting `Retry-After` if given, else
     `backoff_factor * 2**(n-1)` plus up to `backoff_jitter` s; no wait exceeds `retry_after_cap_s`,
     and retrying stops once `retry_budget_s` have passed since the first failure. A body shorter
     than its Content-Length is fetched again (up to `max_retries` times); a host that refuses the
@@ -92,7 +92,9 @@ class AurionClient:
                  deadline_s: float = DEFAULT_DEADLINE_S, end_date_inclusive: bool = True,
                  session_pool_size: int = 4) -> None:
         if not api_key:
-            raise ConfigError(f"No API key{errors.for_tenant(tenant)}: set {shown_env_name(api_key_env or 'AURION_API_KEY')}")
+            raise ConfigError(
+                f"No API key{errors.for_tenant(tenant)}: set {shown_env_name(api_key_env or 'AURION_API_KEY')}"
+            )
         remember_key(api_key)
         self.base_url = validate_base_url(base_url)
         self.tenant = tenant
@@ -106,7 +108,8 @@ class AurionClient:
         self._lock = threading.Lock()
         self._requests = self._retries = 0
         retry = BudgetedRetry(
-            total=max_retries, connect=min(CONNECT_RETRIES, max_retries), status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"GET"}),
+            total=max_retries, connect=min(CONNECT_RETRIES, max_retries), status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET"}),
             backoff_factor=backoff_factor, backoff_jitter=backoff_jitter, backoff_max=retry_after_cap_s,
             raise_on_status=False, respect_retry_after_header=True, retry_after_cap_s=retry_after_cap_s,
             budget_s=retry_budget_s, on_retry=self._count_retry)
@@ -205,7 +208,8 @@ class AurionClient:
                                             status=resp.status_code, limit=MAX_REDIRECTS)
         if not 200 <= resp.status_code < 300:
             raise errors.for_status(resp.status_code, tenant=self.tenant, endpoint=endpoint,
-                                    key_env=shown_env_name(self._key_env, ""), api_message=errors.api_message(resp, self._key))
+                                    key_env=shown_env_name(self._key_env, ""),
+                                    api_message=errors.api_message(resp, self._key))
         try:
             # A payload that echoes the key (in a field we would keep in `_extra`) is redacted before
             # anything stores it.

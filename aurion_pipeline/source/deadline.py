@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -79,12 +79,10 @@ def current() -> RequestDeadline | None:
 def _shutdown(sock: socket.socket | None) -> None:
     if sock is None:
         return
-    try:
+    with suppress(OSError):  # already closed
         # The plain-socket method, also on a TLS socket: SSLSocket.shutdown would drop its TLS state
         # under the reading thread's feet.
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed
 
 
 class _WatchedConnection:

@@ -110,7 +110,7 @@ def run_tests(
     return [
         run_test(con, model, test, sample_size=sample_size) if test.kind == "unique" and count
         else _result(con, model, test, int(count), sample_size)
-        for test, count in zip(tests, counts)
+        for test, count in zip(tests, counts, strict=False)
     ]
 
 
@@ -150,7 +150,8 @@ def _count(model: Tested, test: DataTest, table: str, *, quick: bool = False, da
     if test.kind == "unique":
         # Every row of a key held by two or more rows, as `compile_test` returns them, without a window.
         cols = ", ".join(_quote(c) for c in test.columns)
-        duplicated = f"select count(*) as n from {table} where {_key_present(test.columns)} group by {cols} having count(*) > 1"
+        duplicated = (f"select count(*) as n from {table} where {_key_present(test.columns)} "
+                      f"group by {cols} having count(*) > 1")
         return f"select coalesce(sum(n), 0) from ({duplicated})"
     return f"select count(*) from {_embedded(compile_test(model, test, table))}"
 

@@ -42,7 +42,9 @@ def read_macro(path: Path, where: str) -> Macro:
         raise SqlProjectError(f"{where}: must hold one `create macro {schema}.{name}(...) as ...` statement")
     target = statement.this.this if isinstance(statement.this, exp.UserDefinedFunction) else statement.this
     if (target.db.lower(), target.name.lower()) != (schema, name):
-        raise SqlProjectError(f"{where}: creates {target.sql(DIALECT)}; a file macros/{schema}/{name}.sql creates {schema}.{name}")
+        raise SqlProjectError(
+            f"{where}: creates {target.sql(DIALECT)}; a file macros/{schema}/{name}.sql creates {schema}.{name}"
+        )
     reads = sorted(t.sql(DIALECT) for t in statement.expression.find_all(exp.Table))
     if reads:
         raise SqlProjectError(f"{where}: a macro reads no table (found {reads[0]}); make it a model")

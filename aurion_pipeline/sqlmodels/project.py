@@ -196,7 +196,8 @@ def _attach_custom_tests(
         tests.append(test)
     model_names = {m.qualified for m in models}
     on_sources = [t for t in tests if not t.references & model_names]
-    owner = {t.name: [m.qualified for m in models if m.qualified in t.references][-1] for t in tests if t not in on_sources}
+    owner = {t.name: [m.qualified for m in models if m.qualified in t.references][-1]
+             for t in tests if t not in on_sources}
     return (
         [_with_tests(project, model, [t for t in tests if owner.get(t.name) == model.qualified]) for model in models],
         tuple(_with_tests(project, s, [t for t in on_sources if s.qualified in t.references]) for s in declared),

@@ -77,7 +77,8 @@ def connect(path: Path, *, read_only: bool = False, timeout_s: float = 120.0,
         raise errors.os_failure(path.parent, exc, "creating the data directory") from None
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=_creation_config(path, read_only, storage_version))
+            return duckdb.connect(str(path), read_only=read_only,
+                                  config=_creation_config(path, read_only, storage_version))
         except duckdb.Error as exc:
             if "conflicting lock" not in str(exc).lower():
                 raise errors.duckdb_failure(path, exc, "opening it") from exc

@@ -6,6 +6,7 @@ warehouse is always a function of the lake and can be rebuilt from it (`rebuild_
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -95,10 +96,8 @@ def _read_incoming(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
 def rollback_quietly(con: duckdb.DuckDBPyConnection) -> None:
     """Roll back after a failure, never hiding it: when DuckDB has already ended the transaction
     (out of memory, a fatal error), the rollback's own error would otherwise replace the real one."""
-    try:
+    with contextlib.suppress(duckdb.Error):
         con.execute("rollback")
-    except duckdb.Error:
-        pass
 
 
 def _month_files(lake_dir: Path, windows: Sequence[Window]) -> list[Path]:
@@ -156,7 +155,9 @@ def log_failures(con: duckdb.DuckDBPyConnection, failures: Sequence[tuple[Window
         )
 
 
-def missing_days(con: duckdb.DuckDBPyConnection, tenants: Sequence[str], start: date, end: date) -> dict[str, list[date]]:
+def missing_days(
+    con: duckdb.DuckDBPyConnection, tenants: Sequence[str], start: date, end: date
+) -> dict[str, list[date]]:
     """For each tenant, the days in [start, end] that no successful load has covered."""
     rows = con.execute(
         """select t.tenant, list(d::date order by d) filter (where l.tenant is null)
@@ -193,9 +194,12 @@ def tenants_without_current_summary(con: duckdb.DuckDBPyConnection, tenants: Seq
 def append_summary(con: duckdb.DuckDBPyConnection, lake_file: Path) -> int:
     """Append one run's summary snapshots (already in the lake, with their `_run_id`)."""
     con.execute(
-        "insert into raw.usage_summary by name select * from read_parquet(?, hive_partitioning = false)", [str(lake_file)]
+        "insert into raw.usage_summary by name select * from read_parquet(?, hive_partitioning = false)",
+        [str(lake_file)],
     )
-    return con.execute("select count(*) from read_parquet(?, hive_partitioning = false)", [str(lake_file)]).fetchone()[0]
+    return con.execute(
+        "select count(*) from read_parquet(?, hive_partitioning = false)", [str(lake_file)]
+    ).fetchone()[0]
 
 
 def replace_declared_plans(con: duckdb.DuckDBPyConnection, plans: Mapping[str, str | None]) -> None:
@@ -236,7 +240,8 @@ def rebuild_from_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> int:
     summary_files = list(lake_dir.glob(f"{lake.SUMMARY_DIR}/captured_date=*/*.parquet"))
     if summary_files:
         con.execute(
-            "insert into raw.usage_summary by name select * from read_parquet(?, hive_partitioning = false, union_by_name = true)",
+            "insert into raw.usage_summary by name "
+            "select * from read_parquet(?, hive_partitioning = false, union_by_name = true)",
             [lake.summary_glob(lake_dir)],
         )
     _log_islands_not_logged(con)

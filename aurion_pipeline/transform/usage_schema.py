@@ -23,7 +23,8 @@ METRIC_TYPES = {"voice_minutes": pa.float64(), "api_calls": pa.int64(),
 EXPECTED = {"row": "expected an object", "date": "expected a date YYYY-MM-DD",
            "voice_minutes": "expected a non-negative number", "api_calls": "expected a non-negative integer",
            "llm_tokens": "expected an object {input, output} or null",
-           "llm_tokens.input": "expected a non-negative integer", "llm_tokens.output": "expected a non-negative integer"}
+           "llm_tokens.input": "expected a non-negative integer",
+           "llm_tokens.output": "expected a non-negative integer"}
 KNOWN_FIELDS = ("date", "voice_minutes", "api_calls", "llm_tokens")
 TOKEN_TYPES = {"input": pa.int64(), "output": pa.int64()}
 

@@ -95,7 +95,9 @@ def test_a_60_day_range_with_max_range_31_makes_two_requests_per_tenant(api, res
     assert (observed["tenants"].value, observed["days"].value, observed["failed_windows"].value) == (2, 60, 0)
     (check,) = result.get_asset_check_evaluations()
     assert (check.check_name, check.passed) == ("all_windows_loaded", True)
-    assert warehouse_rows(resources, "select count(*), count(distinct (tenant, usage_date)) from raw.usage_daily") == [(120, 120)]
+    assert warehouse_rows(
+        resources, "select count(*), count(distinct (tenant, usage_date)) from raw.usage_daily"
+    ) == [(120, 120)]
 
 
 def test_omitted_days_become_explicit_zero_rows(httpserver, tmp_path, monkeypatch):
@@ -111,7 +113,8 @@ def test_omitted_days_become_explicit_zero_rows(httpserver, tmp_path, monkeypatc
     result = dg.materialize([usage_daily], resources=resources, tags=range_tags(date(2026, 3, 1), date(2026, 3, 4)))
     assert result.success
     rows = warehouse_rows(
-        resources, "select usage_date, voice_minutes, api_calls, llm_input_tokens, _filled from raw.usage_daily order by 1"
+        resources,
+        "select usage_date, voice_minutes, api_calls, llm_input_tokens, _filled from raw.usage_daily order by 1",
     )
     assert rows == [
         (date(2026, 3, 1), 5.0, 7, 1, False),
@@ -130,12 +133,16 @@ def test_a_bad_window_is_a_failing_check_naming_it_and_the_others_load(api, reso
     assert result.success  # what was committed is materialized; the failure is data
     assert len(result.asset_materializations_for_node(usage_daily.node_def.name)) == 31
     (check,) = result.get_asset_check_evaluations()
-    assert (check.check_name, check.passed, check.severity) == ("all_windows_loaded", False, dg.AssetCheckSeverity.ERROR)
+    assert (check.check_name, check.passed, check.severity) == (
+        "all_windows_loaded", False, dg.AssetCheckSeverity.ERROR)
     (failed,) = check.metadata["failures"].value
-    assert (failed["tenant"], failed["window"]) == ("globex", "2026-10-01..2026-10-31") and "api_calls" in failed["error"]
+    assert ((failed["tenant"], failed["window"]) == ("globex", "2026-10-01..2026-10-31")
+            and "api_calls" in failed["error"])
     assert check.metadata["failed_windows"].value == 1
     assert warehouse_rows(resources, "select tenant, count(*) from raw.usage_daily group by all") == [("acme", 31)]
-    assert warehouse_rows(resources, "select tenant, status from raw._load_log where status = 'failed'") == [("globex", "failed")]
+    assert warehouse_rows(
+        resources, "select tenant, status from raw._load_log where status = 'failed'"
+    ) == [("globex", "failed")]
 
     api.reset()
     rerun = dg.materialize(
@@ -193,7 +200,8 @@ def test_summary_snapshots_append_keeping_unlimited_quotas_null_and_unknown_plan
                   api_calls_used, api_calls_limit, api_calls_pct from raw.usage_summary""",
     )
     assert rows == 2 * [
-        ("solo", date(2026, 11, 15), date(2026, 12, 14), "enterprise_plus", "past_due", None, None, 61000.0, 50000.0, 122.0)
+        ("solo", date(2026, 11, 15), date(2026, 12, 14), "enterprise_plus", "past_due", None, None,
+         61000.0, 50000.0, 122.0)
     ]
 
 

@@ -106,7 +106,8 @@ def cli(capfd, *args: str) -> tuple[int, str, str]:
 def test_a_rejected_key_is_data_the_run_names_the_tenant_and_windows_and_the_others_loaded(loaded):
     outcome = loaded.usage
     assert (outcome.succeeded, outcome.error, outcome.exit_code) == (True, None, 1)
-    assert set(outcome.failed_checks) == {"raw/usage_daily:all_windows_loaded", "raw/usage_summary:all_summaries_captured"}
+    assert set(outcome.failed_checks) == {"raw/usage_daily:all_windows_loaded",
+                                          "raw/usage_summary:all_summaries_captured"}
     failed = outcome.load.failed_windows
     assert [(w.tenant, w.start, w.end) for w in failed] == [
         ("initech", date(2026, 1, 1), date(2026, 1, 31)), ("initech", date(2026, 2, 1), date(2026, 2, 20))
@@ -246,10 +247,12 @@ def models(path: Path) -> dict[str, str | int]:
     try:
         found: dict[str, str | int] = {
             f"{schema}.{view}": "view"
-            for schema, view in con.execute("select schema_name, view_name from duckdb_views() where not internal").fetchall()
+            for schema, view in con.execute(
+                "select schema_name, view_name from duckdb_views() where not internal").fetchall()
         }
         for schema, table in con.execute(
-                "select schema_name, table_name from duckdb_tables() where schema_name in ('analytics', 'seeds')").fetchall():
+                "select schema_name, table_name from duckdb_tables() "
+                "where schema_name in ('analytics', 'seeds')").fetchall():
             found[f"{schema}.{table}"] = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
         return found
     finally:
@@ -299,14 +302,15 @@ def test_status_of_many_tenants_lists_only_those_needing_attention(tmp_path, mon
         [yesterday],
     )
     con.execute(
-        "insert into raw._load_log values ('t042', ?::date - 70, ?::date - 61, 'failed', null, null, 'boom', 'r', now())",
+        "insert into raw._load_log values "
+        "('t042', ?::date - 70, ?::date - 61, 'failed', null, null, 'boom', 'r', now())",
         [yesterday, yesterday],
     )
     con.close()
     monkeypatch.setenv("AURION_DATA_DIR", str(data))
     code, out, _ = cli(capfd, "status")
     assert code == 0
-    header, row, note = section(out, "Tenants: 100 (99 up to date, no gaps, 1 with gaps)")
+    _header, row, note = section(out, "Tenants: 100 (99 up to date, no gaps, 1 with gaps)")
     assert row.split()[0] == "t007" and "99 tenants up to date without gaps not listed" in note, out
     assert "Failed windows not loaded since: 1" in out and "  t042" in out
 

@@ -21,7 +21,8 @@ from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_te
 LOAD = LoadSummary(
     tenants=2, days=90, rows=180, filled_days=4, requests=6, retries=1, windows_loaded=5, restated_values=3,
     new_fields=("sms_count",), dropped=(), elapsed_s=12.34,
-    failed_windows=(FailedWindow("initech", date(2026, 1, 1), date(2026, 1, 31), "401: key rejected; check AURION_KEY_INITECH"),),
+    failed_windows=(FailedWindow("initech", date(2026, 1, 1), date(2026, 1, 31),
+                                 "401: key rejected; check AURION_KEY_INITECH"),),
 )
 OUTCOME = RunOutcome(run_id="r1", succeeded=True, load=LOAD, summaries=(), failed_checks=(), error=None)
 CLEAN = RunOutcome(run_id="r0", succeeded=True, load=replace(LOAD, failed_windows=()), summaries=(), failed_checks=(),
@@ -79,7 +80,8 @@ def test_a_summary_prints_what_it_captured_per_tenant_and_what_it_could_not():
 def test_a_failed_run_is_one_line_per_failed_window_and_one_for_the_run():
     outcome = RunOutcome("r3", False, LOAD, (), (), "raw__usage_daily: disk full")
     assert failure_lines("backfill", outcome) == [
-        "aurion-pipeline backfill: not loaded: initech 2026-01-01..2026-01-31: 401: key rejected; check AURION_KEY_INITECH",
+        "aurion-pipeline backfill: not loaded: initech 2026-01-01..2026-01-31: "
+        "401: key rejected; check AURION_KEY_INITECH",
         "aurion-pipeline backfill: run r3 failed: raw__usage_daily: disk full",
     ]
 

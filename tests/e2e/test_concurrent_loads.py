@@ -182,7 +182,8 @@ READER = textwrap.dedent(
             windows = con.execute("select count(*) from raw._load_log where status = 'loaded'").fetchone()[0]
             if held is None:
                 con.close()
-            log.write(json.dumps({"rows": total, "distinct": distinct, "tenants": per_tenant, "windows": windows}) + "\\n")
+            log.write(json.dumps({"rows": total, "distinct": distinct, "tenants": per_tenant, "windows": windows})
+                      + "\\n")
             log.flush()
             time.sleep(0.01)  # leave the loader some CPU
     """

@@ -116,8 +116,8 @@ def test_random_kills_during_a_backfill_never_leave_duplicates_or_partial_window
             kill_after = rng.randint(1, total)  # the kill lands on or after that request: never after the run
             process = start_cli(env, *args, log=tmp_path / f"attempt-{attempt}.log")
             wait_for(
-                lambda: len([r for r in api.requests if r.path == DETAILS_PATH]) - served >= kill_after
-                or process.poll() is not None,
+                lambda: len([r for r in api.requests if r.path == DETAILS_PATH]) - served >= kill_after  # noqa: B023
+                or process.poll() is not None,  # noqa: B023 - wait_for calls it in this iteration
                 f"{kill_after} requests of attempt {attempt} (seed {seed})", timeout=300,
             )
             time.sleep(rng.uniform(0, 0.3))  # so the kill also lands mid-commit, not only mid-fetch
@@ -196,8 +196,9 @@ def test_a_kill_at_a_chosen_point_leaves_a_sound_warehouse_and_the_rerun_complet
         con = duckdb.connect(str(data_dir / "analyst.duckdb"), read_only=True)
         try:
             # The views analysts read are built over the finished load: every tenant, up to the last day.
-            assert con.execute("select count(distinct tenant), max(usage_date) from analytics.usage_daily").fetchone() == (
-                len(api.tenants), end)
+            assert con.execute(
+                "select count(distinct tenant), max(usage_date) from analytics.usage_daily"
+            ).fetchone() == (len(api.tenants), end)
         finally:
             con.close()
         statuses = sorted(run_statuses(env["DAGSTER_HOME"]).values())

@@ -43,7 +43,8 @@ def test_the_demo_runs_in_its_own_folder_and_leaves_a_real_keys_folders_alone(tm
     result = subprocess.run([cli, "demo", "--days", "5"], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"demo: data in {tmp_path / 'demo' / 'data'}, Dagster home {tmp_path / 'demo' / 'dagster_home'}" in result.stdout
+    assert (f"demo: data in {tmp_path / 'demo' / 'data'}, Dagster home {tmp_path / 'demo' / 'dagster_home'}"
+            in result.stdout)
     assert " - dagster - " not in result.stdout + result.stderr
     assert not (tmp_path / "data").exists() and not (tmp_path / ".dagster_home").exists()
     con = duckdb.connect(str(tmp_path / "demo" / "data" / "analyst.duckdb"), read_only=True)

@@ -53,7 +53,8 @@ def test_backfill_loads_exactly_what_the_server_served_and_dagster_records_it(ap
     loaded = {
         (t, d): (v, a, i, o)
         for t, d, v, a, i, o in con.execute(
-            "select tenant, usage_date, voice_minutes, api_calls, llm_input_tokens, llm_output_tokens from raw.usage_daily"
+            "select tenant, usage_date, voice_minutes, api_calls, llm_input_tokens, llm_output_tokens "
+            "from raw.usage_daily"
         ).fetchall()
     }
     assert len(loaded) == 45 * len(DEFAULT_TENANTS)
@@ -100,10 +101,13 @@ def test_commit_rows_loads_the_same_days_in_fewer_commits(api, env):
     "args, fragment",
     [
         pytest.param(["--start", "2025-02-10", "--end", "2025-02-01"], "is after --end", id="reversed range"),
-        pytest.param(["--start", "2024-06-01", "--end", "2025-02-01"], "is before AURION_START_DATE", id="before start"),
+        pytest.param(["--start", "2024-06-01", "--end", "2025-02-01"], "is before AURION_START_DATE",
+                     id="before start"),
         pytest.param(["--start", "2025-02-30", "--end", "2025-03-01"], "not a date", id="impossible date"),
-        pytest.param(["--start", "2025-02-01", "--end", "2025-02-02", "--tenant", "nobody"], "is not configured; configured tenants: acme, globex", id="tenant"),
-        pytest.param(["--start", "2025-02-01", "--end", "2025-02-02", "--commit-rows", "-1"], "not a whole number (0 or more)",
+        pytest.param(["--start", "2025-02-01", "--end", "2025-02-02", "--tenant", "nobody"],
+                     "is not configured; configured tenants: acme, globex", id="tenant"),
+        pytest.param(["--start", "2025-02-01", "--end", "2025-02-02", "--commit-rows", "-1"],
+                     "not a whole number (0 or more)",
                      id="negative commit rows"),
     ],
 )

@@ -44,7 +44,8 @@ def build_wheel(tmp_path: Path) -> Path:
         shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for file in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / file, src / file)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "dist"), str(src)],
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "dist"),
+                    str(src)],
                    check=True, capture_output=True, timeout=240)
     (wheel,) = (tmp_path / "dist").glob("aurion_pipeline-*.whl")
     return wheel

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def fresh_definitions() -> dg.Definitions:
-    """`aurion_pipeline.definitions` executed anew, as `dagster dev` would on start, without replacing the imported one."""
+    """`aurion_pipeline.definitions` executed anew, as `dagster dev` would on start, without replacing the
+    imported one."""
     spec = importlib.util.find_spec("aurion_pipeline.definitions")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -83,7 +83,8 @@ def test_every_model_and_seed_is_an_asset_with_lineage_to_raw_tables():
     assets_def = build_models_asset(load_project(FIXTURE))
     specs = {spec.key.to_user_string(): spec for spec in assets_def.specs}
     assert set(specs) == MODEL_KEYS | SEED_KEYS
-    assert {k: s.group_name for k, s in specs.items()} == {**dict.fromkeys(MODEL_KEYS, "analytics"), **dict.fromkeys(SEED_KEYS, "seeds")}
+    assert {k: s.group_name for k, s in specs.items()} == {**dict.fromkeys(MODEL_KEYS, "analytics"),
+                                                           **dict.fromkeys(SEED_KEYS, "seeds")}
     assert {d.asset_key for d in specs["analytics/usage_daily"].deps} == {dg.AssetKey(["raw", "usage_daily"])}
     assert {d.asset_key.to_user_string() for d in specs["analytics/tenant_usage"].deps} == {
         "analytics/usage_daily",
@@ -129,7 +130,8 @@ def test_definitions_carry_the_sql_and_materializations_the_column_schema(databa
     assert "create or replace view analytics.tenant_usage" in definition["analytics/tenant_usage"]["sql"].value
     assert "read_csv(" in definition["seeds/plan_tiers"]["sql"].value
     result = run(asset, database)
-    metadata = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    metadata = {e.asset_key.to_user_string(): e.materialization.metadata
+                for e in result.get_asset_materialization_events()}
     view = metadata["analytics/tenant_usage"]
     assert "sql" not in view  # written once, with the definitions, not twice per model and run
     columns = {c.name: c for c in view["dagster/column_schema"].value.columns}
@@ -142,7 +144,8 @@ def test_definitions_carry_the_sql_and_materializations_the_column_schema(databa
 def test_row_counts_of_views_on_request(database):
     config = {"ops": {"sql_models": {"config": {"row_counts": True}}}}
     result = run(build_models_asset(load_project(FIXTURE)), database, run_config=config)
-    metadata = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    metadata = {e.asset_key.to_user_string(): e.materialization.metadata
+                for e in result.get_asset_materialization_events()}
     assert metadata["analytics/usage_daily"]["dagster/row_count"].value == 3
 
 
@@ -185,10 +188,13 @@ def test_materializing_twice_changes_nothing(database):
 
 
 def test_a_subset_builds_only_the_selected_views_and_runs_only_their_checks(database):
-    result = run(build_models_asset(load_project(FIXTURE)), database, selection=[dg.AssetKey(["analytics", "usage_daily"])])
-    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {"analytics/usage_daily"}
+    result = run(build_models_asset(load_project(FIXTURE)), database,
+                 selection=[dg.AssetKey(["analytics", "usage_daily"])])
+    assert ({e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+            == {"analytics/usage_daily"})
     assert {key for key, _ in checks_of(result)} == {"analytics/usage_daily"}
-    assert query(database, "select table_schema || '.' || table_name from information_schema.tables where table_schema <> 'raw'") == [
+    assert query(database, "select table_schema || '.' || table_name from information_schema.tables "
+                           "where table_schema <> 'raw'") == [
         ("analytics.usage_daily",)
     ]
 
@@ -233,7 +239,8 @@ def test_a_new_sql_file_appears_as_an_asset_without_touching_python(database, tm
     assert new_key in graph.get_all_asset_keys()
     assert graph.get(new_key).parent_keys == {dg.AssetKey(["analytics", "usage_daily"])}
     upstream = dg.AssetKey(["analytics", "usage_daily"])
-    result = dg.materialize([defs.resolve_assets_def(new_key)], selection=[upstream, new_key])  # warehouse bound by the merge
+    # warehouse bound by the merge
+    result = dg.materialize([defs.resolve_assets_def(new_key)], selection=[upstream, new_key])
     assert checks_of(result)[("analytics/busiest_day", "unique__tenant")] == (True, 0)
     assert query(database, "select * from analytics.busiest_day order by tenant")[0][0] == "acme"
 

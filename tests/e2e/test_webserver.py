@@ -39,9 +39,9 @@ def test_dagster_yaml_has_only_keys_the_installed_dagster_accepts(instance_home)
 
     def paths(d, prefix=()):
         for key, value in d.items():
-            yield prefix + (key,)
+            yield (*prefix, key)
             if isinstance(value, dict):
-                yield from paths(value, prefix + (key,))
+                yield from paths(value, (*prefix, key))
 
     for path in paths(ours):
         node = config

@@ -204,7 +204,7 @@ def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monke
 
     from aurion_pipeline.defs.alerts.sensors import build_alert_sensors
 
-    settings, env = setup
+    _settings, env = setup
     for name, value in env.items():
         monkeypatch.setenv(name, value)
 
@@ -231,7 +231,7 @@ def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monke
 
 def test_anomalies_are_delivered_once_per_tenant_day_metric_and_routed_by_basis(setup, receivers, tmp_path):
     settings, env = setup
-    webhook, slack, smtp = receivers
+    webhook, slack, _smtp = receivers
     con = duckdb.connect(str(settings.data_dir / "analyst.duckdb"))
     # The columns of dbt_like_sql's analytics.usage_anomalies, which lists only the days above its threshold.
     con.execute("""create table analytics.usage_anomalies as select * from (values

@@ -385,7 +385,7 @@ def test_redirect_to_another_origin_is_refused_and_never_gets_the_key(httpserver
     httpserver.expect_request(DETAILS).respond_with_data("", status=302, headers={"Location": location})
     other_origin.expect_request("/steal").respond_with_json({"data": []})
 
-    with pytest.raises(RedirectError, match="Refused redirect to another host.*set AURION_BASE_URL"):
+    with pytest.raises(RedirectError, match=r"Refused redirect to another host.*set AURION_BASE_URL"):
         make_client(base_url=f"http://localhost:{port}").get_details(MAR_1, MAR_8)
 
     assert other_origin.log == []
@@ -425,7 +425,7 @@ def test_next_link_pages_are_concatenated(httpserver, make_client, field, link):
 def test_has_more_without_a_next_link_asks_for_smaller_windows(httpserver, make_client):
     httpserver.expect_request(DETAILS).respond_with_json({"data": [ROW], "has_more": True})
 
-    with pytest.raises(MalformedResponseError, match="has_more is true.*lower AURION_MAX_RANGE_DAYS"):
+    with pytest.raises(MalformedResponseError, match=r"has_more is true.*lower AURION_MAX_RANGE_DAYS"):
         make_client().get_details(MAR_1, MAR_8)
 
 

@@ -20,7 +20,8 @@ def span(first: str, last: str) -> list[date]:
 
 
 def snapshot(tenant: str, captured: str, start: str, end: str, **extra) -> dict:
-    return {"tenant": tenant, "captured_at": datetime.fromisoformat(captured), "period_start": date.fromisoformat(start),
+    return {"tenant": tenant, "captured_at": datetime.fromisoformat(captured),
+            "period_start": date.fromisoformat(start),
             "period_end": date.fromisoformat(end), "plan": "professional", "billing_status": "active", **extra}
 
 

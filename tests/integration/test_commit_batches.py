@@ -65,7 +65,8 @@ def contents(wh: Warehouse):
     con = duckdb.connect(str(wh.analyst_path), read_only=True)
     try:
         usage = con.execute("select * exclude (_loaded_at) from raw.usage_daily order by tenant, usage_date").fetchall()
-        log = con.execute("select tenant, window_start, window_end, status, rows from raw._load_log order by all").fetchall()
+        log = con.execute(
+            "select tenant, window_start, window_end, status, rows from raw._load_log order by all").fetchall()
         return usage, log
     finally:
         con.close()
@@ -74,7 +75,8 @@ def contents(wh: Warehouse):
 @pytest.mark.parametrize(
     ("kwargs", "commits"),
     [
-        pytest.param({"requests_per_tenant": 1, "commit_rows": 45}, 4, id="three-single-window-rounds-per-batch", marks=pytest.mark.slow),
+        pytest.param({"requests_per_tenant": 1, "commit_rows": 45}, 4, id="three-single-window-rounds-per-batch",
+                     marks=pytest.mark.slow),
         pytest.param({"requests_per_tenant": 4}, 3, id="rounds-of-4-windows-per-tenant", marks=pytest.mark.slow),
         pytest.param({}, 3, id="default-4-windows-per-tenant"),
         pytest.param({"requests_per_tenant": 16}, 1, id="one-round-holds-every-window", marks=pytest.mark.slow),

@@ -31,7 +31,8 @@ DIRECT = """
 (PERIODS_FOLLOW,) = [t.sql for t in load_project(SQL).get("analytics.billing_periods").tests
                      if t.name == "periods_follow_each_other_without_gaps"]
 DAY_LOADED_TWICE = "select tenant, usage_date from analytics.usage_daily group by all having count(*) > 1"
-NULL_IN_PERIODS = "select * from analytics.billing_periods where tenant is null or period_start is null or period_end is null"
+NULL_IN_PERIODS = ("select * from analytics.billing_periods "
+                   "where tenant is null or period_start is null or period_end is null")
 DAY0 = dt.date(2025, 1, 1)
 
 
@@ -60,12 +61,16 @@ def random_warehouse(rng: random.Random, clean: bool) -> duckdb.DuckDBPyConnecti
     con.execute("create schema analytics")
     for macro in MACROS:  # period_usage places a day in a period with analytics.in_billing_period
         con.execute(macro)
-    con.execute("create table analytics.billing_periods (tenant varchar, period_start date, period_end date, days_in_period integer)")
-    con.execute("create table analytics.usage_daily (tenant varchar, usage_date date, voice_minutes double default 1, api_calls double default 1)")
+    con.execute("create table analytics.billing_periods "
+                "(tenant varchar, period_start date, period_end date, days_in_period integer)")
+    con.execute("create table analytics.usage_daily "
+                "(tenant varchar, usage_date date, voice_minutes double default 1, api_calls double default 1)")
     if periods:
-        con.executemany("insert into analytics.billing_periods (tenant, period_start, period_end) values (?, ?, ?)", periods)
+        con.executemany("insert into analytics.billing_periods (tenant, period_start, period_end) values (?, ?, ?)",
+                        periods)
     if days:
-        con.executemany("insert into analytics.usage_daily (tenant, usage_date) values (?, ?)", sorted(days, key=str) + twice)
+        con.executemany("insert into analytics.usage_daily (tenant, usage_date) values (?, ?)",
+                        sorted(days, key=str) + twice)
     con.execute(f"create table analytics.period_usage as {PERIOD_USAGE}")
     return con
 
@@ -79,7 +84,8 @@ def test_the_counted_test_and_those_it_relies_on_fail_exactly_when_a_day_is_in_n
         con = random_warehouse(rng, clean=scenario % 2 == 0)
         direct = bool(con.execute(DIRECT).fetchall())
         counted = bool(con.execute(COUNTED).fetchall())
-        together = counted or any(con.execute(sql).fetchall() for sql in (PERIODS_FOLLOW, DAY_LOADED_TWICE, NULL_IN_PERIODS))
+        together = counted or any(con.execute(sql).fetchall()
+                                  for sql in (PERIODS_FOLLOW, DAY_LOADED_TWICE, NULL_IN_PERIODS))
         assert together == direct, (seed, scenario)
         verdicts.append(direct)
         counted_alone.append(counted)

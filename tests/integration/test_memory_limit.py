@@ -47,7 +47,8 @@ def test_beyond_the_limit_duckdb_spills_beside_the_warehouse_instead_of_failing(
         con.execute("set threads = 2")  # DuckDB needs some memory per thread: keep the test independent of the host
         # 3M distinct 32-byte strings: a hash table of well over 64 MB.
         groups = con.execute(
-            "select count(*) from (select s, count(*) from (select md5(i::varchar) as s from range(3000000) t(i)) group by s)"
+            "select count(*) from "
+            "(select s, count(*) from (select md5(i::varchar) as s from range(3000000) t(i)) group by s)"
         ).fetchone()[0]
         assert groups == 3_000_000
         assert (tmp_path / "warehouse.duckdb.tmp").is_dir()  # DuckDB's default temp directory, removed on close

@@ -38,7 +38,8 @@ def daily_rows() -> list[tuple]:
     """(tenant, usage_date, voice_minutes, api_calls, llm_input_tokens, llm_output_tokens)."""
     rows = []
     for tenant, total in BOUNDARY_TOTALS.items():  # March 2026 fully loaded: 4,000 on the 2nd, the rest on the 5th
-        rows += [(tenant, d, {2: 4000, 5: total - 4000}.get(d.day, 0), 0, None, None) for d in days("2026-03-01", "2026-03-31")]
+        rows += [(tenant, d, {2: 4000, 5: total - 4000}.get(d.day, 0), 0, None, None)
+                 for d in days("2026-03-01", "2026-03-31")]
     rows += [("unlim", d, 100, 1000, None, None) for d in days("2026-03-01", "2026-03-31")]
     rows += [("custom", d, 50, 100, None, None) for d in days("2026-02-01", "2026-03-31")]
     rows += [("nosummary", d, 1, 400, None, None) for d in days("2028-01-20", "2028-03-05")]
@@ -68,7 +69,8 @@ def summary_rows() -> list[tuple]:
     rows += [
         snapshot("unlim", datetime(2026, 3, 31, 23), march, "enterprise", voice=(3100, None), api=(31000, None),
                  storage=(30000, 200000)),
-        snapshot("custom", datetime(2026, 3, 31, 23), march, voice=(1550, 2000), api=(3100, 60000), storage=(100, 5000)),
+        snapshot("custom", datetime(2026, 3, 31, 23), march, voice=(1550, 2000), api=(3100, 60000),
+                 storage=(100, 5000)),
         snapshot("steady", datetime(2026, 3, 15, 23), march, "starter", voice=(150, 250), api=(1500, None),
                  storage=(10, 1000)),
         snapshot("mid15", datetime(2026, 2, 20, 8), ("2026-02-15", "2026-03-14"), voice=(12, 1000)),
@@ -80,8 +82,9 @@ def summary_rows() -> list[tuple]:
         snapshot("recon_hi", datetime(2026, 3, 10, 12), march, voice=(40, 1000), api=(1000, 50000)),
     ]
     statuses = {
-        "status_a": [(datetime(2026, 1, 1), "active"), (datetime(2026, 1, 5), "active"), (datetime(2026, 1, 10), "past_due"),
-                     (datetime(2026, 1, 12), "past_due"), (datetime(2026, 1, 20), "suspended"), (datetime(2026, 2, 1), "active")],
+        "status_a": [(datetime(2026, 1, 1), "active"), (datetime(2026, 1, 5), "active"),
+                     (datetime(2026, 1, 10), "past_due"), (datetime(2026, 1, 12), "past_due"),
+                     (datetime(2026, 1, 20), "suspended"), (datetime(2026, 2, 1), "active")],
         "status_b": [(NOW - timedelta(days=30), "active"), (NOW - timedelta(days=2), "past_due")],
         "status_c": [(datetime(2026, 1, 10), "past_due"), (datetime(2026, 1, 15), "active")],
         "status_d": [(datetime(2020, 1, 1), "past_due")],
@@ -95,14 +98,16 @@ def con(tmp_path_factory):
     connection = duckdb.connect(str(tmp_path_factory.mktemp("views") / "warehouse.duckdb"))
     connection.execute(SCHEMA_SQL.read_text())
     connection.executemany(
-        "insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, llm_input_tokens, llm_output_tokens,"
+        "insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, llm_input_tokens,"
+        " llm_output_tokens,"
         " _filled, _run_id, _loaded_at) values (?, ?, ?, ?, ?, ?, false, 'test', timestamp '2030-01-01')",
         daily_rows(),
     )
     connection.executemany(
         "insert into raw.usage_summary (tenant, captured_at, period_start, period_end, plan, billing_status,"
         " voice_minutes_used, voice_minutes_limit, voice_minutes_pct, api_calls_used, api_calls_limit, api_calls_pct,"
-        " storage_mb_used, storage_mb_limit, storage_mb_pct, _run_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'test')",
+        " storage_mb_used, storage_mb_limit, storage_mb_pct, _run_id)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'test')",
         summary_rows(),
     )
     build(connection, load_project(SQL_FOLDER))
@@ -142,7 +147,8 @@ def period_containing(day: date, anchor: int) -> tuple[date, date]:
                  "2028-02-29", id="anchor-31-clamps-to-nov-30-and-leap-feb-29"),
     pytest.param("feb31", [("2026-01-31", "2026-02-27"), ("2026-02-28", "2026-03-30")],
                  "2026-02-28", id="anchor-31-in-a-non-leap-february-and-a-later-current-period"),
-    pytest.param("nosummary", [("2028-01-01", "2028-01-31"), ("2028-02-01", "2028-02-29"), ("2028-03-01", "2028-03-31")],
+    pytest.param("nosummary",
+                 [("2028-01-01", "2028-01-31"), ("2028-02-01", "2028-02-29"), ("2028-03-01", "2028-03-31")],
                  "2028-03-01", id="no-summary-gets-calendar-months-with-leap-february"),
 ])
 def test_billing_periods(con, tenant, expected, current):
@@ -203,7 +209,8 @@ def test_tenant_specific_quota_wins_and_a_period_without_snapshot_uses_the_tier(
 
 
 def test_tenant_without_summary_or_declared_plan_has_no_quota_and_an_unknown_level(con):
-    got = query(con, "select period_start, quota_name, used, quota, pct_used, alert_level, plan, plan_source, quota_source"
+    got = query(con, "select period_start, quota_name, used, quota, pct_used, alert_level, plan, plan_source,"
+                     " quota_source"
                      " from analytics.plan_utilization where tenant = 'nosummary' order by period_start, quota_name")
     expected = []
     for start, n_days in ((D("2028-01-01"), 12), (D("2028-02-01"), 29), (D("2028-03-01"), 5)):
@@ -309,13 +316,15 @@ def test_forecast_alerts_cover_only_levels_not_yet_reached(con):
         ("steady", "voice_minutes", "overage", D("2026-03-26")),
         ("steady", "voice_minutes", "warning", D("2026-03-20")),
     ]
-    assert query(con, "select count(*) from analytics.billing_alerts where basis = 'forecast' and tenant like 'b%'") == [(0,)]
+    assert query(con, "select count(*) from analytics.billing_alerts "
+                      "where basis = 'forecast' and tenant like 'b%'") == [(0,)]
 
 
 # --- status history and reconciliation -------------------------------------------------------------
 
 def test_billing_status_history_and_grace(con):
-    got = query(con, "select tenant, billing_status, previous_status, status_since, status_until, grace_end, grace_passed "
+    got = query(con, "select tenant, billing_status, previous_status, status_since, status_until, grace_end, "
+                     "grace_passed "
                      "from analytics.billing_status_history where tenant like 'status%' order by tenant, status_since")
     jan = lambda d: datetime(2026, 1, d)  # noqa: E731
     past_due_b = NOW - timedelta(days=2)
@@ -350,7 +359,7 @@ def test_reconciliation_compares_every_latest_snapshot_with_its_days(con):
     daily = {(t, d): (v, a) for t, d, v, a, *_ in daily_rows()}
     latest: dict[tuple, tuple] = {}
     for row in summary_rows():
-        tenant, captured, start, end = row[:4]
+        tenant, captured, start, _end = row[:4]
         if start is not None and captured >= latest.get((tenant, start), (None, datetime.min))[1]:
             latest[(tenant, start)] = (row, captured)
     expected = {}

@@ -116,7 +116,7 @@ def test_default_sources_are_the_tables_of_schema_sql():
 def test_sources_can_be_given(tmp_path):
     root = write_project(tmp_path / "proj", {"models/analytics/t.sql": "select * from ext.things"})
     assert load_project(root, sources={"ext.things"}).get("analytics.t").depends_on == {"ext.things"}
-    with pytest.raises(SqlProjectError, match="ext.things is not a model, a seed or a raw source table"):
+    with pytest.raises(SqlProjectError, match=r"ext.things is not a model, a seed or a raw source table"):
         load_project(root)
 
 
@@ -204,7 +204,8 @@ BAD_PROJECTS = [
         id="unknown-column-test",
     ),
     pytest.param(
-        {"models/analytics/a.sql": "select 1 as x", "models/analytics/a.yml": "columns: {x: {tests: [{not_null: true}]}}"},
+        {"models/analytics/a.sql": "select 1 as x",
+         "models/analytics/a.yml": "columns: {x: {tests: [{not_null: true}]}}"},
         ["proj/models/analytics/a.yml", "not_null on x takes no arguments"],
         id="column-test-with-unexpected-arguments",
     ),
@@ -243,17 +244,20 @@ BAD_PROJECTS = [
         id="two-tests-with-one-name",
     ),
     pytest.param(
-        {"models/analytics/a.sql": "select 1 as x", "models/analytics/a.yml": "tests: [{name: t, sql: 'delete from analytics.a'}]"},
+        {"models/analytics/a.sql": "select 1 as x",
+         "models/analytics/a.yml": "tests: [{name: t, sql: 'delete from analytics.a'}]"},
         ["proj/models/analytics/a.yml (test t)", "must be a select statement"],
         id="inline-custom-test-not-a-select",
     ),
     pytest.param(
-        {"models/analytics/a.sql": "select 1 as x", "tests/only_raw.sql": "select * from raw.usage_daily where api_calls < 0"},
+        {"models/analytics/a.sql": "select 1 as x",
+         "tests/only_raw.sql": "select * from raw.usage_daily where api_calls < 0"},
         ["proj/tests/only_raw.sql", "reads no model"],
         id="custom-test-reading-no-model",
     ),
     pytest.param(
-        {"models/analytics/a.sql": "select 1 as x", "tests/t.sql": "select * from analytics.a join analytics.gone using (x)"},
+        {"models/analytics/a.sql": "select 1 as x",
+         "tests/t.sql": "select * from analytics.a join analytics.gone using (x)"},
         ["proj/tests/t.sql", "analytics.gone"],
         id="custom-test-unknown-reference",
     ),
@@ -306,7 +310,7 @@ def test_the_first_bad_model_stops_the_load(tmp_path):
         "models/analytics/a.sql": "select * from analytics.nope_a",
         "models/analytics/b.sql": "select * from analytics.nope_b",
     })
-    with pytest.raises(SqlProjectError, match="a.sql: analytics.nope_a") as raised:
+    with pytest.raises(SqlProjectError, match=r"a.sql: analytics.nope_a") as raised:
         load_project(root)
     assert "nope_b" not in str(raised.value)
 
@@ -336,7 +340,8 @@ def column_types(con, qualified: str) -> dict[str, str]:
 
 def test_seeds_load_with_inferred_and_pinned_types(con):
     built = seed(con, load_project(FIXTURE))
-    assert {(b.name, b.kind, b.rows) for b in built} == {("seeds.plan_tiers", "table", 3), ("seeds.alert_thresholds", "table", 3)}
+    assert {(b.name, b.kind, b.rows) for b in built} == {("seeds.plan_tiers", "table", 3),
+                                                         ("seeds.alert_thresholds", "table", 3)}
     assert column_types(con, "seeds.plan_tiers") == {
         "plan": "VARCHAR",
         "voice_minutes": "DOUBLE",  # pinned in plan_tiers.yml
@@ -346,7 +351,9 @@ def test_seeds_load_with_inferred_and_pinned_types(con):
     assert column_types(con, "seeds.alert_thresholds") == {"level": "VARCHAR", "min_pct": "BIGINT"}
     enterprise = con.sql("select voice_minutes, api_calls, storage_mb from seeds.plan_tiers where plan = 'enterprise'")
     assert enterprise.fetchall() == [(None, None, None)]  # empty cell = unlimited
-    assert con.execute("select count(*) from information_schema.tables where table_schema = 'analytics'").fetchone() == (0,)
+    assert con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'analytics'"
+    ).fetchone() == (0,)
 
 
 def test_build_creates_seeds_then_views_in_dependency_order(con):
@@ -358,7 +365,8 @@ def test_build_creates_seeds_then_views_in_dependency_order(con):
         *(m.qualified for m in project.models),
     ]
     assert {b.kind for b in built[2:]} == {"view"}
-    rows = con.sql("select tenant, voice_minutes_used, pct_used, alert_level from analytics.tenant_usage order by tenant")
+    rows = con.sql(
+        "select tenant, voice_minutes_used, pct_used, alert_level from analytics.tenant_usage order by tenant")
     assert rows.fetchall() == [("acme", 800.0, 80.0, "warning"), ("beta", 50.0, None, "ok")]
 
 
@@ -382,14 +390,16 @@ def test_a_failing_model_leaves_the_previous_seeds_and_views_in_place(con, tmp_p
     assert str(raised.value).startswith("proj/models/analytics/tenant_usage.sql: Binder Error")
     assert "\n" not in str(raised.value)
     assert con.execute("select count(*) from seeds.plan_tiers").fetchone() == (3,)  # the seed reload was rolled back
-    assert con.execute("select alert_level from analytics.tenant_usage where tenant = 'acme'").fetchone() == ("warning",)
+    assert con.execute(
+        "select alert_level from analytics.tenant_usage where tenant = 'acme'"
+    ).fetchone() == ("warning",)
 
 
 def test_only_builds_the_named_seeds_and_models(con):
     project = load_project(FIXTURE)
     built = build(con, project, only={"analytics.usage_daily", "seeds.plan_tiers"})
     assert [b.name for b in built] == ["seeds.plan_tiers", "analytics.usage_daily"]
-    with pytest.raises(SqlProjectError, match="no model or seed named analytics.nope"):
+    with pytest.raises(SqlProjectError, match=r"no model or seed named analytics.nope"):
         build(con, project, only={"analytics.nope"})
 
 
@@ -402,7 +412,8 @@ def test_trailing_semicolons_and_comments_do_not_break_the_view(con, tmp_path):
 # --- materialized: table ----------------------------------------------------------------------
 
 TOTALS = {
-    "models/analytics/totals.sql": "select tenant, sum(voice_minutes) as voice_minutes from raw.usage_daily group by tenant",
+    "models/analytics/totals.sql": "select tenant, sum(voice_minutes) as voice_minutes "
+                                   "from raw.usage_daily group by tenant",
     "models/analytics/totals.yml": "materialized: table\n",
     "models/analytics/top.sql": "select tenant from analytics.totals order by voice_minutes desc limit 1",
 }
@@ -422,7 +433,8 @@ def totals(con) -> list[tuple]:
 
 def test_a_macro_is_created_before_the_models_that_call_it_even_in_a_partial_build(con, tmp_path):
     root = write_project(tmp_path / "proj", {
-        "macros/analytics/pct_of.sql": "-- the one definition\ncreate macro analytics.pct_of(part, whole) as 100.0 * part / whole;",
+        "macros/analytics/pct_of.sql": "-- the one definition\n"
+                                       "create macro analytics.pct_of(part, whole) as 100.0 * part / whole;",
         "models/analytics/shares.sql": "select analytics.pct_of(1, 4) as quarter",
     })
     project = load_project(root)
@@ -434,7 +446,8 @@ def test_a_macro_is_created_before_the_models_that_call_it_even_in_a_partial_bui
 
 def test_a_table_model_is_built_as_a_table_with_its_row_count(con, tmp_path):
     project = load_project(write_project(tmp_path / "proj", TOTALS))
-    assert [(m.qualified, m.materialized) for m in project.models] == [("analytics.totals", "table"), ("analytics.top", "view")]
+    assert [(m.qualified, m.materialized) for m in project.models] == [("analytics.totals", "table"),
+                                                                       ("analytics.top", "view")]
     built = {b.name: b for b in build(con, project)}
     assert (built["analytics.totals"].kind, built["analytics.totals"].rows) == ("table", 2)
     assert built["analytics.totals"].sql.startswith("create or replace table analytics.totals as\n")
@@ -448,7 +461,8 @@ def test_a_table_model_is_built_as_a_table_with_its_row_count(con, tmp_path):
 def test_a_table_model_holds_the_data_of_its_last_build_and_the_next_build_refreshes_it(con, tmp_path):
     project = load_project(write_project(tmp_path / "proj", TOTALS))
     build(con, project)
-    con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, _filled) values ('beta', '2024-01-02', 5000, false)")
+    con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, _filled) "
+                "values ('beta', '2024-01-02', 5000, false)")
     assert totals(con) == [("acme", 800.0), ("beta", 50.0)]  # stored: unchanged until rebuilt
     built = {b.name: b for b in build(con, project)}
     assert totals(con) == [("acme", 800.0), ("beta", 5050.0)]
@@ -467,7 +481,8 @@ def test_a_model_switches_between_view_and_table(con, tmp_path, before, after, t
     root = write_project(tmp_path / "proj", {**TOTALS, "models/analytics/totals.yml": f"materialized: {before}\n"})
     build(con, load_project(root))
     (root / "models/analytics/totals.yml").write_text(f"materialized: {after}\n")
-    con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, _filled) values ('beta', '2024-01-02', 5000, false)")
+    con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, _filled) "
+                "values ('beta', '2024-01-02', 5000, false)")
     built = {b.name: b for b in build(con, load_project(root))}
     assert built["analytics.totals"].kind == after
     assert object_type(con, "analytics.totals") == table_type
@@ -485,7 +500,8 @@ def test_a_model_switches_between_view_and_table(con, tmp_path, before, after, t
 def test_a_failing_later_model_rolls_back_the_table_build(con, tmp_path, first, table_type):
     root = write_project(tmp_path / "proj", {**TOTALS, "models/analytics/totals.yml": f"materialized: {first}\n"})
     build(con, load_project(root))
-    con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, _filled) values ('beta', '2024-01-02', 5000, false)")
+    con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, _filled) "
+                "values ('beta', '2024-01-02', 5000, false)")
     con.execute("delete from raw.usage_daily where tenant = 'acme'")
     (root / "models/analytics/totals.yml").write_text("materialized: table\n")
     (root / "models/analytics/top.sql").write_text("select no_such_column from analytics.totals")
@@ -582,7 +598,8 @@ CUSTOM_SHAPES = [
     pytest.param("select things.* from analytics.things where things.qty <= 0", id="columns-qualified-by-the-name"),
     pytest.param("with low as (select * from analytics.things as t where t.qty <= 0) select * from low", id="own-cte"),
     pytest.param(
-        "select * from analytics.things as t where t.qty <= 0 and exists (select 1 from seeds.kinds as k where k.kind = t.kind)",
+        "select * from analytics.things as t where t.qty <= 0 "
+        "and exists (select 1 from seeds.kinds as k where k.kind = t.kind)",
         id="reads-another-table-too",
     ),
 ]
@@ -610,7 +627,8 @@ def test_the_shared_rows_of_a_view_are_never_named_in_the_reported_sql(things):
 
 def test_a_view_that_cannot_be_snapshotted_names_the_model(things):
     con, model = things
-    con.execute("create or replace view analytics.things as select id, kind, qty, 1 / 0 = 'x' as broken from src.things")
+    con.execute("create or replace view analytics.things as "
+                "select id, kind, qty, 1 / 0 = 'x' as broken from src.things")
     with pytest.raises(SqlProjectError, match=r"^tests of analytics.things cannot run: .*Error"):
         run_tests(con, model)
 
@@ -622,7 +640,8 @@ def test_a_view_read_only_by_row_tests_is_not_kept_and_still_computes_every_colu
     row_tests = [t for t in model.tests if t.kind in ("not_null", "accepted_values")]
     assert len(row_tests) >= 2 and "materialized" not in counts_query(model, row_tests)
     assert all(r.passed for r in run_tests(con, model, row_tests))
-    con.execute("create or replace view analytics.things as select id, kind, qty, ('x' || id)::integer as broken from src.things")
+    con.execute("create or replace view analytics.things as "
+                "select id, kind, qty, ('x' || id)::integer as broken from src.things")
     with pytest.raises(SqlProjectError, match=r"^tests of analytics.things cannot run: Conversion Error"):
         run_tests(con, model, row_tests)
 
@@ -631,7 +650,8 @@ def test_a_test_that_cannot_run_names_its_file(things, tmp_path):
     con, model = things
     con.execute("create or replace view analytics.things as select id, kind from src.things")  # qty gone
     (test,) = [t for t in model.tests if t.name == "accepted_values__qty"]
-    with pytest.raises(SqlProjectError, match=r"^proj/models/analytics/things.yml: test accepted_values__qty .*Binder Error"):
+    with pytest.raises(SqlProjectError,
+                       match=r"^proj/models/analytics/things.yml: test accepted_values__qty .*Binder Error"):
         run_test(con, model, test)
 
 
@@ -670,7 +690,8 @@ DAYS = {
         pytest.param("('t', date '2026-03-01', 'a')", "unique__tenant__day", 2, id="the-same-day-twice"),
         pytest.param("('t', date '1969-12-31', 'a'), ('t', date '1969-12-31', 'b')", "unique__tenant__day", 2,
                      id="the-same-day-before-1970"),
-        pytest.param("('v', date '1969-11-28', 'a'), ('v', date '1969-11-28' + 64, 'a'), ('v', date '1969-11-28' + 128, 'a')",
+        pytest.param("('v', date '1969-11-28', 'a'), ('v', date '1969-11-28' + 64, 'a'), "
+                     "('v', date '1969-11-28' + 128, 'a')",
                      "unique__tenant__day", 0, id="days-64-apart-are-different-days"),
         pytest.param("('u', date '2026-03-01', 'a')", "unique__tenant__day", 0, id="another-tenant-same-day"),
         pytest.param("('t', null, 'a'), ('t', null, 'a')", "unique__tenant__day", 0, id="null-days-are-no-key"),
@@ -679,7 +700,9 @@ DAYS = {
                      id="accepted-values-on-a-table"),
     ],
 )
-def test_a_key_with_a_day_and_row_tests_on_a_table_count_as_each_test_alone(tmp_path, bad_rows, test_name, failing_rows):
+def test_a_key_with_a_day_and_row_tests_on_a_table_count_as_each_test_alone(
+    tmp_path, bad_rows, test_name, failing_rows
+):
     # The quick unique count of a key with a DATE column groups 64-day blocks (bit masks) and the row
     # tests of a table count only the rows their filter keeps: the same verdict as each test alone.
     project = load_project(write_project(tmp_path / "proj", DAYS), sources={"src.days"})

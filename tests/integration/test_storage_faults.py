@@ -5,6 +5,7 @@ says what to do."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import subprocess
@@ -81,7 +82,7 @@ def test_rebuild_moves_an_unreadable_lake_file_aside_and_rebuilds_the_rest(wh, h
     assert code == 1
     [moved] = list(march.parent.glob("part.parquet.corrupt-*"))
     assert not march.exists()
-    [line] = [l for l in err.splitlines() if "moved unreadable lake file" in l]
+    [line] = [x for x in err.splitlines() if "moved unreadable lake file" in x]
     assert str(march) in line and moved.name in line
     assert "aurion-pipeline backfill --start 2026-03-01 --end 2026-03-31 --missing-only" in line
     with duckdb.connect(str(wh.analyst_path), read_only=True) as con:
@@ -111,9 +112,9 @@ def test_a_load_reading_an_unreadable_month_file_names_it(wh):
     march = lake.usage_month_path(wh.lake_dir, "2026-03")
     break_file(march, "corrupt")
 
-    with pytest.raises(StorageError, match=r"lake file .*usage_month=2026-03/part.parquet is unreadable"):
-        with wh.writer() as con:  # the month file is read, not rewritten: no new rows for March
-            load_usage(con, wh.lake_dir, [Window("acme", MARCH, date(2026, 3, 31))], "r2")
+    with (pytest.raises(StorageError, match=r"lake file .*usage_month=2026-03/part.parquet is unreadable"),
+          wh.writer() as con):  # the month file is read, not rewritten: no new rows for March
+        load_usage(con, wh.lake_dir, [Window("acme", MARCH, date(2026, 3, 31))], "r2")
 
 
 # --- a warehouse DuckDB cannot open ----------------------------------------------------------------
@@ -173,10 +174,8 @@ def fill_the_disk(where: Path) -> None:
                 filler.flush()
         except OSError:
             pass
-        try:
+        with contextlib.suppress(OSError):
             os.fsync(filler.fileno())
-        except OSError:
-            pass
 
 
 def test_a_full_disk_during_publish_says_the_warehouse_is_loaded_and_analysts_keep_the_previous_copy(tmpfs):

@@ -67,8 +67,10 @@ def test_loading_the_same_window_twice_leaves_identical_contents(wh):
 
 def test_a_window_replaces_only_its_own_tenant_and_days(wh):
     write_and_load(wh, pa.concat_tables([usage("acme", date(2026, 1, 1), 10), usage("globex", date(2026, 1, 1), 10)]),
-                   [Window("acme", date(2026, 1, 1), date(2026, 1, 10)), Window("globex", date(2026, 1, 1), date(2026, 1, 10))])
-    write_and_load(wh, usage("acme", date(2026, 1, 3), 2, scale=2), [Window("acme", date(2026, 1, 3), date(2026, 1, 4))])
+                   [Window("acme", date(2026, 1, 1), date(2026, 1, 10)),
+                    Window("globex", date(2026, 1, 1), date(2026, 1, 10))])
+    write_and_load(wh, usage("acme", date(2026, 1, 3), 2, scale=2),
+                   [Window("acme", date(2026, 1, 3), date(2026, 1, 4))])
     by_key = {(t, d): v for t, d, v, _ in rows(wh)}
     assert len(by_key) == 20
     assert by_key[("acme", date(2026, 1, 3))] == 20.0 and by_key[("acme", date(2026, 1, 5))] == 14.0
@@ -80,7 +82,8 @@ def test_changed_figures_are_recorded_as_restatements(wh):
     write_and_load(wh, usage("acme", window.start, 3), [window])
     result = write_and_load(wh, usage("acme", window.start, 3, scale=1.5, run_id="r2"), [window], run_id="r2")
     assert result.restated_values == 6  # voice_minutes and api_calls moved on 3 days; tokens did not
-    restated = rows(wh, "select usage_date, metric, old_value, new_value, _run_id from raw.usage_restatements order by all")
+    restated = rows(wh, "select usage_date, metric, old_value, new_value, _run_id "
+                        "from raw.usage_restatements order by all")
     assert restated[0] == (date(2026, 1, 1), "api_calls", 100.0, 150.0, "r2")
     assert {r[1] for r in restated} == {"api_calls", "voice_minutes"}
 
@@ -132,7 +135,8 @@ def test_an_open_analyst_copy_never_blocks_a_load_and_stays_consistent(wh):
 
 def test_warehouse_rebuilds_from_the_lake(wh):
     windows = [Window("acme", date(2026, 1, 1), date(2026, 1, 5)), Window("acme", date(2026, 1, 10), date(2026, 1, 12))]
-    write_and_load(wh, pa.concat_tables([usage("acme", date(2026, 1, 1), 5), usage("acme", date(2026, 1, 10), 3)]), windows)
+    write_and_load(wh, pa.concat_tables([usage("acme", date(2026, 1, 1), 5), usage("acme", date(2026, 1, 10), 3)]),
+                   windows)
     expected = rows(wh)
     wh.path.unlink()
     with wh.writer(publish=True) as con:

@@ -71,9 +71,11 @@ def test_a_full_file_parses_each_kind_and_its_routes(tmp_path):
         pytest.param(Route(), ("acme", "warning", "actual"), True, id="no route takes everything"),
         pytest.param(Route(tenants=("globex",)), ("acme", "warning", "actual"), False, id="other tenant"),
         pytest.param(Route(levels=("overage",)), ("acme", "warning", "forecast"), False, id="lower level"),
-        pytest.param(Route(levels=("overage",)), ("acme", "anomaly", "anomaly"), True, id="levels do not filter anomalies"),
+        pytest.param(Route(levels=("overage",)), ("acme", "anomaly", "anomaly"), True,
+                     id="levels do not filter anomalies"),
         pytest.param(Route(bases=("actual",)), ("acme", "overage", "forecast"), False, id="forecast filtered out"),
-        pytest.param(Route(bases=("actual",)), ("acme", "anomaly", "anomaly"), False, id="anomaly filtered out by bases"),
+        pytest.param(Route(bases=("actual",)), ("acme", "anomaly", "anomaly"), False,
+                     id="anomaly filtered out by bases"),
     ],
 )
 def test_routes(route, alert, accepted):
@@ -127,7 +129,7 @@ def test_secrets_come_from_the_environment_and_never_show_in_a_repr(tmp_path):
     secrets = resolve_secrets(channel, {"AURION_WEBHOOK_SECRET": "canary-7f3a"})
     assert secrets["secret"] == "canary-7f3a" and isinstance(secrets["secret"], Secret)
     assert "canary" not in repr(secrets)
-    with pytest.raises(ConfigError, match="AURION_WEBHOOK_SECRET .* is not set"):
+    with pytest.raises(ConfigError, match=r"AURION_WEBHOOK_SECRET .* is not set"):
         resolve_secrets(channel, {})
 
 

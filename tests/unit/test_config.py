@@ -63,7 +63,8 @@ def test_tenants_file_names_env_vars_not_keys(tmp_path):
     "text, fragment",
     [
         pytest.param("- {name: acme, api_key: ak_live_123}\n", "must have the keys", id="a key instead of its env var"),
-        pytest.param("- {name: acme, api_key_env: 'ak live'}\n", "NAME of an environment variable", id="not an env name"),
+        pytest.param("- {name: acme, api_key_env: 'ak live'}\n", "NAME of an environment variable",
+                     id="not an env name"),
         pytest.param("- {name: a, api_key_env: K}\n- {name: a, api_key_env: K}\n", "more than once", id="duplicate"),
         pytest.param("name: acme\n", "non-empty YAML list", id="not a list"),
         pytest.param("- [unclosed\n", "not readable YAML", id="broken yaml"),

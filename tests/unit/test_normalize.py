@@ -267,7 +267,7 @@ def test_no_windows_gives_an_empty_table():
 
 
 def test_overlapping_windows_are_a_caller_error():
-    with pytest.raises(ValueError, match="windows overlap for tenant acme: 2026-03-01..2026-03-02 and 2026-03-02"):
+    with pytest.raises(ValueError, match=r"windows overlap for tenant acme: 2026-03-01..2026-03-02 and 2026-03-02"):
         normalize_details([RawWindow("acme", MAR1, MAR2, []), RawWindow("acme", MAR2, date(2026, 3, 3), [])])
 
 
@@ -318,7 +318,8 @@ VENDOR_RECORD = {
                  {"voice_minutes_used": 5000.0, "voice_minutes_limit": None, "voice_minutes_pct": None},
                  "a null limit is unlimited: no percentage of it", id="unlimited-null-limit"),
     pytest.param({"api_calls": {"used": 12450}},
-                 {"api_calls_limit": None, "api_calls_pct": None}, "a missing limit is unlimited too", id="missing-limit"),
+                 {"api_calls_limit": None, "api_calls_pct": None}, "a missing limit is unlimited too",
+                 id="missing-limit"),
     pytest.param({"voice_minutes": {"used": 320, "limit": 1000}}, {"voice_minutes_pct": 32.0},
                  "a missing percentage is computed from a positive limit", id="missing-percentage"),
     pytest.param({"storage_mb": {"used": 0, "limit": 0}},

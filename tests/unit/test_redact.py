@@ -35,7 +35,8 @@ def keys():
     pytest.param(f"x{KEY[5:12]}y", f"x{KEY[5:12]}y", id="7-characters-are-not-a-fragment"),
     pytest.param(f"{KEY[:10]} and {OTHER[-9:]}", "[redacted] and [redacted]", id="pieces-of-two-keys"),
     pytest.param(f'{{"key":"{KEY}{KEY}"}}', '{"key":"[redacted]"}', id="adjacent-fragments-make-one-mark"),
-    pytest.param("API key rejected (401): check the key in AURION_API_KEY", "API key rejected (401): check the key in AURION_API_KEY",
+    pytest.param("API key rejected (401): check the key in AURION_API_KEY",
+                 "API key rejected (401): check the key in AURION_API_KEY",
                  id="a-message-without-a-key-is-unchanged"),
     pytest.param("", "", id="empty"),
 ])

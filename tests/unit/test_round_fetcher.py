@@ -51,7 +51,8 @@ def test_results_keep_the_order_asked_and_refused_tenants_come_last_unasked():
 
 def test_an_api_error_is_a_failed_window_and_a_bug_reaches_the_caller():
     api_error = AurionApiError("HTTP 503 from the API")
-    clients = {"a": Client(fail_on={date(2026, 1, 2): api_error}), "b": Client(fail_on={date(2026, 1, 3): KeyError("bug")})}
+    clients = {"a": Client(fail_on={date(2026, 1, 2): api_error}),
+               "b": Client(fail_on={date(2026, 1, 3): KeyError("bug")})}
     with RoundFetcher(clients, max_workers=2) as fetcher:
         results = fetcher.start(windows("a", range(1, 4)), {}).results()
         assert [type(r) for r in results] == [Fetched, Failed, Fetched]

@@ -65,7 +65,8 @@ def test_a_narrow_terminal_gets_one_record_per_block(analyst, capfd, monkeypatch
 
 
 def test_markdown_is_a_pipe_table_with_numbers_right_aligned(analyst, capfd):
-    code, out, _ = run(capfd, "select tenant, used, quota from analytics.plan_utilization order by tenant", "--format", "markdown")
+    code, out, _ = run(capfd, "select tenant, used, quota from analytics.plan_utilization order by tenant",
+                       "--format", "markdown")
     lines = out.splitlines()
     assert code == 0
     assert lines[:4] == ["| tenant | used | quota |", "|---|---:|---:|", "| acme | 30.55 | 1000 |",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import date, datetime, timedelta
 
@@ -43,7 +44,7 @@ def test_chunks_cover_the_range_without_gap_or_overlap(days, max_days):
     assert len(chunks) == math.ceil(days / max_days)
     assert chunks[0][0] == start and chunks[-1][1] == end
     assert all(0 < (e - s).days + 1 <= max_days for s, e in chunks)
-    assert all(nxt[0] == prev[1] + timedelta(days=1) for prev, nxt in zip(chunks, chunks[1:]))
+    assert all(nxt[0] == prev[1] + timedelta(days=1) for prev, nxt in itertools.pairwise(chunks))
 
 
 @pytest.mark.parametrize("start, end, max_days, error, message", [

@@ -23,7 +23,7 @@ SHOWN_FAILURES = 100  # failures named in a check's metadata; raw._load_log keep
 
 
 class UsageLoadConfig(dg.Config):
-    tenants: list[str] = []
+    tenants: list[str] = []  # noqa: RUF012 - a pydantic field: each config gets its own copy
     """Load only these tenants (default: every configured tenant)."""
     only_missing: bool = False
     """Skip days a previous run already loaded for a tenant (finish a failed backfill cheaply)."""
@@ -57,7 +57,8 @@ def _usage_daily(names: Names, partitions_def: dg.PartitionsDefinition) -> dg.As
         backfill_policy=dg.BackfillPolicy.single_run(), pool=WRITER_POOL, kinds={"duckdb", "parquet"},
         required_resource_keys={names.aurion_api, names.warehouse},
         check_specs=[dg.AssetCheckSpec(ALL_WINDOWS_LOADED, asset=key,
-                                       description="Every window this run asked for was loaded; names those that were not.")],
+                                       description="Every window this run asked for was loaded; "
+                                                   "names those that were not.")],
         description="Daily Aurion usage per tenant (llm_tokens flattened); one row per loaded (tenant, day).",
     )
     def usage_daily(context: dg.AssetExecutionContext, config: UsageLoadConfig) -> dg.MaterializeResult:
@@ -118,7 +119,8 @@ def _usage_summary(names: Names) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),  # runs in the usage job's partition-range runs
         required_resource_keys={names.aurion_api, names.warehouse},
         check_specs=[dg.AssetCheckSpec(ALL_SUMMARIES_CAPTURED, asset=key,
-                                       description="Every tenant asked for was snapshotted; names those that were not.")],
+                                       description="Every tenant asked for was snapshotted; "
+                                                   "names those that were not.")],
         description="Snapshots of /usage/summary: billing period, plan, status, used/limit per quota.",
     )
     def usage_summary(context: dg.AssetExecutionContext, config: SummaryConfig) -> dg.MaterializeResult:

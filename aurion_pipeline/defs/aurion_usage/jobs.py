@@ -9,7 +9,9 @@ from aurion_pipeline.defs.aurion_usage.assets import RawAssets, SummaryConfig
 from aurion_pipeline.defs.names import Names
 
 
-def build_jobs(names: Names, raw: RawAssets, models: dg.AssetsDefinition) -> tuple[dg.UnresolvedAssetJobDefinition, ...]:
+def build_jobs(
+    names: Names, raw: RawAssets, models: dg.AssetsDefinition
+) -> tuple[dg.UnresolvedAssetJobDefinition, ...]:
     """(usage_job, summary_job). Every job rebuilds all seeds and views after its load (cheap: views,
     small CSVs), so a view never binds to a seed or model that a narrower selection skipped."""
     sql_models = dg.AssetSelection.assets(models)

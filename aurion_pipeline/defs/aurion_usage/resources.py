@@ -39,13 +39,19 @@ class TenantConfig(dg.Config):
 class AurionApiResource(dg.ConfigurableResource):
     """The Aurion Usage API: where it is, which tenants to load, and how politely to ask."""
 
-    base_url: str = Field(default=DEFAULT_BASE_URL, description="API base URL (AURION_BASE_URL); http only for loopback.")
+    base_url: str = Field(
+        default=DEFAULT_BASE_URL, description="API base URL (AURION_BASE_URL); http only for loopback."
+    )
     tenants: list[TenantConfig] = Field(
         default_factory=list, description="Tenants to load (AURION_TENANTS_FILE, or AURION_TENANT + AURION_API_KEY)."
     )
-    max_range_days: int = Field(default=31, description="Most days one details request asks for (AURION_MAX_RANGE_DAYS).")
+    max_range_days: int = Field(
+        default=31, description="Most days one details request asks for (AURION_MAX_RANGE_DAYS)."
+    )
     end_date_inclusive: bool = Field(default=True, description="Whether the API treats end_date as inclusive.")
-    max_workers: int = Field(default=8, description="Details requests in flight, all tenants together (AURION_MAX_WORKERS).")
+    max_workers: int = Field(
+        default=8, description="Details requests in flight, all tenants together (AURION_MAX_WORKERS)."
+    )
     requests_per_tenant: int = Field(
         default=DEFAULT_REQUESTS_PER_TENANT,
         description="Details requests one tenant may have in flight; a backfill round holds this many windows per "
@@ -59,7 +65,8 @@ class AurionApiResource(dg.ConfigurableResource):
     timeout_s: float = Field(default=60.0, description="Read timeout of one HTTP call, seconds.")
     retry_budget_s: float = Field(default=300.0, description="Total time one call may spend retrying 429/5xx.")
     request_deadline_s: float = Field(
-        default=120.0, description="Most time one HTTP exchange may take, connect and every read (AURION_REQUEST_DEADLINE_SECONDS)."
+        default=120.0,
+        description="Most time one HTTP exchange may take, connect and every read (AURION_REQUEST_DEADLINE_SECONDS).",
     )
 
     def declared_plans(self) -> dict[str, str | None]:
@@ -100,17 +107,21 @@ class AurionApiResource(dg.ConfigurableResource):
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse, its Parquet lake and the analyst copy, under one data directory."""
 
-    data_dir: str = Field(default="./data", description="Root of lake/, warehouse.duckdb, analyst.duckdb (AURION_DATA_DIR).")
+    data_dir: str = Field(
+        default="./data", description="Root of lake/, warehouse.duckdb, analyst.duckdb (AURION_DATA_DIR)."
+    )
     lock_timeout_s: float = Field(
         default=120.0, description="How long a writer waits for a lock held elsewhere (AURION_LOCK_TIMEOUT_SECONDS)."
     )
     memory_limit: str = Field(
-        default=DEFAULT_DUCKDB_MEMORY_LIMIT, description="DuckDB memory limit of the writer; beyond it DuckDB spills to disk (AURION_DUCKDB_MEMORY_LIMIT)."
+        default=DEFAULT_DUCKDB_MEMORY_LIMIT,
+        description="DuckDB memory limit of the writer; beyond it DuckDB spills to disk (AURION_DUCKDB_MEMORY_LIMIT).",
     )
 
     analyst_storage_version: str = Field(
         default=DEFAULT_ANALYST_STORAGE_VERSION,
-        description="DuckDB storage format of analyst.duckdb, so older clients open it (AURION_ANALYST_STORAGE_VERSION).",
+        description="DuckDB storage format of analyst.duckdb, so older clients open it "
+                    "(AURION_ANALYST_STORAGE_VERSION).",
     )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -146,7 +157,8 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         request_deadline_s=settings.request_deadline_s,
     )
     warehouse = WarehouseResource(
-        data_dir=str(settings.data_dir), lock_timeout_s=settings.lock_timeout_s, memory_limit=settings.duckdb_memory_limit,
+        data_dir=str(settings.data_dir), lock_timeout_s=settings.lock_timeout_s,
+        memory_limit=settings.duckdb_memory_limit,
         analyst_storage_version=settings.analyst_storage_version,
     )
     return {"aurion_api": api, "warehouse": warehouse}
