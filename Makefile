@@ -10,7 +10,7 @@ DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 INSTANCE_CONFIG ?= dagster.yaml
 PG_DAGSTER_HOME ?= $(CURDIR)/.dagster_home_postgres
 
-.PHONY: setup demo test coverage test-slow browsers dev dev-postgres postgres-url bench bench-quick clean
+.PHONY: setup demo lint test coverage test-slow browsers dev dev-postgres postgres-url bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ setup: $(STAMP)
 
 demo: setup  # data and Dagster home in ./demo/, apart from a real key's ./data
 	$(BIN)/aurion-pipeline demo
+
+# Ruff with the rules in pyproject.toml ([tool.ruff]); CI runs it before the tests.
+lint: setup
+	$(BIN)/ruff check .
 
 # Both cores: the tiers are independent files (tmp dirs, free ports), so files are spread over two workers.
 test: setup
