@@ -144,7 +144,7 @@ class DailyUsage:
         return [
             {"date": d, "voice_minutes": v, "api_calls": c,
              "llm_tokens": {"input": i, "output": o} if has else None}
-            for d, v, c, i, o, has in zip(days, voice, calls, tin, tout, llm, strict=False)
+            for d, v, c, i, o, has in zip(days, voice, calls, tin, tout, llm)
         ]
 
 

@@ -127,7 +127,7 @@ def summarize(samples: list[Sample]) -> dict:
 
 def ratio(samples: list[Sample], baseline: list[Sample]) -> dict:
     """Median of per-trial ratios (each trial's pair ran back to back), plus the ratio of medians."""
-    per_trial = [a.wall_s / b.wall_s for a, b in zip(samples, baseline, strict=False)]
+    per_trial = [a.wall_s / b.wall_s for a, b in zip(samples, baseline)]
     return {
         "wall_median_of_trial_ratios": _r(statistics.median(per_trial), 3),
         "wall_ratio_of_medians": _r(statistics.median(s.wall_s for s in samples)

@@ -383,7 +383,7 @@ def decomposition(samples, kind: str, days: int) -> dict:
 
     steps = sorted({k for s in ours for k in s.extra["step_seconds"]})
     return {
-        "ours_minus_floor_s": med([o.wall_s - f.wall_s for o, f in zip(ours, floor, strict=False)]),
+        "ours_minus_floor_s": med([o.wall_s - f.wall_s for o, f in zip(ours, floor)]),
         "asset_body_s (fetch + commits, our code)": med([s.extra["asset_body_s"] for s in ours]),
         "plain_python_s (same requests, no Dagster)": med([s.wall_s for s in samples["plain"]]),
         **{f"step {k} s": med([s.extra["step_seconds"].get(k, 0.0) for s in ours]) for k in steps},

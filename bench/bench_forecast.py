@@ -79,8 +79,8 @@ def backtest(tenants, start, end, today) -> dict:
             with c.Stage(stages, "query analytics.forecast_accuracy"):
                 cursor = con.execute("select * from analytics.forecast_accuracy")
                 names = [d[0] for d in cursor.description]
-                rows = [dict(zip(names, r, strict=False)) for r in cursor.fetchall()]
-            by_calibration = [dict(zip(("source", "periods", "intervals", "coverage"), r, strict=False))
+                rows = [dict(zip(names, r)) for r in cursor.fetchall()]
+            by_calibration = [dict(zip(("source", "periods", "intervals", "coverage"), r))
                               for r in con.execute(
                 "select f.calibration_source, least(f.calibration_periods, 13), count(*), avg(in_interval::integer) "
                 "from analytics.forecast_backtest as b join analytics.forecast_by_day as f "

@@ -40,7 +40,7 @@ class SyntheticUsage:
             {"date": d, "voice_minutes": v, "api_calls": c, "llm_tokens": {"input": i, "output": o} if has else None}
             for d, v, c, i, o, has in zip(self.day_text[idx - base].tolist(), voice, self.calls[idx].tolist(),
                                           self.llm_in[idx].tolist(), self.llm_out[idx].tolist(),
-                                          self.has_llm[idx].tolist(), strict=False)
+                                          self.has_llm[idx].tolist())
         ]
 
     def summary(self, tenant: str) -> dict:

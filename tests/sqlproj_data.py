@@ -54,8 +54,7 @@ def build_models_warehouse(path, daily: list[tuple], summaries: list[dict] = (),
     columns = ("tenant", "usage_date", "voice_minutes", "api_calls", "llm_input_tokens", "llm_output_tokens")
     types = (pa.string(), pa.date32(), pa.float64(), pa.int64(), pa.int64(), pa.int64())
     # One Arrow insert: executemany is one statement per row, minutes for a few thousand rows.
-    incoming = pa.table({c: pa.array([r[i] for r in rows], t)
-                         for i, (c, t) in enumerate(zip(columns, types, strict=False))})
+    incoming = pa.table({c: pa.array([r[i] for r in rows], t) for i, (c, t) in enumerate(zip(columns, types))})
     con.register("_incoming_daily", incoming)
     con.execute(f"insert into raw.usage_daily ({', '.join(columns)}, _filled, _run_id, _loaded_at) "
                 f"select *, false, 'test', timestamp '2030-01-01' from _incoming_daily")

@@ -130,7 +130,7 @@ def _first(row: dict, *names: str) -> object:
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, since: date) -> list[dict]:
     cursor = con.execute(sql, {"since": since})
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:

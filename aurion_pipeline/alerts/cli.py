@@ -96,7 +96,7 @@ def _table(rows, *, with_error: bool) -> list[str]:
     header = [*header, "last error"] if with_error else header
     table = [header, *cells]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in table]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
 
 
 def preflight(settings: Settings, env: Mapping[str, str]) -> None:

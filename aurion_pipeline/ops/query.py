@@ -103,8 +103,7 @@ def table(header: list[str], cells: list[list[str]], numeric: list[bool], width:
         return vertical(header, cells)
 
     def line(row: list[str]) -> str:
-        return "  ".join(c.rjust(w) if num else c.ljust(w)
-                         for c, w, num in zip(row, widths, numeric, strict=False)).rstrip()
+        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(row, widths, numeric)).rstrip()
 
     return [line(header), "  ".join("-" * w for w in widths), *(line(row) for row in cells)]
 
@@ -114,7 +113,7 @@ def vertical(header: list[str], cells: list[list[str]]) -> list[str]:
     lines: list[str] = []
     for n, row in enumerate(cells, 1):
         lines.append(f"-[ row {n} ]" + "-" * max(0, name_width - 6))
-        lines.extend(f"{h.ljust(name_width)}  {value}" for h, value in zip(header, row, strict=False))
+        lines.extend(f"{h.ljust(name_width)}  {value}" for h, value in zip(header, row))
     return lines or ["  ".join(header)]
 
 

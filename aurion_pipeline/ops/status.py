@@ -199,7 +199,7 @@ def _capped(lines: list[str], query: str, limit: int = 50) -> list[str]:
 def _table(header: list[str], rows: list[list[object]]) -> list[str]:
     cells = [header, *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in cells]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
 
 
 def _shorten(items: list[str], keep: int = 3) -> str:

@@ -167,7 +167,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, view: str) -> list[dict]:
         return []
     cursor = con.execute(sql)
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
 def _finite(value: object) -> float | None:

@@ -29,8 +29,7 @@ def utilization_bars(rows: list[tuple[str, float | None, str, str]], width: int 
             parts.append(f'<rect x="{label_w}" y="{y}" width="{x(pct) - label_w:.1f}" height="{bar_h}" '
                          f'fill="{color}"/>')
         parts.append(_text(label_w + 4, y + bar_h * 0.7, caption, size=11, color="#000"))
-    # on top of the bars; labels spread apart
-    for pct, anchor in zip(THRESHOLDS, ("end", "middle", "start"), strict=False):
+    for pct, anchor in zip(THRESHOLDS, ("end", "middle", "start")):  # on top of the bars; labels spread apart
         parts.append(_line(x(pct), top - 6, x(pct), height - 6, "#222", dash="4 3"))
         parts.append(_text(x(pct) + {"end": -2, "middle": 0, "start": 2}[anchor], top - 9, f"{pct}%", size=10,
                            anchor=anchor))

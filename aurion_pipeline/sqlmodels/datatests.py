@@ -110,7 +110,7 @@ def run_tests(
     return [
         run_test(con, model, test, sample_size=sample_size) if test.kind == "unique" and count
         else _result(con, model, test, int(count), sample_size)
-        for test, count in zip(tests, counts, strict=False)
+        for test, count in zip(tests, counts)
     ]
 
 

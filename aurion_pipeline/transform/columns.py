@@ -57,7 +57,7 @@ def _concat_columns(parts: list[Columns]) -> Columns:
         {m: pa.concat_arrays([p.metrics[m] for p in parts]) for m in METRIC_TYPES},
         pa.concat_arrays(extras) if any(p.extra is not None for p in parts) else None,
         tuple(sorted(set().union(*(p.new_fields for p in parts)))),
-        {start + i: field for start, p in zip(starts, parts, strict=False) for i, field in p.problems.items()},
+        {start + i: field for start, p in zip(starts, parts) for i, field in p.problems.items()},
     )
 
 
@@ -70,13 +70,13 @@ def _columns_fast(rows: list) -> Columns | None:
     typ = arr.type
     if not pa.types.is_struct(typ) or arr.null_count:
         return None
-    children = dict(zip([f.name for f in typ], arr.flatten(), strict=False))
+    children = dict(zip([f.name for f in typ], arr.flatten()))
     tokens = children.get("llm_tokens")
     if tokens is not None and pa.types.is_null(tokens.type):
         tokens = None
     if tokens is not None and not pa.types.is_struct(tokens.type):
         return None
-    sub = dict(zip([f.name for f in tokens.type], tokens.flatten(), strict=False)) if tokens is not None else {}
+    sub = dict(zip([f.name for f in tokens.type], tokens.flatten())) if tokens is not None else {}
     cols = {"date": children.get("date"), "voice_minutes": children.get("voice_minutes"),
             "api_calls": children.get("api_calls"), "llm_tokens.input": sub.get("input"),
             "llm_tokens.output": sub.get("output")}
@@ -131,7 +131,7 @@ def _columns_checked(rows: list) -> Columns:
     extras = [unknown_fields(row) for row in clean] if names else []
     extra = (pa.array([json.dumps(e, separators=(",", ":")) if e else None for e in extras], pa.string())
              if any(extras) else None)
-    metrics = dict(zip(METRIC_TYPES, (voice, calls, tin, tout), strict=False))
+    metrics = dict(zip(METRIC_TYPES, (voice, calls, tin, tout)))
     return Columns(date_col, metrics, extra, tuple(sorted(names)), problems)
 
 

@@ -171,7 +171,7 @@ def _duplicates(batch: _Batch, offset: np.ndarray, candidates: np.ndarray, rejec
     first = by_slot[np.maximum.accumulate(np.where(first_of_run, np.arange(len(slot)), 0))]
     duplicate = np.zeros(len(batch.rows), dtype=bool)
     duplicate[by_slot[~first_of_run]] = True
-    for i, kept in zip(by_slot[~first_of_run], first[~first_of_run], strict=False):
+    for i, kept in zip(by_slot[~first_of_run], first[~first_of_run]):
         a, b = batch.rows[kept], batch.rows[i]
         if a != b:
             field = first_difference(a, b)

@@ -31,7 +31,7 @@ CASES = [
 def split_tenths(rng: random.Random, total: int, days: int) -> list[int]:
     """`total` tenths spread over `days` days at random (some days zero), summing exactly."""
     cuts = sorted(rng.randint(0, total) for _ in range(days - 1))
-    return [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=False)]
+    return [b - a for a, b in zip([0, *cuts], [*cuts, total])]
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,7 @@ def warehouse(tmp_path_factory):
             tenant = f"{case}_{i:02d}"
             expected[tenant] = level
             # 0.1 * n is the double nearest to n tenths, exactly what the API's "0.3" parses to.
-            daily += [(tenant, day, 0.1 * n, 0)
-                      for day, n in zip(MARCH, split_tenths(rng, tenths, len(MARCH)), strict=False)]
+            daily += [(tenant, day, 0.1 * n, 0) for day, n in zip(MARCH, split_tenths(rng, tenths, len(MARCH)))]
             summaries.append({"tenant": tenant, "captured_at": datetime(2026, 3, 31, 23), "period_start": MARCH[0],
                               "period_end": MARCH[-1], "plan": "starter" if quota == 25 else "professional",
                               "billing_status": "active", "voice_minutes_limit": quota, "api_calls_limit": 10000})

@@ -202,7 +202,7 @@ def test_revise_raises_only_the_last_days(api):
     api.revise("acme", factor=1.5, last_days=2)
     after = details(api, "acme", TODAY - timedelta(days=5), TODAY)
     assert after[:-2] == before[:-2]
-    assert all(a["api_calls"] > b["api_calls"] for a, b in zip(after[-2:], before[-2:], strict=False))
+    assert all(a["api_calls"] > b["api_calls"] for a, b in zip(after[-2:], before[-2:]))
     assert get(api, SUMMARY).json()["api_calls"]["used"] > summary_before
 
 
