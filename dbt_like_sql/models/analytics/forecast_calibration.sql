@@ -66,7 +66,7 @@ scaled_targets as (
             date_trunc('month', p.period_start)::date as pooled_before,
             e.errors as e_errors, e.abs_errors as e_abs_errors, e.is_warm as e_is_warm
         from periods as p
-        cross join (values ('voice_minutes'), ('api_calls')) as q(quota_name)
+        cross join (select unnest(analytics.forecast_quotas()) as quota_name) as q
         cross join (values (1), (4), (8), (15), (22)) as g(remaining_from)
         left join (select e.*, w.is_warm from period_errors as e join periods as w using (tenant, period_start)) as e
             on e.tenant = p.tenant and e.period_start = p.period_start

@@ -16,7 +16,7 @@ with period_eves as (
     from (
         select tenant, period_start, quota_name, used::double as period_total
         from analytics.period_quotas
-        where quota_name in ('voice_minutes', 'api_calls')
+        where list_contains(analytics.forecast_quotas(), quota_name)
     )
 ),
 

@@ -7,7 +7,7 @@ with current_periods as (
         least(p.last_loaded_day, p.period_end) as as_of_date
     from analytics.billing_periods as p
     join analytics.period_quotas as q
-        on q.tenant = p.tenant and q.period_start = p.period_start and q.quota_name in ('voice_minutes', 'api_calls')
+        on q.tenant = p.tenant and q.period_start = p.period_start and list_contains(analytics.forecast_quotas(), q.quota_name)
     where p.is_current
 ),
 
