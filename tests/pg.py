@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SERVICE_USER = "postgres"
+PG_URL_VAR = "AURION_DAGSTER_PG_URL"  # where dagster_postgres.yaml reads the database URL
 DATABASE = "dagster"
 
 

@@ -11,43 +11,16 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
 from helpers_ops import REPO, expected_usage, free_port, pipeline_env, run_cli, wait_for, warehouse_usage
+from pg import PG_URL_VAR as URL_VAR
 from test_webserver import daemons_healthy, location, make_dev
 
 from aurion_sandbox import SandboxServer
 
 USAGE = dg.AssetKey(["raw", "usage_daily"])
 YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
-URL_VAR = "AURION_DAGSTER_PG_URL"
-
-
-def storage_block(form: str, url: str) -> dict:
-    """The two ways Dagster users write a PostgreSQL instance: a URL from the environment (ours; the
-    fixture's names the driver, postgresql+psycopg2://) or the `postgres_db` fields (Dagster builds a
-    bare postgresql:// from them: SQLAlchemy 2.1 would look for psycopg 3 there)."""
-    if form == "postgres_url":
-        return {"postgres": {"postgres_url": {"env": URL_VAR}}}
-    host_port, _, db_name = url.rsplit("@", 1)[1].partition("/")
-    host, _, port = host_port.partition(":")
-    return {"postgres": {"postgres_db": {"username": "postgres", "hostname": host, "port": int(port),
-                                         "db_name": db_name}}}
-
-
-@pytest.fixture
-def pg_home(postgres, tmp_path, request):
-    """A DAGSTER_HOME on a new, empty database of the session's server; its dagster.yaml is
-    dagster_postgres.yaml with the storage block of the test's form."""
-    form = getattr(request, "param", "postgres_url")
-    url = postgres.create_database(f"dagster_{uuid.uuid4().hex[:12]}")
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    config = yaml.safe_load((REPO / "dagster_postgres.yaml").read_text())
-    config["storage"] = storage_block(form, url)
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-    return home, url.replace("postgresql://", "postgresql+psycopg2://")
 
 
 def open_instance(home: Path, url: str, monkeypatch) -> dg.DagsterInstance:

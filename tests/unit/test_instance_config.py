@@ -4,10 +4,9 @@ import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
 from helpers_ops import REPO
+from pg import PG_URL_VAR as URL_VAR
 
 from aurion_pipeline.defs.instance_tuning import BATCHING_ENV, tune_event_batching
-
-URL_VAR = "AURION_DAGSTER_PG_URL"
 
 
 def test_the_postgres_instance_config_is_dagster_yaml_with_postgres_storage(tmp_path, monkeypatch):

@@ -1,0 +1,128 @@
+"""A run's planned events on PostgreSQL: the CLI's instance writes them in one insert
+(aurion_pipeline/defs/planned_events.py), and what it writes reads back exactly as what Dagster's own
+one-event-at-a-time path writes: the events, the assets' planned materializations, the checks'
+executions from planned to their outcome, and the partitions' status. A real PostgreSQL server."""
+
+from collections import Counter
+from contextlib import contextmanager
+
+import dagster as dg
+import pytest
+from catalog_queries import days
+from pg import PG_URL_VAR
+
+from aurion_pipeline.defs.planned_events import ASSET_PLANNED, CHECK_PLANNED
+
+DAILY = dg.AssetKey("daily")
+ROLLUP = dg.AssetKey("rollup")
+CHECKS = [dg.AssetCheckKey(DAILY, "daily_ok"), dg.AssetCheckKey(ROLLUP, "rollup_ok")]
+PLANNED = (ASSET_PLANNED, CHECK_PLANNED)
+
+
+def checked_job() -> dg.JobDefinition:
+    """Two partitioned assets, each with a check: a planned batch of both kinds, as usage_job's."""
+    partitions = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC")
+    policy = dg.BackfillPolicy.single_run()
+
+    @dg.asset(partitions_def=partitions, backfill_policy=policy,
+              check_specs=[dg.AssetCheckSpec("daily_ok", asset="daily")])
+    def daily() -> dg.MaterializeResult:
+        return dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=True)])
+
+    @dg.asset(partitions_def=partitions, backfill_policy=policy, deps=[daily],
+              check_specs=[dg.AssetCheckSpec("rollup_ok", asset="rollup")])
+    def rollup() -> dg.MaterializeResult:
+        return dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=False)])
+
+    return dg.Definitions(assets=[daily, rollup], jobs=[dg.define_asset_job("checked", selection=[daily, rollup])]
+                          ).resolve_job_def("checked")
+
+
+@contextmanager
+def planned_events_stored_one_by_one(instance: dg.DagsterInstance):
+    """The planned events that go through the storage's single-event `store_event` in the block."""
+    storage, seen = instance.event_log_storage, []
+    store_event = storage.store_event
+
+    def counting(event):
+        if event.dagster_event_type in PLANNED:
+            seen.append(event.dagster_event_type)
+        store_event(event)
+
+    storage.store_event = counting
+    try:
+        yield seen
+    finally:
+        storage.store_event = store_event
+
+
+def what_a_created_run_plans(instance: dg.DagsterInstance, run_id: str) -> dict:
+    """A run planned and started, before it writes anything: the assets name it as their last run, and
+    its planned events name the partitions it will materialize."""
+    def planned_partitions(key: dg.AssetKey) -> list[list[str]]:
+        records = instance.fetch_planned_materializations(key, limit=5).records
+        return [sorted(r.event_log_entry.dagster_event.event_specific_data.partitions_subset.get_partition_keys())
+                for r in records if r.run_id == run_id]
+
+    return {
+        "last run": {r.asset_entry.asset_key.to_user_string(): r.asset_entry.last_run_id == run_id
+                     for r in instance.get_asset_records([DAILY, ROLLUP])},
+        "planned partitions": {key.to_user_string(): planned_partitions(key) for key in (DAILY, ROLLUP)},
+    }
+
+
+def what_the_run_left(instance: dg.DagsterInstance, run_id: str) -> dict:
+    """Everything Dagster reads back about a run's plan and outcome, without ids and timestamps."""
+    events = instance.all_logs(run_id)
+    return {
+        "event types": Counter(e.dagster_event_type.value for e in events if e.is_dagster_event),
+        "planned materializations": {
+            key.to_user_string(): [r.run_id == run_id
+                                   for r in instance.fetch_planned_materializations(key, limit=5).records]
+            for key in (DAILY, ROLLUP)},
+        "check executions": {
+            key.name: Counter((r.run_id == run_id, r.status.value) for r in
+                              instance.event_log_storage.get_asset_check_execution_history(key, limit=100))
+            for key in CHECKS},
+        "materialized partitions": {key.to_user_string(): sorted(instance.get_materialized_partitions(key))
+                                    for key in (DAILY, ROLLUP)},
+    }
+
+
+@pytest.mark.slow
+def test_the_cli_instance_writes_a_runs_planned_events_in_one_insert_and_they_read_back_as_dagsters(
+        pg_home, monkeypatch):
+    from aurion_pipeline.cli.runs import open_instance as cli_instance
+
+    home, url = pg_home
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv(PG_URL_VAR, url)
+    monkeypatch.setenv("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "1")  # as our runs write them
+    job = checked_job()
+
+    planned, left = {}, {}
+    for name, opened in (("ours", cli_instance), ("dagster's", dg.DagsterInstance.get)):
+        with opened() as instance, planned_events_stored_one_by_one(instance) as one_by_one:
+            instance.wipe()  # each instance starts from an empty event log
+            created = instance.create_run_for_job(job, tags=days(20), status=dg.DagsterRunStatus.STARTED)
+            planned[name] = what_a_created_run_plans(instance, created.run_id)
+            instance.wipe()
+            result = job.execute_in_process(instance=instance, tags=days(20), raise_on_error=False)
+            assert result.success  # a failed check is an outcome, not a failed run
+            left[name] = what_the_run_left(instance, result.run_id)
+        assert len(one_by_one) == (0 if name == "ours" else 8), name
+
+    first_20 = [f"2025-01-{d:02d}" for d in range(1, 21)]
+    assert planned["ours"] == planned["dagster's"]
+    assert planned["ours"] == {"last run": {"daily": True, "rollup": True},
+                               "planned partitions": {"daily": [first_20], "rollup": [first_20]}}
+    assert left["ours"] == left["dagster's"]
+    assert left["ours"]["event types"]["ASSET_MATERIALIZATION_PLANNED"] == 2
+    assert left["ours"]["event types"]["ASSET_CHECK_EVALUATION_PLANNED"] == 2
+    assert left["ours"]["planned materializations"] == {"daily": [True], "rollup": [True]}
+    # Dagster 1.13 plans a partitioned check once per partition and records its evaluation once.
+    assert left["ours"]["check executions"] == {
+        "daily_ok": {(True, "PLANNED"): 20, (True, "SUCCEEDED"): 1},
+        "rollup_ok": {(True, "PLANNED"): 20, (True, "FAILED"): 1},
+    }
+    assert left["ours"]["materialized partitions"] == {"daily": first_20, "rollup": first_20}
