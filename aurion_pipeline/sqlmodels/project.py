@@ -20,7 +20,8 @@ from pathlib import Path
 
 from aurion_pipeline.sqlmodels.errors import SqlProjectError
 from aurion_pipeline.sqlmodels.macros import Macro, read_macro
-from aurion_pipeline.sqlmodels.refs import default_sources, parse_select, statement_body, table_references
+from aurion_pipeline.sqlmodels.parse_cache import read_select, remembered
+from aurion_pipeline.sqlmodels.refs import default_sources
 from aurion_pipeline.sqlmodels.sources import Source, load_sources
 from aurion_pipeline.sqlmodels.specs import Column, DataTest, ModelDoc, SeedDoc, read_model_doc, read_seed_doc, sql_test
 
@@ -94,6 +95,11 @@ def load_project(root: Path, sources: Iterable[str] | None = None) -> SqlProject
     root = Path(root).resolve()
     if not root.is_dir():
         raise SqlProjectError(f"{root}: SQL folder does not exist")
+    with remembered(root):  # the selects' parse, kept in <root>/.parse_cache.json by content
+        return _load(root, sources)
+
+
+def _load(root: Path, sources: Iterable[str] | None) -> SqlProject:
     external = frozenset(s.lower() for s in (default_sources() if sources is None else sources))
     folder = SqlProject(root, (), (), external)  # names files in messages while the rest is read
     seeds = tuple(_seed(folder, path) for path in _files(folder, "seeds", ".csv"))
@@ -154,15 +160,14 @@ def _seed(project: SqlProject, path: Path) -> Seed:
 
 def _model(project: SqlProject, path: Path, known: frozenset[str]) -> Model:
     where = project.display(path)
-    sql = path.read_text()
-    depends_on = table_references(parse_select(sql, where), where)
-    _require_known(depends_on, known, where)
+    select = read_select(path.read_text(), where)
+    _require_known(select.reads, known, where)
     spec = path.with_suffix(".yml")
     doc = read_model_doc(spec, project.display(spec)) if spec.is_file() else ModelDoc()
     for test in doc.tests:
         _require_known(test.references, known, f"{project.display(spec)} (test {test.name})")
     return Model(
-        path.parent.name, path.stem, path, statement_body(sql), depends_on,
+        path.parent.name, path.stem, path, select.body, select.reads,
         doc.description, doc.columns, doc.tests, doc.materialized,
     )
 

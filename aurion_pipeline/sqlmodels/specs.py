@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from aurion_pipeline.sqlmodels.errors import SqlProjectError, first_line
-from aurion_pipeline.sqlmodels.refs import parse_select, statement_body, table_references
+from aurion_pipeline.sqlmodels.parse_cache import read_select
 
 # Test names become Dagster asset check names: letters, digits and underscores only.
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -109,8 +109,8 @@ def read_seed_doc(path: Path, where: str) -> SeedDoc:
 def sql_test(name: str, sql: str, source: str, where: str | None = None) -> DataTest:
     """A custom assertion: a select returning the offending rows (none = pass). `where` names it in errors."""
     where = where or source
-    references = table_references(parse_select(sql, where), where)
-    return DataTest(_name(name, where), "sql", source, sql=statement_body(sql), references=references)
+    select = read_select(sql, where)
+    return DataTest(_name(name, where), "sql", source, sql=select.body, references=select.reads)
 
 
 def _column_test(entry: Any, column: str, where: str) -> DataTest:
