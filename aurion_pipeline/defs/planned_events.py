@@ -9,8 +9,9 @@ commits. That was ~0.3 s of a 4.4 s 3-year backfill (`bench/bench_backfill.py --
 
 Here a batch of planned events is written the way dagster-postgres writes a batch of
 materializations: the events in one insert, then the index writes Dagster's `store_event` makes for
-each, with the same methods - the asset events' tags and asset rows in one transaction, each check's
-execution row. Every other batch, and a storage lacking one of these methods (another Dagster
+each - the asset events' tags and asset rows (with Dagster's own methods), and the checks' planned
+execution rows (as `_store_asset_check_evaluation_planned` makes them) in one insert - all in one
+transaction. Every other batch, and a storage lacking one of the methods used (another Dagster
 version), is left to Dagster.
 """
 
@@ -22,13 +23,16 @@ from collections.abc import Callable, Sequence
 import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
+from dagster._serdes import serialize_value
 
 ASSET_PLANNED = DagsterEventType.ASSET_MATERIALIZATION_PLANNED
 CHECK_PLANNED = DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
 # What a planned batch is written with: dagster-postgres's own materialization batch uses the first
-# four, its `store_event` the last two.
-_STORAGE_METHODS = ("prepare_insert_event_batch", "_connect", "index_transaction", "_store_asset_event_tags",
-                    "_store_asset_event", "store_asset_check_event")
+# four, and the rows of planned checks the last, as Dagster's `store_event` does.
+_STORAGE_METHODS = ("prepare_insert_event_batch", "index_transaction", "_store_asset_event_tags",
+                    "_store_asset_event", "_event_insert_timestamp")
 
 
 def batch_planned_events(instance: dg.DagsterInstance) -> None:
@@ -57,18 +61,31 @@ def _planned_in_one_insert(storage, dagster_batch: Callable[[Sequence[EventLogEn
 
 
 def _store_planned(storage, events: Sequence[EventLogEntry]) -> None:
-    from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
-
-    with storage._connect() as conn:
+    # One transaction (on PostgreSQL the event log and its index are one database): should any write
+    # fail, nothing is stored, and Dagster's fallback of storing the batch one event at a time cannot
+    # store an event twice.
+    with storage.index_transaction() as conn:
         inserted = conn.execute(storage.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id))
-        event_ids = [int(row[0]) for row in inserted.fetchall()]
-    stored = list(zip(events, event_ids, strict=True))
-    assets = [(event, event_id) for event, event_id in stored if event.dagster_event_type == ASSET_PLANNED]
-    if assets:
-        with storage.index_transaction() as conn:
+        stored = list(zip(events, [int(row[0]) for row in inserted.fetchall()], strict=True))
+        assets = [(event, event_id) for event, event_id in stored if event.dagster_event_type == ASSET_PLANNED]
+        if assets:
             storage._store_asset_event_tags(conn, [event for event, _ in assets], [i for _, i in assets])
             for event, event_id in assets:
                 storage._store_asset_event(conn, event, event_id)
-    for event, event_id in stored:
-        if event.dagster_event_type == CHECK_PLANNED:
-            storage.store_asset_check_event(event, event_id)
+        checks = [row for event, event_id in stored if event.dagster_event_type == CHECK_PLANNED
+                  for row in _planned_check_rows(storage, event, event_id)]
+        if checks:
+            conn.execute(AssetCheckExecutionsTable.insert().values(checks))
+
+
+def _planned_check_rows(storage, event: EventLogEntry, event_id: int) -> list[dict]:
+    """The rows Dagster's `_store_asset_check_evaluation_planned` inserts for one planned check: one per
+    partition it plans (one, without a partition, for an unpartitioned check)."""
+    planned = event.get_dagster_event().event_specific_data
+    partitions = planned.partitions_subset.get_partition_keys() if planned.partitions_subset else [None]
+    serialized, timestamp = serialize_value(event), storage._event_insert_timestamp(event)
+    return [{"asset_key": planned.asset_key.to_string(), "check_name": planned.check_name, "partition": partition,
+             "run_id": event.run_id, "execution_status": AssetCheckExecutionRecordStatus.PLANNED.value,
+             "evaluation_event": serialized, "evaluation_event_timestamp": timestamp,
+             "evaluation_event_storage_id": event_id}
+            for partition in partitions]

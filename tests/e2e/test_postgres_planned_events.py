@@ -11,6 +11,7 @@ import pytest
 from catalog_queries import days
 from pg import PG_URL_VAR
 
+from aurion_pipeline.defs.instance_tuning import BATCHING_ENV
 from aurion_pipeline.defs.planned_events import ASSET_PLANNED, CHECK_PLANNED
 
 DAILY = dg.AssetKey("daily")
@@ -81,7 +82,7 @@ def what_the_run_left(instance: dg.DagsterInstance, run_id: str) -> dict:
                                    for r in instance.fetch_planned_materializations(key, limit=5).records]
             for key in (DAILY, ROLLUP)},
         "check executions": {
-            key.name: Counter((r.run_id == run_id, r.status.value) for r in
+            key.name: Counter((r.run_id == run_id, r.status.value, r.partition) for r in
                               instance.event_log_storage.get_asset_check_execution_history(key, limit=100))
             for key in CHECKS},
         "materialized partitions": {key.to_user_string(): sorted(instance.get_materialized_partitions(key))
@@ -97,7 +98,8 @@ def test_the_cli_instance_writes_a_runs_planned_events_in_one_insert_and_they_re
     home, url = pg_home
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv(PG_URL_VAR, url)
-    monkeypatch.setenv("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "1")  # as our runs write them
+    for name, value in BATCHING_ENV.items():  # as our runs set them (cli/runs.py)
+        monkeypatch.setenv(name, value)
     job = checked_job()
 
     planned, left = {}, {}
@@ -122,7 +124,33 @@ def test_the_cli_instance_writes_a_runs_planned_events_in_one_insert_and_they_re
     assert left["ours"]["planned materializations"] == {"daily": [True], "rollup": [True]}
     # Dagster 1.13 plans a partitioned check once per partition and records its evaluation once.
     assert left["ours"]["check executions"] == {
-        "daily_ok": {(True, "PLANNED"): 20, (True, "SUCCEEDED"): 1},
-        "rollup_ok": {(True, "PLANNED"): 20, (True, "FAILED"): 1},
-    }
+        name: {**{(True, "PLANNED", day): 1 for day in first_20}, (True, outcome, None): 1}
+        for name, outcome in (("daily_ok", "SUCCEEDED"), ("rollup_ok", "FAILED"))}
     assert left["ours"]["materialized partitions"] == {"daily": first_20, "rollup": first_20}
+
+
+@pytest.mark.slow
+def test_a_planned_batch_that_fails_midway_is_stored_once_by_dagsters_fallback(pg_home, monkeypatch):
+    """Dagster stores a batch one event at a time when the batch write raises: ours writes nothing
+    unless it writes everything, so no planned event is stored twice."""
+    from aurion_pipeline.cli.runs import open_instance as cli_instance
+    from aurion_pipeline.defs import planned_events
+
+    home, url = pg_home
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv(PG_URL_VAR, url)
+    for name, value in BATCHING_ENV.items():
+        monkeypatch.setenv(name, value)
+
+    def broken(*args):
+        raise RuntimeError("the index write fails after the events were inserted")
+
+    monkeypatch.setattr(planned_events, "_planned_check_rows", broken)
+    with cli_instance() as instance, planned_events_stored_one_by_one(instance) as one_by_one:
+        result = checked_job().execute_in_process(instance=instance, tags=days(20), raise_on_error=False)
+        left = what_the_run_left(instance, result.run_id)
+    assert len(one_by_one) == 4  # the fallback stored them
+    assert left["event types"]["ASSET_MATERIALIZATION_PLANNED"] == 2
+    assert left["event types"]["ASSET_CHECK_EVALUATION_PLANNED"] == 2
+    assert left["planned materializations"] == {"daily": [True], "rollup": [True]}
+    assert sum(left["check executions"]["daily_ok"].values()) == 21
