@@ -46,7 +46,8 @@ def read_select(sql: str, where: str) -> Select:
     key = _key(sql)
     if cache is not None and (known := cache.lookup(key, sql)) is not None:
         return known
-    found = Select(statement_body(sql), table_references(parse_select(sql, where), where))
+    reads = table_references(parse_select(sql, where), where)  # first: a bad file's error names it
+    found = Select(statement_body(sql), reads)
     if cache is not None:
         cache.keep(key, sql, found)
     return found

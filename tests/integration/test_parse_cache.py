@@ -70,9 +70,10 @@ def test_what_a_changed_file_reads_comes_from_its_new_text(folder):
     assert model.sql == "select tenant, 1 as n from raw.usage_summary"
 
 
-def test_a_file_that_does_not_parse_fails_every_time_and_is_never_kept(folder):
+@pytest.mark.parametrize("broken", ["select from from where\n", "select 'never closed\n"])
+def test_a_file_that_does_not_parse_fails_every_time_and_is_never_kept(folder, broken):
     load_project(folder)
-    (folder / MODEL).write_text("select from from where\n")
+    (folder / MODEL).write_text(broken)
     for _ in range(2):
         with pytest.raises(SqlProjectError, match=r"tenant_usage\.sql: not valid SQL"):
             load_project(folder)
