@@ -1,6 +1,6 @@
 """How fast `normalize_details` is: 1,000 tenants x 3 years of daily rows in windows of <= 31 days.
 
-Run: .venv/bin/python bench/bench_transform/usage.py [--quick] [--tenants 1000] [--repeat 3]
+Run: .venv/bin/python bench/bench_normalize.py [--quick] [--tenants 1000] [--repeat 3]
 Prints rows/s and the ratio to `pa.Table.from_pylist` on the same rows (the floor: any normalizer
 must at least turn the dicts into Arrow once), timed in turn with each scenario (best of --repeat).
 Scenarios: clean payloads; a new metric on every row (the `_extra` path); one wrongly typed window
