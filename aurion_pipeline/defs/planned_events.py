@@ -9,9 +9,9 @@ commits. That was ~0.3 s of a 4.4 s 3-year backfill (`bench/bench_backfill.py --
 
 Here a batch of planned events is written the way dagster-postgres writes a batch of
 materializations: the events in one insert, then the index writes Dagster's `store_event` makes for
-each - the asset events' tags and asset rows (with Dagster's own methods), and the checks' planned
-execution rows (as `_store_asset_check_evaluation_planned` makes them) in one insert - all in one
-transaction. Every other batch, and a storage lacking one of the methods used (another Dagster
+each - the asset events' tags and asset rows (with Dagster's own methods), and each check's planned
+execution rows (as `_store_asset_check_evaluation_planned` makes them, one per planned partition) -
+all in one transaction. Every other batch, and a storage lacking one of the methods used (another Dagster
 version), is left to Dagster.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
@@ -27,12 +28,17 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._serdes import serialize_value
 
+if TYPE_CHECKING:
+    from dagster_postgres import PostgresEventLogStorage
+
 ASSET_PLANNED = DagsterEventType.ASSET_MATERIALIZATION_PLANNED
 CHECK_PLANNED = DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
 # What a planned batch is written with: dagster-postgres's own materialization batch uses the first
-# four, and the rows of planned checks the last, as Dagster's `store_event` does.
+# four, and the rows of planned checks the last, as Dagster's `store_event` does. The rows copy Dagster's
+# private layout of `asset_check_executions`, checked in this minor version only (pyproject pins it).
 _STORAGE_METHODS = ("prepare_insert_event_batch", "index_transaction", "_store_asset_event_tags",
                     "_store_asset_event", "_event_insert_timestamp")
+_DAGSTER_MINOR = "1.13."
 
 
 def batch_planned_events(instance: dg.DagsterInstance) -> None:
@@ -42,17 +48,20 @@ def batch_planned_events(instance: dg.DagsterInstance) -> None:
     except ImportError:  # no PostgreSQL instance possible
         return
     storage = instance.event_log_storage
-    if not isinstance(storage, PostgresEventLogStorage):
+    if not isinstance(storage, PostgresEventLogStorage) or not dg.__version__.startswith(_DAGSTER_MINOR):
         return
     if not all(callable(getattr(storage, name, None)) for name in _STORAGE_METHODS):
         return
     storage.store_event_batch = _planned_in_one_insert(storage, storage.store_event_batch)
 
 
-def _planned_in_one_insert(storage, dagster_batch: Callable[[Sequence[EventLogEntry]], None]):
+def _planned_in_one_insert(storage: PostgresEventLogStorage, dagster_batch: Callable[[Sequence[EventLogEntry]], None]):
     @functools.wraps(dagster_batch)
     def store_event_batch(events: Sequence[EventLogEntry]) -> None:
-        if events and all(event.dagster_event_type in (ASSET_PLANNED, CHECK_PLANNED) for event in events):
+        kinds = {event.dagster_event_type for event in events}
+        # Checks on an instance whose schema lacks them: Dagster's path says to migrate.
+        if events and kinds <= {ASSET_PLANNED, CHECK_PLANNED} and (
+                CHECK_PLANNED not in kinds or storage.supports_asset_checks):
             _store_planned(storage, events)
         else:
             dagster_batch(events)
@@ -60,25 +69,26 @@ def _planned_in_one_insert(storage, dagster_batch: Callable[[Sequence[EventLogEn
     return store_event_batch
 
 
-def _store_planned(storage, events: Sequence[EventLogEntry]) -> None:
+def _store_planned(storage: PostgresEventLogStorage, events: Sequence[EventLogEntry]) -> None:
     # One transaction (on PostgreSQL the event log and its index are one database): should any write
     # fail, nothing is stored, and Dagster's fallback of storing the batch one event at a time cannot
     # store an event twice.
     with storage.index_transaction() as conn:
         inserted = conn.execute(storage.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id))
-        stored = list(zip(events, [int(row[0]) for row in inserted.fetchall()], strict=True))
+        # Ids are drawn in the order of the rows; sorted, they pair with the events whatever order
+        # RETURNING gives them in (dagster-postgres pairs them as returned).
+        stored = list(zip(events, sorted(int(row[0]) for row in inserted.fetchall()), strict=True))
         assets = [(event, event_id) for event, event_id in stored if event.dagster_event_type == ASSET_PLANNED]
         if assets:
             storage._store_asset_event_tags(conn, [event for event, _ in assets], [i for _, i in assets])
             for event, event_id in assets:
                 storage._store_asset_event(conn, event, event_id)
-        checks = [row for event, event_id in stored if event.dagster_event_type == CHECK_PLANNED
-                  for row in _planned_check_rows(storage, event, event_id)]
-        if checks:
-            conn.execute(AssetCheckExecutionsTable.insert().values(checks))
+        for event, event_id in stored:  # one insert per check, as Dagster's: a row per planned partition
+            if event.dagster_event_type == CHECK_PLANNED:
+                conn.execute(AssetCheckExecutionsTable.insert().values(_planned_check_rows(storage, event, event_id)))
 
 
-def _planned_check_rows(storage, event: EventLogEntry, event_id: int) -> list[dict]:
+def _planned_check_rows(storage: PostgresEventLogStorage, event: EventLogEntry, event_id: int) -> list[dict]:
     """The rows Dagster's `_store_asset_check_evaluation_planned` inserts for one planned check: one per
     partition it plans (one, without a partition, for an unpartitioned check)."""
     planned = event.get_dagster_event().event_specific_data

@@ -16,12 +16,16 @@ from aurion_pipeline.defs.planned_events import ASSET_PLANNED, CHECK_PLANNED
 
 DAILY = dg.AssetKey("daily")
 ROLLUP = dg.AssetKey("rollup")
-CHECKS = [dg.AssetCheckKey(DAILY, "daily_ok"), dg.AssetCheckKey(ROLLUP, "rollup_ok")]
+REPORT = dg.AssetKey("report")
+ASSETS = (DAILY, ROLLUP, REPORT)
+CHECKS = [dg.AssetCheckKey(DAILY, "daily_ok"), dg.AssetCheckKey(ROLLUP, "rollup_ok"),
+          dg.AssetCheckKey(REPORT, "report_ok")]
 PLANNED = (ASSET_PLANNED, CHECK_PLANNED)
 
 
 def checked_job() -> dg.JobDefinition:
-    """Two partitioned assets, each with a check: a planned batch of both kinds, as usage_job's."""
+    """Two partitioned assets and an unpartitioned one after them (as the SQL models follow the load),
+    each with a check: a planned batch of both kinds, as usage_job's."""
     partitions = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC")
     policy = dg.BackfillPolicy.single_run()
 
@@ -35,8 +39,13 @@ def checked_job() -> dg.JobDefinition:
     def rollup() -> dg.MaterializeResult:
         return dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=False)])
 
-    return dg.Definitions(assets=[daily, rollup], jobs=[dg.define_asset_job("checked", selection=[daily, rollup])]
-                          ).resolve_job_def("checked")
+    @dg.asset(backfill_policy=policy, deps=[rollup], check_specs=[dg.AssetCheckSpec("report_ok", asset="report")])
+    def report() -> dg.MaterializeResult:
+        return dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=True)])
+
+    assets = [daily, rollup, report]
+    job = dg.define_asset_job("checked", selection=assets)
+    return dg.Definitions(assets=assets, jobs=[job]).resolve_job_def("checked")
 
 
 @contextmanager
@@ -67,9 +76,27 @@ def what_a_created_run_plans(instance: dg.DagsterInstance, run_id: str) -> dict:
 
     return {
         "last run": {r.asset_entry.asset_key.to_user_string(): r.asset_entry.last_run_id == run_id
-                     for r in instance.get_asset_records([DAILY, ROLLUP])},
-        "planned partitions": {key.to_user_string(): planned_partitions(key) for key in (DAILY, ROLLUP)},
+                     for r in instance.get_asset_records(list(ASSETS))},
+        "planned partitions": {key.to_user_string(): planned_partitions(key) for key in ASSETS},
+        "check rows": planned_check_rows(instance, run_id),
     }
+
+
+def planned_check_rows(instance: dg.DagsterInstance, run_id: str) -> Counter:
+    """Each planned check row of the run: its check, whether it has a partition, and whether the event
+    it points at is the planned event of that same check."""
+    from dagster._serdes import deserialize_value
+    from sqlalchemy import text
+
+    with instance.event_log_storage.index_connection() as conn:
+        rows = conn.execute(text(
+            "select c.check_name, c.partition is not null, l.dagster_event_type, l.event "
+            "from asset_check_executions c left join event_logs l on l.id = c.evaluation_event_storage_id "
+            "where c.run_id = :run_id and c.execution_status = 'PLANNED'"), {"run_id": run_id}).fetchall()
+    return Counter(
+        (name, partitioned, kind == CHECK_PLANNED.value
+         and deserialize_value(event).dagster_event.event_specific_data.check_name == name)
+        for name, partitioned, kind, event in rows)
 
 
 def what_the_run_left(instance: dg.DagsterInstance, run_id: str) -> dict:
@@ -80,13 +107,14 @@ def what_the_run_left(instance: dg.DagsterInstance, run_id: str) -> dict:
         "planned materializations": {
             key.to_user_string(): [r.run_id == run_id
                                    for r in instance.fetch_planned_materializations(key, limit=5).records]
-            for key in (DAILY, ROLLUP)},
+            for key in ASSETS},
         "check executions": {
             key.name: Counter((r.run_id == run_id, r.status.value, r.partition) for r in
                               instance.event_log_storage.get_asset_check_execution_history(key, limit=100))
             for key in CHECKS},
         "materialized partitions": {key.to_user_string(): sorted(instance.get_materialized_partitions(key))
                                     for key in (DAILY, ROLLUP)},
+        "report materialized": instance.get_latest_materialization_event(REPORT) is not None,
     }
 
 
@@ -112,21 +140,27 @@ def test_the_cli_instance_writes_a_runs_planned_events_in_one_insert_and_they_re
             result = job.execute_in_process(instance=instance, tags=days(20), raise_on_error=False)
             assert result.success  # a failed check is an outcome, not a failed run
             left[name] = what_the_run_left(instance, result.run_id)
-        assert len(one_by_one) == (0 if name == "ours" else 8), name
+        assert len(one_by_one) == (0 if name == "ours" else 12), name  # 3 assets + 3 checks, twice
 
     first_20 = [f"2025-01-{d:02d}" for d in range(1, 21)]
     assert planned["ours"] == planned["dagster's"]
-    assert planned["ours"] == {"last run": {"daily": True, "rollup": True},
-                               "planned partitions": {"daily": [first_20], "rollup": [first_20]}}
+    assert planned["ours"] == {
+        "last run": {"daily": True, "rollup": True, "report": True},
+        "planned partitions": {"daily": [first_20], "rollup": [first_20], "report": [first_20]},
+        # each row points at its own check's planned event, one row per partition of the run's range
+        # (Dagster 1.13 plans even the unpartitioned asset's check per partition of a range run)
+        "check rows": {("daily_ok", True, True): 20, ("rollup_ok", True, True): 20, ("report_ok", True, True): 20},
+    }
     assert left["ours"] == left["dagster's"]
-    assert left["ours"]["event types"]["ASSET_MATERIALIZATION_PLANNED"] == 2
-    assert left["ours"]["event types"]["ASSET_CHECK_EVALUATION_PLANNED"] == 2
-    assert left["ours"]["planned materializations"] == {"daily": [True], "rollup": [True]}
-    # Dagster 1.13 plans a partitioned check once per partition and records its evaluation once.
+    assert left["ours"]["event types"]["ASSET_MATERIALIZATION_PLANNED"] == 3
+    assert left["ours"]["event types"]["ASSET_CHECK_EVALUATION_PLANNED"] == 3
+    assert left["ours"]["planned materializations"] == {"daily": [True], "rollup": [True], "report": [True]}
+    # Dagster 1.13 plans each check of a range run once per partition and records its evaluation once.
     assert left["ours"]["check executions"] == {
         name: {**{(True, "PLANNED", day): 1 for day in first_20}, (True, outcome, None): 1}
-        for name, outcome in (("daily_ok", "SUCCEEDED"), ("rollup_ok", "FAILED"))}
+        for name, outcome in (("daily_ok", "SUCCEEDED"), ("rollup_ok", "FAILED"), ("report_ok", "SUCCEEDED"))}
     assert left["ours"]["materialized partitions"] == {"daily": first_20, "rollup": first_20}
+    assert left["ours"]["report materialized"]
 
 
 @pytest.mark.slow
@@ -149,8 +183,8 @@ def test_a_planned_batch_that_fails_midway_is_stored_once_by_dagsters_fallback(p
     with cli_instance() as instance, planned_events_stored_one_by_one(instance) as one_by_one:
         result = checked_job().execute_in_process(instance=instance, tags=days(20), raise_on_error=False)
         left = what_the_run_left(instance, result.run_id)
-    assert len(one_by_one) == 4  # the fallback stored them
-    assert left["event types"]["ASSET_MATERIALIZATION_PLANNED"] == 2
-    assert left["event types"]["ASSET_CHECK_EVALUATION_PLANNED"] == 2
-    assert left["planned materializations"] == {"daily": [True], "rollup": [True]}
+    assert len(one_by_one) == 6  # the fallback stored them
+    assert left["event types"]["ASSET_MATERIALIZATION_PLANNED"] == 3
+    assert left["event types"]["ASSET_CHECK_EVALUATION_PLANNED"] == 3
+    assert left["planned materializations"] == {"daily": [True], "rollup": [True], "report": [True]}
     assert sum(left["check executions"]["daily_ok"].values()) == 21

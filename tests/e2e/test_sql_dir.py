@@ -57,7 +57,7 @@ def test_pyproject_lists_every_subpackage():
 def build_wheel(tmp_path: Path) -> Path:
     """A wheel of the project, built from a copy so the checkout gets no build/ folder."""
     src = tmp_path / "src"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".parse_cache.json*")  # a checkout's own cache
     for folder in ("aurion_pipeline", "aurion_sandbox", "dbt_like_sql"):
         shutil.copytree(ROOT / folder, src / folder, ignore=ignore)
     for file in ("pyproject.toml", "README.md"):
@@ -74,7 +74,8 @@ def test_an_install_from_the_wheel_finds_the_packaged_sql_folder(tmp_path):
     wheel = build_wheel(tmp_path)
     names = set(zipfile.ZipFile(wheel).namelist())
     repo_files = {f"aurion_pipeline/_sql/{p.relative_to(ROOT / 'dbt_like_sql').as_posix()}"
-                  for p in (ROOT / "dbt_like_sql").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+                  for p in (ROOT / "dbt_like_sql").rglob("*")
+                  if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")}
     assert repo_files <= names
     assert "aurion_pipeline/storage/schema.sql" in names
 

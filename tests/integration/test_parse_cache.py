@@ -105,21 +105,47 @@ def test_a_damaged_cache_is_ignored_and_rewritten(folder, parses, damage):
     expected = shape(_without_cache(folder))
     (folder / CACHE_FILE).write_text(damage)
     assert shape(load_project(folder)) == expected
-    assert json.loads((folder / CACHE_FILE).read_text())["format"] == 1
+    assert json.loads((folder / CACHE_FILE).read_text())["format"] == cache_module._FORMAT
     before = len(parses)
     load_project(folder)
     assert len(parses) == before
 
 
-def test_a_tampered_entry_is_parsed_again_not_trusted(folder):
+@pytest.mark.parametrize("entry", ["raw.usage_daily", [1, 2], {"reads": []}, None, [["raw.usage_daily"]]])
+def test_an_entry_not_as_the_cache_writes_it_is_parsed_again(folder, parses, entry):
     expected = shape(_without_cache(folder))
     load_project(folder)
     doc = json.loads((folder / CACHE_FILE).read_text())
-    for entry in doc["entries"].values():
-        entry["body_length"] = 10**9  # longer than any file
-        entry["reads"] = [1, 2]
+    doc["entries"] = dict.fromkeys(doc["entries"], entry)
     (folder / CACHE_FILE).write_text(json.dumps(doc))
+    before = len(parses)
     assert shape(load_project(folder)) == expected
+    assert len(parses) - before == len(doc["entries"])  # every select parsed again
+
+
+def test_what_is_kept_is_what_a_select_reads_never_its_sql(folder):
+    load_project(folder)
+    entries = json.loads((folder / CACHE_FILE).read_text())["entries"]
+    assert entries and all(isinstance(reads, list) for reads in entries.values())
+    assert "raw.usage_daily" in {name for reads in entries.values() for name in reads}
+    assert "select" not in (folder / CACHE_FILE).read_text().lower()
+
+
+def test_another_sqlglot_or_other_reading_rules_parse_everything_again(folder, parses, monkeypatch):
+    load_project(folder)
+    first = len(parses)
+    monkeypatch.setattr(cache_module, "_DERIVATION", "another sqlglot, or refs.py changed")
+    load_project(folder)
+    assert len(parses) == 2 * first
+    load_project(folder)
+    assert len(parses) == 2 * first  # and keeps the new answers
+
+
+def test_a_writer_killed_mid_write_leaves_no_temp_file_for_long(folder):
+    (folder / f"{CACHE_FILE}abc123.tmp").write_text('{"format": 2, "ent')  # cut short
+    load_project(folder)
+    assert not list(folder.glob(CACHE_FILE + "*.tmp"))
+    assert json.loads((folder / CACHE_FILE).read_text())["entries"]
 
 
 def test_a_cache_that_cannot_be_written_changes_nothing(folder, parses):
