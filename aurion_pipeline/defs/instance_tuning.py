@@ -20,10 +20,11 @@ The edges call `tune_event_batching(os.environ)`: `cli/runs.py` before it execut
 `definitions.py`, which a run worker launched by the daemon imports before executing its run.
 
 The instance a run writes its events through is tuned as well (`tune_instance`): pooled connections
-(PostgreSQL and SQLite), remembered schema checks, and on PostgreSQL a run's planned events in one
-insert (`planned_events.py`). The CLI tunes its own instance when it opens it;
-a run the daemon launched executes in processes of their own (a run worker, one per step), whose
-instances the `warehouse` resource tunes when a step sets it up (`defs/aurion_usage/resources.py`).
+(PostgreSQL and SQLite), remembered schema checks, and on PostgreSQL a run's planned events and a
+step's materializations written with fewer statements (`event_batches.py`). The CLI tunes its own
+instance when it opens it; a run the daemon launched executes in processes of their own (a run
+worker, one per step), whose instances the `warehouse` resource tunes when a step sets it up
+(`defs/aurion_usage/resources.py`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import dagster as dg
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 
-from aurion_pipeline.defs.planned_events import batch_planned_events
+from aurion_pipeline.defs.event_batches import batch_events_on_postgres
 
 EVENT_BATCH_SIZE = 1000  # a 3-year backfill (1,096 partitions) then flushes its materializations in two inserts
 BATCHING_ENV: dict[str, str] = {
@@ -66,7 +67,7 @@ def tune_instance(instance: dg.DagsterInstance) -> None:
     keep_connections_open(instance)
     keep_sqlite_engines(instance)
     remember_schema_checks(instance)
-    batch_planned_events(instance)
+    batch_events_on_postgres(instance)
 
 
 # One connection per storage, reused, plus a few for concurrent writers; no statement timeout (0):

@@ -1,7 +1,9 @@
-"""A run's planned events on PostgreSQL: the CLI's instance writes them in one insert
-(aurion_pipeline/defs/planned_events.py), and what it writes reads back exactly as what Dagster's own
+"""Event batches on PostgreSQL: the CLI's instance writes a run's planned events in one insert and a
+step's materializations through one cached statement
+(aurion_pipeline/defs/event_batches.py), and what it writes reads back exactly as what Dagster's own
 one-event-at-a-time path writes: the events, the assets' planned materializations, the checks'
-executions from planned to their outcome, and the partitions' status. A real PostgreSQL server."""
+executions from planned to their outcome, a step's batch of materializations with their indexed
+tags and asset rows, and the partitions' status. A real PostgreSQL server."""
 
 from collections import Counter
 from contextlib import contextmanager
@@ -11,8 +13,8 @@ import pytest
 from catalog_queries import days
 from pg import PG_URL_VAR
 
+from aurion_pipeline.defs.event_batches import ASSET_PLANNED, CHECK_PLANNED, MATERIALIZED
 from aurion_pipeline.defs.instance_tuning import BATCHING_ENV
-from aurion_pipeline.defs.planned_events import ASSET_PLANNED, CHECK_PLANNED
 
 DAILY = dg.AssetKey("daily")
 ROLLUP = dg.AssetKey("rollup")
@@ -66,6 +68,22 @@ def planned_events_stored_one_by_one(instance: dg.DagsterInstance):
         storage.store_event = store_event
 
 
+def materialization_batches_dagster_stores(monkeypatch) -> list[int]:
+    """The size of each batch of materializations dagster-postgres's own `store_event_batch` stores."""
+    from dagster_postgres import PostgresEventLogStorage
+
+    sizes: list[int] = []
+    dagster_batch = PostgresEventLogStorage.store_event_batch
+
+    def counting(self, events):
+        if {event.dagster_event_type for event in events} == {MATERIALIZED}:
+            sizes.append(len(events))
+        return dagster_batch(self, events)
+
+    monkeypatch.setattr(PostgresEventLogStorage, "store_event_batch", counting)
+    return sizes
+
+
 def what_a_created_run_plans(instance: dg.DagsterInstance, run_id: str) -> dict:
     """A run planned and started, before it writes anything: the assets name it as their last run, and
     its planned events name the partitions it will materialize."""
@@ -115,6 +133,38 @@ def what_the_run_left(instance: dg.DagsterInstance, run_id: str) -> dict:
         "materialized partitions": {key.to_user_string(): sorted(instance.get_materialized_partitions(key))
                                     for key in (DAILY, ROLLUP)},
         "report materialized": instance.get_latest_materialization_event(REPORT) is not None,
+        **materializations_as_stored(instance, run_id),
+    }
+
+
+def materializations_as_stored(instance: dg.DagsterInstance, run_id: str) -> dict:
+    """The run's materializations as rows: each asset's partitions in the order of their storage ids,
+    the tags indexed for them (the data version's, whose values name the run, compared by key), and
+    whether each asset's row names its newest materialization and this run."""
+    from dagster._serdes import deserialize_value
+    from sqlalchemy import text
+
+    with instance.event_log_storage.index_connection() as conn:
+        rows = conn.execute(text(
+            "select l.asset_key, l.partition, l.id, t.key, t.asset_key = l.asset_key "
+            "from event_logs l left join asset_event_tags t on t.event_id = l.id "
+            "where l.run_id = :run_id and l.dagster_event_type = 'ASSET_MATERIALIZATION' order by l.id, t.key"),
+            {"run_id": run_id}).fetchall()
+        asset_rows = conn.execute(text(
+            "select asset_key, last_materialization, last_run_id = :run_id from asset_keys"),
+            {"run_id": run_id}).fetchall()
+    order, newest = {}, {}
+    for asset, partition, event_id, _, _ in rows:
+        if partition not in order.setdefault(asset, []):
+            order[asset].append(partition)
+        newest[asset] = event_id
+    return {
+        "partitions in storage order": order,
+        "indexed tags": Counter((asset, key, same_asset) for asset, _, _, key, same_asset in rows if key),
+        # the asset_keys row (what the UI lists assets by): its last materialization and run
+        "asset rows name the newest": {
+            asset: (deserialize_value(last).storage_id == newest.get(asset) if last else None, this_run)
+            for asset, last, this_run in asset_rows},
     }
 
 
@@ -129,9 +179,11 @@ def test_the_cli_instance_writes_a_runs_planned_events_in_one_insert_and_they_re
     for name, value in BATCHING_ENV.items():  # as our runs set them (cli/runs.py)
         monkeypatch.setenv(name, value)
     job = checked_job()
+    dagster_batches = materialization_batches_dagster_stores(monkeypatch)
 
     planned, left = {}, {}
     for name, opened in (("ours", cli_instance), ("dagster's", dg.DagsterInstance.get)):
+        dagster_batches.clear()
         with opened() as instance, planned_events_stored_one_by_one(instance) as one_by_one:
             instance.wipe()  # each instance starts from an empty event log
             created = instance.create_run_for_job(job, tags=days(20), status=dg.DagsterRunStatus.STARTED)
@@ -141,6 +193,7 @@ def test_the_cli_instance_writes_a_runs_planned_events_in_one_insert_and_they_re
             assert result.success  # a failed check is an outcome, not a failed run
             left[name] = what_the_run_left(instance, result.run_id)
         assert len(one_by_one) == (0 if name == "ours" else 12), name  # 3 assets + 3 checks, twice
+        assert dagster_batches == ([] if name == "ours" else [20, 20]), name  # daily's and rollup's step
 
     first_20 = [f"2025-01-{d:02d}" for d in range(1, 21)]
     assert planned["ours"] == planned["dagster's"]
@@ -161,6 +214,14 @@ def test_the_cli_instance_writes_a_runs_planned_events_in_one_insert_and_they_re
         for name, outcome in (("daily_ok", "SUCCEEDED"), ("rollup_ok", "FAILED"), ("report_ok", "SUCCEEDED"))}
     assert left["ours"]["materialized partitions"] == {"daily": first_20, "rollup": first_20}
     assert left["ours"]["report materialized"]
+    # the 20 partitions' materializations went through the batch path, in order, with their tags
+    assert {a: p for a, p in left["ours"]["partitions in storage order"].items() if a != '["report"]'} == {
+        '["daily"]': first_20, '["rollup"]': first_20}
+    assert left["ours"]["asset rows name the newest"] == {
+        '["daily"]': (True, True), '["rollup"]': (True, True), '["report"]': (True, True)}
+    tags = left["ours"]["indexed tags"]
+    assert tags[('["daily"]', "dagster/data_version", True)] == 20
+    assert tags[('["rollup"]', "dagster/data_version", True)] == 20
 
 
 @pytest.mark.slow
@@ -168,7 +229,7 @@ def test_a_planned_batch_that_fails_midway_is_stored_once_by_dagsters_fallback(p
     """Dagster stores a batch one event at a time when the batch write raises: ours writes nothing
     unless it writes everything, so no planned event is stored twice."""
     from aurion_pipeline.cli.runs import open_instance as cli_instance
-    from aurion_pipeline.defs import planned_events
+    from aurion_pipeline.defs import event_batches
 
     home, url = pg_home
     monkeypatch.setenv("DAGSTER_HOME", str(home))
@@ -179,7 +240,7 @@ def test_a_planned_batch_that_fails_midway_is_stored_once_by_dagsters_fallback(p
     def broken(*args):
         raise RuntimeError("the index write fails after the events were inserted")
 
-    monkeypatch.setattr(planned_events, "_planned_check_rows", broken)
+    monkeypatch.setattr(event_batches, "_planned_check_rows", broken)
     with cli_instance() as instance, planned_events_stored_one_by_one(instance) as one_by_one:
         result = checked_job().execute_in_process(instance=instance, tags=days(20), raise_on_error=False)
         left = what_the_run_left(instance, result.run_id)
