@@ -43,9 +43,9 @@ if TYPE_CHECKING:
 ASSET_PLANNED = DagsterEventType.ASSET_MATERIALIZATION_PLANNED
 CHECK_PLANNED = DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
 MATERIALIZED = DagsterEventType.ASSET_MATERIALIZATION
-# What the batches are written with: dagster-postgres's own materialization batch uses the first four,
-# and the rows of planned checks the last, as Dagster's `store_event` does. The rows copy Dagster's
-# private layout of `asset_check_executions`, checked in this minor version only (pyproject pins it).
+# The storage methods the batches are written with: Dagster's own, as its batch and `store_event` use
+# them (the last dates the planned check rows). Those rows and the executemany insert copy Dagster's
+# private table layouts, checked in this minor version only (pyproject pins it).
 _STORAGE_METHODS = ("prepare_insert_event_batch", "index_transaction", "_store_asset_event_tags",
                     "_store_asset_event", "_event_to_row", "_event_insert_timestamp")
 _DAGSTER_MINOR = "1.13."
