@@ -378,7 +378,8 @@ def test_reconciliation_compares_every_latest_snapshot_with_its_days(con):
 
 def test_every_data_test_passes_on_the_hand_built_warehouse(con):
     project = load_project(SQL_FOLDER)
-    assert all(model.tests for model in project.models)  # every view declares tests
+    # every model declares tests, but forecast_features: its key is tested on forecast_projection (see its yml)
+    assert [model.name for model in project.models if not model.tests] == ["forecast_features"]
     failed = [(r.model, r.name, r.failing_rows, r.sample[:1]) for m in project.models
               for r in run_tests(con, m) if not r.passed]
     assert failed == []
