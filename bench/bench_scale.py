@@ -100,6 +100,7 @@ def run(n_tenants: int, start: date, end: date, today: date, trials: int, args) 
         usage, windows = setup(n_tenants, start, end, today)
         ready = {t: {(a, b): usage.rows(t, a, b) for a, b in windows} for t in usage.tenants}
         raw_windows = [RawWindow(t, a, b, ready[t][(a, b)]) for t in usage.tenants for a, b in windows]
+        summaries = {t: usage.summary(t) for t in usage.tenants}
         all_rows = [row for w in raw_windows for row in w.rows]
     n_rows = len(all_rows)
     print(f"  {n_rows:,} API rows in {len(raw_windows):,} windows ({len(windows)} per tenant)")
@@ -143,7 +144,8 @@ def run(n_tenants: int, start: date, end: date, today: date, trials: int, args) 
         ingest.load_usage_range(clients, wh, start, end, max_range_days=31, max_workers=8, run_id="bench",
                                 publish=False, **variants[default])
     with c.Stage(stages, "summary snapshots"):
-        ingest.load_summaries(clients, wh, max_workers=8, run_id="bench-summary", publish=False)
+        ingest.load_summaries({t: MemoryClient(usage, t, summary=summaries[t]) for t in usage.tenants}, wh,
+                              max_workers=8, run_id="bench-summary", publish=False)
     project = load_project(c.ROOT / "dbt_like_sql")
     with c.Stage(stages, "models: build seeds, views and tables, publish"), wh.writer(publish=True) as con:
         built = build(con, project)

@@ -56,8 +56,11 @@ class SyntheticUsage:
 class MemoryClient:
     """What the pipeline needs of an `AurionClient`, answered from memory (no HTTP, no JSON)."""
 
-    def __init__(self, usage: SyntheticUsage, tenant: str, ready: dict[tuple[date, date], list[dict]] | None = None):
-        self.usage, self.tenant, self.ready = usage, tenant, ready
+    def __init__(self, usage: SyntheticUsage, tenant: str, ready: dict[tuple[date, date], list[dict]] | None = None,
+                 summary: dict | None = None):
+        """`ready` and `summary`: answers synthesized beforehand, so a timed stage measures the pipeline,
+        not the stand-in API (a summary costs ~2 ms to synthesize: 2.2 s for 1,000 tenants)."""
+        self.usage, self.tenant, self.ready, self.summary = usage, tenant, ready, summary
         self.requests_made = 0
 
     @property
@@ -71,7 +74,7 @@ class MemoryClient:
         return self.usage.rows(self.tenant, start, end)
 
     def get_summary(self) -> dict:
-        return self.usage.summary(self.tenant)
+        return self.summary if self.summary is not None else self.usage.summary(self.tenant)
 
     def close(self) -> None:
         pass
