@@ -20,7 +20,7 @@
 -- frame is counted in rows (its set's misses and the earlier targets' rows among them), which needs no
 -- search by period or day for each row (8.9 -> 7.9 s; the same rows, up to the last bit of a double).
 -- The windows' partitions are numbers (set_id, pool_id) and their rows carry no names, so they sort
--- and spill less (7.2 -> 5.9 s, the same rows).
+-- and spill less (6.9-7.2 -> 5.4-6.3 s, the same rows).
 with periods as (
     -- A period is warm when the method has its full history on the period's eve: 16 weeks, so the
     -- weekday rates have four weeks and the growth term its two 8-week windows. Warm-up forecasts miss
