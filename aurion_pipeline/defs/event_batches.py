@@ -3,7 +3,7 @@
 Two batches make most of a 3-year backfill's event-log work (`bench/bench_backfill.py --event-costs`):
 
 - **The run's planned events.** When a run is created Dagster writes one planned event per asset and
-  per asset check it will run (51 for `usage_job`: 26 assets, 25 checks) through `store_event_batch`.
+  per asset check it will run (50 for `usage_job`: 26 assets, 24 checks) through `store_event_batch`.
   dagster-postgres writes a batch in one insert only when it holds materializations or observations
   alone; the planned batch mixes two other kinds, so it fell back to one `store_event` per event: an
   insert, a NOTIFY (kept there for version skew only) and the index writes, each on its own round
