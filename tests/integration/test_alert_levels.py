@@ -90,3 +90,24 @@ def test_billing_alerts_fire_on_the_day_the_exact_total_is_reached(warehouse):
         " where a.tenant like 'at_80%' and a.alert_level = 'warning' group by all").fetchall()
     assert len(rows) == TENANTS_PER_CASE
     assert all(reached == last_use for _, reached, last_use in rows)  # the day the last tenth arrived
+
+
+def test_a_level_passed_before_a_negative_day_still_fires_on_the_day_it_was_reached(tmp_path):
+    """billing_alerts runs totals only over periods whose total reaches a level, or that hold a negative
+    day: a correction can bring the total back under a level a running total had already passed."""
+    quota = {"plan": "starter", "billing_status": "active", "voice_minutes_limit": 25, "api_calls_limit": 10000,
+             "captured_at": datetime(2026, 3, 31, 23), "period_start": MARCH[0], "period_end": MARCH[-1]}
+    minutes = {"corrected": [10.0, 11.0, -5.0], "steady": [10.0, 11.0, 0.0]}  # 80 % of 25 is 20
+    daily = [(tenant, day, m, 0) for tenant, values in minutes.items() for day, m in zip(MARCH, values)]
+    con = build_models_warehouse(tmp_path / "warehouse.duckdb", daily,
+                                 [{**quota, "tenant": tenant} for tenant in minutes])
+    try:
+        alerts = con.execute(
+            "select tenant, alert_level, first_reached_on from analytics.billing_alerts"
+            " where quota_name = 'voice_minutes' and basis = 'actual' order by tenant").fetchall()
+        levels = dict(con.execute("select tenant, alert_level from analytics.plan_utilization"
+                                  " where quota_name = 'voice_minutes'").fetchall())
+    finally:
+        con.close()
+    assert alerts == [("corrected", "warning", MARCH[1]), ("steady", "warning", MARCH[1])]
+    assert levels == {"corrected": "ok", "steady": "warning"}  # the period's total: 16 and 21 of 25

@@ -2,15 +2,36 @@
 -- tenant x billing period x quota, on the first day it is reached. basis 'actual': reached by loaded
 -- daily usage (voice_minutes, api_calls) or by a summary snapshot (storage_mb); basis 'forecast': not
 -- reached yet, but the current period's forecast (analytics.usage_forecast_daily) reaches it.
-with daily_points as (
+with reachable as (
+    -- The periods where daily usage can reach a level: their total reaches the lowest one, or a day was
+    -- negative (a running total may then pass a level and fall back). Most periods reach none, and the
+    -- running totals were most of this model's build (at 1,000 tenants, where 1 period in 10 reaches a
+    -- level: 1.3 -> 0.55 s, the same rows).
+    select q.tenant, q.period_start, q.quota_name
+    from analytics.period_quotas as q
+    join (
+        select tenant, period_start, quota_name, min(usage_to_reach) as lowest
+        from analytics.quota_levels
+        group by all
+    ) as l on l.tenant = q.tenant and l.period_start = q.period_start and l.quota_name = q.quota_name
+    where q.used >= l.lowest
+    union
+    select tenant, period_start, quota_name
+    from analytics.usage_by_period
+    where quota_name is not null and used < 0
+),
+
+daily_points as (
     select
-        tenant, period_start, quota_name, usage_date as reached_on,
-        sum(used) over (
-            partition by tenant, period_start, quota_name order by usage_date
+        u.tenant, u.period_start, u.quota_name, u.usage_date as reached_on,
+        sum(u.used) over (
+            partition by u.tenant, u.period_start, u.quota_name order by u.usage_date
             rows between unbounded preceding and current row
         ) as used
-    from analytics.usage_by_period
-    where quota_name is not null
+    from analytics.usage_by_period as u
+    semi join reachable as r
+        on r.tenant = u.tenant and r.period_start = u.period_start and r.quota_name = u.quota_name
+    where u.quota_name is not null
 ),
 
 storage_points as (
