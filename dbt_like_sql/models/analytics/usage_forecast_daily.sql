@@ -35,7 +35,16 @@ weighted as (
                 then d.weekday_rates[isodow(d.usage_date)] * exp(d.daily_growth * (d.usage_date - d.as_of_date))
         end as weight
     from days as d
-    left join analytics.usage_long as u
+    left join (
+        -- Only the metrics and days current periods can match: joined whole (4 metrics x every loaded
+        -- day, as its hash table), usage_long made this model's build twice as long (at 1,000 tenants
+        -- 0.56-0.66 -> 0.28-0.33 s; the same rows but the last bits of the window sums, which differ
+        -- from one build to the next anyway).
+        select tenant, usage_date, quota_name, used
+        from analytics.usage_long
+        where quota_name is not null
+            and usage_date >= (select min(period_start) from analytics.billing_periods where is_current)
+    ) as u
         on u.tenant = d.tenant and u.usage_date = d.usage_date and u.quota_name = d.quota_name
 ),
 
