@@ -136,7 +136,10 @@ def _prepare(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
     # DuckDB's default (80% of RAM) let stored SQL models peak above 1 GiB; beyond this limit it
     # spills to <warehouse>.duckdb.tmp instead.
     con.execute("set memory_limit = ?", [memory_limit])
+    # One transaction: a writer killed while it creates the file leaves all of the raw schema or none.
+    con.execute("begin")
     con.execute(schema_sql())
+    con.execute("commit")
 
 
 def _publish(warehouse_path: Path, analyst_path: Path, storage_version: str) -> None:

@@ -168,3 +168,22 @@ def test_the_next_write_removes_a_temp_file_left_by_a_killed_writer(wh):
     (path.parent / ".part.parquet.deadbeef.tmp").write_bytes(b"PAR1 torn")
     lake.write_usage(wh.lake_dir, usage("acme", date(2026, 1, 1), 2))
     assert [p.name for p in path.parent.iterdir()] == ["part.parquet"]
+
+
+def test_the_raw_schema_is_created_whole_or_not_at_all(tmp_path, monkeypatch):
+    """A first writer that stops while it creates the raw schema (killed, or a statement failing)
+    leaves none of it behind, never half; the next writer creates all of it."""
+    from aurion_pipeline.storage import connection
+
+    full_schema = connection.schema_sql()
+    monkeypatch.setattr(connection, "schema_sql", lambda: full_schema + "\nselect * from no_such_table;")
+    wh = Warehouse(tmp_path / "data")
+    with pytest.raises(duckdb.CatalogException), wh.writer():
+        pass
+    with duckdb.connect(str(wh.path), read_only=True) as con:
+        assert con.execute("select count(*) from duckdb_tables()").fetchone()[0] == 0
+    monkeypatch.undo()
+    with wh.writer() as con:
+        raw = con.execute("select table_name from duckdb_tables() where schema_name = 'raw'").fetchall()
+    tables = {name for (name,) in raw}
+    assert tables == {"usage_daily", "_load_log", "usage_restatements", "usage_summary", "tenant_plans"}
