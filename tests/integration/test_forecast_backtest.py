@@ -190,3 +190,49 @@ def test_data_tests_pass_on_the_synthetic_warehouse(warehouse):
     failed = [(r.model, r.name, r.failing_rows, r.sample[:1]) for m in project.models
               for r in run_tests(con, m) if not r.passed]
     assert failed == []
+
+
+REPEATING_WEEK = [0.1, 0.7, 1.3, 2.9, 0.3, 0.0, 0.2]  # Monday first; decimals whose float sums round
+
+
+def built_warehouse(tmp_path: Path, rows: list[tuple]) -> duckdb.DuckDBPyConnection:
+    """A warehouse of (tenant, day, voice_minutes, api_calls) rows with every model built."""
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con.execute(SCHEMA_SQL.read_text())
+    con.executemany(
+        "insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, _filled, _run_id, _loaded_at)"
+        " values (?, ?, ?, ?, false, 'test', timestamp '2026-12-01')", rows)
+    build(con, load_project(SQL_FOLDER))
+    return con
+
+
+def test_a_week_that_repeats_exactly_has_no_spread_and_no_interval(tmp_path):
+    """Every weekday the same each week: the residual variance is exactly 0, so there is no interval.
+
+    In doubles 0.1 + 0.1 + 0.1 is not 3 * 0.1, and sum(x^2) - sum(x)^2/n left ~1e-16 there: a spread
+    that is not one, which calibration then divided misses by. A second tenant, whose Wednesdays vary,
+    shows the variance is still computed where there is spread (checked against Python's arithmetic).
+    """
+    first = date(2025, 1, 6)  # a Monday
+    varying = {2: [4.0, 5.0, 9.0, 6.0]}  # Wednesdays cycle through these
+    rows = []
+    for i in range(200):
+        day = first + timedelta(i)
+        rows.append(("repeating", day, REPEATING_WEEK[day.weekday()], REPEATING_WEEK[day.weekday()] * 7))
+        wednesday = varying.get(day.weekday())
+        rows.append(("varying", day, wednesday[(i // 7) % 4] if wednesday else REPEATING_WEEK[day.weekday()], 1))
+    con = built_warehouse(tmp_path, rows)
+    spread = con.execute(
+        "select tenant, quota_name, count(*), count(*) filter (where residual_variance = 0)"
+        " from analytics.forecast_features where days_28 >= 14 group by all order by all").fetchall()
+    assert spread == [("repeating", "api_calls", 187, 187), ("repeating", "voice_minutes", 187, 187),
+                      ("varying", "api_calls", 187, 187), ("varying", "voice_minutes", 187, 0)]
+    intervals = con.execute(
+        "select count(*) from analytics.forecast_by_day where tenant = 'repeating'"
+        " and days_remaining > 0 and (projected_sd <> 0 or projected_low is not null)").fetchone()
+    assert intervals == (0,)
+    # On a day with 28 loaded days behind it, only the Wednesdays deviate: 4 of them, 21 degrees of freedom.
+    (variance,) = con.execute("select residual_variance from analytics.forecast_features where tenant = 'varying'"
+                              " and quota_name = 'voice_minutes' and as_of_date = date '2025-06-01'").fetchone()
+    assert variance == pytest.approx(sum((x - 6.0) ** 2 for x in varying[2]) / 21, rel=1e-12)
+

@@ -44,22 +44,27 @@ weeks_back as (
 ),
 
 same_weekday as (
-    -- The trailing 4 weeks of one weekday: their sum, loaded days and sum of squares. A day never
-    -- loaded (null) counts in none of them; with no day loaded the sums are null, not zero.
+    -- The trailing 4 weeks of one weekday: their loaded days, sum, mean (the weekday's rate) and the sum
+    -- of squared deviations from that mean. A day never loaded (null) counts in none of them; with no
+    -- day loaded they are null, not zero.
     select
         series_id, as_of_date, usage,
+        (usage is not null)::integer + (usage_1w is not null)::integer + (usage_2w is not null)::integer
+            + (usage_3w is not null)::integer as weekday_days,
         case when weekday_days > 0 then coalesce(usage, 0) + coalesce(usage_1w, 0) + coalesce(usage_2w, 0)
             + coalesce(usage_3w, 0) end as weekday_sum,
-        weekday_days,
-        case when weekday_days > 0 then coalesce(usage * usage, 0) + coalesce(usage_1w * usage_1w, 0)
-            + coalesce(usage_2w * usage_2w, 0) + coalesce(usage_3w * usage_3w, 0) end as weekday_sumsq
-    from (
-        select
-            *,
-            (usage is not null)::integer + (usage_1w is not null)::integer + (usage_2w is not null)::integer
-                + (usage_3w is not null)::integer as weekday_days
-        from weeks_back
-    )
+        weekday_sum / nullif(weekday_days, 0) as weekday_rate,
+        -- Exactly 0 when the loaded days are equal: the mean of three equal doubles need not equal them
+        -- (0.1 + 0.1 + 0.1 = 0.30000000000000004), and that residue made a window without any spread
+        -- look like one with a tiny spread (docs/forecasting.md, "The interval"). Otherwise deviations
+        -- from the mean, which do not cancel the way sum(x^2) - sum(x)^2 / n does.
+        case
+            when least(usage, usage_1w, usage_2w, usage_3w) = greatest(usage, usage_1w, usage_2w, usage_3w) then 0.0
+            when weekday_days > 0
+                then coalesce(power(usage - weekday_rate, 2), 0) + coalesce(power(usage_1w - weekday_rate, 2), 0)
+                    + coalesce(power(usage_2w - weekday_rate, 2), 0) + coalesce(power(usage_3w - weekday_rate, 2), 0)
+        end as weekday_squared_deviations
+    from weeks_back
 ),
 
 windows as (
@@ -71,8 +76,7 @@ windows as (
         series_id, as_of_date,
         sum(weekday_sum) over last_week as sum_28,
         coalesce(sum(weekday_days) over last_week, 0) as days_28,
-        sum(weekday_sumsq) over last_week as sumsq_28,
-        sum(weekday_sum * weekday_sum / nullif(weekday_days, 0)) over last_week as weekday_sumsq_of_means,
+        sum(weekday_squared_deviations) over last_week as squared_deviations_28,
         list_value(weekday_rate, lag(weekday_rate, 1) over by_day, lag(weekday_rate, 2) over by_day,
                    lag(weekday_rate, 3) over by_day, lag(weekday_rate, 4) over by_day,
                    lag(weekday_rate, 5) over by_day, lag(weekday_rate, 6) over by_day) as recent_rates,
@@ -81,7 +85,7 @@ windows as (
         sum(usage) over prior_56 as sum_prior_56,
         count(usage) over prior_56 as days_prior_56,
         coalesce(sum(usage) over (by_day rows between unbounded preceding and current row), 0) as cumulative_usage
-    from (select *, weekday_sum / nullif(weekday_days, 0) as weekday_rate from same_weekday)
+    from same_weekday
     window
         by_day as (partition by series_id order by as_of_date),
         last_week as (by_day rows between 6 preceding and current row),
@@ -93,11 +97,9 @@ rates as (
     select
         *,
         sum_28 / nullif(days_28, 0) as mean_28,
-        -- Spread of the 28 days around their weekday means: the sum of squares minus
-        -- sum_k S_k^2 / n_k, per degree of freedom (7 means fitted); needs two weeks of data.
-        case
-            when days_28 >= 14 then greatest(coalesce(sumsq_28, 0) - coalesce(weekday_sumsq_of_means, 0), 0) / (days_28 - 7)
-        end as residual_variance,
+        -- Spread of the 28 days around their weekday means: the squared deviations from them, per degree of
+        -- freedom (7 means fitted); needs two weeks of data.
+        case when days_28 >= 14 then coalesce(squared_deviations_28, 0) / (days_28 - 7) end as residual_variance,
         -- Growth needs 6 of the 8 weeks in both windows; clamped to [1/2, 2] per 56 days.
         days_56 >= 42 and days_prior_56 >= 42 and sum_56 > 0 and sum_prior_56 > 0 as has_growth
     from windows
