@@ -32,10 +32,16 @@ with periods as (
 ),
 
 errors as (
-    -- Forecasts whose expected spread is zero (an all-zero window) or unknown have no relative miss.
+    -- Forecasts whose expected spread is zero (an all-zero window) or unknown have no relative miss. A
+    -- miss under half the precision usage is kept in (0.001 of the unit, analytics.usage_long) is none:
+    -- a forecast that was exactly right still misses by float residue (2.1 + 0.2 is not 2.3 in
+    -- doubles), and ~1e-14 as the tenant's scale then divided its next misses into intervals 1e13 wide.
     select
         f.tenant, f.quota_name, f.period_start, f.period_end, f.remaining_from,
-        (a.actual_total - f.projected_total) / f.projected_sd as error
+        case
+            when abs(a.actual_total - f.projected_total) < 0.0005 then 0.0
+            else (a.actual_total - f.projected_total) / f.projected_sd
+        end as error
     from analytics.forecast_projection as f
     join analytics.forecast_actuals as a
         on a.tenant = f.tenant and a.period_start = f.period_start and a.quota_name = f.quota_name
