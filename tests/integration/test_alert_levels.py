@@ -111,3 +111,16 @@ def test_a_level_passed_before_a_negative_day_still_fires_on_the_day_it_was_reac
         con.close()
     assert alerts == [("corrected", "warning", MARCH[1]), ("steady", "warning", MARCH[1])]
     assert levels == {"corrected": "ok", "steady": "warning"}  # the period's total: 16 and 21 of 25
+
+
+def test_a_complete_periods_forecast_is_its_exact_total_and_level(warehouse):
+    """On its last day a period's forecast is what was used: the same total as plan_utilization, to the
+    last digit, and so the same level at exactly the threshold."""
+    con, expected = warehouse
+    rows = con.execute(
+        "select f.tenant, f.days_elapsed = f.days_in_period, f.used_to_date = u.used, f.projected_total = u.used,"
+        " f.projected_alert_level from analytics.usage_forecast f join analytics.plan_utilization u using"
+        " (tenant, period_start, quota_name) where quota_name = 'voice_minutes'").fetchall()
+    assert len(rows) == len(expected)
+    wrong = {tenant: row for tenant, *row in rows if row != [True, True, True, expected[tenant]]}
+    assert wrong == {}

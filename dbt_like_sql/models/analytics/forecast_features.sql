@@ -17,7 +17,7 @@ with series_keys as (
 series as (
     -- One row per calendar day from the tenant's first to its last loaded day; a day in between that
     -- was never loaded stays null (unknown), so it counts in no mean and no window.
-    select s.series_id, s.as_of_date, u.used::double as usage
+    select s.series_id, s.as_of_date, u.used::double as usage, u.used
     from (
         select series_id, unnest(range(first_date, last_date + 1, interval 1 day))::date as as_of_date
         from series_keys
@@ -48,7 +48,7 @@ same_weekday as (
     -- of squared deviations from that mean. A day never loaded (null) counts in none of them; with no
     -- day loaded they are null, not zero.
     select
-        series_id, as_of_date, usage,
+        series_id, as_of_date, usage, used,
         (usage is not null)::integer + (usage_1w is not null)::integer + (usage_2w is not null)::integer
             + (usage_3w is not null)::integer as weekday_days,
         case when weekday_days > 0 then coalesce(usage, 0) + coalesce(usage_1w, 0) + coalesce(usage_2w, 0)
@@ -84,7 +84,10 @@ windows as (
         count(usage) over last_56 as days_56,
         sum(usage) over prior_56 as sum_prior_56,
         count(usage) over prior_56 as days_prior_56,
-        coalesce(sum(usage) over (by_day rows between unbounded preceding and current row), 0) as cumulative_usage
+        -- In usage_long's exact decimal: forecast_projection subtracts the period eve's running total from
+        -- it, so a period's usage to date is exact, as plan_utilization's, and a forecast with nothing left
+        -- to add reaches a level at exactly its threshold (in doubles 20.0 came out 19.999999999999996).
+        coalesce(sum(used) over (by_day rows between unbounded preceding and current row), 0) as cumulative_usage
     from same_weekday
     window
         by_day as (partition by series_id order by as_of_date),

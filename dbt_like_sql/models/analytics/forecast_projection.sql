@@ -14,7 +14,7 @@ with period_eves as (
             rows between unbounded preceding and 1 preceding
         ), 0) as cumulative_usage
     from (
-        select tenant, period_start, quota_name, used::double as period_total
+        select tenant, period_start, quota_name, used as period_total
         from analytics.period_quotas
         where list_contains(analytics.forecast_quotas(), quota_name)
     )
@@ -31,9 +31,10 @@ forecasts as (
         (f.as_of_date - p.period_start + 1)::integer as days_elapsed,
         p.days_in_period,
         (p.period_end - f.as_of_date)::integer as days_remaining,
-        -- Two float sums subtracted: clamp the rounding residue of an all-zero stretch at 0.
+        -- Two exact running totals subtracted: the period's usage to date, exactly (never below 0: a
+        -- period whose corrections outweigh its usage has used nothing yet).
         case
-            when f.as_of_date >= p.period_start then greatest(f.cumulative_usage - coalesce(e.cumulative_usage, 0), 0)
+            when f.as_of_date >= p.period_start then greatest(f.cumulative_usage - coalesce(e.cumulative_usage, 0), 0)::double
             else 0.0
         end as used_to_date,
         f.weekday_rates,
