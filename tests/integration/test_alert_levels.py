@@ -124,3 +124,15 @@ def test_a_complete_periods_forecast_is_its_exact_total_and_level(warehouse):
     assert len(rows) == len(expected)
     wrong = {tenant: row for tenant, *row in rows if row != [True, True, True, expected[tenant]]}
     assert wrong == {}
+
+
+def test_a_tenant_that_uses_exactly_its_quota_never_exhausts_it(warehouse):
+    """usage_forecast's exhaustion date is the first day the total goes above the quota: for 25.0 of 25
+    there is none, and for 25.1 it is the day the last tenth arrived."""
+    con, expected = warehouse
+    got = dict(con.execute("select tenant, projected_exhaustion_date from analytics.usage_forecast"
+                           " where quota_name = 'voice_minutes'").fetchall())
+    last_use = dict(con.execute("select tenant, max(usage_date) filter (where voice_minutes > 0)"
+                                " from raw.usage_daily group by tenant").fetchall())
+    want = {tenant: last_use[tenant] if tenant.startswith("above_100") else None for tenant in expected}
+    assert {t: (got.get(t), d) for t, d in want.items() if got.get(t) != d} == {}

@@ -26,10 +26,7 @@ weighted as (
     select
         d.*,
         d.usage_date > d.as_of_date as is_projected,
-        case
-            when d.usage_date <= d.as_of_date
-                then coalesce(u.used::double, 0)
-        end as actual_usage,
+        case when d.usage_date <= d.as_of_date then coalesce(u.used, 0) end as actual_usage,
         case
             when d.usage_date > d.as_of_date
                 then d.weekday_rates[isodow(d.usage_date)] * exp(d.daily_growth * (d.usage_date - d.as_of_date))
@@ -55,8 +52,7 @@ daily as (
             when is_projected then coalesce(
                 weight / nullif(sum(weight) over (partition by tenant, quota_name), 0), 0
             ) * (projected_total - used_to_date)
-            else actual_usage
-        end as usage
+        end as projected_usage
     from weighted
 )
 
@@ -67,10 +63,12 @@ select
     period_end,
     usage_date,
     is_projected,
-    usage,
-    sum(usage) over (
-        partition by tenant, quota_name order by usage_date rows between unbounded preceding and current row
-    ) as cumulative_usage,
+    coalesce(actual_usage::double, projected_usage) as usage,
+    -- The loaded days' running total in usage_long's exact decimal, the forecast's added to it: a tenant
+    -- that uses exactly its quota never goes above it (in doubles 25.0 of 25 summed to 25.000000000000004,
+    -- and usage_forecast gave it an exhaustion date), and every loaded day's total is plan_utilization's.
+    coalesce(sum(actual_usage) over running, 0)::double + coalesce(sum(projected_usage) over running, 0)
+        as cumulative_usage,
     as_of_date,
     days_elapsed,
     days_in_period,
@@ -80,3 +78,6 @@ select
     projected_high,
     naive_projected_total
 from daily
+window running as (
+    partition by tenant, quota_name order by usage_date rows between unbounded preceding and current row
+)
