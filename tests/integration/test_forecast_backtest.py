@@ -14,6 +14,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from sqlproj_data import build_models_warehouse
 
 from aurion_pipeline.sqlmodels.build import build
 from aurion_pipeline.sqlmodels.datatests import run_tests
@@ -193,17 +194,7 @@ def test_data_tests_pass_on_the_synthetic_warehouse(warehouse):
 
 
 REPEATING_WEEK = [0.1, 0.7, 1.3, 2.9, 0.3, 0.0, 0.2]  # Monday first; decimals whose float sums round
-
-
-def built_warehouse(tmp_path: Path, rows: list[tuple]) -> duckdb.DuckDBPyConnection:
-    """A warehouse of (tenant, day, voice_minutes, api_calls) rows with every model built."""
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    con.execute(SCHEMA_SQL.read_text())
-    con.executemany(
-        "insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, _filled, _run_id, _loaded_at)"
-        " values (?, ?, ?, ?, false, 'test', timestamp '2026-12-01')", rows)
-    build(con, load_project(SQL_FOLDER))
-    return con
+REPEATING_CALLS = [1, 7, 13, 29, 3, 0, 2]
 
 
 def test_a_week_that_repeats_exactly_has_no_spread_and_no_interval(tmp_path):
@@ -218,22 +209,23 @@ def test_a_week_that_repeats_exactly_has_no_spread_and_no_interval(tmp_path):
     rows = []
     for i in range(200):
         day = first + timedelta(i)
-        rows.append(("repeating", day, REPEATING_WEEK[day.weekday()], REPEATING_WEEK[day.weekday()] * 7))
+        rows.append(("repeating", day, REPEATING_WEEK[day.weekday()], REPEATING_CALLS[day.weekday()]))
         wednesday = varying.get(day.weekday())
         rows.append(("varying", day, wednesday[(i // 7) % 4] if wednesday else REPEATING_WEEK[day.weekday()], 1))
-    con = built_warehouse(tmp_path, rows)
-    spread = con.execute(
-        "select tenant, quota_name, count(*), count(*) filter (where residual_variance = 0)"
-        " from analytics.forecast_features where days_28 >= 14 group by all order by all").fetchall()
+    with build_models_warehouse(tmp_path / "warehouse.duckdb", rows) as con:
+        spread = con.execute(
+            "select tenant, quota_name, count(*), count(*) filter (where residual_variance = 0)"
+            " from analytics.forecast_features where days_28 >= 14 group by all order by all").fetchall()
+        intervals = con.execute(
+            "select count(*) from analytics.forecast_by_day where tenant = 'repeating'"
+            " and days_remaining > 0 and (projected_sd <> 0 or projected_low is not null)").fetchone()
+        (variance,) = con.execute(
+            "select residual_variance from analytics.forecast_features where tenant = 'varying'"
+            " and quota_name = 'voice_minutes' and as_of_date = date '2025-06-01'").fetchone()
     assert spread == [("repeating", "api_calls", 187, 187), ("repeating", "voice_minutes", 187, 187),
                       ("varying", "api_calls", 187, 187), ("varying", "voice_minutes", 187, 0)]
-    intervals = con.execute(
-        "select count(*) from analytics.forecast_by_day where tenant = 'repeating'"
-        " and days_remaining > 0 and (projected_sd <> 0 or projected_low is not null)").fetchone()
     assert intervals == (0,)
     # On a day with 28 loaded days behind it, only the Wednesdays deviate: 4 of them, 21 degrees of freedom.
-    (variance,) = con.execute("select residual_variance from analytics.forecast_features where tenant = 'varying'"
-                              " and quota_name = 'voice_minutes' and as_of_date = date '2025-06-01'").fetchone()
     assert variance == pytest.approx(sum((x - 6.0) ** 2 for x in varying[2]) / 21, rel=1e-12)
 
 
@@ -249,12 +241,12 @@ def test_a_forecast_that_was_exactly_right_is_no_miss(tmp_path):
         wednesday = 0.2 if (day.toordinal() // 7) % 2 else 0.1
         rows.append(("exact", day, [0.1, 0.1, wednesday, 0.1, 0.1, 0.0, 0.0][day.weekday()], 1))
         day += timedelta(1)
-    con = built_warehouse(tmp_path, rows)
-    (residues,) = con.execute(
-        "select count(*) from analytics.forecast_backtest where quota_name = 'voice_minutes'"
-        " and as_of_date < period_end and error <> 0 and abs(error) < 1e-9").fetchone()
+    with build_models_warehouse(tmp_path / "warehouse.duckdb", rows) as con:
+        (residues,) = con.execute(
+            "select count(*) from analytics.forecast_backtest where quota_name = 'voice_minutes'"
+            " and as_of_date < period_end and error <> 0 and abs(error) < 1e-9").fetchone()
+        (widest,) = con.execute(
+            "select max(greatest(abs(error_low), abs(error_high))) from analytics.forecast_calibration"
+            " where quota_name = 'voice_minutes'").fetchone()
     assert residues > 10  # forecasts exactly right but for the last bits of a double...
-    (widest,) = con.execute(
-        "select max(greatest(abs(error_low), abs(error_high))) from analytics.forecast_calibration"
-        " where quota_name = 'voice_minutes'").fetchone()
     assert 0 < widest < 10  # ...and yet every calibrated miss is a few spreads, as the month's misses are
