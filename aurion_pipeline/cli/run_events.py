@@ -14,6 +14,7 @@ from aurion_pipeline.cli.outcome import (
     SummaryLine,
 )
 from aurion_pipeline.defs.names import Names
+from aurion_pipeline.one_line import first_line
 from aurion_pipeline.storage import Warehouse
 from aurion_pipeline.storage.load import failed_windows
 
@@ -79,6 +80,6 @@ def _run_error(result: dg.ExecuteInProcessResult) -> str:
         if event.is_step_failure:
             error = event.step_failure_data.error
             user = error.cause if error and error.cause else error
-            lines = [line.strip() for line in (user.message if user else "").splitlines() if line.strip()]
-            return f"{event.step_key}: {lines[0]}" if lines else f"step {event.step_key} failed"
+            line = first_line(user.message if user else "")
+            return f"{event.step_key}: {line}" if line else f"step {event.step_key} failed"
     return "run failed"

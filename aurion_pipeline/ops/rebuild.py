@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from aurion_pipeline.config import Settings
+from aurion_pipeline.one_line import first_line
 from aurion_pipeline.ops.status import warehouse_from
 from aurion_pipeline.storage import Warehouse, lake
 from aurion_pipeline.storage.connection import writer_lock
@@ -112,5 +113,5 @@ def _rebuild_models(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
     try:
         built = build(con, load_project(folder))
     except (SqlProjectError, duckdb.Error) as exc:
-        return f"SQL models NOT rebuilt ({str(exc).splitlines()[0]}); the next load rebuilds them"
+        return f"SQL models NOT rebuilt ({first_line(exc)}); the next load rebuilds them"
     return f"rebuilt {len(built)} seeds and views of {folder}/"

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 
 from aurion_pipeline.config import Settings
+from aurion_pipeline.one_line import first_line
 from aurion_pipeline.ops import plans
 from aurion_pipeline.storage import Warehouse
 
@@ -145,7 +146,7 @@ def _failure_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     if not rows:
         return ["Failed windows: none open"]
     first, last = min(r[1] for r in rows), max(r[2] for r in rows)
-    table = [[t, f"{a}..{b}", n, _minute(when), (err or "").splitlines()[0][:120]] for t, a, b, n, when, err in rows]
+    table = [[t, f"{a}..{b}", n, _minute(when), first_line(err)[:120]] for t, a, b, n, when, err in rows]
     return [
         f"Failed windows not loaded since: {len(rows)}  "
         f"(finish with: aurion-pipeline backfill --start {first} --end {last} --missing-only)",
@@ -180,7 +181,7 @@ def _alert_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     try:
         rows = con.execute(CURRENT_ALERTS).fetchall()
     except duckdb.Error as exc:
-        return [f"Billing alerts: could not read analytics.billing_alerts: {str(exc).splitlines()[0]}"]
+        return [f"Billing alerts: could not read analytics.billing_alerts: {first_line(exc)}"]
     if not rows:
         return ["Billing alerts this period: none"]
     table = [[t, q, level, basis, str(on)] for t, q, basis, level, on in rows]

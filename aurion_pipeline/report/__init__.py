@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aurion_pipeline.config import Settings
+from aurion_pipeline.one_line import first_line
 from aurion_pipeline.report.build import report_html
 from aurion_pipeline.storage import Warehouse
 
@@ -42,5 +43,5 @@ def refresh_report(settings: Settings) -> Path | None:
     try:
         return write_report(settings)
     except Exception as exc:  # the report is a by-product of a load that already succeeded
-        logger.warning("report.html not refreshed: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        logger.warning("report.html not refreshed: %s", first_line(exc))
         return None

@@ -19,7 +19,8 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from aurion_pipeline.sqlmodels.errors import SqlProjectError, first_line
+from aurion_pipeline.one_line import first_line
+from aurion_pipeline.sqlmodels.errors import SqlProjectError
 from aurion_pipeline.sqlmodels.project import Model
 from aurion_pipeline.sqlmodels.refs import DIALECT
 from aurion_pipeline.sqlmodels.sources import Source

@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from aurion_pipeline.sqlmodels.errors import SqlProjectError, first_line
+from aurion_pipeline.one_line import first_line
+from aurion_pipeline.sqlmodels.errors import SqlProjectError
 from aurion_pipeline.sqlmodels.parse_cache import read_select
 
 # Test names become Dagster asset check names: letters, digits and underscores only.

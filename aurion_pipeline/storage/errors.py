@@ -12,6 +12,8 @@ import errno
 import re
 from pathlib import Path
 
+from aurion_pipeline.one_line import first_line
+
 REBUILD = "`aurion-pipeline rebuild`"
 _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 _PARQUET_SOURCE = re.compile(r"^Could not open Parquet input source '.*?': ")
@@ -26,11 +28,6 @@ class StorageError(RuntimeError):
 
     def __reduce__(self):
         return (type(self), (str(self),), {"exit_code": self.exit_code})
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def unreadable_lake_file(path: Path, exc: BaseException) -> StorageError:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from aurion_pipeline.one_line import first_line
 from aurion_pipeline.storage import errors
 from aurion_pipeline.transform.usage import USAGE_SCHEMA
 
@@ -95,7 +96,7 @@ def unreadable_files(paths: Iterable[Path]) -> list[tuple[Path, str]]:
         try:
             pq.read_table(path)
         except (pa.ArrowException, OSError) as exc:
-            bad.append((path, errors.first_line(exc)))
+            bad.append((path, first_line(exc)))
     return bad
 
 
