@@ -3,16 +3,13 @@ delivery lines of `status`, and the step every CLI load ends with (deliver, refr
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-import duckdb
-
 from aurion_pipeline.alerts import log
 from aurion_pipeline.alerts.deliver import configured_channels, deliver, delivery_lock, send_test, sync
-from aurion_pipeline.config import ConfigError, Settings
+from aurion_pipeline.config import Settings
 
 SHOWN = 50
 
@@ -105,25 +102,14 @@ def preflight(settings: Settings, env: Mapping[str, str]) -> None:
         configured_channels(settings, env)
 
 
-def after_load(settings: Settings, env: Mapping[str, str]) -> None:
-    """The end of every CLI load: deliver alerts (when configured) and refresh report.html. Neither
-    changes the load's exit code: an undelivered alert stays pending and is retried."""
-    if settings.alerts_file is not None:
-        try:
-            print(deliver(settings, env).line())
-        except (ConfigError, OSError, RuntimeError, duckdb.Error, sqlite3.Error) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            print(f"aurion-pipeline: alerts not delivered ({reason}); retry: aurion-pipeline alerts --deliver",
-                  file=sys.stderr)
-    from aurion_pipeline.report import refresh_report
+def print_after_load(settings: Settings, env: Mapping[str, str]) -> None:
+    """The end of every CLI load (alerts/after_load.py), on the terminal; it never changes the exit code."""
+    from aurion_pipeline.alerts.after_load import after_load
 
-    path = refresh_report(settings)
-    if path is not None:
-        print(f"report: {path}")
-
-
-def run_report_command(settings: Settings, out) -> int:
-    from aurion_pipeline.report import write_report
-
-    print(f"report written: {write_report(settings, out)}")
-    return 0
+    done = after_load(settings, env)
+    if done.delivered:
+        print(done.delivered)
+    if done.not_delivered:
+        print(f"aurion-pipeline: {done.not_delivered}", file=sys.stderr)
+    if done.report is not None:
+        print(f"report: {done.report}")

@@ -19,6 +19,7 @@ from aurion_pipeline.config import (
     load_settings,
     require_api_keys,
 )
+from aurion_pipeline.one_line import first_line
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 FETCHING = ("backfill", "summary")  # commands that call the API: their keys must be set
@@ -96,13 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_for(args, os.environ)
         return _dispatch(args, settings)
     except ConfigError as exc:
-        print(f"aurion-pipeline {args.command}: {_one_line(exc)}", file=sys.stderr)
+        print(f"aurion-pipeline {args.command}: {first_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:
         code = _exit_code_of(exc)
         if code is None:
             raise
-        print(f"aurion-pipeline {args.command}: {_one_line(exc)}", file=sys.stderr)
+        print(f"aurion-pipeline {args.command}: {first_line(exc)}", file=sys.stderr)
         return code
     except KeyboardInterrupt:
         print(f"aurion-pipeline {args.command}: interrupted; re-run to complete (loads are idempotent)",
@@ -127,18 +128,21 @@ def settings_for(args: argparse.Namespace, env: os._Environ | dict[str, str]) ->
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in FETCHING:
-        from aurion_pipeline.alerts.cli import after_load
+        from aurion_pipeline.alerts.cli import print_after_load
         from aurion_pipeline.cli.loads import run_and_report
 
         code = run_and_report(args, settings)
-        after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; refreshes report.html
+        print_after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; refreshes report.html
         return code
-    if args.command in ("alerts", "report"):
-        from aurion_pipeline.alerts import cli as alerts_cli
+    if args.command == "report":
+        from aurion_pipeline.report import write_report
 
-        if args.command == "report":
-            return alerts_cli.run_report_command(settings, args.out)
-        return alerts_cli.run_alerts_command(settings, os.environ, deliver_now=args.deliver, test=args.test)
+        print(f"report written: {write_report(settings, args.out)}")
+        return EXIT_OK
+    if args.command == "alerts":
+        from aurion_pipeline.alerts.cli import run_alerts_command
+
+        return run_alerts_command(settings, os.environ, deliver_now=args.deliver, test=args.test)
     if args.command == "sql":
         from aurion_pipeline.ops.query import print_query
 
@@ -172,11 +176,6 @@ def _exit_code_of(exc: Exception) -> int | None:
     if isinstance(exc, (AurionApiError, WarehouseLockedError, FileNotFoundError)):
         return EXIT_BAD_INPUT
     return None
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from aurion_pipeline.alerts.cli import after_load
+from aurion_pipeline.alerts.cli import print_after_load
 from aurion_pipeline.cli.loads import run_and_report
 from aurion_pipeline.config import load_settings, require_api_keys
 from aurion_pipeline.ops import status as report
@@ -82,7 +82,7 @@ def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None,
         if code:
             return code
         print(f"requests served by the sandbox: {len(api.requests)}")
-    after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; writes report.html
+    print_after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; writes report.html
     report.print_status(settings)
     print("\nWhere each tenant stands this billing period (analytics.plan_utilization)")
     print_query(settings, STANDING, "table")

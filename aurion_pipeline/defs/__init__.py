@@ -44,6 +44,6 @@ def build_defs(
         asset_checks=build_source_checks(project, names, [raw.usage_daily, raw.usage_summary]),
         jobs=[usage_job, summary_job],
         schedules=build_schedules(settings, names, usage_job, summary_job) if schedules else [],
-        sensors=build_alert_sensors(usage_job, summary_job, names),
+        sensors=build_alert_sensors(settings, usage_job, summary_job, names),
         resources={names.name(key): resource for key, resource in resources_from_settings(settings).items()},
     )

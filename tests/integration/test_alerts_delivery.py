@@ -204,9 +204,12 @@ def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monke
 
     from aurion_pipeline.defs.alerts.sensors import build_alert_sensors
 
-    _settings, env = setup
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    settings, env = setup
+    for name, value in env.items():  # only the channels' secrets: the sensors use the settings they are given
+        if name.startswith("AURION_"):
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
 
     @dg.op
     def load():
@@ -216,7 +219,7 @@ def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monke
     def stand_in_load():
         load()
 
-    deliver_alerts_after_load, _ = build_alert_sensors(stand_in_load, stand_in_load)
+    deliver_alerts_after_load, _ = build_alert_sensors(settings, stand_in_load, stand_in_load)
     with dg.DagsterInstance.ephemeral() as instance:
         result = stand_in_load.execute_in_process(instance=instance)
         context = dg.build_run_status_sensor_context(
@@ -282,10 +285,10 @@ def test_sends_left_over_when_the_time_budget_runs_out_stay_due(setup, receivers
 
 
 def test_after_a_load_an_unset_secret_is_one_line_and_does_not_raise(setup, capsys):
-    from aurion_pipeline.alerts.cli import after_load
+    from aurion_pipeline.alerts.cli import print_after_load
 
     settings, env = setup
-    after_load(settings, {k: v for k, v in env.items() if k != "HOOK_SECRET"})
+    print_after_load(settings, {k: v for k, v in env.items() if k != "HOOK_SECRET"})
     captured = capsys.readouterr()
     (line,) = captured.err.strip().splitlines()
     assert "alerts not delivered" in line and "HOOK_SECRET" in line and "alerts --deliver" in line

@@ -10,17 +10,20 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from aurion_pipeline.alerts import log
+from aurion_pipeline.alerts.after_load import after_load
 from aurion_pipeline.alerts.deliver import deliver
-from aurion_pipeline.config import load_settings
+from aurion_pipeline.config import Settings
 from aurion_pipeline.defs.names import Names
-from aurion_pipeline.report import refresh_report
 
 # Dagster gives a sensor tick about 60 s; sends not started within this stay due for the next tick.
 SEND_BUDGET_S = 35
 
 
-def build_alert_sensors(usage_job, summary_job, names: Names = Names()) -> list[dg.SensorDefinition]:
-    """The two alert sensors, watching the given load jobs (built by `aurion_pipeline.build_defs`)."""
+def build_alert_sensors(
+    settings: Settings, usage_job, summary_job, names: Names = Names()
+) -> list[dg.SensorDefinition]:
+    """The two alert sensors, watching the given load jobs (built by `aurion_pipeline.build_defs` with the
+    settings the definitions were built from: channel secrets are read from the environment at send time)."""
 
     @dg.run_status_sensor(
         name=names.name("deliver_alerts_after_load"),
@@ -31,13 +34,10 @@ def build_alert_sensors(usage_job, summary_job, names: Names = Names()) -> list[
         "(exactly once per channel) and refresh $AURION_DATA_DIR/report.html.",
     )
     def deliver_alerts_after_load(context: dg.RunStatusSensorContext):
-        settings = load_settings()
-        done = [f"after run {context.dagster_run.run_id[:8]}"]
-        if settings.alerts_file is not None:
-            done.append(deliver(settings, os.environ, budget_s=SEND_BUDGET_S).line())
-        path = refresh_report(settings)
-        done.append(f"report {'refreshed' if path else 'not refreshed (see the log)'}")
-        return dg.SkipReason("; ".join(done))
+        done = after_load(settings, os.environ, budget_s=SEND_BUDGET_S)
+        delivery = [line for line in (done.delivered, done.not_delivered) if line]
+        report = f"report {'refreshed' if done.report else 'not refreshed (see the log)'}"
+        return dg.SkipReason("; ".join([f"after run {context.dagster_run.run_id[:8]}", *delivery, report]))
 
     @dg.sensor(
         name=names.name("retry_alert_deliveries"),
@@ -47,7 +47,6 @@ def build_alert_sensors(usage_job, summary_job, names: Names = Names()) -> list[
         "(backoff from 30 s).",
     )
     def retry_alert_deliveries(context: dg.SensorEvaluationContext):
-        settings = load_settings()
         if settings.alerts_file is None or not log.log_path(settings.data_dir).exists():
             return dg.SkipReason("no alerts file or nothing delivered yet")
         con = log.open_log(settings.data_dir)
