@@ -29,9 +29,7 @@ anchors as (
     select
         tenant, period_start, period_end, whole_month_anchor,
         case
-            when period_end + 1 = make_date(
-                year(next_month), month(next_month), least(whole_month_anchor, day(last_day(next_month))))
-                then whole_month_anchor
+            when period_end + 1 = analytics.anchored_day(next_month, whole_month_anchor) then whole_month_anchor
             else day(period_end + 1)
         end as anchor_day
     from (
@@ -79,12 +77,8 @@ month_bounds as (
     -- month when it is on or after that month's (clamped) anchor, else to the one starting a month earlier.
     select
         tenant, anchor_day, latest_day,
-        year(span_start) * 12 + month(span_start) - 1
-            - case when day(span_start) < least(anchor_day, day(last_day(span_start))) then 1 else 0 end
-            as first_month,
-        year(span_end) * 12 + month(span_end) - 1
-            - case when day(span_end) < least(anchor_day, day(last_day(span_end))) then 1 else 0 end
-            as last_month
+        analytics.anchor_month(span_start, anchor_day) as first_month,
+        analytics.anchor_month(span_end, anchor_day) as last_month
     from cycles
 ),
 
@@ -102,10 +96,8 @@ months as (
 regular as (
     select
         tenant, anchor_day, latest_day,
-        make_date(year(month_first), month(month_first), least(anchor_day, day(last_day(month_first))))
-            as period_start,
-        make_date(year(next_month_first), month(next_month_first), least(anchor_day, day(last_day(next_month_first))))
-            - 1 as period_end
+        analytics.anchored_day(month_first, anchor_day) as period_start,
+        analytics.anchored_day(next_month_first, anchor_day) - 1 as period_end
     from months
 ),
 
@@ -119,7 +111,7 @@ prorated as (
         and not exists (
             select 1 from stated as later
             where later.tenant = s.tenant and later.captured_at > s.captured_at
-                and later.period_start <= s.period_end and later.period_end >= s.period_start)
+                and analytics.periods_overlap(later.period_start, later.period_end, s.period_start, s.period_end))
 ),
 
 cut_days as (
@@ -129,7 +121,7 @@ cut_days as (
     cross join range(r.period_start, r.period_end + 1, interval 1 day) as days(d)
     where exists (
             select 1 from prorated as p
-            where p.tenant = r.tenant and p.period_start <= r.period_end and p.period_end >= r.period_start)
+            where p.tenant = r.tenant and analytics.periods_overlap(p.period_start, p.period_end, r.period_start, r.period_end))
         and not exists (
             select 1 from prorated as p
             where p.tenant = r.tenant and d::date between p.period_start and p.period_end)
@@ -140,7 +132,7 @@ periods as (
     from regular as r
     where not exists (
         select 1 from prorated as p
-        where p.tenant = r.tenant and p.period_start <= r.period_end and p.period_end >= r.period_start)
+        where p.tenant = r.tenant and analytics.periods_overlap(p.period_start, p.period_end, r.period_start, r.period_end))
     union all
     select tenant, period_start, period_end, 'prorated' from prorated
     union all
@@ -161,8 +153,9 @@ select
     c.latest_day between p.period_start and p.period_end as is_current,
     p.period_kind,
     c.latest_day,
-    c.last_loaded_day
+    c.last_loaded_day,
+    least(c.last_loaded_day, p.period_end) as forecast_as_of
 from periods as p
 join cycles as c on c.tenant = p.tenant
 -- A regular period always holds a day to cover; the cut-off rest of one may not.
-where p.period_end >= c.span_start and p.period_start <= c.span_end
+where analytics.periods_overlap(p.period_start, p.period_end, c.span_start, c.span_end)

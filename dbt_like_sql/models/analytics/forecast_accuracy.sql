@@ -43,7 +43,7 @@ select
     count(in_interval) as intervals,
     avg(in_interval::integer) as interval_coverage,
     0.80 as nominal_coverage,
-    avg(100.0 * (projected_high - projected_low) / nullif(actual_total, 0)) as mean_interval_width_pct
+    avg(analytics.pct_of(projected_high - projected_low, actual_total)) as mean_interval_width_pct
 from scored
 group by grouping sets ((quota_name, days_elapsed_bucket, days_from, days_to, bucket_order),
                         (days_elapsed_bucket, days_from, days_to, bucket_order))

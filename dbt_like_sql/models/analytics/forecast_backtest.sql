@@ -27,9 +27,9 @@ select
     projected_low,
     projected_high,
     projected_total - actual_total as error,
-    100.0 * abs(projected_total - actual_total) / nullif(actual_total, 0) as ape,
+    analytics.pct_of(abs(projected_total - actual_total), actual_total) as ape,
     actual_total between projected_low and projected_high as in_interval,
     naive_projected_total,
     naive_projected_total - actual_total as naive_error,
-    100.0 * abs(naive_projected_total - actual_total) / nullif(actual_total, 0) as naive_ape
+    analytics.pct_of(abs(naive_projected_total - actual_total), actual_total) as naive_ape
 from compared

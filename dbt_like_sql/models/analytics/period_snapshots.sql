@@ -14,5 +14,4 @@ select
     row_number() over (partition by s.tenant, p.period_start order by s.captured_at desc) = 1 as is_latest_in_period
 from raw.usage_summary as s
 join analytics.billing_periods as p
-    on p.tenant = s.tenant
-    and coalesce(s.period_start, s.captured_at::date) between p.period_start and p.period_end
+    on analytics.in_billing_period(s.tenant, coalesce(s.period_start, s.captured_at::date), p.tenant, p.period_start, p.period_end)

@@ -56,7 +56,7 @@ select
     summary_used,
     details_used,
     summary_used - coalesce(details_used, 0) as difference,
-    100.0 * (summary_used - coalesce(details_used, 0)) / nullif(summary_used, 0) as difference_pct,
+    analytics.pct_of(summary_used - coalesce(details_used, 0), summary_used) as difference_pct,
     days_expected,
     days_loaded,
     days_expected - days_loaded as days_missing,
