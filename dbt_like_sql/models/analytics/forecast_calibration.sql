@@ -76,7 +76,8 @@ scaled_targets as (
             e.errors as e_errors, e.abs_errors as e_abs_errors, e.is_warm as e_is_warm
         from periods as p
         cross join (select unnest(analytics.forecast_quotas()) as quota_name) as q
-        cross join (values (1), (4), (8), (15), (22)) as g(remaining_from)
+        -- the days-remaining groups forecast_projection defines (its remaining_from)
+        cross join (select distinct remaining_from from analytics.forecast_projection where remaining_from is not null) as g
         left join (select e.*, w.is_warm from period_errors as e join periods as w using (tenant, period_start)) as e
             on e.tenant = p.tenant and e.period_start = p.period_start
             and e.quota_name = q.quota_name and e.remaining_from = g.remaining_from
@@ -230,18 +231,8 @@ chosen as (
             as calibration_periods,
         case when t.own_periods >= 6 then t.own_errors else coalesce(s.pooled_errors, r.pooled_errors) end
             as calibration_errors,
-        case
-            when t.own_periods >= 6 then t.scale * o.error_low
-            when s.error_low is not null
-                then t.scale * (t.own_periods * coalesce(o.error_low, 0) + (6 - t.own_periods) * s.error_low) / 6
-            else r.error_low
-        end as error_low,
-        case
-            when t.own_periods >= 6 then t.scale * o.error_high
-            when s.error_high is not null
-                then t.scale * (t.own_periods * coalesce(o.error_high, 0) + (6 - t.own_periods) * s.error_high) / 6
-            else r.error_high
-        end as error_high
+        analytics.blended_error(t.own_periods, t.scale, o.error_low, s.error_low, r.error_low) as error_low,
+        analytics.blended_error(t.own_periods, t.scale, o.error_high, s.error_high, r.error_high) as error_high
     from targets as t
     left join own_quantiles as o
         on o.is_target and o.set_id = t.set_id and o.period_number = t.period_number
