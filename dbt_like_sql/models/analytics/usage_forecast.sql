@@ -4,7 +4,7 @@
 with current_periods as (
     select
         p.tenant, p.period_start, p.period_end, p.days_in_period, q.quota_name, q.quota, q.quota_source, q.summary_age_days,
-        least(p.last_loaded_day, p.period_end) as as_of_date
+        p.forecast_as_of as as_of_date
     from analytics.billing_periods as p
     join analytics.period_quotas as q
         on q.tenant = p.tenant and q.period_start = p.period_start and list_contains(analytics.forecast_quotas(), q.quota_name)

@@ -9,7 +9,7 @@ with current_forecast as (
     join analytics.forecast_by_day as f
         on f.tenant = p.tenant
         and f.period_start = p.period_start
-        and f.as_of_date = least(p.last_loaded_day, p.period_end)
+        and f.as_of_date = p.forecast_as_of
     where p.is_current
 ),
 
