@@ -45,8 +45,6 @@ create table if not exists alert_deliveries (
 create index if not exists alert_deliveries_open on alert_deliveries (status, next_attempt_at);
 """
 
-OPEN = ("pending", "failed")
-
 
 def log_path(data_dir: Path) -> Path:
     return data_dir / LOG_FILE

@@ -1,4 +1,4 @@
-"""What one CLI run did, as data: built by `cli/runs.py` from the run's events and the load log,
+"""What one CLI run did, as data: built by `cli/run_events.py` from the run's events and the load log,
 rendered by `cli/output.py`. No Dagster types here."""
 
 from __future__ import annotations

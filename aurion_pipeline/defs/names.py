@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+# Every step that writes the warehouse takes this Dagster pool (one slot: DuckDB has one writer per file).
+WRITER_POOL = "duckdb_writer"
+
 
 @dataclass(frozen=True)
 class Names:

@@ -14,7 +14,8 @@ import pytest
 from sqlproj_data import load_small_warehouse
 
 from aurion_pipeline.config import REPO_SQL_DIR
-from aurion_pipeline.defs.analytics.models import CHECK_NAME, POOL, build_model_defs, build_models_asset
+from aurion_pipeline.defs.analytics.models import CHECK_NAME, build_model_defs, build_models_asset
+from aurion_pipeline.defs.names import WRITER_POOL
 from aurion_pipeline.sqlmodels import load_project
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "sqlproj_basic"
@@ -95,7 +96,7 @@ def test_every_model_and_seed_is_an_asset_with_lineage_to_raw_tables():
     assert specs["analytics/tenant_usage"].description == "Where each tenant stands against its plan's voice quota."
     assert specs["seeds/plan_tiers"].description.startswith("Plan tiers from the vendor page")
     assert assets_def.can_subset
-    assert assets_def.op.pool == POOL
+    assert assets_def.op.pool == WRITER_POOL
 
 
 def test_each_model_with_tests_has_one_check_that_names_them():

@@ -21,7 +21,7 @@ import duckdb
 from pydantic import Field
 
 from aurion_pipeline.defs.analytics.data_tests import CHECK_NAME, check_result, check_spec
-from aurion_pipeline.defs.names import Names
+from aurion_pipeline.defs.names import WRITER_POOL, Names
 from aurion_pipeline.report.metadata import key_figures
 from aurion_pipeline.sqlmodels import (
     BuiltModel,
@@ -36,7 +36,6 @@ from aurion_pipeline.sqlmodels.build import model_sql, seed_sql
 
 MODELS_GROUP = "analytics"
 SEEDS_GROUP = "seeds"
-POOL = "duckdb_writer"
 # The `warehouse` resource (under `Names.warehouse`) must have get_connection() yielding a read-write
 # DuckDB connection that publishes the analyst copy when the block succeeds: this step is the run's last writer.
 
@@ -66,7 +65,7 @@ def build_models_asset(
         specs=[*seeds, *models],
         check_specs=[check_spec(m, names) for m in project.models if m.tests],
         can_subset=True,
-        pool=POOL,
+        pool=WRITER_POOL,
         # Unpartitioned, but in the same jobs as raw/usage_daily: `dg launch --job usage_job
         # --partition-range` requires every asset of the job to take a range in one run.
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -90,11 +89,6 @@ def build_models_asset(
                 yield from checks.result()
 
     return sql_models
-
-
-def asset_key(qualified: str) -> dg.AssetKey:
-    """`analytics.plan_utilization` -> AssetKey(["analytics", "plan_utilization"]), the same for raw tables."""
-    return dg.AssetKey(qualified.split("."))
 
 
 def _seed_spec(project: SqlProject, item: Seed, names: Names) -> dg.AssetSpec:

@@ -12,11 +12,10 @@ import dagster as dg
 
 from aurion_pipeline import ingest
 from aurion_pipeline.defs.aurion_usage.resources import AurionApiResource, WarehouseResource
-from aurion_pipeline.defs.names import Names
+from aurion_pipeline.defs.names import WRITER_POOL, Names
 from aurion_pipeline.storage import Warehouse
 from aurion_pipeline.storage.load import tenants_without_current_summary
 
-WRITER_POOL = "duckdb_writer"
 ALL_WINDOWS_LOADED = "all_windows_loaded"
 ALL_SUMMARIES_CAPTURED = "all_summaries_captured"
 SHOWN_FAILURES = 100  # failures named in a check's metadata; raw._load_log keeps them all
