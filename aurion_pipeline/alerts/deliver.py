@@ -96,7 +96,7 @@ def sync(con, settings: Settings, channels: list[Channel], now: datetime) -> int
 
 
 def read_alerts(settings: Settings, since) -> list[Alert]:
-    warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
+    warehouse = Warehouse.of(settings)
     if not warehouse.analyst_path.exists():
         return []
     con = warehouse.analyst_connection()

@@ -31,7 +31,7 @@ def run_and_report(args: argparse.Namespace, settings: Settings) -> int:
                                     commit_rows=args.commit_rows, quiet=quiet)
         else:
             outcome = runs.summary(settings, quiet=quiet)
-    warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
+    warehouse = Warehouse.of(settings)
     title = f"{args.command} {args.start}..{args.end}" if args.command == "backfill" else args.command
     print("\n".join(result_block(title, outcome, current_alerts(warehouse), warehouse.analyst_path)))
     for line in failure_lines(args.command, outcome):

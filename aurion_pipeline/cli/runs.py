@@ -96,7 +96,7 @@ def run_job(
             instance=instance, tags={**(tags or {}), **process_tags()}, run_config=run_config, raise_on_error=False
         )
         elapsed = time.monotonic() - started
-    warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
+    warehouse = Warehouse.of(settings)
     return outcome_from_result(result, _NAMES, warehouse, elapsed)
 
 

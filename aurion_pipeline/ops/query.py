@@ -23,7 +23,7 @@ _MISSING_TABLE = re.compile(r'Table with name "?([A-Za-z_][\w.]*?)"? does not ex
 
 
 def print_query(settings: Settings, query: str, fmt: str) -> int:
-    warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
+    warehouse = Warehouse.of(settings)
     con = warehouse.analyst_connection()
     try:
         relation = con.sql(query)

@@ -17,7 +17,6 @@ import duckdb
 
 from aurion_pipeline.config import Settings
 from aurion_pipeline.one_line import first_line
-from aurion_pipeline.ops.status import warehouse_from
 from aurion_pipeline.storage import Warehouse, lake
 from aurion_pipeline.storage.connection import writer_lock
 from aurion_pipeline.storage.load import rebuild_from_lake
@@ -50,7 +49,7 @@ class MovedAside:
 def rebuild(settings: Settings) -> int:
     """Recreate the warehouse from the lake: the raw tables, then the SQL models, then the analyst copy.
     Exit 0 when everything was rebuilt, 1 when lake files had to be moved aside (their days are missing)."""
-    warehouse = warehouse_from(settings)
+    warehouse = Warehouse.of(settings)
     moved_warehouse = _move_aside_if_unreadable(warehouse)
     if moved_warehouse:
         print(f"{warehouse.path} could not be opened; moved it to {moved_warehouse}", file=sys.stderr)

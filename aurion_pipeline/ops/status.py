@@ -67,15 +67,10 @@ order by tenant, quota_name, basis
 """
 
 
-def warehouse_from(settings: Settings) -> Warehouse:
-    return Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit,
-                     settings.analyst_storage_version)
-
-
 def print_status(settings: Settings, today: date | None = None) -> int:
     """Where every tenant stands: loaded range, gaps, freshness, last load and summary, open
     failures and current billing alerts. Reads the analyst copy, so it never waits for a load."""
-    warehouse = warehouse_from(settings)
+    warehouse = Warehouse.of(settings)
     today = today or datetime.now(UTC).date()
     con = warehouse.analyst_connection()
     try:

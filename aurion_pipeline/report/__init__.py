@@ -24,7 +24,7 @@ def default_path(settings: Settings) -> Path:
 def write_report(settings: Settings, out: Path | None = None) -> Path:
     """Write the report from the analyst copy to `out` (default `$AURION_DATA_DIR/report.html`), atomically:
     a browser or a web server reading it never sees half a file."""
-    warehouse = Warehouse(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit)
+    warehouse = Warehouse.of(settings)
     con = warehouse.analyst_connection()
     try:
         html = report_html(con, datetime.now(UTC), str(settings.data_dir))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from aurion_pipeline.config import DEFAULT_ANALYST_STORAGE_VERSION, DEFAULT_DUCKDB_MEMORY_LIMIT
+from aurion_pipeline.config import DEFAULT_ANALYST_STORAGE_VERSION, DEFAULT_DUCKDB_MEMORY_LIMIT, Settings
 from aurion_pipeline.storage.connection import WarehouseLockedError, connect, open_writer
 from aurion_pipeline.storage.errors import StorageError
 
@@ -26,6 +26,12 @@ class Warehouse:
     lock_timeout_s: float = 120.0
     memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     analyst_storage_version: str = DEFAULT_ANALYST_STORAGE_VERSION
+
+    @classmethod
+    def of(cls, settings: Settings) -> Warehouse:
+        """The warehouse the settings name: every command and step that is not a Dagster resource opens it so."""
+        return cls(settings.data_dir, settings.lock_timeout_s, settings.duckdb_memory_limit,
+                   settings.analyst_storage_version)
 
     @property
     def path(self) -> Path:
