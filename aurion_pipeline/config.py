@@ -128,15 +128,20 @@ def load_tenants(env: Mapping[str, str] | None = None, plans: frozenset[str] = f
     return (TenantSpec(name=name, api_key_env="AURION_API_KEY"),)
 
 
-def require_api_keys(settings: Settings, env: Mapping[str, str], only: Sequence[str] = ()) -> tuple[TenantSpec, ...]:
-    """The tenants a fetching command will call (all, or those named by --tenant), each with its key
-    set to something that can be sent. The key is never echoed; only its variable is named."""
+def check_tenants(settings: Settings, names: Sequence[str]) -> None:
+    """Every tenant named (by --tenant, or a caller of cli/runs.py) is configured."""
     configured = {t.name for t in settings.tenants}
-    unknown = sorted(set(only) - configured)
+    unknown = sorted(set(names) - configured)
     if unknown:
         raise ConfigError(
             f"--tenant {', '.join(unknown)} is not configured; configured tenants: {', '.join(sorted(configured))}"
         )
+
+
+def require_api_keys(settings: Settings, env: Mapping[str, str], only: Sequence[str] = ()) -> tuple[TenantSpec, ...]:
+    """The tenants a fetching command will call (all, or those named by --tenant), each with its key
+    set to something that can be sent. The key is never echoed; only its variable is named."""
+    check_tenants(settings, only)
     chosen = tuple(t for t in settings.tenants if not only or t.name in only)
     for tenant in chosen:
         key = env.get(tenant.api_key_env)

@@ -20,7 +20,7 @@ import dagster as dg
 from aurion_pipeline.cli.outcome import RunOutcome
 from aurion_pipeline.cli.run_events import outcome_from_result
 from aurion_pipeline.cli.stale_runs import fail_runs_of_dead_processes, process_tags
-from aurion_pipeline.config import ConfigError, Settings, check_range
+from aurion_pipeline.config import Settings, check_range, check_tenants
 from aurion_pipeline.defs import build_defs
 from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig
 from aurion_pipeline.defs.aurion_usage.jobs import usage_job_config
@@ -58,10 +58,7 @@ def backfill(
 ) -> RunOutcome:
     """One run of usage_job over the partitions start..end (and the summaries it lacks)."""
     check_range(settings, start, end)
-    unknown = sorted(set(tenants) - {t.name for t in settings.tenants})
-    if unknown:
-        configured = ", ".join(t.name for t in settings.tenants)
-        raise ConfigError(f"unknown tenant(s) {', '.join(unknown)}; configured: {configured}")
+    check_tenants(settings, tenants)
     defs = _defs(settings)
     usage = defs.resolve_assets_def(_NAMES.asset_key("raw.usage_daily"))
     summaries = defs.resolve_assets_def(_NAMES.asset_key("raw.usage_summary"))

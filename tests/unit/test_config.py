@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from aurion_pipeline.config import ConfigError, load_settings, load_tenants, sql_folder
+from aurion_pipeline.config import ConfigError, check_tenants, load_settings, load_tenants, sql_folder
 
 
 def test_defaults_need_no_environment():
@@ -76,6 +76,15 @@ def test_bad_tenants_file_is_one_clear_line(tmp_path, text, fragment):
     with pytest.raises(ConfigError, match="AURION_TENANTS_FILE") as err:
         load_tenants({"AURION_TENANTS_FILE": str(path)})
     assert fragment in str(err.value) and "ak_live_123" not in str(err.value)
+
+
+def test_an_unknown_tenant_is_named_with_the_configured_ones(tmp_path):
+    path = tmp_path / "tenants.yaml"
+    path.write_text("- {name: acme, api_key_env: ACME_KEY}\n- {name: globex, api_key_env: GLOBEX_KEY}\n")
+    settings = load_settings({"AURION_TENANTS_FILE": str(path)})
+    check_tenants(settings, ["acme"])
+    with pytest.raises(ConfigError, match=r"^--tenant initech is not configured; configured tenants: acme, globex$"):
+        check_tenants(settings, ["acme", "initech"])
 
 
 def test_missing_tenants_file_is_named(tmp_path):
