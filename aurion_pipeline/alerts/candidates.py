@@ -14,6 +14,8 @@ from datetime import date
 
 import duckdb
 
+from aurion_pipeline.storage import reading
+
 SCHEMA_VERSION = "aurion.alert.v1"
 
 THRESHOLDS = """
@@ -55,10 +57,10 @@ def current_alerts(con: duckdb.DuckDBPyConnection, since: date) -> list[Alert]:
     """Threshold alerts of current periods (and periods ended on or after `since`), and anomalies
     from `since` on. Views not built yet yield nothing."""
     alerts = []
-    if _has_view(con, "billing_alerts"):
-        alerts += [_threshold(row) for row in _rows(con, THRESHOLDS, since)]
-    if _has_view(con, "usage_anomalies"):
-        alerts += [_anomaly(row) for row in _rows(con, ANOMALIES, since) if _flagged(row)]
+    if reading.model_built(con, "analytics", "billing_alerts"):
+        alerts += [_threshold(row) for row in reading.rows(con, THRESHOLDS, {"since": since})]
+    if reading.model_built(con, "analytics", "usage_anomalies"):
+        alerts += [_anomaly(row) for row in reading.rows(con, ANOMALIES, {"since": since}) if _flagged(row)]
     return alerts
 
 
@@ -127,27 +129,13 @@ def _first(row: dict, *names: str) -> object:
     return next((row[n] for n in names if n in row and row[n] is not None), None)
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, since: date) -> list[dict]:
-    cursor = con.execute(sql, {"since": since})
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    sql = "select count(*) from duckdb_views() where schema_name = 'analytics' and view_name = ?"
-    tables = "select count(*) from duckdb_tables() where schema_name = 'analytics' and table_name = ?"
-    return con.execute(sql, [name]).fetchone()[0] + con.execute(tables, [name]).fetchone()[0] > 0
-
-
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
 def _num(value: object, digits: int | None = None) -> float | int | None:
-    if value is None:
-        return None
-    number = float(value)
-    if number != number or number in (float("inf"), float("-inf")):  # JSON has no NaN or infinity
+    number = reading.finite(value)
+    if number is None:
         return None
     if number.is_integer() and digits is None:
         return int(number)

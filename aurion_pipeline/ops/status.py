@@ -11,6 +11,7 @@ from aurion_pipeline.config import Settings
 from aurion_pipeline.one_line import first_line
 from aurion_pipeline.ops import plans
 from aurion_pipeline.storage import Warehouse
+from aurion_pipeline.storage.reading import model_built
 
 # Every tenant the warehouse knows (loaded, failed or summarized), one line each.
 TENANTS = """
@@ -171,7 +172,7 @@ def _plan_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
 
 
 def _alert_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
-    if not _has_view(con, "analytics", "billing_alerts"):
+    if not model_built(con, "analytics", "billing_alerts"):
         return ["Billing alerts: analytics.billing_alerts is not built yet (it is refreshed after each load)"]
     try:
         rows = con.execute(CURRENT_ALERTS).fetchall()
@@ -207,10 +208,3 @@ def _minute(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value else "-"
 
 
-def _has_view(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    """Whether the model is built: as a view, or as a table (`materialized: table` in its yml)."""
-    return con.execute(
-        "select count(*) from duckdb_views() where schema_name = ? and view_name = ? "
-        "union all select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-        [schema, name, schema, name],
-    ).fetchall() != [(0,), (0,)]

@@ -10,6 +10,8 @@ from html import escape
 import duckdb
 
 from aurion_pipeline.report import svg
+from aurion_pipeline.storage.reading import finite, model_built
+from aurion_pipeline.storage.reading import rows as query_rows
 
 UTILIZATION = """
 select tenant, plan, quota_name, used, quota, pct_used, alert_level, period_start, period_end
@@ -69,7 +71,7 @@ def _tenant_section(tenant: str, util: list[dict], paths: list[dict], alerts: li
     head = util[0] if util else {}
     period = f"{head.get('period_start')} .. {head.get('period_end')}" if head else "no billing period known"
     bars = svg.utilization_bars([
-        (r["quota_name"], _finite(r["pct_used"]), r["alert_level"] or "ok", _caption(r)) for r in util
+        (r["quota_name"], finite(r["pct_used"]), r["alert_level"] or "ok", _caption(r)) for r in util
     ]) if util else ""
     charts = [bars] + [_path_chart(q, rows) for q, rows in _by(paths, "quota_name").items()]
     return (
@@ -88,7 +90,7 @@ def _path_chart(quota_name: str, rows: list[dict]) -> str:
     if projected and actual:
         band = (actual[-1][0], actual[-1][1], last["period_end"], last["projected_low"], last["projected_high"])
     title = f"{quota_name}, cumulative, to {last['period_end']}"
-    return svg.usage_path(actual, projected, band, _finite(last["quota"]), title)
+    return svg.usage_path(actual, projected, band, finite(last["quota"]), title)
 
 
 def _alerts_table(alerts: list[dict]) -> str:
@@ -123,11 +125,11 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
                 "finished billing period with daily usage.</p></section>")
     order = {"1-7": 0, "8-14": 1, "15-21": 2, "22+": 3, "all": 4}
     rows.sort(key=lambda r: order.get(r["days_elapsed_bucket"], 9))
-    chart = svg.accuracy_bars([(f"day {r['days_elapsed_bucket']}", _finite(r["mape"]), _finite(r["naive_mape"]))
+    chart = svg.accuracy_bars([(f"day {r['days_elapsed_bucket']}", finite(r["mape"]), finite(r["naive_mape"]))
                                for r in rows])
     table = "".join(
-        f"<tr><td>{escape(r['days_elapsed_bucket'])}</td><td>{r['forecasts']}</td><td>{_fmt(_finite(r['mape']))} %</td>"
-        f"<td>{_fmt(_finite(r['naive_mape']))} %</td><td>{_fmt(_share(r['interval_coverage']))} %</td></tr>"
+        f"<tr><td>{escape(r['days_elapsed_bucket'])}</td><td>{r['forecasts']}</td><td>{_fmt(finite(r['mape']))} %</td>"
+        f"<td>{_fmt(finite(r['naive_mape']))} %</td><td>{_fmt(_share(r['interval_coverage']))} %</td></tr>"
         for r in rows
     )
     return (
@@ -140,7 +142,7 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def _caption(r: dict) -> str:
-    pct = _finite(r["pct_used"])
+    pct = finite(r["pct_used"])
     limit = "unlimited" if r["quota"] is None else f"{r['quota']:,.0f}"
     share = "" if pct is None else f"  {pct:.1f} %"
     return f"{(r['used'] or 0):,.0f} / {limit}{share}"
@@ -158,28 +160,13 @@ def _by(rows: list[dict], column: str) -> dict[str, list[dict]]:
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, view: str) -> list[dict]:
-    exists = con.execute(
-        "select count(*) from duckdb_views() where schema_name = 'analytics' and view_name = ?"
-        " union all select count(*) from duckdb_tables() where schema_name = 'analytics' and table_name = ?",
-        [view, view],
-    ).fetchall()
-    if not any(n for (n,) in exists):
-        return []
-    cursor = con.execute(sql)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-def _finite(value: object) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return None if number != number or number in (float("inf"), float("-inf")) else number
+    """The rows of a model's query; none while the model is not built yet."""
+    return query_rows(con, sql) if model_built(con, "analytics", view) else []
 
 
 def _share(fraction: object) -> float | None:
     """interval_coverage is a share (0..1); shown as a percentage like the MAPEs beside it."""
-    value = _finite(fraction)
+    value = finite(fraction)
     return None if value is None else 100 * value
 
 
