@@ -13,8 +13,8 @@ import duckdb
 
 from aurion_pipeline.alerts.deliver import deliver
 from aurion_pipeline.config import ConfigError, Settings
-from aurion_pipeline.one_line import first_line
 from aurion_pipeline.report import refresh_report
+from aurion_pipeline.text import first_line
 
 RETRY = "aurion-pipeline alerts --deliver"
 

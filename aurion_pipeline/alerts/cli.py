@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from aurion_pipeline.alerts import log
 from aurion_pipeline.alerts.deliver import configured_channels, deliver, delivery_lock, send_test, sync
 from aurion_pipeline.config import Settings
+from aurion_pipeline.text import text_table
 
 SHOWN = 50
 
@@ -90,10 +91,7 @@ def _table(rows, *, with_error: bool) -> list[str]:
         line = [r["channel"], r["tenant"], f"{r['subject']} {r['level']} ({r['day']})", r["basis"], r["status"],
                 str(r["attempts"]), str(r["response_code"] or "-"), when[:16]]
         cells.append([*line, (r["error"] or "")[:100]] if with_error else line)
-    header = [*header, "last error"] if with_error else header
-    table = [header, *cells]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
+    return text_table([*header, "last error"] if with_error else header, cells)
 
 
 def preflight(settings: Settings, env: Mapping[str, str]) -> None:

@@ -19,7 +19,7 @@ from aurion_pipeline.config import (
     load_settings,
     require_api_keys,
 )
-from aurion_pipeline.one_line import first_line
+from aurion_pipeline.text import first_line
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 FETCHING = ("backfill", "summary")  # commands that call the API: their keys must be set

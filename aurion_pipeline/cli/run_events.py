@@ -14,9 +14,9 @@ from aurion_pipeline.cli.outcome import (
     SummaryLine,
 )
 from aurion_pipeline.defs.names import Names
-from aurion_pipeline.one_line import first_line
 from aurion_pipeline.storage import Warehouse
 from aurion_pipeline.storage.load import failed_windows
+from aurion_pipeline.text import first_line
 
 
 def outcome_from_result(

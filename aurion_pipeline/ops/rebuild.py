@@ -16,10 +16,10 @@ from pathlib import Path
 import duckdb
 
 from aurion_pipeline.config import Settings
-from aurion_pipeline.one_line import first_line
 from aurion_pipeline.storage import Warehouse, lake
 from aurion_pipeline.storage.connection import writer_lock
 from aurion_pipeline.storage.load import rebuild_from_lake
+from aurion_pipeline.text import first_line
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 
 from aurion_pipeline.config import Settings
-from aurion_pipeline.one_line import first_line
 from aurion_pipeline.ops import plans
 from aurion_pipeline.storage import Warehouse
 from aurion_pipeline.storage.reading import model_built
+from aurion_pipeline.text import first_line, text_table
 
 # Every tenant the warehouse knows (loaded, failed or summarized), one line each.
 TENANTS = """
@@ -131,7 +131,7 @@ def _tenant_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
         ])
     header = ["tenant", "loaded", "days", "gaps (not loaded)", "behind", "last load UTC", "last summary UTC",
               "plan/billing"]
-    lines = [headline, *(_table(header, table) if table else [])]
+    lines = [headline, *(text_table(header, table) if table else [])]
     if len(shown) < len(rows):
         lines.append(f"  ({len(rows) - len(shown)} tenants up to date without gaps not listed)")
     return lines
@@ -146,7 +146,7 @@ def _failure_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [
         f"Failed windows not loaded since: {len(rows)}  "
         f"(finish with: aurion-pipeline backfill --start {first} --end {last} --missing-only)",
-        *_capped(_table(["tenant", "window", "attempts", "last failed UTC", "error"], table),
+        *_capped(text_table(["tenant", "window", "attempts", "last failed UTC", "error"], table),
                  "select * from raw._load_log where status = 'failed'"),
     ]
 
@@ -166,7 +166,7 @@ def _plan_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
         table = [[tenant, _minute(last), f"{age} day(s)"] for tenant, last, age in stale]
         lines += [f"Stale summaries: {len(stale)} tenant(s) without a summary in the last {plans.STALE_SUMMARY_DAYS} "
                   "days (plan, quotas and billing status may be out of date; run aurion-pipeline summary)",
-                  *_capped(_table(["tenant", "last summary UTC", "before the latest complete day"], table),
+                  *_capped(text_table(["tenant", "last summary UTC", "before the latest complete day"], table),
                            "select tenant, max(captured_at) from raw.usage_summary group by tenant")]
     return lines
 
@@ -182,7 +182,7 @@ def _alert_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         return ["Billing alerts this period: none"]
     table = [[t, q, level, basis, str(on)] for t, q, basis, level, on in rows]
     return [f"Billing alerts this period: {len(rows)}",
-            *_capped(_table(["tenant", "quota", "level", "basis", "reached on"], table),
+            *_capped(text_table(["tenant", "quota", "level", "basis", "reached on"], table),
                      "select * from analytics.billing_alerts where is_current")]
 
 
@@ -191,12 +191,6 @@ def _capped(lines: list[str], query: str, limit: int = 50) -> list[str]:
     if len(lines) <= limit + 1:
         return lines
     return [*lines[: limit + 1], f"  ... {len(lines) - limit - 1} more: aurion-pipeline sql \"{query}\""]
-
-
-def _table(header: list[str], rows: list[list[object]]) -> list[str]:
-    cells = [header, *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
 
 
 def _shorten(items: list[str], keep: int = 3) -> str:

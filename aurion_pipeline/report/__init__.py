@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from aurion_pipeline.config import Settings
-from aurion_pipeline.one_line import first_line
 from aurion_pipeline.report.build import report_html
 from aurion_pipeline.storage import Warehouse
+from aurion_pipeline.text import first_line
 
 REPORT_FILE = "report.html"
 logger = logging.getLogger("aurion_pipeline.report")

@@ -10,11 +10,11 @@ from typing import TypeVar
 import duckdb
 from sqlglot import exp
 
-from aurion_pipeline.one_line import first_line
 from aurion_pipeline.sqlmodels.errors import SqlProjectError
 from aurion_pipeline.sqlmodels.macros import Macro
 from aurion_pipeline.sqlmodels.project import Model, Seed, SqlProject
 from aurion_pipeline.sqlmodels.refs import DIALECT
+from aurion_pipeline.text import first_line
 
 T = TypeVar("T")
 

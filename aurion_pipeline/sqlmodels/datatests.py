@@ -19,12 +19,12 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from aurion_pipeline.one_line import first_line
 from aurion_pipeline.sqlmodels.errors import SqlProjectError
 from aurion_pipeline.sqlmodels.project import Model
 from aurion_pipeline.sqlmodels.refs import DIALECT
 from aurion_pipeline.sqlmodels.sources import Source
 from aurion_pipeline.sqlmodels.specs import DataTest
+from aurion_pipeline.text import first_line
 
 Tested = Model | Source  # a model the runner builds, or a raw table the pipeline loads
 SHARED = "__aurion_tested"  # the CTE holding a view's rows while its tests run (never in reported SQL)

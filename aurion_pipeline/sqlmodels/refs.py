@@ -10,8 +10,8 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 from sqlglot.tokens import TokenType
 
-from aurion_pipeline.one_line import first_line
 from aurion_pipeline.sqlmodels.errors import SqlProjectError
+from aurion_pipeline.text import first_line
 
 DIALECT = "duckdb"
 SCHEMA_SQL = Path(__file__).resolve().parents[1] / "storage" / "schema.sql"

@@ -10,9 +10,9 @@ from typing import Any
 
 import yaml
 
-from aurion_pipeline.one_line import first_line
 from aurion_pipeline.sqlmodels.errors import SqlProjectError
 from aurion_pipeline.sqlmodels.parse_cache import read_select
+from aurion_pipeline.text import first_line
 
 # Test names become Dagster asset check names: letters, digits and underscores only.
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")

@@ -12,7 +12,7 @@ import errno
 import re
 from pathlib import Path
 
-from aurion_pipeline.one_line import first_line
+from aurion_pipeline.text import first_line
 
 REBUILD = "`aurion-pipeline rebuild`"
 _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)

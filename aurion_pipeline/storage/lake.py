@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from aurion_pipeline.one_line import first_line
 from aurion_pipeline.storage import errors
+from aurion_pipeline.text import first_line
 from aurion_pipeline.transform.usage import USAGE_SCHEMA
 
 USAGE_DIR = "usage_daily"
