@@ -22,7 +22,7 @@ from aurion_pipeline.sqlmodels.errors import SqlProjectError
 from aurion_pipeline.sqlmodels.macros import Macro, read_macro
 from aurion_pipeline.sqlmodels.parse_cache import read_select, remembered
 from aurion_pipeline.sqlmodels.refs import default_sources
-from aurion_pipeline.sqlmodels.sources import Source, load_sources
+from aurion_pipeline.sqlmodels.sources import Source, hidden, load_sources
 from aurion_pipeline.sqlmodels.specs import Column, DataTest, ModelDoc, SeedDoc, read_model_doc, read_seed_doc, sql_test
 
 # File and folder names become DuckDB identifiers and Dagster asset keys.
@@ -118,7 +118,7 @@ def _load(root: Path, sources: Iterable[str] | None) -> SqlProject:
 def _files(project: SqlProject, folder: str, suffix: str) -> list[Path]:
     """The `<folder>/<schema>/<name><suffix>` files, sorted; a misplaced file or orphan .yml is an error."""
     base = project.root / folder
-    paths = sorted(p for p in base.rglob("*") if p.is_file() and not _hidden(p, base)) if base.is_dir() else []
+    paths = sorted(p for p in base.rglob("*") if p.is_file() and not hidden(p, base)) if base.is_dir() else []
     for path in paths:
         where = project.display(path)
         if path.suffix == ".yaml":
@@ -133,11 +133,6 @@ def _files(project: SqlProject, folder: str, suffix: str) -> list[Path]:
         if path.suffix == ".yml" and not path.with_suffix(suffix).is_file():
             raise SqlProjectError(f"{where}: no {path.stem}{suffix} beside it")
     return [p for p in paths if p.suffix == suffix]
-
-
-def _hidden(path: Path, base: Path) -> bool:
-    """Editor lock and swap files, .ipynb_checkpoints and the like are not part of the project."""
-    return any(part.startswith(".") for part in path.relative_to(base).parts)
 
 
 def _known_names(project: SqlProject, seeds: tuple[Seed, ...], model_paths: list[Path]) -> frozenset[str]:
@@ -187,7 +182,7 @@ def _attach_custom_tests(
     test that reads a model belongs to the model."""
     base = project.root / "tests"
     tests = []
-    for path in sorted(p for p in base.rglob("*.sql") if not _hidden(p, base)) if base.is_dir() else []:
+    for path in sorted(p for p in base.rglob("*.sql") if not hidden(p, base)) if base.is_dir() else []:
         where = project.display(path)
         if path.parent != base:
             raise SqlProjectError(f"{where}: must sit directly in tests/")

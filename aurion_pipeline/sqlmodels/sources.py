@@ -40,7 +40,7 @@ def load_sources(
     if not base.is_dir():
         return ()
     declared = []
-    for path in sorted(p for p in base.rglob("*") if p.is_file() and not _hidden(p, base)):
+    for path in sorted(p for p in base.rglob("*") if p.is_file() and not hidden(p, base)):
         where = display(path)
         if path.parent != base or path.suffix != ".yml":
             raise SqlProjectError(f"{where}: must sit at {FOLDER}/<schema>.yml")
@@ -54,5 +54,6 @@ def load_sources(
     return tuple(declared)
 
 
-def _hidden(path: Path, base: Path) -> bool:
+def hidden(path: Path, base: Path) -> bool:
+    """Editor lock and swap files, .ipynb_checkpoints and the like are not part of the project."""
     return any(part.startswith(".") for part in path.relative_to(base).parts)
