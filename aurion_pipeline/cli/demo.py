@@ -27,7 +27,7 @@ from aurion_sandbox import (
 STANDING = """
 select tenant, plan, quota_name, round(used, 1) as used, quota, round(pct_used, 1) as pct_used, alert_level
 from analytics.plan_utilization
-where period_start <= current_date and period_end >= current_date
+where is_current
 order by tenant, quota_name
 """
 

@@ -29,10 +29,13 @@ select tenant, quota_name, alert_level, basis, threshold_pct, first_reached_on
 from analytics.billing_alerts where is_current order by tenant, severity desc, quota_name
 """
 ANOMALIES = "select * from analytics.usage_anomalies where usage_date >= current_date - 35 order by usage_date desc"
+# The ranges of days elapsed and 'all' (the model's buckets that span more than one day), in order.
 ACCURACY = """
 select quota_name, days_elapsed_bucket, forecasts, mape, naive_mape, interval_coverage
-from analytics.forecast_accuracy where quota_name = 'all' and days_elapsed_bucket in ('1-7', '8-14', '15-21', '22+', 'all')
-"""  # noqa: E501 - the query as written
+from analytics.forecast_accuracy where quota_name = 'all' and days_from < days_to
+order by days_elapsed_bucket = 'all', days_from
+"""
+THRESHOLDS = "select threshold_pct from seeds.alert_thresholds order by threshold_pct"
 
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px;color:#222;max-width:1290px}
@@ -50,8 +53,10 @@ def report_html(con: duckdb.DuckDBPyConnection, generated_at: datetime, data_dir
     alerts = _grouped(con, ALERTS, "billing_alerts")
     anomalies = _grouped(con, ANOMALIES, "usage_anomalies")
     tenants = sorted(set(util) | set(paths))
-    sections = [_tenant_section(t, util.get(t, []), paths.get(t, []), alerts.get(t, []), anomalies.get(t, []))
-                for t in tenants]
+    thresholds = [float(row["threshold_pct"]) for row in _rows(con, THRESHOLDS, "alert_thresholds", "seeds")]
+    sections = [_tenant_section(t, util.get(t, []), paths.get(t, []), alerts.get(t, []), anomalies.get(t, []),
+                                thresholds) for t in tenants]
+    lines = ", ".join(f"{pct:g}" for pct in thresholds)
     body = "".join(sections) or "<p>No tenant loaded yet: run a load first.</p>"
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -60,19 +65,20 @@ def report_html(con: duckdb.DuckDBPyConnection, generated_at: datetime, data_dir
         "<h1>Aurion usage report</h1>"
         f"<p class='sub'>Generated {generated_at:%Y-%m-%d %H:%M} UTC from {escape(data_dir)}; "
         f"{len(tenants)} tenant(s), current billing periods.</p>"
-        "<p class='note'>Bars: share of each quota used, with the 80, 95 and 100 % alert lines. Lines: usage "
+        f"<p class='note'>Bars: share of each quota used, with the {lines} % alert lines. Lines: usage "
         "accumulated over the period: solid as loaded, dashed as forecast to the period's end, the shaded fan its "
         "80 % interval, the red dashed line the quota.</p>"
         f"{body}{_accuracy_section(con)}</body></html>"
     )
 
 
-def _tenant_section(tenant: str, util: list[dict], paths: list[dict], alerts: list[dict], anomalies: list[dict]) -> str:
+def _tenant_section(tenant: str, util: list[dict], paths: list[dict], alerts: list[dict], anomalies: list[dict],
+                    thresholds: list[float]) -> str:
     head = util[0] if util else {}
     period = f"{head.get('period_start')} .. {head.get('period_end')}" if head else "no billing period known"
     bars = svg.utilization_bars([
         (r["quota_name"], finite(r["pct_used"]), r["alert_level"] or "ok", _caption(r)) for r in util
-    ]) if util else ""
+    ], thresholds) if util else ""
     charts = [bars] + [_path_chart(q, rows) for q, rows in _by(paths, "quota_name").items()]
     return (
         f"<section class='tenant' id='tenant-{escape(tenant)}' data-tenant='{escape(tenant)}'>"
@@ -123,8 +129,6 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
     if not rows:
         return ("<section><h2>Forecast accuracy</h2><p class='note'>Not measured yet: it needs at least one "
                 "finished billing period with daily usage.</p></section>")
-    order = {"1-7": 0, "8-14": 1, "15-21": 2, "22+": 3, "all": 4}
-    rows.sort(key=lambda r: order.get(r["days_elapsed_bucket"], 9))
     chart = svg.accuracy_bars([(f"day {r['days_elapsed_bucket']}", finite(r["mape"]), finite(r["naive_mape"]))
                                for r in rows])
     table = "".join(
@@ -159,9 +163,9 @@ def _by(rows: list[dict], column: str) -> dict[str, list[dict]]:
     return dict(groups)
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, view: str) -> list[dict]:
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, view: str, schema: str = "analytics") -> list[dict]:
     """The rows of a model's query; none while the model is not built yet."""
-    return query_rows(con, sql) if model_built(con, "analytics", view) else []
+    return query_rows(con, sql) if model_built(con, schema, view) else []
 
 
 def _share(fraction: object) -> float | None:

@@ -26,8 +26,8 @@ KEY_FIGURES = {
         "MAPE (%) of the forecast against the naive run-rate, both metrics",
         "select days_elapsed_bucket as days_elapsed, forecasts, round(mape, 1) as mape,"
         " round(naive_mape, 1) as naive_mape, round(100 * interval_coverage) as interval_held_pct"
-        " from analytics.forecast_accuracy where quota_name = 'all' and days_elapsed_bucket in"
-        " ('1-7', '8-14', '15-21', '22+', 'all')",
+        " from analytics.forecast_accuracy where quota_name = 'all' and days_from < days_to"
+        " order by days_elapsed_bucket = 'all', days_from",
     ),
 }
 

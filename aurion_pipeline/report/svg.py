@@ -3,17 +3,19 @@ no script, no CDN and no plotting dependency; it stays sharp at any zoom and its
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from html import escape
 
 LEVEL_COLORS = {"ok": "#2e7d32", "warning": "#f9a825", "critical": "#ef6c00", "overage": "#c62828"}
 ACTUAL, FORECAST, BAND, QUOTA, NAIVE = "#1565c0", "#6a1b9a", "#ce93d8", "#c62828", "#9e9e9e"
-THRESHOLDS = (80, 95, 100)
 
 
-def utilization_bars(rows: list[tuple[str, float | None, str, str]], width: int = 400) -> str:
-    """One horizontal bar per quota: (label, pct_used, alert_level, caption), with the 80/95/100 % lines.
-    Bars beyond 125 % are drawn to the edge and the caption gives the figure."""
+def utilization_bars(rows: list[tuple[str, float | None, str, str]], thresholds: Sequence[float] = (),
+                     width: int = 400) -> str:
+    """One horizontal bar per quota: (label, pct_used, alert_level, caption), with a line at each alert
+    threshold (seeds.alert_thresholds: 80, 95 and 100 % as shipped). Bars beyond 125 % are drawn to the
+    edge and the caption gives the figure."""
     label_w, right, bar_h, gap, top = 120, 20, 20, 10, 22
     plot_w = width - label_w - right
     scale_max = 125.0
@@ -29,9 +31,10 @@ def utilization_bars(rows: list[tuple[str, float | None, str, str]], width: int 
             parts.append(f'<rect x="{label_w}" y="{y}" width="{x(pct) - label_w:.1f}" height="{bar_h}" '
                          f'fill="{color}"/>')
         parts.append(_text(label_w + 4, y + bar_h * 0.7, caption, size=11, color="#000"))
-    for pct, anchor in zip(THRESHOLDS, ("end", "middle", "start")):  # on top of the bars; labels spread apart
+    for i, pct in enumerate(thresholds):  # on top of the bars; the outer labels lean outwards, apart
+        anchor = "end" if i == 0 < len(thresholds) - 1 else "start" if i == len(thresholds) - 1 > 0 else "middle"
         parts.append(_line(x(pct), top - 6, x(pct), height - 6, "#222", dash="4 3"))
-        parts.append(_text(x(pct) + {"end": -2, "middle": 0, "start": 2}[anchor], top - 9, f"{pct}%", size=10,
+        parts.append(_text(x(pct) + {"end": -2, "middle": 0, "start": 2}[anchor], top - 9, f"{pct:g}%", size=10,
                            anchor=anchor))
     return "".join(parts) + "</svg>"
 

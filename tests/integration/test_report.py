@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from helpers_ops import pipeline_env
 
+from aurion_pipeline.report.build import report_html
 from aurion_pipeline.report.svg import usage_path, utilization_bars
 from aurion_sandbox import DEFAULT_TENANTS, SandboxServer
 
@@ -21,10 +22,33 @@ REMOTE_SOURCE = re.compile(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\
 CSS_IMPORT = re.compile(r"""@import|url\(\s*["']?\s*(https?:)?//""", re.I)
 
 
-def test_the_utilization_chart_draws_a_bar_per_quota_and_the_three_threshold_lines():
-    chart = utilization_bars([("voice_minutes", 104.0, "overage", "1,040 / 1,000"), ("api_calls", 40.0, "ok", "x")])
+def test_the_utilization_chart_draws_a_bar_per_quota_and_a_line_per_threshold():
+    chart = utilization_bars([("voice_minutes", 104.0, "overage", "1,040 / 1,000"), ("api_calls", 40.0, "ok", "x")],
+                             [80.0, 95.0, 100.0])
     assert chart.count("stroke-dasharray") == 3 and ">80%<" in chart and ">95%<" in chart and ">100%<" in chart
     assert chart.count('fill="#c62828"') == 1 and chart.count('fill="#2e7d32"') == 1
+
+
+def test_the_report_draws_the_thresholds_of_the_seed_and_the_accuracy_ranges_in_order():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("create schema analytics; create schema seeds")
+    # A user's own thresholds (the seed is theirs to edit), not the shipped 80 / 95 / 100.
+    con.execute("create table seeds.alert_thresholds as select * from (values ('warning', 1, 50.0, true),"
+                " ('overage', 2, 90.0, false)) t(alert_level, severity, threshold_pct, inclusive)")
+    con.execute("""create table analytics.plan_utilization as select * from (values
+        ('acme', 'pro', 'voice_minutes', 600.0, 1000.0, 60.0, 'warning', date '2026-11-01', date '2026-11-30', true))
+        t(tenant, plan, quota_name, used, quota, pct_used, alert_level, period_start, period_end, is_current)""")
+    con.execute("""create table analytics.forecast_accuracy as select * from (values
+        ('all', 'all', 1, 31, 90, 3.0, 4.0, 0.8), ('all', '7', 7, 7, 10, 1.0, 2.0, 0.8),
+        ('all', '8-14', 8, 14, 30, 2.0, 3.0, 0.8), ('all', '1-7', 1, 7, 30, 5.0, 6.0, 0.8),
+        ('voice_minutes', '1-7', 1, 7, 15, 5.0, 6.0, 0.8))
+        t(quota_name, days_elapsed_bucket, days_from, days_to, forecasts, mape, naive_mape, interval_coverage)""")
+    html = report_html(con, datetime(2026, 11, 30, tzinfo=UTC), "data")
+    assert ">50%<" in html and ">90%<" in html and ">80%<" not in html and "the 50, 90 % alert lines" in html
+    accuracy = html.split("Forecast accuracy", 1)[1]
+    assert [day for day in re.findall(r"<tr><td>([^<]+)</td>", accuracy)] == ["1-7", "8-14", "all"]
 
 
 def test_the_usage_chart_has_actual_forecast_band_and_quota():
