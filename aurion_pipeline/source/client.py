@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from aurion_pipeline.config import ConfigError, validate_base_url
-from aurion_pipeline.source import errors
+from aurion_pipeline.source import errors, pages
 from aurion_pipeline.source.deadline import DeadlineAdapter
 from aurion_pipeline.source.redact import redact_echoes, remember_key, shown_env_name
 from aurion_pipeline.source.retry import BudgetedRetry
@@ -42,7 +42,6 @@ SUMMARY_PATH = "/api/v1/usage/summary"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 5
 MAX_PAGES = 1000  # a pagination loop must end somewhere
-_NEXT_KEYS = ("next", "next_url", "next_page")
 # A refused connection or unknown host is a wrong AURION_BASE_URL or a network down, not a blip:
 # one quick retry, then the window fails naming the URL.
 CONNECT_RETRIES = 1
@@ -152,8 +151,7 @@ class AurionClient:
         (AURION_END_DATE_INCLUSIVE=false) the API's `end_date` is taken as exclusive and `end + 1
         day` is sent; callers always ask for an inclusive window.
 
-        Pagination is undocumented too: a `next` / `next_url` / `next_page` URL in the response is
-        followed (same origin only); `has_more: true` without one is an error, as rows would be lost.
+        Pagination is undocumented too: see `source/pages.py`.
         """
         check_window(start, end)
         api_end = end if self._end_inclusive else end + timedelta(days=1)
@@ -163,8 +161,8 @@ class AurionClient:
         seen = {url}
         for _ in range(MAX_PAGES):
             payload = self._get_json(url, params)
-            rows.extend(self._data_rows(payload))
-            next_url = self._next_page(payload, url)
+            rows.extend(pages.data_rows(payload, self._malformed))
+            next_url = pages.next_page(payload, url, self.base_url, self._malformed)
             if next_url is None:
                 return rows
             if next_url in seen:
@@ -251,34 +249,6 @@ class AurionClient:
             **where, status=status, attempts=attempts, elapsed_s=time.monotonic() - started,
             budget_spent=attempts <= self._max_retries,
             last=cause or f"HTTP {status}" + (f", API said: {errors.one_line(said, 80)}" if said else ""))
-
-    def _data_rows(self, payload: object) -> list[dict]:
-        if not isinstance(payload, dict):
-            raise self._malformed(f"the top level is a JSON {errors.json_type(payload)}, not an object")
-        data = payload.get("data")
-        if not isinstance(data, list):
-            raise self._malformed("data is missing" if "data" not in payload
-                                  else f"data is not a list (it is a JSON {errors.json_type(data)})")
-        for i, row in enumerate(data):
-            if not isinstance(row, dict):
-                raise self._malformed(f"data[{i}] is not an object (it is a JSON {errors.json_type(row)})")
-        return data
-
-    def _next_page(self, payload: dict, url: str) -> str | None:
-        """The absolute URL of the next page, or None on the last page."""
-        link = next((payload[k] for k in _NEXT_KEYS if payload.get(k)), None)
-        smaller = "lower AURION_MAX_RANGE_DAYS so one response holds a whole window"
-        if link is None:
-            if payload.get("has_more") is True:
-                raise self._malformed("has_more is true but there is no next link", fix=smaller)
-            return None
-        if not isinstance(link, str):
-            raise self._malformed(f"the next-page field is a JSON {errors.json_type(link)}, not a URL", fix=smaller)
-        target = urljoin(url, link)
-        if origin(target) != origin(self.base_url):
-            raise self._malformed(f"the next-page link points to another host ({origin_text(target)})",
-                                  fix="the API key is not sent there; set AURION_BASE_URL to that host")
-        return target
 
     def _malformed(self, what: str, *, endpoint: str = DETAILS_PATH, **kw) -> errors.MalformedResponseError:
         return errors.malformed(what, tenant=self.tenant, endpoint=endpoint, **kw)
