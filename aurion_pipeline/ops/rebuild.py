@@ -18,7 +18,7 @@ import duckdb
 from aurion_pipeline.config import Settings
 from aurion_pipeline.storage import Warehouse, lake
 from aurion_pipeline.storage.connection import writer_lock
-from aurion_pipeline.storage.load import rebuild_from_lake
+from aurion_pipeline.storage.rebuild import rebuild_from_lake
 from aurion_pipeline.text import first_line
 
 

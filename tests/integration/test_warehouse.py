@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from aurion_pipeline.storage import Warehouse, WarehouseLockedError, lake
-from aurion_pipeline.storage.load import Window, load_usage, missing_days, rebuild_from_lake
+from aurion_pipeline.storage.load import Window, load_usage, missing_days
+from aurion_pipeline.storage.rebuild import rebuild_from_lake
 
 
 def usage(tenant: str, start: date, days: int, scale: float = 1.0, run_id: str = "r1") -> pa.Table:
