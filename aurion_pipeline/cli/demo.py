@@ -15,7 +15,7 @@ from pathlib import Path
 from aurion_pipeline.alerts.cli import print_after_load
 from aurion_pipeline.cli.loads import run_and_report
 from aurion_pipeline.config import load_settings, require_api_keys
-from aurion_pipeline.ops import status as report
+from aurion_pipeline.ops import status
 from aurion_pipeline.ops.query import print_query
 from aurion_sandbox import (
     DEFAULT_TENANTS,
@@ -83,7 +83,7 @@ def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None,
             return code
         print(f"requests served by the sandbox: {len(api.requests)}")
     print_after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; writes report.html
-    report.print_status(settings)
+    status.print_status(settings)
     print("\nWhere each tenant stands this billing period (analytics.plan_utilization)")
     print_query(settings, STANDING, "table")
     print("\nWhere each tenant will end the period (analytics.usage_forecast)")
