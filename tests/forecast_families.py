@@ -17,13 +17,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+from helpers_ops import SCHEMA_SQL, SQL_FOLDER
 
 from aurion_pipeline.sqlmodels.build import build
 from aurion_pipeline.sqlmodels.project import load_project
-
-ROOT = Path(__file__).resolve().parents[1]
-SQL_FOLDER = ROOT / "dbt_like_sql"
-SCHEMA_SQL = ROOT / "aurion_pipeline" / "storage" / "schema.sql"
 
 Level = Callable[[np.random.Generator, np.ndarray], np.ndarray]  # (rng, days) -> expected usage per day
 

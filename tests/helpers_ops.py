@@ -23,7 +23,8 @@ from aurion_sandbox import SandboxServer, sandbox_env, write_tenants_file
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-SQL_DIR = REPO / "dbt_like_sql"
+SQL_FOLDER = REPO / "dbt_like_sql"  # the repository's SQL project
+SCHEMA_SQL = REPO / "aurion_pipeline" / "storage" / "schema.sql"  # the raw tables
 
 
 def pipeline_env(api: SandboxServer, root: Path, **extra: str) -> dict[str, str]:
@@ -109,7 +110,7 @@ def warehouse_usage(path: Path) -> dict[tuple[str, date], tuple[float, int]]:
     return {(t, d): (v, c) for t, d, v, c in rows}
 
 
-def raw_test_failures(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[str]:
+def raw_test_failures(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_FOLDER) -> list[str]:
     """The declared tests of the raw sources (dbt_like_sql/sources/*.yml and the tests/*.sql reading
     only raw tables) that fail on `con`, each with its offending rows; read-only connections work."""
     sources = load_project(sql_dir).declared_sources

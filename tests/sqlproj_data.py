@@ -6,10 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-
-from aurion_pipeline.sqlmodels.refs import SCHEMA_SQL
-
-SQL_FOLDER = Path(__file__).resolve().parents[1] / "dbt_like_sql"
+from helpers_ops import SCHEMA_SQL, SQL_FOLDER
 
 
 def write_project(root: Path, files: dict[str, str]) -> Path:

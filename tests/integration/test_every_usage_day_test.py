@@ -8,17 +8,16 @@ definition finds a loaded day in no period or in two."""
 
 import datetime as dt
 import random
-from pathlib import Path
 
 import duckdb
 import pytest
+from helpers_ops import SQL_FOLDER
 
 from aurion_pipeline.sqlmodels import load_project
 
-SQL = Path(__file__).resolve().parents[2] / "dbt_like_sql"
-COUNTED = (SQL / "tests/every_usage_day_in_one_billing_period.sql").read_text()
-PERIOD_USAGE = (SQL / "models/analytics/period_usage.sql").read_text()
-MACROS = [m.sql for m in load_project(SQL).macros]
+COUNTED = (SQL_FOLDER / "tests/every_usage_day_in_one_billing_period.sql").read_text()
+PERIOD_USAGE = (SQL_FOLDER / "models/analytics/period_usage.sql").read_text()
+MACROS = [m.sql for m in load_project(SQL_FOLDER).macros]
 DIRECT = """
     select u.tenant, u.usage_date, count(p.period_start) as periods
     from analytics.usage_daily as u
@@ -28,7 +27,7 @@ DIRECT = """
     having count(p.period_start) <> 1
 """
 # The other tests the counted one relies on, as declared (sources/raw.yml, billing_periods.yml).
-(PERIODS_FOLLOW,) = [t.sql for t in load_project(SQL).get("analytics.billing_periods").tests
+(PERIODS_FOLLOW,) = [t.sql for t in load_project(SQL_FOLDER).get("analytics.billing_periods").tests
                      if t.name == "periods_follow_each_other_without_gaps"]
 DAY_LOADED_TWICE = "select tenant, usage_date from analytics.usage_daily group by all having count(*) > 1"
 NULL_IN_PERIODS = ("select * from analytics.billing_periods "

@@ -8,21 +8,17 @@ complete period; the naive run-rate's accuracy is also computed here in Python a
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from helpers_ops import SCHEMA_SQL, SQL_FOLDER
 from sqlproj_data import build_models_warehouse
 
 from aurion_pipeline.sqlmodels.build import build
 from aurion_pipeline.sqlmodels.datatests import run_tests
 from aurion_pipeline.sqlmodels.project import load_project
-
-ROOT = Path(__file__).resolve().parents[2]
-SQL_FOLDER = ROOT / "dbt_like_sql"
-SCHEMA_SQL = ROOT / "aurion_pipeline" / "storage" / "schema.sql"
 
 FIRST_DAY, DAYS = date(2025, 3, 1), 275  # 2025-03-01 .. 2025-11-30: 8 complete calendar months after March
 WEEKDAY_PROFILE = np.array([1.0, 1.1, 1.15, 1.1, 0.95, 0.35, 0.25])  # Monday first

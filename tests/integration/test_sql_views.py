@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import duckdb
 import pytest
+from helpers_ops import SCHEMA_SQL, SQL_FOLDER
 
 from aurion_pipeline.sqlmodels.build import build
 from aurion_pipeline.sqlmodels.datatests import run_tests
 from aurion_pipeline.sqlmodels.project import load_project
 
-ROOT = Path(__file__).resolve().parents[2]
-SQL_FOLDER = ROOT / "dbt_like_sql"
-SCHEMA_SQL = ROOT / "aurion_pipeline" / "storage" / "schema.sql"
 NOW = datetime.now(UTC).replace(tzinfo=None)
 
 D = date.fromisoformat

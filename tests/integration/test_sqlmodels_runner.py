@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers_ops import SQL_FOLDER
 from sqlproj_data import load_small_warehouse, write_project
 
 from aurion_pipeline.sqlmodels import (
@@ -22,7 +23,6 @@ from aurion_pipeline.sqlmodels.datatests import counts_query
 from aurion_pipeline.sqlmodels.specs import sql_test
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "sqlproj_basic"
-REAL_FOLDER = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 
 
 @pytest.fixture
@@ -659,7 +659,7 @@ def test_a_test_that_cannot_run_names_its_file(things, tmp_path):
 
 
 def test_the_real_sql_folder_parses_and_orders(con):
-    project = load_project(REAL_FOLDER)
+    project = load_project(SQL_FOLDER)
     assert project.models, "dbt_like_sql/models holds no model"
     position = {m.qualified: i for i, m in enumerate(project.models)}
     for model in project.models:

@@ -5,7 +5,8 @@ DuckDB file, loud errors naming the file, and their `data_tests` check on the ra
 import dagster as dg
 import duckdb
 import pytest
-from sqlproj_data import SQL_FOLDER, load_small_warehouse, write_project
+from helpers_ops import SQL_FOLDER
+from sqlproj_data import load_small_warehouse, write_project
 
 from aurion_pipeline.defs.aurion_usage.checks import build_source_checks
 from aurion_pipeline.defs.names import Names

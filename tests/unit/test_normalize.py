@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 
 import duckdb
 import pytest
+from helpers_ops import SCHEMA_SQL
 
 from aurion_pipeline.transform import columns
 from aurion_pipeline.transform.summary import SUMMARY_SCHEMA, SummaryDataError, normalize_summary
@@ -26,7 +26,6 @@ VENDOR_ROWS = [
     {"date": "2026-03-01", "voice_minutes": 45, "api_calls": 1850, "llm_tokens": {"input": 125000, "output": 42000}},
     {"date": "2026-03-02", "voice_minutes": 38, "api_calls": 1620, "llm_tokens": {"input": 98000, "output": 35000}},
 ]
-SCHEMA_SQL = Path(__file__).parents[2] / "aurion_pipeline" / "storage" / "schema.sql"
 
 
 def day(n: int) -> str:
