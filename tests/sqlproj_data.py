@@ -32,8 +32,9 @@ def load_small_warehouse(con: duckdb.DuckDBPyConnection) -> None:
 
 
 SUMMARY_COLUMNS = ("tenant", "captured_at", "period_start", "period_end", "plan", "billing_status",
-                   "voice_minutes_used", "voice_minutes_limit", "api_calls_used", "api_calls_limit",
-                   "storage_mb_used", "storage_mb_limit")
+                   "voice_minutes_used", "voice_minutes_limit", "voice_minutes_pct",
+                   "api_calls_used", "api_calls_limit", "api_calls_pct",
+                   "storage_mb_used", "storage_mb_limit", "storage_mb_pct")
 
 
 def build_models_warehouse(path, daily: list[tuple], summaries: list[dict] = (), plans: dict | None = None):

@@ -13,12 +13,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from helpers_ops import SCHEMA_SQL, SQL_FOLDER
-from sqlproj_data import build_models_warehouse
+from sqlproj_data import build_models_warehouse, sql_project
 
 from aurion_pipeline.sqlmodels.build import build
 from aurion_pipeline.sqlmodels.datatests import run_tests
-from aurion_pipeline.sqlmodels.project import load_project
 
 FIRST_DAY, DAYS = date(2025, 3, 1), 275  # 2025-03-01 .. 2025-11-30: 8 complete calendar months after March
 WEEKDAY_PROFILE = np.array([1.0, 1.1, 1.15, 1.1, 0.95, 0.35, 0.25])  # Monday first
@@ -48,18 +46,8 @@ def synthetic_usage(tenants: int = 12, seed: int = 20260301) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> tuple[duckdb.DuckDBPyConnection, pd.DataFrame]:
     usage = synthetic_usage()
-    con = duckdb.connect(str(tmp_path_factory.mktemp("forecast") / "warehouse.duckdb"))
-    con.execute(SCHEMA_SQL.read_text())
-    con.register("synthetic", usage)
-    con.execute(
-        """
-        insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, llm_input_tokens,
-                                     llm_output_tokens, _filled, _run_id, _loaded_at)
-        select tenant, usage_date, voice_minutes, api_calls, null, null, false, 'synthetic', timestamp '2025-12-01'
-        from synthetic
-        """
-    )
-    build(con, load_project(SQL_FOLDER))
+    rows = list(usage[["tenant", "usage_date", "voice_minutes", "api_calls"]].itertuples(index=False, name=None))
+    con = build_models_warehouse(tmp_path_factory.mktemp("forecast") / "warehouse.duckdb", rows)
     yield con, usage
     con.close()
 
@@ -161,11 +149,11 @@ def test_backtest_uses_only_data_up_to_each_day(warehouse):
     day = "tenant = 'synthetic-00' and usage_date = date '2025-10-20'"
     con.execute(f"update raw.usage_daily set api_calls = api_calls * 10 where {day}")
     try:
-        build(con, load_project(SQL_FOLDER))  # forecast_by_day is a table: rebuild it on the changed data
+        build(con, sql_project())  # forecast_by_day is a table: rebuild it on the changed data
         after, calibration_after = con.execute(forecasts).fetchall(), con.execute(calibration).fetchall()
     finally:
         con.execute(f"update raw.usage_daily set api_calls = api_calls // 10 where {day}")
-        build(con, load_project(SQL_FOLDER))
+        build(con, sql_project())
     changed = [b[2] for b, a in zip(before, after, strict=True) if not _same_forecast(b, a)]
     assert changed and min(changed) == date(2025, 10, 20)
     # October's misses now calibrate November's intervals, and nothing before November.
@@ -183,7 +171,7 @@ def _same_forecast(before: tuple, after: tuple) -> bool:
 
 def test_data_tests_pass_on_the_synthetic_warehouse(warehouse):
     con, _ = warehouse
-    project = load_project(SQL_FOLDER)
+    project = sql_project()
     failed = [(r.model, r.name, r.failing_rows, r.sample[:1]) for m in project.models
               for r in run_tests(con, m) if not r.passed]
     assert failed == []

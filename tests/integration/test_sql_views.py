@@ -12,13 +12,11 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, date, datetime, timedelta
 
-import duckdb
 import pytest
-from helpers_ops import SCHEMA_SQL, SQL_FOLDER
+from sqlproj_data import SUMMARY_COLUMNS, build_models_warehouse, sql_project
 
 from aurion_pipeline.sqlmodels.build import build
 from aurion_pipeline.sqlmodels.datatests import run_tests
-from aurion_pipeline.sqlmodels.project import load_project
 
 NOW = datetime.now(UTC).replace(tzinfo=None)
 
@@ -92,22 +90,8 @@ def summary_rows() -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
-    connection = duckdb.connect(str(tmp_path_factory.mktemp("views") / "warehouse.duckdb"))
-    connection.execute(SCHEMA_SQL.read_text())
-    connection.executemany(
-        "insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, llm_input_tokens,"
-        " llm_output_tokens,"
-        " _filled, _run_id, _loaded_at) values (?, ?, ?, ?, ?, ?, false, 'test', timestamp '2030-01-01')",
-        daily_rows(),
-    )
-    connection.executemany(
-        "insert into raw.usage_summary (tenant, captured_at, period_start, period_end, plan, billing_status,"
-        " voice_minutes_used, voice_minutes_limit, voice_minutes_pct, api_calls_used, api_calls_limit, api_calls_pct,"
-        " storage_mb_used, storage_mb_limit, storage_mb_pct, _run_id)"
-        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'test')",
-        summary_rows(),
-    )
-    build(connection, load_project(SQL_FOLDER))
+    summaries = [dict(zip(SUMMARY_COLUMNS, row, strict=True)) for row in summary_rows()]
+    connection = build_models_warehouse(tmp_path_factory.mktemp("views") / "warehouse.duckdb", daily_rows(), summaries)
     yield connection
     connection.close()
 
@@ -374,7 +358,7 @@ def test_reconciliation_compares_every_latest_snapshot_with_its_days(con):
 # --- data tests ------------------------------------------------------------------------------------
 
 def test_every_data_test_passes_on_the_hand_built_warehouse(con):
-    project = load_project(SQL_FOLDER)
+    project = sql_project()
     # every model declares tests, but forecast_features: its key is tested on forecast_projection (see its yml)
     assert [model.name for model in project.models if not model.tests] == ["forecast_features"]
     failed = [(r.model, r.name, r.failing_rows, r.sample[:1]) for m in project.models
@@ -383,7 +367,7 @@ def test_every_data_test_passes_on_the_hand_built_warehouse(con):
 
 
 def test_data_tests_catch_a_planted_duplicate_day_an_unknown_plan_and_levels_out_of_order(con):
-    project = load_project(SQL_FOLDER)
+    project = sql_project()
     plans = con.execute("select captured_at, plan from raw.usage_summary where tenant = 'custom'").fetchall()
     con.execute("insert into raw.usage_daily (tenant, usage_date, voice_minutes, api_calls, _filled, _run_id) "
                 "values ('steady', date '2026-03-01', 1, 1, false, 'planted')")
