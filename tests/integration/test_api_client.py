@@ -7,7 +7,6 @@ import json
 import logging
 import pickle
 import re
-import socket
 import time
 from datetime import date
 
@@ -71,13 +70,6 @@ def private_server():
     yield server
     server.clear()
     server.stop()
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def sequence(*responses: Response):

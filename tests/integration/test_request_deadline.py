@@ -4,7 +4,6 @@ window that fails must not take the other windows with it."""
 
 from __future__ import annotations
 
-import socket
 from datetime import date
 
 import duckdb
@@ -49,13 +48,6 @@ def servers():
     yield start
     for server in started:
         server.close()
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from helpers_ops import SQL_FOLDER
-from sqlproj_data import load_small_warehouse, write_project
+from sqlproj_data import write_project
 
 from aurion_pipeline.sqlmodels import (
     SqlProjectError,
@@ -23,15 +23,6 @@ from aurion_pipeline.sqlmodels.datatests import counts_query
 from aurion_pipeline.sqlmodels.specs import sql_test
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "sqlproj_basic"
-
-
-@pytest.fixture
-def con(tmp_path):
-    """A warehouse file with the raw tables and a small good day of usage."""
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    load_small_warehouse(con)
-    yield con
-    con.close()
 
 
 # --- discovery and dependencies -------------------------------------------------------------

@@ -3,10 +3,9 @@ syntax, singular tests reading only raw tables attached to them, run by the same
 DuckDB file, loud errors naming the file, and their `data_tests` check on the raw Dagster asset."""
 
 import dagster as dg
-import duckdb
 import pytest
 from helpers_ops import SQL_FOLDER
-from sqlproj_data import load_small_warehouse, write_project
+from sqlproj_data import write_project
 
 from aurion_pipeline.defs.aurion_usage.checks import build_source_checks
 from aurion_pipeline.defs.names import Names
@@ -35,15 +34,6 @@ def project(tmp_path):
         "tests/model_matches_raw.sql": """
             select * from analytics.daily as d anti join raw.usage_daily as r using (tenant, usage_date)""",
     }))
-
-
-@pytest.fixture
-def con(tmp_path):
-    """A warehouse file with the raw tables and a small good day of usage (acme and beta)."""
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    load_small_warehouse(con)
-    yield con
-    con.close()
 
 
 def test_a_declared_source_gets_its_yaml_tests_and_the_singular_tests_reading_only_raw_tables(project):

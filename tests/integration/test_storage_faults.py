@@ -61,11 +61,6 @@ def settings_for(data_dir: Path):
     return load_settings({"AURION_DATA_DIR": str(data_dir), "AURION_LOCK_TIMEOUT_SECONDS": "5"})
 
 
-@pytest.fixture
-def wh(tmp_path) -> Warehouse:
-    return Warehouse(tmp_path / "data", lock_timeout_s=5)
-
-
 # --- a lake file that cannot be read ------------------------------------------------------------
 
 

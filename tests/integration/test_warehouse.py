@@ -49,11 +49,6 @@ def rows(wh: Warehouse, sql="select tenant, usage_date, voice_minutes, api_calls
         con.close()
 
 
-@pytest.fixture
-def wh(tmp_path):
-    return Warehouse(tmp_path / "data", lock_timeout_s=5)
-
-
 def test_loading_the_same_window_twice_leaves_identical_contents(wh):
     window = Window("acme", date(2026, 1, 30), date(2026, 2, 2))
     write_and_load(wh, usage("acme", window.start, 4), [window])
