@@ -5,6 +5,7 @@ the invariants a warehouse must keep whatever happened to the run that wrote it.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -77,6 +78,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def build_wheel(tmp_path: Path) -> Path:
+    """A wheel of the project, built from a copy so the checkout gets no build/ folder."""
+    src = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".parse_cache.json*")  # a checkout's own cache
+    for folder in ("aurion_pipeline", "aurion_sandbox", "dbt_like_sql"):
+        shutil.copytree(REPO / folder, src / folder, ignore=ignore)
+    for file in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / file, src / file)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "dist"), str(src)],
+        check=True, capture_output=True, timeout=240,
+    )
+    (wheel,) = (tmp_path / "dist").glob("aurion_pipeline-*.whl")
+    return wheel
 
 
 def days(start: date, end: date) -> list[date]:

@@ -3,20 +3,18 @@ to `aurion_pipeline.build_defs(key_prefix=...)` and materializes a partition ran
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
+from helpers_ops import build_wheel
 
 from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
 
-ROOT = Path(__file__).resolve().parents[2]
 TENANTS = DEFAULT_TENANTS[:2]
 HOST_DEFINITIONS = '''
 import dagster as dg
@@ -35,20 +33,6 @@ defs = dg.Definitions.merge(
     build_defs(load_settings(), key_prefix="aurion"),
 )
 '''
-
-
-def build_wheel(tmp_path: Path) -> Path:
-    """A wheel of this project, built from a copy so the checkout gets no build/ folder."""
-    src = tmp_path / "src"
-    for folder in ("aurion_pipeline", "aurion_sandbox", "dbt_like_sql"):
-        shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for file in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / file, src / file)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "dist"),
-                    str(src)],
-                   check=True, capture_output=True, timeout=240)
-    (wheel,) = (tmp_path / "dist").glob("aurion_pipeline-*.whl")
-    return wheel
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from helpers_ops import build_wheel
 
 from aurion_pipeline.cli import main
 
@@ -52,22 +53,6 @@ def test_pyproject_lists_every_subpackage():
         if d.is_dir() and any(d.glob("*.py"))
     }
     assert listed == on_disk | {"aurion_pipeline._sql"}
-
-
-def build_wheel(tmp_path: Path) -> Path:
-    """A wheel of the project, built from a copy so the checkout gets no build/ folder."""
-    src = tmp_path / "src"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".parse_cache.json*")  # a checkout's own cache
-    for folder in ("aurion_pipeline", "aurion_sandbox", "dbt_like_sql"):
-        shutil.copytree(ROOT / folder, src / folder, ignore=ignore)
-    for file in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / file, src / file)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "dist"), str(src)],
-        check=True, capture_output=True, timeout=240,
-    )
-    (wheel,) = (tmp_path / "dist").glob("aurion_pipeline-*.whl")
-    return wheel
 
 
 def test_an_install_from_the_wheel_finds_the_packaged_sql_folder(tmp_path):
