@@ -28,10 +28,16 @@ SQL_FOLDER = REPO / "dbt_like_sql"  # the repository's SQL project
 SCHEMA_SQL = REPO / "aurion_pipeline" / "storage" / "schema.sql"  # the raw tables
 
 
+def clean_env() -> dict[str, str]:
+    """A copy of this process's environment without any AURION_ or DAGSTER_ variable (the caller's own
+    settings must not leak into a pipeline started for a test)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
+
+
 def pipeline_env(api: SandboxServer, root: Path, **extra: str) -> dict[str, str]:
     """The process environment of a pipeline run against `api`, with its data and Dagster home under `root`."""
     tenants_file = write_tenants_file(root / "tenants.yaml", api.tenants.values())
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
+    env = clean_env()
     env.update(sandbox_env(api.tenants.values()))
     env.update(
         AURION_BASE_URL=api.base_url,

@@ -6,7 +6,6 @@ as bytes and through their readers, as both compress) — for any 8 consecutive 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from helpers_ops import clean_env
 from rawhttp import RawServer, drip, head, header
 
 pytestmark = pytest.mark.slow
@@ -105,7 +105,7 @@ def sweep(tmp_path):
     tenants = [{"name": b.replace("-", "_"), "api_key_env": f"CANARY_KEY_{i}"} for i, b in enumerate(BEHAVIOURS)]
     (tmp_path / "tenants.yaml").write_text(yaml.safe_dump(tenants))
     (tmp_path / "pasted.yaml").write_text(yaml.safe_dump([{"name": "pasted", "api_key_env": pasted}]))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
+    env = clean_env()
     env.update({f"CANARY_KEY_{i}": keys[b] for i, b in enumerate(BEHAVIOURS)})
     env.update(AURION_BASE_URL=api.server.url, AURION_TENANTS_FILE=str(tmp_path / "tenants.yaml"),
                AURION_DATA_DIR=str(tmp_path / "data"), DAGSTER_HOME=str(tmp_path / "dagster_home"),

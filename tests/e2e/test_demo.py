@@ -3,7 +3,6 @@ and says where they are."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from datetime import date
@@ -12,6 +11,7 @@ from types import SimpleNamespace
 
 import duckdb
 import pytest
+from helpers_ops import clean_env
 
 from aurion_pipeline.cli.demo import demo_env
 
@@ -38,7 +38,7 @@ def test_the_demo_folders_default_to_demo_unless_told_otherwise(tmp_path, monkey
 
 @pytest.mark.slow
 def test_the_demo_runs_in_its_own_folder_and_leaves_a_real_keys_folders_alone(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
+    env = clean_env()
     cli = str(Path(sys.executable).with_name("aurion-pipeline"))
     result = subprocess.run([cli, "demo", "--days", "5"], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=600)

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from helpers_ops import expected_usage, warehouse_usage
+from helpers_ops import clean_env, expected_usage, warehouse_usage
 
 from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
 
@@ -26,7 +26,7 @@ def api():
 @pytest.fixture
 def env(api, tmp_path):
     tenants_file = write_tenants_file(tmp_path / "tenants.yaml", DEFAULT_TENANTS)
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
+    base = clean_env()
     return {
         **base, **sandbox_env(DEFAULT_TENANTS),
         "AURION_BASE_URL": api.base_url, "AURION_TENANTS_FILE": str(tenants_file),

@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._core.storage.partition_status_cache import get_and_update_asset_status_cache_value
-from helpers_ops import REPO, expected_usage, free_port, pipeline_env, run_cli, wait_for, warehouse_usage
+from helpers_ops import REPO, clean_env, expected_usage, free_port, pipeline_env, run_cli, wait_for, warehouse_usage
 from pg import PG_URL_VAR as URL_VAR
 from test_webserver import daemons_healthy, location, make_dev
 
@@ -122,7 +122,7 @@ def test_make_dev_postgres_runs_the_webserver_and_daemon_on_the_postgres_instanc
     url = postgres.create_database(f"dagster_{uuid.uuid4().hex[:12]}")
     home = tmp_path / "pg_home"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
+    env = clean_env()
     env.update(PG_DAGSTER_HOME=str(home), DAGSTER_CLI_DEV_PORT=str(port), DAGSTER_CLI_DEV_HOST="127.0.0.1",
                AURION_DATA_DIR=str(tmp_path / "data"), **{URL_VAR: url})
     with make_dev("dev-postgres", env, port, tmp_path / "dev.log"):

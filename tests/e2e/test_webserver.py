@@ -18,7 +18,7 @@ import dagster as dg
 import pytest
 import yaml
 from dagster._core.instance.config import PoolGranularity, dagster_instance_config
-from helpers_ops import REPO, VENV_BIN, expected_usage, free_port, pipeline_env, wait_for, warehouse_usage
+from helpers_ops import REPO, VENV_BIN, clean_env, expected_usage, free_port, pipeline_env, wait_for, warehouse_usage
 
 from aurion_pipeline.definitions import defs
 from aurion_sandbox import SandboxServer
@@ -117,7 +117,7 @@ def daemons_healthy(port: int, kinds: set[str]) -> bool:
 @pytest.mark.slow
 def test_make_dev_serves_the_code_location_and_runs_the_daemon(instance_home, tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
+    env = clean_env()
     env.update(DAGSTER_HOME=str(instance_home), DAGSTER_CLI_DEV_PORT=str(port), DAGSTER_CLI_DEV_HOST="127.0.0.1",
                AURION_DATA_DIR=str(tmp_path / "data"))  # and no AURION_API_KEY: the definitions load without one
     with make_dev("dev", env, port, tmp_path / "dev.log"):

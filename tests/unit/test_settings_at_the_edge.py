@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from helpers_ops import clean_env
 
 from aurion_pipeline.cli import main
 
@@ -160,7 +161,7 @@ sys.exit(code)
     ],
 )
 def test_a_bad_setting_is_reported_without_importing_dagster(tmp_path, variable, value):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURION_", "DAGSTER_"))}
+    env = clean_env()
     env.update(good_env(tmp_path))
     if value is None:
         env.pop(variable)
