@@ -48,7 +48,7 @@ def test_the_report_draws_the_thresholds_of_the_seed_and_the_accuracy_ranges_in_
     html = report_html(con, datetime(2026, 11, 30, tzinfo=UTC), "data")
     assert ">50%<" in html and ">90%<" in html and ">80%<" not in html and "the 50, 90 % alert lines" in html
     accuracy = html.split("Forecast accuracy", 1)[1]
-    assert [day for day in re.findall(r"<tr><td>([^<]+)</td>", accuracy)] == ["1-7", "8-14", "all"]
+    assert re.findall(r"<tr><td>([^<]+)</td>", accuracy) == ["1-7", "8-14", "all"]
 
 
 def test_the_usage_chart_has_actual_forecast_band_and_quota():
