@@ -9,15 +9,13 @@ and `corrupt` (payload drift and malformed rows). `reset()` clears them and the 
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import threading
 import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import NamedTuple
-from urllib.parse import parse_qs, urlsplit
 
 from aurion_sandbox.data import (
     DEFAULT_TENANTS,
@@ -27,6 +25,7 @@ from aurion_sandbox.data import (
     daily_usage,
     summary,
 )
+from aurion_sandbox.handler import ApiError, Handler
 
 DETAILS_PATH = "/api/v1/usage/details"
 SUMMARY_PATH = "/api/v1/usage/summary"
@@ -41,12 +40,6 @@ class LoggedRequest(NamedTuple):
     tenant: str | None  # None when the key was missing or unknown
     start_date: str | None
     end_date: str | None
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
 
 
 class SandboxServer:
@@ -65,7 +58,7 @@ class SandboxServer:
         self._revisions: dict[str, list[tuple[date, float]]] = {}
         self._corruptions: dict[str, tuple[str, date | None]] = {}
         self._connections: set[socket.socket] = set()  # keep-alive sockets, closed on stop()
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        self._httpd = ThreadingHTTPServer((host, port), Handler)
         self._httpd.daemon_threads = True
         self._httpd.sandbox = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
@@ -221,47 +214,3 @@ def _date_param(query: dict[str, str], name: str) -> date:
         return date.fromisoformat(raw)
     except ValueError:
         raise ApiError(400, f"{name}={raw!r} is not a date (YYYY-MM-DD)") from None
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "AurionSandbox/1"
-    protocol_version = "HTTP/1.1"  # keep-alive: a benchmark makes tens of thousands of requests
-    disable_nagle_algorithm = True  # headers and body go out in two writes; do not wait for an ACK
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.sandbox._lock:
-            self.server.sandbox._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.sandbox._lock:
-            self.server.sandbox._connections.discard(self.connection)
-        super().finish()
-
-    def do_GET(self) -> None:  # http.server's naming
-        parts = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        try:
-            body = self.server.sandbox._handle(parts.path, query, self.headers.get("X-API-Key"))
-            status, headers = 200, {}
-        except ApiError as exc:
-            body, status, headers = {"error": exc.message}, exc.status, exc.headers
-        except Exception as exc:  # a sandbox bug must still answer, or the client just sees a reset
-            body, status, headers = {"error": f"sandbox error: {type(exc).__name__}: {exc}"}, 500, {}
-        self._send(status, body, headers)
-
-    def do_POST(self) -> None:
-        self._send(405, {"error": "the usage API is read-only (GET)"}, {"Allow": "GET"})
-
-    def _send(self, status: int, body: object, headers: dict[str, str]) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: object) -> None:  # keep test and demo output quiet
-        pass
