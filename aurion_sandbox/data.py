@@ -7,13 +7,14 @@ summary can be computed from exactly the rows the details endpoint serves.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
+
+from aurion_sandbox.draws import normal, seed_of, uniform
 
 GROWTH_EPOCH = date(2026, 1, 1)  # each profile's base_* figures are its weekday level on this day
 DAYS_PER_MONTH = 30.4375
@@ -179,16 +180,16 @@ def _generate(tenants: tuple[TenantProfile, ...], start: date, end: date) -> dic
     days = np.arange(np.datetime64(start, "D"), np.datetime64(end, "D") + 1, dtype="datetime64[D]")
     ordinal = days.astype(np.int64) + date(1970, 1, 1).toordinal()  # date.toordinal() of each day
     col = lambda attr: np.array([[getattr(t, attr)] for t in tenants], dtype=np.float64)  # noqa: E731
-    seeds = np.array([[_seed(t.name)] for t in tenants], dtype=np.uint64)
-    u = lambda stream: _uniform(seeds, ordinal, stream)  # noqa: E731
+    seeds = np.array([[seed_of(t.name)] for t in tenants], dtype=np.uint64)
+    u = lambda stream: uniform(seeds, ordinal, stream)  # noqa: E731
 
     months = (ordinal - GROWTH_EPOCH.toordinal()) / DAYS_PER_MONTH
     weekend = ((ordinal - 1) % 7) >= 5  # ordinal 1 (0001-01-01) was a Monday
     level = (1 + col("growth_per_month")) ** months * np.where(weekend, col("weekend_factor"), 1.0)
-    level = level * np.exp(_NOISE_SIGMA * _normal(u(0), u(1)))
+    level = level * np.exp(_NOISE_SIGMA * normal(u(0), u(1)))
     zero = u(2) < col("zero_day_rate")
     level = np.where(zero, 0.0, level)
-    noisy = lambda k: level * np.exp(_METRIC_SIGMA * _normal(u(k), u(k + 1)))  # noqa: E731
+    noisy = lambda k: level * np.exp(_METRIC_SIGMA * normal(u(k), u(k + 1)))  # noqa: E731
 
     launched = np.array([[(t.launched or date.min).toordinal()] for t in tenants])
     llm_since = np.array([[(t.llm_since or date.max).toordinal()] for t in tenants])
@@ -198,34 +199,11 @@ def _generate(tenants: tuple[TenantProfile, ...], start: date, end: date) -> dic
         "voice_minutes": np.round(col("base_voice_minutes") * noisy(3), 1),
         "api_calls": np.rint(col("base_api_calls") * noisy(7)).astype(np.int64),
         "llm_input": llm_input,
-        "llm_output": np.rint(llm_input * col("llm_output_ratio") * np.exp(_METRIC_SIGMA * _normal(u(9), u(10))))
+        "llm_output": np.rint(llm_input * col("llm_output_ratio") * np.exp(_METRIC_SIGMA * normal(u(9), u(10))))
         .astype(np.int64),
         "has_llm": np.broadcast_to(ordinal >= llm_since, level.shape).copy(),
         "served": (ordinal >= launched) & ~(zero & (u(4) < 0.5)),
     }
-
-
-def _seed(name: str) -> int:
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer: a counter-based hash, so each (tenant, day, stream) draw is independent."""
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
-def _uniform(seeds: np.ndarray, ordinal: np.ndarray, stream: int) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        counter = ordinal.astype(np.uint64) * np.uint64(16) + np.uint64(stream) + np.uint64(0x9E3779B97F4A7C15)
-        bits = _mix(seeds ^ _mix(counter))
-    return ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53  # in (0, 1), safe for log
-
-
-def _normal(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
 def billing_period(anchor_day: int, today: date) -> tuple[date, date]:

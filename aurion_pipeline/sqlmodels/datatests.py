@@ -12,18 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, NoReturn
 
 import duckdb
-import sqlglot
-from sqlglot import exp
 
 from aurion_pipeline.sqlmodels.errors import SqlProjectError
 from aurion_pipeline.sqlmodels.project import Model
-from aurion_pipeline.sqlmodels.refs import DIALECT
 from aurion_pipeline.sqlmodels.sources import Source
 from aurion_pipeline.sqlmodels.specs import DataTest
+from aurion_pipeline.sqlmodels.testsql import days_held, embedded, key_present, offending_row, orphan, quote, retargeted
 from aurion_pipeline.text import first_line
 
 Tested = Model | Source  # a model the runner builds, or a raw table the pipeline loads
@@ -45,17 +42,17 @@ class TestResult:
 
 def compile_test(model: Tested, test: DataTest, table: str | None = None) -> str:
     """The query returning the rows of `model` (or of `table`, a name holding its rows) that break `test`."""
-    table, cols = table or model.qualified, [_quote(c) for c in test.columns]
+    table, cols = table or model.qualified, [quote(c) for c in test.columns]
     if test.kind in ROW_TESTS:
-        return f"select * from {table} where {_offending_row(test)}"
+        return f"select * from {table} where {offending_row(test)}"
     if test.kind == "unique":
         # As a SQL unique constraint: rows with a null in the key never conflict (not_null covers nulls).
-        present = _key_present(test.columns)
+        present = key_present(test.columns)
         return f"select * from {table} where {present} qualify count(*) over (partition by {', '.join(cols)}) > 1"
     if test.kind == "relationships":
-        return f"select child.* from {table} as child where {_orphan(test)}"
+        return f"select child.* from {table} as child where {orphan(test)}"
     if test.kind == "sql":
-        return test.sql if table == model.qualified else _reading(test.sql, model.qualified, table)
+        return test.sql if table == model.qualified else retargeted(test.sql, model.qualified, table)
     raise SqlProjectError(f"{test.source}: unknown test kind {test.kind!r}")
 
 
@@ -75,7 +72,7 @@ def counts_query(model: Tested, tests: list[DataTest], day_keys: dict[str, str] 
         for i, test in enumerate(tests)
     ]
     ctes = [f"{SHARED} as materialized (select * from {model.qualified})"] if kept else []
-    filters = [f"count(*) filter (where {_offending_row(tests[i])}) as n{i}" for i in row_tests]
+    filters = [f"count(*) filter (where {offending_row(tests[i])}) as n{i}" for i in row_tests]
     if shared:
         # A row is never null: this only makes DuckDB compute every column of every row, which the
         # tests alone would not (it reads only the columns they name), so a view that an analyst's
@@ -85,7 +82,7 @@ def counts_query(model: Tested, tests: list[DataTest], day_keys: dict[str, str] 
     if filters and not shared:
         # Only offending rows count: a filter DuckDB can push into the scan (skipping row groups whose
         # statistics rule it out, or, through a view, the work of the rows it drops), same counts.
-        offending = " or ".join(f"({_offending_row(tests[i])})" for i in row_tests)
+        offending = " or ".join(f"({offending_row(tests[i])})" for i in row_tests)
         ctes.append(f"row_checks as (select {', '.join(filters)} from {table} where {offending})")
     elif filters:
         rows = SHARED if kept else f"{model.qualified} as {SHARED}"
@@ -119,7 +116,7 @@ def run_test(
     con: duckdb.DuckDBPyConnection, model: Tested, test: DataTest, *, sample_size: int = 5
 ) -> TestResult:
     """One test alone, counted on its own offending-rows query (the reference `run_tests` agrees with)."""
-    offending = _embedded(compile_test(model, test))
+    offending = embedded(compile_test(model, test))
     try:
         count = con.execute(f"select count(*) from {offending}").fetchone()[0]
     except duckdb.Error as exc:
@@ -130,7 +127,7 @@ def run_test(
 def _result(con: duckdb.DuckDBPyConnection, model: Tested, test: DataTest, count: int, size: int) -> TestResult:
     sql = compile_test(model, test)
     try:
-        sample = _sample(con, _embedded(sql), size) if count else ()
+        sample = _sample(con, embedded(sql), size) if count else ()
     except duckdb.Error as exc:
         raise SqlProjectError(f"{_where(model, test)} cannot run: {first_line(exc)}") from exc
     return TestResult(test.name, model.qualified, count == 0, count, sql, sample)
@@ -142,40 +139,19 @@ def _count(model: Tested, test: DataTest, table: str, *, quick: bool = False, da
     `quick`, for a unique test: 0 exactly when no key is held twice (rows minus distinct key hashes:
     equal keys have equal hashes), else a positive number that only says to count exactly. One hash
     per row is 2-3x cheaper to group than the key's columns, and a passing test is the usual case.
-    With `day_key`, a DATE column of the key, exactly the same number from far fewer groups (`_days_held`)."""
+    With `day_key`, a DATE column of the key, exactly the same number from far fewer groups (`days_held`)."""
     if test.kind == "unique" and quick and day_key:
-        return _days_held(test, table, day_key)
+        return days_held(test, table, day_key)
     if test.kind == "unique" and quick:
-        cols = ", ".join(_quote(c) for c in test.columns)
-        return f"select count(*) - count(distinct hash({cols})) from {table} where {_key_present(test.columns)}"
+        cols = ", ".join(quote(c) for c in test.columns)
+        return f"select count(*) - count(distinct hash({cols})) from {table} where {key_present(test.columns)}"
     if test.kind == "unique":
         # Every row of a key held by two or more rows, as `compile_test` returns them, without a window.
-        cols = ", ".join(_quote(c) for c in test.columns)
-        duplicated = (f"select count(*) as n from {table} where {_key_present(test.columns)} "
+        cols = ", ".join(quote(c) for c in test.columns)
+        duplicated = (f"select count(*) as n from {table} where {key_present(test.columns)} "
                       f"group by {cols} having count(*) > 1")
         return f"select coalesce(sum(n), 0) from ({duplicated})"
-    return f"select count(*) from {_embedded(compile_test(model, test, table))}"
-
-
-def _days_held(test: DataTest, table: str, day_key: str) -> str:
-    """Rows minus distinct keys, as the quick unique count, for a key with a DATE column: the rest of
-    the key and the day's block of 64 days form a group, and each group ORs one bit per day (its place
-    in the block) into a 64-bit mask, so its distinct keys are the mask's set bits. Grouping a 2.3 M-row
-    table then makes ~100 k groups instead of 2.3 M distinct hashes (about 4x faster at 1,000 tenants).
-    Groups are told apart by one hash of their columns (a quarter cheaper again than grouping on the
-    columns): two groups sharing a hash share a mask, which can only hide distinct days, never add
-    any, so the count stays 0 exactly when no key is held twice, or turns positive and is recounted
-    exactly (`run_tests`)."""
-    day = f"({_quote(day_key)} - date '1970-01-01')"
-    rest = [_quote(c) for c in test.columns if c != day_key]
-    # The block is day >> 6 and the place in it day & 63 (an arithmetic shift: floor(day / 64), and
-    # day mod 64, for days before 1970 too), a third cheaper than floor and modulo.
-    group = ", ".join([*rest, f"{day} >> 6"])
-    masks = (
-        f"select count(*) as n, bit_or(1::ubigint << ({day} & 63)) as days "
-        f"from {table} where {_key_present(test.columns)} group by hash({group})"
-    )
-    return f"select coalesce(sum(n) - sum(bit_count(days)), 0) from ({masks})"
+    return f"select count(*) from {embedded(compile_test(model, test, table))}"
 
 
 def _day_keys(con: duckdb.DuckDBPyConnection, model: Tested, tests: list[DataTest]) -> dict[str, str]:
@@ -208,45 +184,6 @@ def _raise_naming_the_culprit(
     raise SqlProjectError(f"tests of {model.qualified} cannot run together: {first_line(exc)}") from exc
 
 
-@lru_cache(maxsize=256)
-def _reading(sql: str, model: str, table: str) -> str:
-    """A custom test's SQL reading `table` wherever it reads `model` (aliased, so `model.col` still works)."""
-    schema, name = model.split(".")
-
-    def swap(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Table) and node.name.lower() == name and node.db.lower() == schema:
-            return exp.to_table(table).as_(node.alias or name)
-        return node
-
-    return sqlglot.parse_one(sql, read=DIALECT).transform(swap).sql(DIALECT)
-
-
-def _offending_row(test: DataTest) -> str:
-    col = _quote(test.columns[0])
-    if test.kind == "not_null":
-        return f"{col} is null"
-    allowed = ", ".join(exp.convert(v).sql(DIALECT) for v in test.values)
-    return f"{col} is not null and {col} not in ({allowed})"
-
-
-def _key_present(cols: Iterable[str]) -> str:
-    return " and ".join(f"{_quote(c)} is not null" for c in cols)
-
-
-def _orphan(test: DataTest) -> str:
-    # not exists, not `not in`: one null in the parent column would make `not in` match nothing.
-    col = _quote(test.columns[0])
-    return (
-        f"child.{col} is not null and not exists "
-        f"(select 1 from {test.to} as parent where parent.{_quote(test.field)} = child.{col})"
-    )
-
-
-def _embedded(sql: str) -> str:
-    # Newlines around the embedded query: a trailing `-- comment` must not swallow the parenthesis.
-    return f"(\n{sql}\n) as offending"
-
-
 def _where(model: Tested, test: DataTest) -> str:
     return f"{test.source}: test {test.name} on {model.qualified}"
 
@@ -257,7 +194,3 @@ def _sample(con: duckdb.DuckDBPyConnection, offending: str, size: int) -> tuple[
     cursor = con.execute(f"select * from {offending} limit {int(size)}")
     names = [d[0] for d in cursor.description]
     return tuple(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
-
-
-def _quote(name: str | None) -> str:
-    return exp.to_identifier(name, quoted=True).sql(DIALECT)
