@@ -110,4 +110,4 @@ def print_after_load(settings: Settings, env: Mapping[str, str]) -> None:
     if done.not_delivered:
         print(f"aurion-pipeline: {done.not_delivered}", file=sys.stderr)
     if done.report is not None:
-        print(f"report: {done.report}")
+        print(f"report (open in a browser, works offline): {done.report}")

@@ -88,7 +88,6 @@ def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None,
     print_query(settings, STANDING, "table")
     print("\nWhere each tenant will end the period (analytics.usage_forecast)")
     print_query(settings, FORECAST, "table")
-    print(f"\nReport (open in a browser, works offline): {settings.data_dir / 'report.html'}")
     print(f"\nQuery it yourself: AURION_DATA_DIR={settings.data_dir} aurion-pipeline sql "
           "\"select * from analytics.billing_alerts\"")
     return 0
