@@ -1,14 +1,5 @@
 -- Where each tenant stands against its plan: one row per tenant x billing period x quota.
--- The level is the most severe one of analytics.quota_levels that `used` reaches.
-with reached as (
-    select q.tenant, q.period_start, q.quota_name, arg_max(l.alert_level, l.severity) as alert_level
-    from analytics.period_quotas as q
-    join analytics.quota_levels as l
-        on l.tenant = q.tenant and l.period_start = q.period_start and l.quota_name = q.quota_name
-        and q.used >= l.usage_to_reach
-    group by all
-)
-
+-- The level is the most severe one of analytics.quota_levels that `used` reaches (analytics.quota_ladders).
 select
     q.tenant,
     q.period_start,
@@ -20,11 +11,15 @@ select
     q.quota,
     analytics.pct_of_quota(q.used, q.quota) as pct_used,
     -- Unknown plan, unknown level: never an assumed plan's.
-    case when q.quota_source = 'unknown' then 'unknown' else coalesce(r.alert_level, 'ok') end as alert_level,
+    case
+        when q.quota_source = 'unknown' then 'unknown'
+        else coalesce(analytics.level_reached(q.used, l.levels), 'ok')
+    end as alert_level,
     q.quota_source,
     q.plan_source,
     q.days_loaded,
     q.is_current,
     q.summary_age_days
 from analytics.period_quotas as q
-left join reached as r on r.tenant = q.tenant and r.period_start = q.period_start and r.quota_name = q.quota_name
+left join analytics.quota_ladders as l
+    on l.tenant = q.tenant and l.period_start = q.period_start and l.quota_name = q.quota_name

@@ -1,7 +1,8 @@
 -- The one definition of alert levels. For every tenant x billing period x quota with a known, limited
 -- quota and every level of seeds.alert_thresholds: the least usage that reaches the level. A level is
--- reached when used >= usage_to_reach; plan_utilization, usage_forecast and billing_alerts all compare
--- that way, so they cannot disagree.
+-- reached when used >= usage_to_reach, and every model compares that way, so no two disagree:
+-- plan_utilization and usage_forecast through analytics.level_reached (on analytics.quota_ladders, these
+-- rows as one list per quota), billing_alerts in its join of each level's first day.
 --
 -- Exact: usage is a DECIMAL(38,3) (analytics.usage_long), and threshold_pct * quota / 100 is rounded up
 -- to that grid (an inclusive threshold: 80 % of 25 minutes is reached at 20.000) or to the next step

@@ -38,15 +38,6 @@ forecasts as (
         c.quota, c.quota_source, c.summary_age_days
     from current_periods as c
     left join paths as f on f.tenant = c.tenant and f.quota_name = c.quota_name
-),
-
-reached as (
-    select f.tenant, f.quota_name, arg_max(l.alert_level, l.severity) as alert_level
-    from forecasts as f
-    join analytics.quota_levels as l
-        on l.tenant = f.tenant and l.period_start = f.period_start and l.quota_name = f.quota_name
-        and f.projected_total >= l.usage_to_reach::double
-    group by all
 )
 
 select
@@ -66,10 +57,11 @@ select
     case
         when f.projected_total is null then null
         when f.quota_source = 'unknown' then 'unknown'
-        when f.quota is not null then coalesce(r.alert_level, 'ok')
+        when f.quota is not null then coalesce(analytics.level_reached(f.projected_total, l.levels), 'ok')
     end as projected_alert_level,
     f.exhaustion_date as projected_exhaustion_date,
     f.naive_projected_total,
     f.summary_age_days
 from forecasts as f
-left join reached as r on r.tenant = f.tenant and r.quota_name = f.quota_name
+left join analytics.quota_ladders as l
+    on l.tenant = f.tenant and l.period_start = f.period_start and l.quota_name = f.quota_name
