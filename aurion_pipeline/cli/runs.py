@@ -63,7 +63,7 @@ def backfill(
     usage = defs.resolve_assets_def(_NAMES.asset_key("raw.usage_daily"))
     summaries = defs.resolve_assets_def(_NAMES.asset_key("raw.usage_summary"))
     load = UsageLoadConfig(tenants=list(tenants), only_missing=only_missing, commit_rows=commit_rows)
-    config = usage_job_config(summaries, **{usage.node_def.name: load})
+    config = usage_job_config(summaries, tenants, **{usage.node_def.name: load})
     return run_job(settings, "usage_job", tags=partition_range_tags(start, end), run_config=config, quiet=quiet)
 
 

@@ -131,6 +131,15 @@ def test_a_rejected_key_exits_non_zero_with_one_line(api, env):
     assert forecast_tenants == {t.name for t in DEFAULT_TENANTS} - {"acme"}
 
 
+def test_a_one_tenant_backfill_calls_and_needs_only_that_tenant(api, env):
+    # globex's key is unset: a backfill of acme needs it neither for usage nor for acme's summary.
+    env = {name: value for name, value in env.items() if name != "AURION_SANDBOX_KEY_GLOBEX"}
+    result = cli(env, "backfill", "--start", "2025-03-01", "--end", "2025-03-02", "--tenant", "acme")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted({(r.tenant, r.path.rsplit("/", 1)[-1]) for r in api.requests}) == [
+        ("acme", "details"), ("acme", "summary")]
+
+
 @pytest.mark.slow
 def test_a_first_backfill_answers_the_plan_question_and_a_second_asks_no_summary(api, env):
     """After one backfill every tenant has a plan and quotas in plan_utilization; the next backfill

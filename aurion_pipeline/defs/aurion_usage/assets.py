@@ -33,6 +33,9 @@ class UsageLoadConfig(dg.Config):
 
 
 class SummaryConfig(dg.Config):
+    tenants: list[str] = []  # noqa: RUF012 - a pydantic field: each config gets its own copy
+    """Snapshot only these tenants (default: every configured tenant); a `--tenant` load sets it, so it
+    never calls, or needs the key of, a tenant it was not asked for."""
     only_without_current_period: bool = False
     """Snapshot only the tenants with no snapshot covering today's billing period (the usage job sets
     it: a first load answers plan questions, later loads ask the API nothing more)."""
@@ -125,7 +128,7 @@ def _usage_summary(names: Names) -> dg.AssetsDefinition:
     def usage_summary(context: dg.AssetExecutionContext, config: SummaryConfig) -> dg.MaterializeResult:
         api: AurionApiResource = getattr(context.resources, names.aurion_api)
         warehouse: WarehouseResource = getattr(context.resources, names.warehouse)
-        with api.clients() as clients:
+        with api.clients(config.tenants) as clients:
             if config.only_without_current_period:
                 lacking = _tenants_lacking_a_current_summary(warehouse.warehouse, sorted(clients))
                 clients = {t: clients[t] for t in lacking}

@@ -3,6 +3,8 @@ the SQL models in the same run, which publish the analyst copy once at the end."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 from aurion_pipeline.defs.aurion_usage.assets import RawAssets, SummaryConfig
@@ -30,8 +32,10 @@ def build_jobs(
     return usage_job, summary_job
 
 
-def usage_job_config(usage_summary: dg.AssetsDefinition, **ops: dg.Config) -> dg.RunConfig:
-    """The usage job's run config: only tenants without a current snapshot are summarized, plus `ops`
-    (keyed by an asset's op name, `assets_def.node_def.name`)."""
-    summary = {usage_summary.node_def.name: SummaryConfig(only_without_current_period=True)}
+def usage_job_config(
+    usage_summary: dg.AssetsDefinition, tenants: Sequence[str] = (), **ops: dg.Config
+) -> dg.RunConfig:
+    """The usage job's run config: of `tenants` (default: all), only those without a current snapshot
+    are summarized; plus `ops` (keyed by an asset's op name, `assets_def.node_def.name`)."""
+    summary = {usage_summary.node_def.name: SummaryConfig(tenants=list(tenants), only_without_current_period=True)}
     return dg.RunConfig(ops={**summary, **ops})
