@@ -131,9 +131,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from aurion_pipeline.alerts.cli import print_after_load
         from aurion_pipeline.cli.loads import run_and_report
 
-        code = run_and_report(args, settings)
-        print_after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; refreshes report.html
-        return code
+        outcome = run_and_report(args, settings)
+        # Delivers alerts (with AURION_ALERTS_FILE) and refreshes report.html after every run that succeeded,
+        # a partial load included, as Dagster's sensor does. A failed run's alerts go out with the next run
+        # that succeeds, or `aurion-pipeline alerts --deliver`.
+        if outcome.succeeded:
+            print_after_load(settings, os.environ)
+        return outcome.exit_code
     if args.command == "report":
         from aurion_pipeline.report import write_report
 

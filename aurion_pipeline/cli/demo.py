@@ -78,9 +78,9 @@ def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None,
         # One backfill: it also snapshots every tenant's summary (none exists yet), so every view is populated.
         backfill = argparse.Namespace(command="backfill", start=start, end=end, tenant=[], missing_only=False,
                                       commit_rows=0, verbose=verbose)
-        code = run_and_report(backfill, settings)
-        if code:
-            return code
+        outcome = run_and_report(backfill, settings)
+        if outcome.exit_code:
+            return outcome.exit_code
         print(f"requests served by the sandbox: {len(api.requests)}")
     print_after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; writes report.html
     status.print_status(settings)

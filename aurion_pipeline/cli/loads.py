@@ -1,5 +1,6 @@
 """`backfill` and `summary` from the command line: run the job quietly with progress, then print the
-result block (stdout) and one line per thing that failed (stderr). Exit code from the outcome."""
+result block (stdout) and one line per thing that failed (stderr). The caller takes the exit code
+from the outcome, and ends a run that succeeded with alerts/after_load.py."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from contextlib import contextmanager
 
 import duckdb
 
+from aurion_pipeline.cli.outcome import RunOutcome
 from aurion_pipeline.cli.output import failure_lines, progress_shown, result_block
 from aurion_pipeline.config import Settings
 from aurion_pipeline.ops.status import CURRENT_ALERTS
 from aurion_pipeline.storage import Warehouse
 
 
-def run_and_report(args: argparse.Namespace, settings: Settings) -> int:
+def run_and_report(args: argparse.Namespace, settings: Settings) -> RunOutcome:
     from aurion_pipeline.cli import (
         runs,  # imports Dagster: only once every setting has been checked
     )
@@ -36,7 +38,7 @@ def run_and_report(args: argparse.Namespace, settings: Settings) -> int:
     print("\n".join(result_block(title, outcome, current_alerts(warehouse), warehouse.analyst_path)))
     for line in failure_lines(args.command, outcome):
         print(line, file=sys.stderr)
-    return outcome.exit_code
+    return outcome
 
 
 @contextmanager

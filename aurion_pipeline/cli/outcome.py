@@ -58,9 +58,11 @@ class RunOutcome:
     error: str | None  # why the run failed, one line; None when it succeeded
 
     @property
+    def all_loaded(self) -> bool:
+        """Every window and summary the run asked for reached the warehouse."""
+        return not (self.load and self.load.failed_windows) and not any(s.error for s in self.summaries)
+
+    @property
     def exit_code(self) -> int:
         """0: everything loaded; 1: the run failed, or some window, summary or ERROR check failed."""
-        failed_windows = bool(self.load and self.load.failed_windows)
-        failed_summaries = any(s.error for s in self.summaries)
-        clean = self.succeeded and not failed_windows and not failed_summaries and not self.failed_checks
-        return 0 if clean else 1
+        return 0 if self.succeeded and self.all_loaded and not self.failed_checks else 1

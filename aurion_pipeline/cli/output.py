@@ -86,10 +86,12 @@ def result_block(command: str, outcome: RunOutcome, alerts: list[str], analyst_p
     which alerts fire now, and where to look."""
     if outcome.exit_code == 0:
         verdict = "succeeded"
-    elif outcome.succeeded:
-        verdict = "finished, but not everything was loaded (below)"
-    else:
+    elif not outcome.succeeded:
         verdict = "FAILED"
+    elif outcome.all_loaded:  # only checks failed: the data is in, and some of it looks wrong
+        verdict = "finished: everything loaded, but some checks failed (below)"
+    else:
+        verdict = "finished, but not everything was loaded (below)"
     lines = [f"{command}: run {outcome.run_id} {verdict}"]
     if outcome.load:
         lines += load_lines(outcome.load)
@@ -108,7 +110,8 @@ def result_block(command: str, outcome: RunOutcome, alerts: list[str], analyst_p
 def load_lines(load: LoadSummary) -> list[str]:
     lines = [
         f"  tenants           {load.tenants}",
-        f"  days loaded       {load.days} ({load.rows} rows, {load.filled_days} zero-filled days the API omitted)",
+        f"  days in range     {load.days} "
+        f"({load.rows} rows loaded, {load.filled_days} zero-filled days the API omitted)",
         f"  requests          {load.requests} ({load.retries} retried)",
         f"  windows rejected  {len(load.failed_windows) or 'none'}",
         *rejected_window_lines(load),

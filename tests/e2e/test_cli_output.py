@@ -16,6 +16,7 @@ import pytest
 from aurion_pipeline.cli import main
 from aurion_pipeline.cli.outcome import FailedWindow, LoadSummary, RunOutcome, SummaryLine
 from aurion_pipeline.cli.output import PROGRESS_LOGGER, ProgressHandler, failure_lines, progress_shown, result_block
+from aurion_pipeline.storage import lake
 from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, sandbox_env, write_tenants_file
 
 LOAD = LoadSummary(
@@ -34,6 +35,8 @@ CLEAN = RunOutcome(run_id="r0", succeeded=True, load=replace(LOAD, failed_window
     [
         pytest.param(CLEAN, "run r0 succeeded", id="all loaded"),
         pytest.param(OUTCOME, "run r1 finished, but not everything was loaded (below)", id="a window failed"),
+        pytest.param(replace(CLEAN, failed_checks=("analytics/plan_utilization:data_tests",)),
+                     "run r0 finished: everything loaded, but some checks failed (below)", id="only a check failed"),
         pytest.param(replace(OUTCOME, succeeded=False, error="boom"), "run r1 FAILED", id="the run failed"),
     ],
 )
@@ -44,7 +47,7 @@ def test_the_first_line_says_whether_everything_was_loaded(outcome, verdict):
 def test_the_result_block_reports_every_figure_of_the_load():
     text = "\n".join(result_block("backfill", OUTCOME, ["acme voice_minutes: overage (actual, since 2026-01-20)"],
                                   Path("/srv/data/analyst.duckdb")))
-    for expected in ["tenants           2", "days loaded       90 (180 rows, 4 zero-filled",
+    for expected in ["tenants           2", "days in range     90 (180 rows loaded, 4 zero-filled",
                      "requests          6 (1 retried)", "windows rejected  1",
                      "initech 2026-01-01..2026-01-31: 401: key rejected",
                      "finish with: aurion-pipeline backfill --start 2026-01-01 --end 2026-01-31 --missing-only",
@@ -115,7 +118,11 @@ def root(tmp_path_factory):
 
 @pytest.fixture
 def sandbox_env_vars(api, root, monkeypatch):
-    tmp_path = root
+    return use_sandbox(api, root, monkeypatch)
+
+
+def use_sandbox(api, tmp_path, monkeypatch):
+    """The sandbox's tenants and keys in the environment, with data and Dagster home in `tmp_path`."""
     for name in [n for n in os.environ if n.startswith(("AURION_", "DAGSTER_"))]:
         monkeypatch.delenv(name)
     env = {**sandbox_env(DEFAULT_TENANTS), "AURION_BASE_URL": api.base_url,
@@ -157,7 +164,7 @@ def test_a_backfill_prints_the_result_block_and_dagsters_log_only_with_v(sandbox
         con.close()
     assert f"backfill {start}..{end}: run " in out and " succeeded" in out
     assert f"  tenants           {tenants}\n" in out and tenants == len(DEFAULT_TENANTS)
-    assert f"  days loaded       10 ({rows} rows, {filled} zero-filled days the API omitted)" in out
+    assert f"  days in range     10 ({rows} rows loaded, {filled} zero-filled days the API omitted)" in out
     assert f"  requests          {requests} (0 retried)" in out and requests > 0
     assert "  windows rejected  none" in out
     assert f"  alerts firing     {firing or 'none'}" in out
@@ -173,3 +180,23 @@ def test_on_a_terminal_progress_is_a_bar_of_committed_windows():
     (task,) = handler.bar.tasks
     assert (task.completed, task.total) == (4, 12) and task.description == "round 1/3: 80 rows, 1/4 tenants done"
     handler.close()
+
+
+@pytest.mark.slow
+def test_a_failed_run_is_not_followed_by_the_report(api, tmp_path, monkeypatch, capfd):
+    """After a run that failed (here the lake's month file it must rewrite is unreadable) the CLI
+    prints the FAILED block and stops: no alert delivery, no report refresh, no report line."""
+    use_sandbox(api, tmp_path, monkeypatch)
+    day = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    assert main(["backfill", "--start", day, "--end", day]) == 0
+    assert "report (open in a browser, works offline):" in capfd.readouterr().out  # a run that succeeded
+    report = tmp_path / "data" / "report.html"
+    written = report.stat().st_mtime_ns
+    month = lake.usage_month_path(tmp_path / "data" / "lake", day[:7])
+    month.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
+
+    code = main(["backfill", "--start", day, "--end", day])
+    out, err = capfd.readouterr()
+    assert code == 1 and out.splitlines()[0].endswith(" FAILED"), out + err[-2000:]
+    assert "report (open in a browser" not in out
+    assert report.stat().st_mtime_ns == written
