@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -32,13 +33,18 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date; use YYYY-MM-DD") from None
 
 
-def _count(value: str) -> int:
-    try:
-        if int(value) >= 0:
-            return int(value)
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"{value!r} is not a whole number (0 or more)")
+def _whole_number(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number, `least` or more."""
+
+    def parse(value: str) -> int:
+        try:
+            if int(value) >= least:
+                return int(value)
+        except ValueError:
+            pass
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number ({least} or more)")
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = command("demo", "backfill the built-in sandbox API through Dagster into ./demo/ "
                            "and show where tenants stand")
-    demo.add_argument("--days", type=int, default=90, help="days to backfill, ending yesterday (default 90)")
+    demo.add_argument("--days", type=_whole_number(1), default=90,
+                      help="days to backfill, ending yesterday (default 90)")
     demo.add_argument("--data-dir", help="where the demo keeps its data and Dagster home (default ./demo)")
     backfill = command("backfill", "load a range of days through Dagster (one run, chunked requests)")
     backfill.add_argument("--start", type=_date, required=True)
@@ -61,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--tenant", action="append", default=[], help="only this tenant (repeatable)")
     backfill.add_argument("--missing-only", action="store_true", help="skip days already loaded (finish a failed run)")
     backfill.add_argument(
-        "--commit-rows", type=_count, default=0, metavar="N",
+        "--commit-rows", type=_whole_number(0), default=0, metavar="N",
         help="commit rounds of windows together once they hold N tenant-days, however long that takes (default 0: "
         "commit what arrived every AURION_COMMIT_SECONDS); a kill loses at most one batch, which --missing-only "
         "refetches",
@@ -80,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = command("sandbox", "run the sandbox Aurion API in the foreground and print its URL, tenants file "
                                  "and keys")
     sandbox.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
-    sandbox.add_argument("--tenants", type=_count, default=0, metavar="N",
+    sandbox.add_argument("--tenants", type=_whole_number(0), default=0, metavar="N",
                          help="serve N generated tenants instead of the five default ones")
     return parser
 

@@ -69,7 +69,8 @@ def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None,
         demo = demo_env(env, root, api, start)
         settings = load_settings(demo)
         require_api_keys(settings, demo)
-        print(f"demo: data in {settings.data_dir}, Dagster home {settings.dagster_home} (`make clean` removes ./demo)")
+        cleaned = " (`make clean` removes ./demo)" if settings.data_dir == DEFAULT_ROOT.resolve() / "data" else ""
+        print(f"demo: data in {settings.data_dir}, Dagster home {settings.dagster_home}{cleaned}")
         print(f"demo: sandbox Aurion API at {api.base_url}; backfilling {start}..{end} through Dagster ...")
         # Settings are passed explicitly. Only what is read from the environment by design goes there:
         # the keys (public sandbox strings), read when a client is built like every key, and DAGSTER_HOME,

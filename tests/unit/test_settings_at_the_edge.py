@@ -194,3 +194,16 @@ def test_nothing_below_the_edge_reads_the_environment():
         if re.search(r"os\.environ|os\.getenv|getenv\(", path.read_text())
     }
     assert readers <= ENVIRONMENT_READERS, sorted(readers - ENVIRONMENT_READERS)
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    pytest.param(["demo", "--days", "0"], "'0' is not a whole number (1 or more)", id="demo-no-days"),
+    pytest.param(["sandbox", "--tenants", "-1"], "'-1' is not a whole number (0 or more)", id="sandbox-negative"),
+])
+def test_a_bad_count_is_refused_by_the_parser_naming_the_option(tmp_path, monkeypatch, capfd, args, said):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    _, err = capfd.readouterr()
+    assert exited.value.code == 2 and said in err.strip().splitlines()[-1]
+    assert not any(tmp_path.iterdir()), "the demo started"
