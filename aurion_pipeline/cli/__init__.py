@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--format", choices=["table", "csv", "json", "markdown"], default="table")
     command("status", "loaded range, gaps, failures, last loads and current alerts per tenant")
-    command("rebuild", "rebuild the warehouse's raw tables from the Parquet lake")
+    command("rebuild", "rebuild the warehouse's raw tables from the Parquet lake, then the models, "
+                       "and publish the analyst copy")
     alerts = command("alerts", "list pending and sent alerts (AURION_ALERTS_FILE names the channels)")
     alerts.add_argument("--deliver", action="store_true", help="deliver now: everything pending and retries due")
     alerts.add_argument("--test", metavar="CHANNEL", help="send a test message to one channel")

@@ -17,7 +17,6 @@ from typing import TextIO
 from aurion_pipeline.cli.outcome import LoadSummary, RunOutcome, SummaryLine
 
 PROGRESS_LOGGER = "aurion_pipeline.progress"
-# Run config that keeps Dagster's console logger silent: the events still reach the instance (UI).
 MAX_LISTED = 10  # rejected windows, alerts: beyond this, `status` and `sql` show the rest
 
 

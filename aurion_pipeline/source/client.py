@@ -11,7 +11,6 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from datetime import date, timedelta
 from importlib import metadata
 from urllib.parse import urljoin, urlsplit
@@ -33,7 +32,7 @@ from aurion_pipeline.source.transport import (
     origin,
     origin_text,
 )
-from aurion_pipeline.source.windows import check_window, chunk_window
+from aurion_pipeline.source.windows import check_window
 
 log = logging.getLogger(__name__)
 
@@ -170,11 +169,6 @@ class AurionClient:
             seen.add(next_url)
             url, params = next_url, None
         raise self._malformed(f"more than {MAX_PAGES} pages", fix="lower AURION_MAX_RANGE_DAYS")
-
-    def iter_details(self, start: date, end: date, max_range_days: int) -> Iterator[tuple[date, date, list[dict]]]:
-        """`get_details` per chunk of at most `max_range_days` days: (chunk_start, chunk_end, rows)."""
-        for chunk_start, chunk_end in chunk_window(start, end, max_range_days):
-            yield chunk_start, chunk_end, self.get_details(chunk_start, chunk_end)
 
     def get_summary(self) -> dict:
         """The current billing period's overview (usage against plan limits), as a JSON object."""

@@ -121,17 +121,6 @@ def test_details_query_asks_for_the_inclusive_window_by_day(httpserver, make_cli
     assert request.args.to_dict() == {"start_date": "2026-03-01", "end_date": sent_end, "group_by": "day"}
 
 
-def test_iter_details_splits_60_days_into_two_requests_of_at_most_31(httpserver, make_client):
-    httpserver.expect_request(DETAILS).respond_with_json({"data": [ROW]})
-
-    chunks = list(make_client().iter_details(date(2026, 1, 1), date(2026, 3, 1), max_range_days=31))
-
-    assert [(s, e) for s, e, _ in chunks] == [(date(2026, 1, 1), date(2026, 1, 31)),
-                                             (date(2026, 2, 1), date(2026, 3, 1))]
-    assert [rows for _, _, rows in chunks] == [[ROW], [ROW]]
-    sent = [(r.args["start_date"], r.args["end_date"]) for r in requests_to(httpserver)]
-    assert sent == [("2026-01-01", "2026-01-31"), ("2026-02-01", "2026-03-01")]
-
 
 def test_a_window_ending_before_it_starts_is_refused_without_a_request(httpserver, make_client):
     with pytest.raises(ValueError, match="is after end"):
