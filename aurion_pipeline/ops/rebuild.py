@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -18,6 +18,7 @@ import duckdb
 from aurion_pipeline.config import Settings
 from aurion_pipeline.storage import Warehouse, lake
 from aurion_pipeline.storage.connection import writer_lock
+from aurion_pipeline.storage.errors import reload_command, usage_month_of
 from aurion_pipeline.storage.rebuild import rebuild_from_lake
 from aurion_pipeline.text import first_line
 
@@ -33,17 +34,12 @@ class MovedAside:
     @property
     def month(self) -> tuple[date, date] | None:
         """The usage month the file held, or None for a summary file."""
-        part = next((p for p in self.original.parts if p.startswith("usage_month=")), None)
-        if part is None:
-            return None
-        first = date.fromisoformat(part.split("=", 1)[1] + "-01")
-        return first, (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        return usage_month_of(self.original)
 
     def advice(self) -> str:
         if self.month is None:
             return "the summary snapshots it held are gone; take a new one with `aurion-pipeline summary`"
-        first, last = self.month
-        return f"reload its days with `aurion-pipeline backfill --start {first} --end {last} --missing-only`"
+        return f"reload its days with `{reload_command(self.month)}`"
 
 
 def rebuild(settings: Settings) -> int:
@@ -67,11 +63,10 @@ def rebuild(settings: Settings) -> int:
 
 def move_aside_unreadable_lake_files(lake_dir: Path) -> list[MovedAside]:
     """Rename every lake file that cannot be read to `<file>.corrupt-<UTC stamp>`. Under the writer lock."""
-    files = [*lake_dir.glob(f"{lake.USAGE_DIR}/usage_month=*/*.parquet"),
-             *lake_dir.glob(f"{lake.SUMMARY_DIR}/captured_date=*/*.parquet")]
+    files = [*lake.usage_files(lake_dir), *lake.summary_files(lake_dir)]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     moved = []
-    for path, reason in lake.unreadable_files(sorted(files)):
+    for path, reason in lake.unreadable_files(files):
         target = path.with_name(f"{path.name}.corrupt-{stamp}")
         path.rename(target)
         moved.append(MovedAside(path, target, reason))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import re
+from datetime import date, timedelta
 from pathlib import Path
 
 from aurion_pipeline.text import first_line
@@ -30,10 +31,26 @@ class StorageError(RuntimeError):
         return (type(self), (str(self),), {"exit_code": self.exit_code})
 
 
+def usage_month_of(path: Path) -> tuple[date, date] | None:
+    """The first and last day of the usage month a lake file holds (`usage_month=YYYY-MM`); None for
+    another file (a summary snapshot's)."""
+    part = next((p for p in path.parts if p.startswith("usage_month=")), None)
+    if part is None:
+        return None
+    first = date.fromisoformat(part.split("=", 1)[1] + "-01")
+    return first, (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def reload_command(month: tuple[date, date]) -> str:
+    """The command that loads a lost usage month again."""
+    first, last = month
+    return f"aurion-pipeline backfill --start {first} --end {last} --missing-only"
+
+
 def unreadable_lake_file(path: Path, exc: BaseException) -> StorageError:
     why = _PARQUET_SOURCE.sub("", first_line(exc))  # pyarrow repeats the path; we name it once
-    month = next((p.split("=", 1)[1] for p in path.parts if p.startswith("usage_month=")), None)
-    reload = f", then reload {month} with `aurion-pipeline backfill` over that month" if month else ""
+    month = usage_month_of(path)
+    reload = f", then reload its days with `{reload_command(month)}`" if month else ""
     return StorageError(
         f"lake file {path} is unreadable ({why}): run {REBUILD}, which moves it aside"
         f" and rebuilds the warehouse from the other files{reload}")

@@ -43,12 +43,24 @@ def usage_month_path(lake_dir: Path, month: str) -> Path:
     return lake_dir / USAGE_DIR / f"usage_month={month}" / "part.parquet"
 
 
+_USAGE_FILES = f"{USAGE_DIR}/usage_month=*/*.parquet"
+_SUMMARY_FILES = f"{SUMMARY_DIR}/captured_date=*/*.parquet"
+
+
 def usage_glob(lake_dir: Path) -> str:
-    return str(lake_dir / USAGE_DIR / "usage_month=*" / "*.parquet")
+    return str(lake_dir / _USAGE_FILES)
 
 
 def summary_glob(lake_dir: Path) -> str:
-    return str(lake_dir / SUMMARY_DIR / "captured_date=*" / "*.parquet")
+    return str(lake_dir / _SUMMARY_FILES)
+
+
+def usage_files(lake_dir: Path) -> list[Path]:
+    return sorted(lake_dir.glob(_USAGE_FILES))
+
+
+def summary_files(lake_dir: Path) -> list[Path]:
+    return sorted(lake_dir.glob(_SUMMARY_FILES))
 
 
 def write_usage(lake_dir: Path, table: pa.Table) -> list[Path]:

@@ -14,15 +14,14 @@ def rebuild_from_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> int:
     """Recreate raw.usage_daily and raw.usage_summary from the lake (after a lost or corrupt warehouse)."""
     con.execute("begin")
     con.execute("delete from raw.usage_daily")
-    if list(lake_dir.glob(f"{lake.USAGE_DIR}/usage_month=*/*.parquet")):  # read_parquet refuses an empty glob
+    if lake.usage_files(lake_dir):  # read_parquet refuses an empty glob
         con.execute(
             f"insert into raw.usage_daily select {USAGE_COLUMNS}, now()::timestamp "
             "from read_parquet(?, hive_partitioning = false)",
             [lake.usage_glob(lake_dir)],
         )
     con.execute("delete from raw.usage_summary")
-    summary_files = list(lake_dir.glob(f"{lake.SUMMARY_DIR}/captured_date=*/*.parquet"))
-    if summary_files:
+    if lake.summary_files(lake_dir):
         con.execute(
             "insert into raw.usage_summary by name "
             "select * from read_parquet(?, hive_partitioning = false, union_by_name = true)",

@@ -99,6 +99,7 @@ def test_a_backfill_over_an_unreadable_lake_file_names_it_and_says_rebuild(wh, h
 
     message = str(caught.value)
     assert message.count(str(march)) == 1 and "run `aurion-pipeline rebuild`" in message
+    assert "`aurion-pipeline backfill --start 2026-03-01 --end 2026-03-31 --missing-only`" in message  # as rebuild says
     assert "\n" not in message
 
 
