@@ -1,5 +1,5 @@
 """What the command line shows of alerts: `aurion-pipeline alerts [--deliver | --test CHANNEL]`, the
-delivery lines of `status`, and the step every CLI load ends with (deliver, refresh report.html)."""
+delivery lines of `status`, and the step every CLI load that succeeded ends with (deliver, refresh report.html)."""
 
 from __future__ import annotations
 
@@ -101,7 +101,8 @@ def preflight(settings: Settings, env: Mapping[str, str]) -> None:
 
 
 def print_after_load(settings: Settings, env: Mapping[str, str]) -> None:
-    """The end of every CLI load (alerts/after_load.py), on the terminal; it never changes the exit code."""
+    """The end of every CLI load that succeeded (alerts/after_load.py), on the terminal; it never changes
+    the exit code."""
     from aurion_pipeline.alerts.after_load import after_load
 
     done = after_load(settings, env)
