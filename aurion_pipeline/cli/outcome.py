@@ -1,4 +1,4 @@
-"""What one CLI run did, as data: built by `cli/run_events.py` from the run's events and the load log,
+"""What one CLI run did, as data: built by `cli/run_events.py` from the run's events,
 rendered by `cli/output.py`. No Dagster types here."""
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ class LoadSummary:
     restated_values: int  # (day, metric) figures that changed since the last load
     new_fields: tuple[str, ...]
     dropped: tuple[str, ...]  # "tenant day: reason" of rows dropped (outside the window, exact repeats)
-    failed_windows: tuple[FailedWindow, ...]
+    failed_windows: tuple[FailedWindow, ...]  # the first ones (assets.SHOWN_FAILURES); `status` lists them all
+    failed_count: int  # every window the run could not load
+    failed_days: tuple[date, date] | None  # the first and last day of those windows
     elapsed_s: float
 
 
@@ -60,7 +62,7 @@ class RunOutcome:
     @property
     def all_loaded(self) -> bool:
         """Every window and summary the run asked for reached the warehouse."""
-        return not (self.load and self.load.failed_windows) and not any(s.error for s in self.summaries)
+        return not (self.load and self.load.failed_count) and not any(s.error for s in self.summaries)
 
     @property
     def exit_code(self) -> int:

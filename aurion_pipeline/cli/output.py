@@ -112,7 +112,7 @@ def load_lines(load: LoadSummary) -> list[str]:
         f"  days in range     {load.days} "
         f"({load.rows} rows loaded, {load.filled_days} zero-filled days the API omitted)",
         f"  requests          {load.requests} ({load.retries} retried)",
-        f"  windows rejected  {len(load.failed_windows) or 'none'}",
+        f"  windows rejected  {load.failed_count or 'none'}",
         *rejected_window_lines(load),
     ]
     if load.dropped:
@@ -129,16 +129,20 @@ def load_lines(load: LoadSummary) -> list[str]:
 
 def rejected_window_lines(load: LoadSummary) -> list[str]:
     """Each window not loaded (tenant, window, reason), and the command that finishes them."""
-    failed = load.failed_windows
-    if not failed:
+    if not load.failed_count:
         return []
-    lines = [f"    {w.tenant} {w.start}..{w.end}: {w.error}" for w in failed[:MAX_LISTED]]
-    if len(failed) > MAX_LISTED:
-        lines.append(f"    ... {len(failed) - MAX_LISTED} more: aurion-pipeline status")
-    first, last = min(w.start for w in failed), max(w.end for w in failed)
+    lines = [f"    {w.tenant} {w.start}..{w.end}: {w.error}" for w in load.failed_windows[:MAX_LISTED]]
+    if more := _unlisted(load, MAX_LISTED):
+        lines.append(f"    ... {more} more: aurion-pipeline status")
+    first, last = load.failed_days
     lines.append("    the other windows are loaded; once the cause is fixed, finish with: "
                  f"aurion-pipeline backfill --start {first} --end {last} --missing-only")
     return lines
+
+
+def _unlisted(load: LoadSummary, listed: int) -> int:
+    """How many failed windows there are beyond the first `listed` of those the run named."""
+    return load.failed_count - min(listed, len(load.failed_windows))
 
 
 def summary_lines(summaries: tuple[SummaryLine, ...]) -> list[str]:
@@ -168,8 +172,13 @@ def _number(value: float) -> str:
 
 def failure_lines(command: str, outcome: RunOutcome) -> list[str]:
     """One line per window or summary that failed, and the run's own error: for stderr."""
-    lines = [f"aurion-pipeline {command}: not loaded: {w.tenant} {w.start}..{w.end}: {w.error}"
-             for w in (outcome.load.failed_windows if outcome.load else ())]
+    lines = []
+    if outcome.load:
+        lines += [f"aurion-pipeline {command}: not loaded: {w.tenant} {w.start}..{w.end}: {w.error}"
+                  for w in outcome.load.failed_windows]
+        if more := _unlisted(outcome.load, len(outcome.load.failed_windows)):
+            lines.append(f"aurion-pipeline {command}: not loaded: {more} more windows "
+                         "(aurion-pipeline status lists them)")
     lines += [f"aurion-pipeline {command}: no summary for {s.tenant}: {s.error}" for s in outcome.summaries if s.error]
     if outcome.error:
         lines.append(f"aurion-pipeline {command}: run {outcome.run_id} failed: {outcome.error}")

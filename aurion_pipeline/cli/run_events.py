@@ -1,5 +1,6 @@
-"""A finished run's `RunOutcome`, read from its events and the load log (never from failure messages:
-a window or summary that failed is a check result and a load-log row, not a failed step)."""
+"""A finished run's `RunOutcome`, read from its events alone (never from failure messages: a window or
+summary that failed is a check result, not a failed step). Not from the warehouse either: another load
+may hold its writer lock by the time this run ends, and a run that succeeded must not wait for it."""
 
 from __future__ import annotations
 
@@ -13,19 +14,16 @@ from aurion_pipeline.cli.outcome import (
     RunOutcome,
     SummaryLine,
 )
+from aurion_pipeline.defs.aurion_usage.assets import ALL_WINDOWS_LOADED
 from aurion_pipeline.defs.names import Names
-from aurion_pipeline.storage import Warehouse
-from aurion_pipeline.storage.load import failed_windows
 from aurion_pipeline.text import first_line
 
 
-def outcome_from_result(
-    result: dg.ExecuteInProcessResult, names: Names, warehouse: Warehouse, elapsed_s: float
-) -> RunOutcome:
+def outcome_from_result(result: dg.ExecuteInProcessResult, names: Names, elapsed_s: float) -> RunOutcome:
     return RunOutcome(
         run_id=result.run_id,
         succeeded=result.success,
-        load=_load(result, names.asset_key("raw.usage_daily"), warehouse, elapsed_s),
+        load=_load(result, names.asset_key("raw.usage_daily"), elapsed_s),
         summaries=_summaries(result, names.asset_key("raw.usage_summary")),
         failed_checks=tuple(
             f"{c.asset_key.to_user_string()}:{c.check_name}" for c in result.get_asset_check_evaluations()
@@ -41,19 +39,29 @@ def _events(result: dg.ExecuteInProcessResult, kind: dg.DagsterEventType, key: d
             for e in result.all_events if e.event_type == kind and e.asset_key == key]
 
 
-def _load(result, key: dg.AssetKey, warehouse: Warehouse, elapsed_s: float) -> LoadSummary | None:
+def _load(result, key: dg.AssetKey, elapsed_s: float) -> LoadSummary | None:
     reports = _events(result, dg.DagsterEventType.ASSET_OBSERVATION, key)
     if not reports:
         return None
     report = {name: value.value for name, value in reports[-1].items()}
-    with warehouse.writer() as con:
-        failed = tuple(FailedWindow(*row) for row in failed_windows(con, result.run_id))
+    check = _windows_check_metadata(result, key)
+    listed = tuple(FailedWindow(f["tenant"], *map(date.fromisoformat, f["window"].split("..")), f["error"])
+                   for f in check["failures"])
+    span = check.get("failed_days") or None
     return LoadSummary(
         tenants=report["tenants"], days=report["days"], rows=report["rows"], filled_days=report["filled_zero_days"],
         requests=report["details_requests"], retries=report["retries"], windows_loaded=report["windows_loaded"],
         restated_values=report["restated_values"], new_fields=tuple(report["new_fields"]),
-        dropped=tuple(report["dropped_rows"]), failed_windows=failed, elapsed_s=elapsed_s,
+        dropped=tuple(report["dropped_rows"]), failed_windows=listed, failed_count=check["failed_windows"],
+        failed_days=tuple(map(date.fromisoformat, span.split(".."))) if span else None, elapsed_s=elapsed_s,
     )
+
+
+def _windows_check_metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict:
+    """The `all_windows_loaded` check's metadata: the failed windows' number, the first ones and their days."""
+    (check,) = [c for c in result.get_asset_check_evaluations()
+                if c.asset_key == key and c.check_name == ALL_WINDOWS_LOADED]
+    return {name: value.value for name, value in check.metadata.items()}
 
 
 def _summaries(result, key: dg.AssetKey) -> tuple[SummaryLine, ...]:

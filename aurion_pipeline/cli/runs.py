@@ -27,7 +27,6 @@ from aurion_pipeline.defs.aurion_usage.jobs import usage_job_config
 from aurion_pipeline.defs.aurion_usage.partitions import partition_range_tags
 from aurion_pipeline.defs.instance_tuning import tune_event_batching, tune_instance
 from aurion_pipeline.defs.names import Names
-from aurion_pipeline.storage import Warehouse
 
 __all__ = ["backfill", "ensure_dagster_home", "fail_runs_of_dead_processes", "open_instance", "run_job", "summary"]
 
@@ -93,8 +92,7 @@ def run_job(
             instance=instance, tags={**(tags or {}), **process_tags()}, run_config=run_config, raise_on_error=False
         )
         elapsed = time.monotonic() - started
-    warehouse = Warehouse.of(settings)
-    return outcome_from_result(result, _NAMES, warehouse, elapsed)
+    return outcome_from_result(result, _NAMES, elapsed)
 
 
 @contextmanager

@@ -170,15 +170,6 @@ def missing_days(
     return {tenant: days or [] for tenant, days in rows}
 
 
-def failed_windows(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, date, date, str]]:
-    """The windows `run_id` could not load: (tenant, start, end, reason), in tenant and date order."""
-    return con.execute(
-        """select tenant, window_start, window_end, error from raw._load_log
-           where _run_id = ? and status = 'failed' order by tenant, window_start""",
-        [run_id],
-    ).fetchall()
-
-
 def tenants_without_current_summary(con: duckdb.DuckDBPyConnection, tenants: Sequence[str], today: date) -> list[str]:
     """The tenants with no /usage/summary snapshot whose billing period covers `today`."""
     rows = con.execute(

@@ -21,13 +21,11 @@ from helpers_ops import REPO, assert_sound, expected_usage, pipeline_env, wareho
 from aurion_pipeline.cli import main
 from aurion_pipeline.cli.outcome import RunOutcome
 from aurion_pipeline.cli.run_events import outcome_from_result
-from aurion_pipeline.config import load_settings
 from aurion_pipeline.definitions import defs
 from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig
 from aurion_pipeline.defs.aurion_usage.partitions import partition_range_tags
 from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 from aurion_pipeline.defs.names import Names
-from aurion_pipeline.storage import Warehouse
 from aurion_pipeline.storage.connection import schema_sql
 from aurion_sandbox import SandboxServer
 from aurion_sandbox.server import DETAILS_PATH
@@ -57,7 +55,7 @@ def execute(job: str, loaded_env: dict[str, str], instance: dg.DagsterInstance, 
     result = defs.resolve_job_def(job).execute_in_process(
         instance=instance, resources=resources_from_env(loaded_env), raise_on_error=False, **kwargs
     )
-    return outcome_from_result(result, Names(), Warehouse(load_settings(loaded_env).data_dir), elapsed_s=0.0)
+    return outcome_from_result(result, Names(), elapsed_s=0.0)
 
 
 def set_env(mp: pytest.MonkeyPatch, env: dict[str, str]) -> None:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import io
 import logging
 import os
+import subprocess
+import sys
+import textwrap
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,10 +27,12 @@ LOAD = LoadSummary(
     new_fields=("sms_count",), dropped=(), elapsed_s=12.34,
     failed_windows=(FailedWindow("initech", date(2026, 1, 1), date(2026, 1, 31),
                                  "401: key rejected; check AURION_KEY_INITECH"),),
+    failed_count=1, failed_days=(date(2026, 1, 1), date(2026, 1, 31)),
 )
 OUTCOME = RunOutcome(run_id="r1", succeeded=True, load=LOAD, summaries=(), failed_checks=(), error=None)
-CLEAN = RunOutcome(run_id="r0", succeeded=True, load=replace(LOAD, failed_windows=()), summaries=(), failed_checks=(),
-                   error=None)
+CLEAN = RunOutcome(run_id="r0", succeeded=True,
+                   load=replace(LOAD, failed_windows=(), failed_count=0, failed_days=None),
+                   summaries=(), failed_checks=(), error=None)
 
 
 @pytest.mark.parametrize(
@@ -87,6 +92,23 @@ def test_a_failed_run_is_one_line_per_failed_window_and_one_for_the_run():
         "401: key rejected; check AURION_KEY_INITECH",
         "aurion-pipeline backfill: run r3 failed: raw__usage_daily: disk full",
     ]
+
+
+def test_windows_beyond_those_the_run_names_are_counted_and_the_finishing_command_spans_them_all():
+    """The run's check names the first 100 failed windows; the block counts every one and finishes them all."""
+    named = tuple(FailedWindow(f"t{i:03}", date(2026, 1, 1), date(2026, 1, 31), "503: unavailable") for i in range(12))
+    load = replace(LOAD, failed_windows=named, failed_count=150, failed_days=(date(2025, 1, 1), date(2026, 3, 31)))
+    outcome = replace(OUTCOME, load=load)
+    lines = result_block("backfill", outcome, [], Path("a.duckdb"))
+    rejected = next(i for i, line in enumerate(lines) if line.startswith("  windows rejected"))
+    assert lines[rejected] == "  windows rejected  150"
+    assert [line.split()[0] for line in lines[rejected + 1:rejected + 11]] == [f"t{i:03}" for i in range(10)]
+    assert lines[rejected + 11] == "    ... 140 more: aurion-pipeline status"
+    assert lines[rejected + 12].endswith("finish with: aurion-pipeline backfill --start 2025-01-01 --end 2026-03-31 "
+                                         "--missing-only")
+    errors = failure_lines("backfill", outcome)
+    assert len(errors) == 13 and errors[11].startswith("aurion-pipeline backfill: not loaded: t011 ")
+    assert errors[12] == "aurion-pipeline backfill: not loaded: 138 more windows (aurion-pipeline status lists them)"
 
 
 def test_progress_is_one_plain_line_per_committed_round_off_a_terminal():
@@ -200,3 +222,42 @@ def test_a_failed_run_is_not_followed_by_the_report(api, tmp_path, monkeypatch, 
     assert code == 1 and out.splitlines()[0].endswith(" FAILED"), out + err[-2000:]
     assert "report (open in a browser" not in out
     assert report.stat().st_mtime_ns == written
+
+
+@pytest.mark.slow
+def test_a_run_that_succeeded_does_not_wait_for_the_writer_lock_after_it(api, tmp_path, monkeypatch, capfd):
+    """Another process may take the warehouse the moment the run ends (a scheduled load, an analyst's
+    DuckDB on warehouse.duckdb): the result block, failed windows included, comes from the run itself,
+    so the CLI still exits 1 naming the window, not 2 with "locked"."""
+    from aurion_pipeline.cli import runs
+
+    use_sandbox(api, tmp_path, monkeypatch)
+    monkeypatch.setenv("AURION_LOCK_TIMEOUT_SECONDS", "1")
+    warehouse = tmp_path / "data" / "warehouse.duckdb"
+    holders = []
+
+    def outcome_once_another_process_holds_the_warehouse(*args, **kwargs):
+        holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, time
+            con = duckdb.connect({str(warehouse)!r}, read_only=True)
+            print("holding", flush=True)
+            time.sleep(120)
+        """)], stdout=subprocess.PIPE, text=True)
+        holders.append(holder)
+        assert holder.stdout.readline().strip() == "holding"
+        return outcome_from_result(*args, **kwargs)
+
+    outcome_from_result = runs.outcome_from_result
+    monkeypatch.setattr(runs, "outcome_from_result", outcome_once_another_process_holds_the_warehouse)
+    day = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    api.fail_next(3, status=401, tenant="initech")
+    try:
+        code = main(["backfill", "--start", day, "--end", day])
+    finally:
+        for holder in holders:
+            holder.kill()
+    out, err = capfd.readouterr()
+    assert len(holders) == 1
+    assert code == 1 and "finished, but not everything was loaded" in out.splitlines()[0], out + err[-2000:]
+    assert f"    initech {day}..{day}: " in out and "locked" not in out + err
+    assert f"aurion-pipeline backfill: not loaded: initech {day}..{day}: " in err

@@ -15,7 +15,9 @@ from aurion_pipeline.cli.stale_runs import fail_runs_of_dead_processes, process_
 
 def load(failed=()) -> LoadSummary:
     return LoadSummary(tenants=1, days=2, rows=2, filled_days=0, requests=1, retries=0, windows_loaded=1,
-                       restated_values=0, new_fields=(), dropped=(), failed_windows=tuple(failed), elapsed_s=1.0)
+                       restated_values=0, new_fields=(), dropped=(), failed_windows=tuple(failed),
+                       failed_count=len(failed),
+                       failed_days=(failed[0].start, failed[-1].end) if failed else None, elapsed_s=1.0)
 
 
 WINDOW = FailedWindow("acme", date(2026, 1, 1), date(2026, 1, 31), "API key rejected (401)")
