@@ -128,32 +128,35 @@ def load_tenants(env: Mapping[str, str] | None = None, plans: frozenset[str] = f
     return (TenantSpec(name=name, api_key_env="AURION_API_KEY"),)
 
 
-def check_tenants(settings: Settings, names: Sequence[str]) -> None:
-    """Every tenant named (by --tenant, or a caller of cli/runs.py) is configured."""
-    configured = {t.name for t in settings.tenants}
-    unknown = sorted(set(names) - configured)
+def check_tenants(configured: Sequence[str], names: Sequence[str], asked_by: str = "--tenant") -> None:
+    """Every tenant named (by --tenant, or a run's config) is configured."""
+    unknown = sorted(set(names) - set(configured))
     if unknown:
         raise ConfigError(
-            f"--tenant {', '.join(unknown)} is not configured; configured tenants: {', '.join(sorted(configured))}"
+            f"{asked_by} {', '.join(unknown)} is not configured; configured tenants: {', '.join(sorted(configured))}"
         )
 
 
 def require_api_keys(settings: Settings, env: Mapping[str, str], only: Sequence[str] = ()) -> tuple[TenantSpec, ...]:
     """The tenants a fetching command will call (all, or those named by --tenant), each with its key
-    set to something that can be sent. The key is never echoed; only its variable is named."""
-    check_tenants(settings, only)
+    set to something that can be sent."""
+    check_tenants([t.name for t in settings.tenants], only)
     chosen = tuple(t for t in settings.tenants if not only or t.name in only)
     for tenant in chosen:
-        key = env.get(tenant.api_key_env)
-        if not key:
-            hint = "" if tenant.api_key_env != "AURION_API_KEY" else " (or list tenants in AURION_TENANTS_FILE)"
-            raise ConfigError(f"{tenant.api_key_env} is not set: export the API key of tenant {tenant.name!r}{hint}")
-        if not key.isprintable() or any(c.isspace() for c in key) or not key.isascii():
-            raise ConfigError(
-                f"{tenant.api_key_env} holds spaces, line breaks or non-ASCII characters (value not shown); "
-                "set it to the key alone"
-            )
+        check_api_key(tenant.name, tenant.api_key_env, env.get(tenant.api_key_env))
     return chosen
+
+
+def check_api_key(tenant: str, api_key_env: str, key: str | None) -> str:
+    """`key`, if it can be sent as tenant's key. The key is never echoed; only its variable is named
+    (`api_key_env`: its name as the caller may show it)."""
+    if not key:
+        hint = "" if api_key_env != "AURION_API_KEY" else " (or list tenants in AURION_TENANTS_FILE)"
+        raise ConfigError(f"{api_key_env} is not set: export the API key of tenant {tenant!r}{hint}")
+    if not key.isprintable() or any(c.isspace() for c in key) or not key.isascii():
+        raise ConfigError(f"{api_key_env} holds spaces, line breaks or non-ASCII characters (value not shown); "
+                          "set it to the key alone")
+    return key
 
 
 def sql_folder(env: Mapping[str, str] | None = None) -> Path:

@@ -57,7 +57,7 @@ def backfill(
 ) -> RunOutcome:
     """One run of usage_job over the partitions start..end (and the summaries it lacks)."""
     check_range(settings, start, end)
-    check_tenants(settings, tenants)
+    check_tenants([t.name for t in settings.tenants], tenants)
     defs = _defs(settings)
     usage = defs.resolve_assets_def(_NAMES.asset_key("raw.usage_daily"))
     summaries = defs.resolve_assets_def(_NAMES.asset_key("raw.usage_summary"))

@@ -7,7 +7,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from aurion_pipeline.config import REPO_SQL_DIR
+from aurion_pipeline.config import REPO_SQL_DIR, ConfigError
 from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig, build_raw_assets
 from aurion_pipeline.defs.aurion_usage.checks import build_source_checks
 from aurion_pipeline.defs.aurion_usage.partitions import daily_partitions
@@ -138,7 +138,8 @@ def test_a_bad_window_is_a_failing_check_naming_it_and_the_others_load(api, reso
     (failed,) = check.metadata["failures"].value
     assert ((failed["tenant"], failed["window"]) == ("globex", "2026-10-01..2026-10-31")
             and "api_calls" in failed["error"])
-    assert check.metadata["failed_windows"].value == 1
+    assert (check.metadata["failed_windows"].value, check.metadata["failed_days"].value) == (
+        1, "2026-10-01..2026-10-31")
     assert warehouse_rows(resources, "select tenant, count(*) from raw.usage_daily group by all") == [("acme", 31)]
     assert warehouse_rows(
         resources, "select tenant, status from raw._load_log where status = 'failed'"
@@ -226,6 +227,26 @@ def test_the_api_key_never_reaches_metadata_logs_parquet_or_duckdb(httpserver, t
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize(
+    ("only", "key", "message"),
+    [
+        pytest.param(["initech"], "k", "the run config's tenant initech is not configured; configured tenants: acme",
+                     id="unknown-tenant"),
+        pytest.param([], "", "AURION_TEST_KEY is not set: export the API key of tenant 'acme'", id="unset-key"),
+        pytest.param([], "sk_live_1\n", "AURION_TEST_KEY holds spaces, line breaks or non-ASCII characters "
+                     "(value not shown); set it to the key alone", id="key-with-a-line-break"),
+    ],
+)
+def test_a_run_launched_from_the_ui_checks_tenants_and_keys_as_the_cli_does(monkeypatch, only, key, message):
+    """The resource says what the CLI's edge (config.py) says, in the same words, before any request."""
+    monkeypatch.setenv("AURION_TEST_KEY", key)
+    resource = api_resource("https://api.aurion.example", [("acme", "AURION_TEST_KEY")])
+    with pytest.raises(ConfigError) as err:
+        resource.get_clients(only)
+    assert str(err.value) == message
 
 
 @pytest.mark.slow

@@ -82,9 +82,10 @@ def test_an_unknown_tenant_is_named_with_the_configured_ones(tmp_path):
     path = tmp_path / "tenants.yaml"
     path.write_text("- {name: acme, api_key_env: ACME_KEY}\n- {name: globex, api_key_env: GLOBEX_KEY}\n")
     settings = load_settings({"AURION_TENANTS_FILE": str(path)})
-    check_tenants(settings, ["acme"])
+    configured = [t.name for t in settings.tenants]
+    check_tenants(configured, ["acme"])
     with pytest.raises(ConfigError, match=r"^--tenant initech is not configured; configured tenants: acme, globex$"):
-        check_tenants(settings, ["acme", "initech"])
+        check_tenants(configured, ["acme", "initech"])
 
 
 def test_missing_tenants_file_is_named(tmp_path):

@@ -16,8 +16,9 @@ from aurion_pipeline.config import (
     DEFAULT_COMMIT_SECONDS,
     DEFAULT_DUCKDB_MEMORY_LIMIT,
     DEFAULT_REQUESTS_PER_TENANT,
-    ConfigError,
     Settings,
+    check_api_key,
+    check_tenants,
     load_settings,
     validate_base_url,
 )
@@ -85,18 +86,11 @@ class AurionApiResource(dg.ConfigurableResource):
     def get_clients(self, only: Sequence[str] = ()) -> dict[str, AurionClient]:
         """One client per tenant (each with its own session), keys read from the environment now."""
         base_url = validate_base_url(self.base_url)
-        unknown = sorted(set(only) - {t.name for t in self.tenants})
-        if unknown:
-            raise ConfigError(
-                f"unknown tenant(s) {', '.join(unknown)}; configured: {', '.join(t.name for t in self.tenants)}"
-            )
+        check_tenants([t.name for t in self.tenants], only, asked_by="the run config's tenant")
         return {t.name: self._client(base_url, t) for t in self.tenants if not only or t.name in only}
 
     def _client(self, base_url: str, tenant: TenantConfig) -> AurionClient:
-        key = dg.EnvVar(tenant.api_key_env).get_value()
-        if not key:
-            raise ConfigError(f"no API key for tenant {tenant.name!r}: set the environment variable "
-                              f"{shown_env_name(tenant.api_key_env)}")
+        key = check_api_key(tenant.name, shown_env_name(tenant.api_key_env), dg.EnvVar(tenant.api_key_env).get_value())
         return AurionClient(
             base_url, key, tenant=tenant.name, api_key_env=tenant.api_key_env,
             timeout=(10.0, self.timeout_s), retry_budget_s=self.retry_budget_s, deadline_s=self.request_deadline_s,
