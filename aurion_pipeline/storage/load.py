@@ -158,13 +158,22 @@ def log_failures(con: duckdb.DuckDBPyConnection, failures: Sequence[tuple[Window
 def missing_days(
     con: duckdb.DuckDBPyConnection, tenants: Sequence[str], start: date, end: date
 ) -> dict[str, list[date]]:
-    """For each tenant, the days in [start, end] that no successful load has covered."""
+    """For each tenant, the days in [start, end] that are not loaded: no successful load covered them,
+    or the latest attempt at them failed (a lookback or a re-fetch of loaded days that failed stays
+    open until a load succeeds). The same days `status` lists under its failed windows
+    (ops/status.OPEN_FAILURES), so `--missing-only` finishes exactly what `status` shows."""
     rows = con.execute(
-        """select t.tenant, list(d::date order by d) filter (where l.tenant is null)
-           from unnest(?::varchar[]) t(tenant) cross join range(?::date, ?::date + 1, interval 1 day) r(d)
-           left join raw._load_log l on l.tenant = t.tenant and l.status = 'loaded'
-                and d::date between l.window_start and l.window_end
-           group by t.tenant""",
+        """select tenant, list(day order by day) filter (
+                      where last_loaded is null or last_failed > last_loaded)
+           from (
+               select t.tenant, d::date as day,
+                      max(l._loaded_at) filter (where l.status = 'loaded') as last_loaded,
+                      max(l._loaded_at) filter (where l.status = 'failed') as last_failed
+               from unnest(?::varchar[]) t(tenant) cross join range(?::date, ?::date + 1, interval 1 day) r(d)
+               left join raw._load_log l on l.tenant = t.tenant and d::date between l.window_start and l.window_end
+               group by all
+           )
+           group by tenant""",
         [list(tenants), start, end],
     ).fetchall()
     return {tenant: days or [] for tenant, days in rows}

@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from aurion_pipeline.ops.status import OPEN_FAILURES
 from aurion_pipeline.storage import Warehouse, WarehouseLockedError, lake
-from aurion_pipeline.storage.load import Window, load_usage, missing_days
+from aurion_pipeline.storage.load import Window, load_usage, log_failures, missing_days
 from aurion_pipeline.storage.rebuild import rebuild_from_lake
 
 
@@ -90,6 +91,21 @@ def test_load_log_tells_loaded_from_missing_days(wh):
         missing = missing_days(con, ["acme", "globex"], date(2026, 1, 4), date(2026, 1, 7))
     assert missing["acme"] == [date(2026, 1, 6), date(2026, 1, 7)]
     assert len(missing["globex"]) == 4
+
+
+def test_a_failed_refetch_of_loaded_days_leaves_them_missing_until_a_load_succeeds(wh):
+    """A lookback that fails over days already loaded: `status` lists the window as not loaded since,
+    so `--missing-only` must fetch those days (and only those) until a later load covers them."""
+    write_and_load(wh, usage("acme", date(2026, 1, 1), 5), [Window("acme", date(2026, 1, 1), date(2026, 1, 5))])
+    with wh.writer(publish=True) as con:
+        log_failures(con, [(Window("acme", date(2026, 1, 4), date(2026, 1, 5)), "503: unavailable")], "r2")
+        assert missing_days(con, ["acme"], date(2026, 1, 1), date(2026, 1, 5)) == {
+            "acme": [date(2026, 1, 4), date(2026, 1, 5)]}
+    assert [r[:3] for r in rows(wh, OPEN_FAILURES)] == [("acme", date(2026, 1, 4), date(2026, 1, 5))]
+    write_and_load(wh, usage("acme", date(2026, 1, 4), 2), [Window("acme", date(2026, 1, 4), date(2026, 1, 5))], "r3")
+    with wh.writer() as con:
+        assert missing_days(con, ["acme"], date(2026, 1, 1), date(2026, 1, 5)) == {"acme": []}
+    assert rows(wh, OPEN_FAILURES) == []
 
 
 def test_a_held_warehouse_fails_after_the_timeout_naming_the_holder(wh, tmp_path):

@@ -25,7 +25,8 @@ class UsageLoadConfig(dg.Config):
     tenants: list[str] = []  # noqa: RUF012 - a pydantic field: each config gets its own copy
     """Load only these tenants (default: every configured tenant)."""
     only_missing: bool = False
-    """Skip days a previous run already loaded for a tenant (finish a failed backfill cheaply)."""
+    """Fetch only the days not loaded for a tenant: never loaded, or whose latest attempt failed (finish a
+    failed backfill cheaply: the days of the windows `status` lists)."""
     commit_rows: int = 0
     """Commit window rounds together once they hold this many tenant-days, however long that takes
     (0: the resource's `commit_seconds` decides). Speeds up big backfills from a fast API; a kill
