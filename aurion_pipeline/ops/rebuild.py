@@ -44,21 +44,28 @@ class MovedAside:
 
 def rebuild(settings: Settings) -> int:
     """Recreate the warehouse from the lake: the raw tables, then the SQL models, then the analyst copy.
-    Exit 0 when everything was rebuilt, 1 when lake files had to be moved aside (their days are missing)."""
+    Exit 0 when everything was rebuilt; 1 when days loaded before are missing (lake files moved aside
+    or removed) or the SQL models could not be built."""
     warehouse = Warehouse.of(settings)
     moved_warehouse = _move_aside_if_unreadable(warehouse)
     if moved_warehouse:
         print(f"{warehouse.path} could not be opened; moved it to {moved_warehouse}", file=sys.stderr)
     with warehouse.writer(publish=True) as con:
         moved = move_aside_unreadable_lake_files(warehouse.lake_dir)
-        _forget_loads_of(con, moved)
-        rows = rebuild_from_lake(con, warehouse.lake_dir)
-        models = _rebuild_models(con, settings.sql_dir)
+        rows, lost = rebuild_from_lake(con, warehouse.lake_dir)
+        models_error = _rebuild_models(con, settings.sql_dir)
     for item in moved:
         print(f"moved unreadable lake file {item.original} ({item.reason}) to {item.moved_to.name}: {item.advice()}",
               file=sys.stderr)
+    removed = _not_in_moved_months(lost, moved)
+    if removed:
+        print(f"{_days_text(removed)} loaded before are not in the lake any more (files removed?): "
+              f"reload them with `{reload_command((min(r[1] for r in removed), max(r[2] for r in removed)))}`",
+              file=sys.stderr)
+    models = (f"SQL models NOT rebuilt ({models_error}); fix them, then run `aurion-pipeline rebuild` again"
+              if models_error else f"rebuilt the SQL models of {settings.sql_dir}/")
     print(f"rebuilt raw.usage_daily ({rows} rows) and raw.usage_summary from {warehouse.lake_dir}; {models}")
-    return 1 if moved else 0
+    return 1 if moved or removed or models_error else 0
 
 
 def move_aside_unreadable_lake_files(lake_dir: Path) -> list[MovedAside]:
@@ -73,13 +80,19 @@ def move_aside_unreadable_lake_files(lake_dir: Path) -> list[MovedAside]:
     return moved
 
 
-def _forget_loads_of(con: duckdb.DuckDBPyConnection, moved: list[MovedAside]) -> None:
-    """The days of a moved-aside month are no longer loaded: drop the load-log windows touching them,
-    so `status` shows them as gaps and `backfill --missing-only` fetches them (days of those windows
-    outside the month are still in the lake, and the rebuild logs them again)."""
-    for first, last in {m.month for m in moved if m.month}:
-        con.execute("delete from raw._load_log where status = 'loaded' and window_start <= ? and window_end >= ?",
-                    [last, first])
+def _not_in_moved_months(lost: list[tuple[str, date, date]], moved: list[MovedAside]) -> list[tuple[str, date, date]]:
+    """The runs of lost days that no moved-aside file explains (its own line already says how to reload)."""
+    months = [m.month for m in moved if m.month]
+    return [run for run in lost if not any(first <= run[1] and run[2] <= last for first, last in months)]
+
+
+def _days_text(runs: list[tuple[str, date, date]]) -> str:
+    """'12 days of acme (2026-10-01..2026-10-12)' or 'N days of M tenants (the first three runs, ...)'."""
+    days = sum((last - first).days + 1 for _, first, last in runs)
+    tenants = sorted({tenant for tenant, _, _ in runs})
+    shown = ", ".join(f"{tenant} {first}..{last}" for tenant, first, last in runs[:3])
+    more = ", ..." if len(runs) > 3 else ""
+    return f"{days} day(s) of {len(tenants)} tenant(s) ({shown}{more})"
 
 
 def _move_aside_if_unreadable(warehouse: Warehouse) -> Path | None:
@@ -101,11 +114,12 @@ def _move_aside_if_unreadable(warehouse: Warehouse) -> Path | None:
         return target
 
 
-def _rebuild_models(con: duckdb.DuckDBPyConnection, folder: Path) -> str:
+def _rebuild_models(con: duckdb.DuckDBPyConnection, folder: Path) -> str | None:
+    """Build the SQL models; None when they were built, else why not (one line)."""
     from aurion_pipeline.sqlmodels import SqlProjectError, build, load_project
 
     try:
-        built = build(con, load_project(folder))
+        build(con, load_project(folder))
     except (SqlProjectError, duckdb.Error) as exc:
-        return f"SQL models NOT rebuilt ({first_line(exc)}); the next load rebuilds them"
-    return f"rebuilt {len(built)} seeds and views of {folder}/"
+        return first_line(exc)
+    return None

@@ -101,14 +101,24 @@ def _read_if_exists(path: Path, schema: pa.Schema) -> pa.Table:
         raise errors.unreadable_lake_file(path, exc) from None
 
 
+# What a rebuild reads from each kind of lake file (storage/rebuild.py): the usage columns, and the
+# summary's key (summary files are read by name, so older ones may lack columns added since).
+_COLUMNS_READ = {USAGE_DIR: USAGE_LAKE_SCHEMA.names, SUMMARY_DIR: ["tenant", "captured_at"]}
+
+
 def unreadable_files(paths: Iterable[Path]) -> list[tuple[Path, str]]:
-    """The lake files among `paths` that cannot be read back in full, with why (empty, truncated, corrupt)."""
+    """The lake files among `paths` that cannot be read back in full (empty, truncated, corrupt), or
+    that lack columns a rebuild reads (a Parquet file of something else), with why."""
     bad = []
     for path in paths:
         try:
-            pq.read_table(path)
+            names = pq.read_table(path).column_names
         except (pa.ArrowException, OSError) as exc:
             bad.append((path, first_line(exc)))
+            continue
+        missing = [c for c in _COLUMNS_READ.get(path.parent.parent.name, ()) if c not in names]
+        if missing:
+            bad.append((path, f"no column {', '.join(missing)}: not a lake file of this pipeline"))
     return bad
 
 

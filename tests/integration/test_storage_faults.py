@@ -8,19 +8,21 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shutil
 import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from aurion_pipeline.cli import main
-from aurion_pipeline.config import load_settings
+from aurion_pipeline.config import REPO_SQL_DIR, load_settings
 from aurion_pipeline.ops.rebuild import rebuild
 from aurion_pipeline.storage import StorageError, Warehouse, lake
-from aurion_pipeline.storage.load import Window, load_usage
+from aurion_pipeline.storage.load import Window, load_usage, missing_days
 
 MARCH, APRIL = date(2026, 3, 1), date(2026, 4, 1)
 
@@ -47,6 +49,9 @@ def two_months(wh: Warehouse) -> None:
 
 
 def break_file(path: Path, how: str) -> None:
+    if how == "foreign":  # a valid Parquet file of something else
+        pq.write_table(pa.table({"foo": [1, 2]}), path)
+        return
     if how == "empty":
         path.write_bytes(b"")
         return
@@ -65,7 +70,7 @@ def settings_for(data_dir: Path):
 
 
 @pytest.mark.slow  # rebuild builds every SQL model
-@pytest.mark.parametrize("how", ["corrupt", "empty"])
+@pytest.mark.parametrize("how", ["corrupt", "empty", "foreign"])
 def test_rebuild_moves_an_unreadable_lake_file_aside_and_rebuilds_the_rest(wh, how, capsys):
     two_months(wh)
     march = lake.usage_month_path(wh.lake_dir, "2026-03")
@@ -86,6 +91,38 @@ def test_rebuild_moves_an_unreadable_lake_file_aside_and_rebuilds_the_rest(wh, h
                                    "and window_start <= '2026-03-31' and window_end >= '2026-03-01'").fetchone()[0]
     assert months == [(4,)]
     assert loaded_march == 0  # so --missing-only fetches March again
+
+
+@pytest.mark.slow  # rebuild builds every SQL model
+def test_rebuild_after_a_lake_file_was_removed_says_which_days_are_gone_and_they_become_missing(wh, capsys):
+    two_months(wh)
+    lake.usage_month_path(wh.lake_dir, "2026-03").unlink()
+
+    code = rebuild(settings_for(wh.data_dir))
+
+    err = capsys.readouterr().err
+    assert code == 1
+    [line] = [x for x in err.splitlines() if "not in the lake any more" in x]
+    assert line.startswith("31 day(s) of 1 tenant(s) (acme 2026-03-01..2026-03-31) loaded before")
+    assert line.endswith("`aurion-pipeline backfill --start 2026-03-01 --end 2026-03-31 --missing-only`")
+    with Warehouse(wh.data_dir).writer() as con:
+        missing = missing_days(con, ["acme"], MARCH, date(2026, 4, 30))
+    assert missing == {"acme": [MARCH + timedelta(days=i) for i in range(31)]}  # so --missing-only fetches them
+
+
+@pytest.mark.slow  # rebuild builds every SQL model
+def test_rebuild_whose_sql_models_fail_exits_1_and_says_so(wh, tmp_path, capsys):
+    two_months(wh)
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(REPO_SQL_DIR, sql_dir, ignore=shutil.ignore_patterns(".parse_cache.json*"))
+    (sql_dir / "models/analytics/billing_periods.sql").write_text("select error('boom') as tenant")
+    settings = load_settings({"AURION_DATA_DIR": str(wh.data_dir), "AURION_SQL_DIR": str(sql_dir)})
+
+    code = rebuild(settings)
+
+    out = capsys.readouterr().out
+    assert code == 1 and "SQL models NOT rebuilt (" in out and "boom" in out, out
+    assert "run `aurion-pipeline rebuild` again" in out
 
 
 @pytest.mark.parametrize("how", ["corrupt", "empty"])

@@ -152,7 +152,7 @@ def test_warehouse_rebuilds_from_the_lake(wh):
     expected = rows(wh)
     wh.path.unlink()
     with wh.writer(publish=True) as con:
-        assert rebuild_from_lake(con, wh.lake_dir) == 8
+        assert rebuild_from_lake(con, wh.lake_dir) == (8, [])
         log = con.execute("select window_start, window_end from raw._load_log order by 1").fetchall()
     assert rows(wh) == expected
     assert log == [(date(2026, 1, 1), date(2026, 1, 5)), (date(2026, 1, 10), date(2026, 1, 12))]
