@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from aurion_pipeline.cli.outcome import LoadSummary, RunOutcome, SummaryLine
+from aurion_pipeline.storage.errors import reload_command
 
 PROGRESS_LOGGER = "aurion_pipeline.progress"
 MAX_LISTED = 10  # rejected windows, alerts: beyond this, `status` and `sql` show the rest
@@ -134,9 +135,8 @@ def rejected_window_lines(load: LoadSummary) -> list[str]:
     lines = [f"    {w.tenant} {w.start}..{w.end}: {w.error}" for w in load.failed_windows[:MAX_LISTED]]
     if more := _unlisted(load, MAX_LISTED):
         lines.append(f"    ... {more} more: aurion-pipeline status")
-    first, last = load.failed_days
-    lines.append("    the other windows are loaded; once the cause is fixed, finish with: "
-                 f"aurion-pipeline backfill --start {first} --end {last} --missing-only")
+    finish = reload_command(load.failed_days)
+    lines.append(f"    the other windows are loaded; once the cause is fixed, finish with: {finish}")
     return lines
 
 

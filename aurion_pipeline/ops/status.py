@@ -10,6 +10,7 @@ import duckdb
 from aurion_pipeline.config import Settings
 from aurion_pipeline.ops import plans
 from aurion_pipeline.storage import Warehouse
+from aurion_pipeline.storage.errors import reload_command
 from aurion_pipeline.storage.reading import model_built
 from aurion_pipeline.text import first_line, text_table
 
@@ -145,7 +146,7 @@ def _failure_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     table = [[t, f"{a}..{b}", n, _minute(when), first_line(err)[:120]] for t, a, b, n, when, err in rows]
     return [
         f"Failed windows not loaded since: {len(rows)}  "
-        f"(finish with: aurion-pipeline backfill --start {first} --end {last} --missing-only)",
+        f"(finish with: {reload_command((first, last))})",
         *_capped(text_table(["tenant", "window", "attempts", "last failed UTC", "error"], table),
                  "select * from raw._load_log where status = 'failed'"),
     ]

@@ -41,9 +41,9 @@ def usage_month_of(path: Path) -> tuple[date, date] | None:
     return first, (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
-def reload_command(month: tuple[date, date]) -> str:
-    """The command that loads a lost usage month again."""
-    first, last = month
+def reload_command(days: tuple[date, date]) -> str:
+    """The command that loads the days of [first, last] that are not loaded (a lost month, failed windows)."""
+    first, last = days
     return f"aurion-pipeline backfill --start {first} --end {last} --missing-only"
 
 
