@@ -23,6 +23,10 @@ _MISSING_TABLE = re.compile(r'Table with name "?([A-Za-z_][\w.]*?)"? does not ex
 
 
 def print_query(settings: Settings, query: str, fmt: str) -> int:
+    if not query.strip():
+        print('aurion-pipeline sql: no query given (e.g. "select * from analytics.plan_utilization")',
+              file=sys.stderr)
+        return 2
     warehouse = Warehouse.of(settings)
     con = warehouse.analyst_connection()
     try:
@@ -59,11 +63,12 @@ def error_line(con: duckdb.DuckDBPyConnection, exc: duckdb.Error) -> str:
 def emit(relation: duckdb.DuckDBPyRelation, fmt: str) -> None:
     if fmt == "csv":
         sys.stdout.flush()
-        pacsv.write_csv(relation.to_arrow_table(), sys.stdout.buffer)
+        pacsv.write_csv(_nested_as_json(relation).to_arrow_table(), sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
     if fmt == "json":
-        print(json.dumps(relation.to_arrow_table().to_pylist(), default=_json_value, indent=1))
+        rows = [{k: _finite(v) for k, v in row.items()} for row in relation.to_arrow_table().to_pylist()]
+        print(json.dumps(rows, default=_json_value, indent=1, allow_nan=False))
         return
     header = list(relation.columns)
     rows = relation.limit(MAX_DISPLAY_ROWS + 1).fetchall()
@@ -92,6 +97,8 @@ def display(value: object) -> str:
         return f"{number:.2f}".rstrip("0").rstrip(".")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(display(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {display(v)}" for k, v in value.items()) + "}"
     return str(value).replace("\n", " ")
 
 
@@ -133,6 +140,32 @@ def _is_numeric(duck_type: object) -> bool:
 
 def _width() -> int:
     return shutil.get_terminal_size(fallback=(120, 24)).columns
+
+
+def _nested_as_json(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """Lists, structs and maps as JSON text: CSV has no nested values (forecast_by_day.weekday_rates)."""
+    if not any(_is_nested(t) for t in relation.types):
+        return relation
+    quoted = ['"' + c.replace('"', '""') + '"' for c in relation.columns]
+    return relation.project(", ".join(f"to_json({q})::varchar as {q}" if _is_nested(t) else q
+                                      for q, t in zip(quoted, relation.types)))
+
+
+def _is_nested(duck_type: object) -> bool:
+    name = str(duck_type).upper()
+    return name.endswith("]") or name.startswith(("STRUCT", "MAP", "UNION"))
+
+
+def _finite(value: object) -> object:
+    """JSON has no Infinity or NaN (a quota of 0 makes pct_used +inf): they are written as the strings
+    "Infinity", "-Infinity" and "NaN", which every JSON parser reads, instead of invalid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
 
 
 def _json_value(value: object) -> object:

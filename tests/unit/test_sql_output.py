@@ -78,6 +78,40 @@ def test_json_keeps_full_precision_for_programs(analyst, capfd):
     assert json.loads(out) == [{"used": 30.549999999999994}]
 
 
+NESTED = ("select 'acme' as tenant, [1.5, 2.0] as weekday_rates, {'a': 1.25::decimal(9, 3), 'b': 'x'} as s, "
+          "'inf'::double as pct_used, '-inf'::double as low, 'nan'::double as n")
+
+
+def test_csv_writes_lists_and_structs_as_json_text(analyst, capfd):
+    code, out, err = run(capfd, NESTED, "--format", "csv")
+    assert (code, err) == (0, "")
+    header, row = out.splitlines()
+    assert header == '"tenant","weekday_rates","s","pct_used","low","n"'
+    assert row.startswith('"acme","[1.5,2.0]","{""a"":1.25,""b"":""x""}",')
+
+
+def test_json_is_valid_for_strict_parsers_with_infinity_as_a_string(analyst, capfd):
+    code, out, _ = run(capfd, NESTED, "--format", "json")
+
+    def strict(value):
+        raise ValueError(f"not JSON: {value}")
+
+    assert code == 0
+    assert json.loads(out, parse_constant=strict) == [
+        {"tenant": "acme", "weekday_rates": [1.5, 2.0], "s": {"a": 1.25, "b": "x"},
+         "pct_used": "Infinity", "low": "-Infinity", "n": "NaN"}]
+
+
+def test_a_struct_reads_as_names_and_values_in_the_table(analyst, capfd):
+    code, out, _ = run(capfd, NESTED)
+    assert code == 0 and "{a: 1.25, b: x}" in out and "Decimal" not in out
+
+
+def test_an_empty_query_is_bad_input(analyst, capfd):
+    code, out, err = run(capfd, "  ")
+    assert (code, out) == (2, "") and err.startswith("aurion-pipeline sql: no query given")
+
+
 def test_an_analytics_view_without_its_schema_gets_the_qualified_name(analyst, capfd):
     code, out, err = run(capfd, "select * from plan_utilization")
     assert code == 1 and out == ""
