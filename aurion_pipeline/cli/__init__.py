@@ -107,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"aurion-pipeline {args.command}: {first_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (`status | head`): not an error of ours. Point stdout at /dev/null so
+        # Python's own flush at exit does not raise again, and exit as `head`'s writers do (128 + SIGPIPE).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:
         code = _exit_code_of(exc)
         if code is None:

@@ -4,6 +4,9 @@ for reading, the row count, markdown, and a hint for an analytics view named wit
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import duckdb
 import pytest
@@ -110,6 +113,16 @@ def test_a_struct_reads_as_names_and_values_in_the_table(analyst, capfd):
 def test_an_empty_query_is_bad_input(analyst, capfd):
     code, out, err = run(capfd, "  ")
     assert (code, out) == (2, "") and err.startswith("aurion-pipeline sql: no query given")
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly(analyst):
+    """`aurion-pipeline sql … | head -2`: no BrokenPipeError traceback, and the shell's 141 (SIGPIPE)."""
+    command = [sys.executable, "-m", "aurion_pipeline.cli", "sql", "select * from range(200000)", "--format", "csv"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy()) as proc:
+        assert proc.stdout.readline() == b'"range"\n'
+        proc.stdout.close()  # what `head` does once it has its lines
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 141 and err == "", err
 
 
 def test_an_analytics_view_without_its_schema_gets_the_qualified_name(analyst, capfd):
