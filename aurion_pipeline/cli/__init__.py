@@ -26,6 +26,9 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 FETCHING = ("backfill", "summary")  # commands that call the API: their keys must be set
 
 
+MAX_DEMO_DAYS = 3660  # ten years of sandbox history; beyond, dates leave what the sandbox can make
+
+
 def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -33,16 +36,17 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date; use YYYY-MM-DD") from None
 
 
-def _whole_number(least: int) -> Callable[[str], int]:
-    """An argparse type: a whole number, `least` or more."""
+def _whole_number(least: int, most: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number, `least` or more (and `most` or less)."""
+    bounds = f"{least} or more" if most is None else f"from {least} to {most}"
 
     def parse(value: str) -> int:
         try:
-            if int(value) >= least:
+            if int(value) >= least and (most is None or int(value) <= most):
                 return int(value)
         except ValueError:
             pass
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number ({least} or more)")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number {bounds}")
 
     return parse
 
@@ -59,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = command("demo", "backfill the built-in sandbox API through Dagster into ./demo/ "
                            "and show where tenants stand")
-    demo.add_argument("--days", type=_whole_number(1), default=90,
-                      help="days to backfill, ending yesterday (default 90)")
+    demo.add_argument("--days", type=_whole_number(1, most=MAX_DEMO_DAYS), default=90,
+                      help=f"days to backfill, ending yesterday (default 90, at most {MAX_DEMO_DAYS})")
     demo.add_argument("--data-dir", help="where the demo keeps its data and Dagster home (default ./demo)")
     backfill = command("backfill", "load a range of days through Dagster (one run, chunked requests)")
     backfill.add_argument("--start", type=_date, required=True)

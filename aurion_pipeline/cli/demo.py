@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from aurion_pipeline.alerts.cli import print_after_load
+from aurion_pipeline.alerts.cli import preflight, print_after_load
 from aurion_pipeline.cli.loads import run_and_report
 from aurion_pipeline.config import load_settings, require_api_keys
 from aurion_pipeline.ops import status
@@ -46,16 +46,18 @@ DEFAULT_ROOT = Path("demo")  # apart from ./data and ./.dagster_home, which a re
 
 def demo_env(env: Mapping[str, str], root: str | None, api: SandboxServer, start: date) -> dict[str, str]:
     """The environment the demo's settings are read from: the user's, pointed at the sandbox, with the
-    data directory and Dagster home under `--data-dir` (default ./demo) unless AURION_DATA_DIR /
-    DAGSTER_HOME say otherwise. A real key's ./data is never touched."""
+    data directory and Dagster home under `--data-dir`; without it, AURION_DATA_DIR / DAGSTER_HOME
+    when set, else ./demo. The sandbox's tenants file goes into the data directory. A real key's
+    ./data is never touched."""
     base = Path(root).expanduser().resolve() if root else DEFAULT_ROOT.resolve()
     data_dir = str(base / "data") if root or not env.get("AURION_DATA_DIR") else env["AURION_DATA_DIR"]
     first = min(start, date.fromisoformat(env["AURION_START_DATE"])) if env.get("AURION_START_DATE") else start
+    tenants_file = Path(data_dir).expanduser() / "demo_tenants.yaml"
     return {
         **env,
         **sandbox_env(DEFAULT_TENANTS),
         "AURION_BASE_URL": api.base_url,
-        "AURION_TENANTS_FILE": str(write_tenants_file(base / "tenants.yaml", DEFAULT_TENANTS)),
+        "AURION_TENANTS_FILE": str(write_tenants_file(tenants_file, DEFAULT_TENANTS)),
         "AURION_START_DATE": first.isoformat(),
         "AURION_DATA_DIR": data_dir,
         "DAGSTER_HOME": str(base / "dagster_home") if root or not env.get("DAGSTER_HOME") else env["DAGSTER_HOME"],
@@ -69,6 +71,7 @@ def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None,
         demo = demo_env(env, root, api, start)
         settings = load_settings(demo)
         require_api_keys(settings, demo)
+        preflight(settings, demo)  # a bad AURION_ALERTS_FILE stops the demo too, before the run
         cleaned = " (`make clean` removes ./demo)" if settings.data_dir == DEFAULT_ROOT.resolve() / "data" else ""
         print(f"demo: data in {settings.data_dir}, Dagster home {settings.dagster_home}{cleaned}")
         print(f"demo: sandbox Aurion API at {api.base_url}; backfilling {start}..{end} through Dagster ...")

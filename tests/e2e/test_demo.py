@@ -22,9 +22,9 @@ API = SimpleNamespace(base_url="http://127.0.0.1:9")
     "env, root, data, home",
     [
         pytest.param({}, None, "demo/data", "demo/dagster_home", id="default: ./demo"),
-        pytest.param({"AURION_DATA_DIR": "/srv/d", "DAGSTER_HOME": "/srv/h"}, None, "/srv/d", "/srv/h",
+        pytest.param({"AURION_DATA_DIR": "srv/d", "DAGSTER_HOME": "srv/h"}, None, "srv/d", "srv/h",
                      id="the environment says otherwise"),
-        pytest.param({"AURION_DATA_DIR": "/srv/d", "DAGSTER_HOME": "/srv/h"}, "elsewhere", "elsewhere/data",
+        pytest.param({"AURION_DATA_DIR": "srv/d", "DAGSTER_HOME": "srv/h"}, "elsewhere", "elsewhere/data",
                      "elsewhere/dagster_home", id="--data-dir wins"),
     ],
 )
@@ -33,7 +33,29 @@ def test_the_demo_folders_default_to_demo_unless_told_otherwise(tmp_path, monkey
     demo = demo_env(env, root, API, date(2026, 1, 1))
     assert Path(demo["AURION_DATA_DIR"]).resolve() == (tmp_path / data).resolve()
     assert Path(demo["DAGSTER_HOME"]).resolve() == (tmp_path / home).resolve()
-    assert demo["AURION_BASE_URL"] == API.base_url and Path(demo["AURION_TENANTS_FILE"]).is_file()
+    assert demo["AURION_BASE_URL"] == API.base_url
+    assert Path(demo["AURION_TENANTS_FILE"]).resolve() == (tmp_path / data / "demo_tenants.yaml").resolve()
+    assert Path(demo["AURION_TENANTS_FILE"]).is_file()
+    assert (tmp_path / "demo").exists() is (data == "demo/data")  # nothing written where it was not asked
+
+
+@pytest.mark.parametrize(
+    "args, env, message",
+    [
+        pytest.param(["--days", "1000000"], {}, "argument --days: '1000000' is not a whole number from 1 to 3660",
+                     id="days-beyond-the-sandbox"),
+        pytest.param(["--days", "2"], {"AURION_ALERTS_FILE": "alerts.yaml"}, "alerts.yaml", id="bad-alerts-file"),
+    ],
+)
+def test_the_demo_refuses_bad_input_before_any_run(tmp_path, args, env, message):
+    """As `backfill` does: exit 2 and one line, with nothing started (no data folder)."""
+    (tmp_path / "alerts.yaml").write_text("channels: [{name: ops, kind: pigeon}]\n")
+    cli = str(Path(sys.executable).with_name("aurion-pipeline"))
+    result = subprocess.run([cli, "demo", *args], cwd=tmp_path, env={**clean_env(), **env}, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr[-2000:]
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) in (1, 2), result.stderr
+    assert not (tmp_path / "demo" / "data" / "warehouse.duckdb").exists()
 
 
 @pytest.mark.slow
