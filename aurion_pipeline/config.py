@@ -119,7 +119,7 @@ def load_tenants(env: Mapping[str, str] | None = None, plans: frozenset[str] = f
     path = env.get("AURION_TENANTS_FILE")
     if path:
         return parse_tenants_file(Path(path), plans)
-    name = env.get("AURION_TENANT", "default")
+    name = env.get("AURION_TENANT") or "default"  # empty means unset, as for every other variable
     if not TENANT_NAME.match(name):
         raise ConfigError(
             f"AURION_TENANT={name!r} is not a valid tenant name; use 1-64 letters, digits, _ . - "

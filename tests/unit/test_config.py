@@ -52,6 +52,11 @@ def test_single_tenant_from_api_key_variable():
     assert tenant.name == "acme" and tenant.api_key_env == "AURION_API_KEY"
 
 
+def test_an_empty_aurion_tenant_is_the_default_like_any_empty_variable():
+    (tenant,) = load_tenants({"AURION_TENANT": ""})
+    assert tenant.name == "default"
+
+
 def test_tenants_file_names_env_vars_not_keys(tmp_path):
     path = tmp_path / "tenants.yaml"
     path.write_text("- {name: acme, api_key_env: ACME_KEY}\n- {name: globex, api_key_env: GLOBEX_KEY}\n")
