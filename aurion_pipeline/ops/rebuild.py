@@ -71,13 +71,14 @@ def rebuild(settings: Settings) -> int:
 def move_aside_unreadable_lake_files(lake_dir: Path) -> list[MovedAside]:
     """Rename every lake file that cannot be read to `<file>.corrupt-<UTC stamp>`. Under the writer lock."""
     files = [*lake.usage_files(lake_dir), *lake.summary_files(lake_dir)]
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    moved = []
-    for path, reason in lake.unreadable_files(files):
-        target = path.with_name(f"{path.name}.corrupt-{stamp}")
-        path.rename(target)
-        moved.append(MovedAside(path, target, reason))
-    return moved
+    return [MovedAside(path, _move_aside(path, "corrupt"), reason) for path, reason in lake.unreadable_files(files)]
+
+
+def _move_aside(path: Path, why: str) -> Path:
+    """Rename `path` to `<path>.<why>-<UTC time>` (never delete what a user may want back); the new path."""
+    target = path.with_name(f"{path.name}.{why}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}")
+    path.rename(target)
+    return target
 
 
 def _not_in_moved_months(lost: list[tuple[str, date, date]], moved: list[MovedAside]) -> list[tuple[str, date, date]]:
@@ -105,9 +106,7 @@ def _move_aside_if_unreadable(warehouse: Warehouse) -> Path | None:
         except duckdb.Error as exc:
             if "lock" in str(exc).lower():
                 return None  # held by another process: the writer below waits for it and names it
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        target = warehouse.path.with_name(f"{warehouse.path.name}.broken-{stamp}")
-        warehouse.path.rename(target)
+        target = _move_aside(warehouse.path, "broken")
         wal = warehouse.path.with_name(warehouse.path.name + ".wal")
         if wal.exists():
             wal.rename(target.with_name(target.name + ".wal"))
