@@ -10,6 +10,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -261,3 +262,20 @@ def test_a_full_disk_during_a_load_is_one_line_and_nothing_is_committed(tmpfs):
     (tmpfs / "filler").unlink()
     with duckdb.connect(str(wh.path), read_only=True) as con:
         assert con.execute("select count(*) from raw.usage_daily where tenant = 'beta'").fetchone()[0] == 0
+
+
+def test_rebuild_while_another_process_holds_the_warehouse_is_exit_2_naming_it(wh, capsys, monkeypatch):
+    two_months(wh)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time\n"
+         f"con = duckdb.connect({str(wh.path)!r}, read_only=True)\nprint('holding', flush=True)\ntime.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        monkeypatch.setenv("AURION_DATA_DIR", str(wh.data_dir))
+        monkeypatch.setenv("AURION_LOCK_TIMEOUT_SECONDS", "1")
+        assert main(["rebuild"]) == 2
+    finally:
+        holder.kill()
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and f"PID {holder.pid}" in err, err
