@@ -55,5 +55,5 @@ def write_tenants_file(path: Path | str, tenants: Iterable[TenantProfile] = DEFA
 
 
 def sandbox_env(tenants: Iterable[TenantProfile] = DEFAULT_TENANTS) -> dict[str, str]:
-    """The environment variables holding the sandbox keys (`AURION_SANDBOX_KEY_ACME=sk_sandbox_acme`, ...)."""
+    """The environment variables holding the sandbox keys (`AURION_SANDBOX_KEY_ACME=sk_sbx_…`, ...)."""
     return {t.api_key_env: t.api_key for t in tenants}

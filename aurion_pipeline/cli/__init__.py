@@ -46,7 +46,7 @@ def _whole_number(least: int, most: int | None = None) -> Callable[[str], int]:
                 return int(value)
         except ValueError:
             pass
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number {bounds}")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number ({bounds})")
 
     return parse
 

@@ -42,7 +42,7 @@ def test_the_demo_folders_default_to_demo_unless_told_otherwise(tmp_path, monkey
 @pytest.mark.parametrize(
     "args, env, message",
     [
-        pytest.param(["--days", "1000000"], {}, "argument --days: '1000000' is not a whole number from 1 to 3660",
+        pytest.param(["--days", "1000000"], {}, "argument --days: '1000000' is not a whole number (from 1 to 3660)",
                      id="days-beyond-the-sandbox"),
         pytest.param(["--days", "2"], {"AURION_ALERTS_FILE": "alerts.yaml"}, "alerts.yaml", id="bad-alerts-file"),
     ],

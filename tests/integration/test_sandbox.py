@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from aurion_pipeline.config import parse_tenants_file
+from aurion_pipeline.source.redact import forget_all_keys, redact, remember_key
 from aurion_sandbox import (
     DEFAULT_TENANTS,
     SandboxServer,
@@ -43,7 +44,7 @@ def api(server):
 
 
 def get(api, path, tenant="acme", key=None, **params):
-    headers = {"X-API-Key": key if key is not None else f"sk_sandbox_{tenant}"}
+    headers = {"X-API-Key": key if key is not None else TENANTS[tenant].api_key}
     return requests.get(api.base_url + path, params=params, headers=headers, timeout=10)
 
 
@@ -244,7 +245,21 @@ def test_tenants_file_is_what_the_config_loader_reads(tmp_path):
     specs = parse_tenants_file(path)
     env = sandbox_env(DEFAULT_TENANTS)
     assert [s.name for s in specs] == list(TENANTS)
-    assert env[specs[0].api_key_env] == "sk_sandbox_acme"
+    assert env[specs[0].api_key_env] == TENANTS["acme"].api_key
+
+
+def test_sandbox_keys_leave_tenant_names_readable_in_redacted_messages():
+    """Every 8-character piece of a key is redacted (source/redact.py): a sandbox key must not hold one
+    of a tenant's name, or the demo's own messages would hide the tenant they are about."""
+    tenants = [*DEFAULT_TENANTS, *make_tenants(1000)]
+    for tenant in tenants:
+        remember_key(tenant.api_key)
+    try:
+        names = " ".join(t.name for t in tenants) + " aurion_sandbox AURION_SANDBOX_KEY_ACME"
+        assert redact(names) == names
+        assert redact(f"key {TENANTS['acme'].api_key[:-2]}") == "key [redacted]"
+    finally:
+        forget_all_keys()
 
 
 def test_generating_1000_tenants_for_3_years():
