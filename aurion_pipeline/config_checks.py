@@ -24,6 +24,18 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable and the fix."""
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# What Aurion keys look like (`ak_live_…`), or a long random-looking string: a key pasted where the
+# NAME of its variable belongs. Such a value is refused without being repeated.
+_KEYISH = re.compile(r"^(?i:ak|sk)_|^(?=.*[a-z])(?=.*\d)[A-Za-z0-9_]{24,}$")
+
+
+def is_variable_name(value: object) -> bool:
+    """`value` can name an environment variable and does not look like a secret pasted in its place.
+    The files that name secrets' variables (tenants, alerts) share it: a refused value is never echoed."""
+    return isinstance(value, str) and bool(_ENV_NAME.match(value)) and not _KEYISH.search(value)
+
+
 def writable_folder(raw: str, name: str) -> Path:
     """The folder `raw` names, resolved; refused unless it is, or can be created as, a folder we can
     write. Nothing is left behind: the probe file (or folder) is removed at once."""

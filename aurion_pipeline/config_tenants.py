@@ -9,10 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from aurion_pipeline.config_checks import ConfigError
+from aurion_pipeline.config_checks import ConfigError, is_variable_name
 
 TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -49,9 +48,6 @@ def parse_tenants_file(path: Path, plans: frozenset[str] = frozenset()) -> tuple
 
 
 _ENTRY_KEYS = {"name", "api_key_env", "plan"}
-# What Aurion keys look like (`ak_live_…`), or a long random-looking string: a key pasted where the
-# NAME of its variable belongs. Such a value is refused without being repeated.
-_KEYISH = re.compile(r"^(?i:ak|sk)_|^(?=.*[a-z])(?=.*\d)[A-Za-z0-9_]{24,}$")
 
 
 def _tenant_entry(entry: object, index: int, where: str, plans: frozenset[str]) -> TenantSpec:
@@ -60,7 +56,7 @@ def _tenant_entry(entry: object, index: int, where: str, plans: frozenset[str]) 
     name, key_env, plan = entry.get("name"), entry.get("api_key_env"), entry.get("plan")
     if not isinstance(name, str) or not TENANT_NAME.match(name):
         raise ConfigError(f"{where}: entry {index + 1} has an invalid name; use letters, digits, _ . -")
-    if not isinstance(key_env, str) or not _ENV_NAME.match(key_env) or _KEYISH.search(key_env):
+    if not is_variable_name(key_env):
         raise ConfigError(
             f"{where}: tenant {name!r} needs api_key_env, the NAME of an environment variable holding its key "
             "(value not shown: it is not a variable name; never put the key itself in this file)"

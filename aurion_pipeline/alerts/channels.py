@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 import yaml
 
 from aurion_pipeline.config import ConfigError, is_loopback
+from aurion_pipeline.config_checks import is_variable_name
 
 KINDS = ("webhook", "slack", "email")
 LEVELS = ("warning", "critical", "overage")  # seeds/alert_thresholds.csv
 BASES = ("actual", "forecast", "anomaly")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
 _ROUTE_KEYS = {"tenants", "levels", "bases"}
 _KEYS = {
@@ -191,9 +191,10 @@ def _env_name(entry: dict, key: str, at: str, *, required: bool) -> str | None:
     value = entry.get(key)
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not _ENV_NAME.match(value):
+    if not is_variable_name(value):
         raise ConfigError(
-            f"{at}: {key} must be the NAME of an environment variable holding the secret (never the secret itself)"
+            f"{at}: {key} must be the NAME of an environment variable holding the secret "
+            "(value not shown: it is not a variable name; never put the secret itself in this file)"
         )
     return value
 

@@ -141,3 +141,24 @@ def test_the_cli_exits_2_with_one_line_for_a_bad_file(tmp_path):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and "not readable YAML" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        pytest.param("secret_env", "ak_live_0123456789abcdefghij", id="an Aurion-shaped key as secret_env"),
+        pytest.param("secret_env", "whsec_9f8e7d6c5b4a39281706f5e4", id="a long random token as secret_env"),
+        pytest.param("url_env", "sk_0123456789abcdef", id="a secret-prefixed token as slack url_env"),
+    ],
+)
+def test_a_secret_pasted_where_a_variable_name_belongs_is_refused_without_being_shown(tmp_path, key, value):
+    """The value has a variable name's shape, so a shape check alone accepted it and the unset-variable
+    message then repeated it; the check the tenants file uses refuses it."""
+    text = (f"channels:\n  - {{name: s, kind: slack, url_env: {value}}}\n" if key == "url_env"
+            else MINIMAL.replace("AURION_WEBHOOK_SECRET", value))
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_channels(path)
+    message = str(error.value)
+    assert "value not shown" in message and str(path) in message
+    assert value not in message and value[:8] not in message
