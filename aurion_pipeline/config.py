@@ -8,17 +8,15 @@ a client is built.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from aurion_pipeline import config_checks as checks
-from aurion_pipeline.config_checks import ConfigError
+from aurion_pipeline.config_checks import ConfigError, http_url_problem
 from aurion_pipeline.config_tenants import TENANT_NAME, TenantSpec, parse_tenants_file
 
 __all__ = [
@@ -174,23 +172,10 @@ def sql_folder(env: Mapping[str, str] | None = None) -> Path:
 
 
 def validate_base_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"AURION_BASE_URL={url!r} must be an http(s) URL such as {DEFAULT_BASE_URL}")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigError(
-            f"AURION_BASE_URL={url!r} uses plain http to a non-loopback host; use https so the API key is encrypted"
-        )
+    problem = http_url_problem(url)
+    if problem:
+        raise ConfigError(f"AURION_BASE_URL={url!r} {problem} (the API's origin, such as {DEFAULT_BASE_URL})")
     return url.rstrip("/")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_date(value: str | None, name: str, default: date) -> date:

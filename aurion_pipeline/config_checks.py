@@ -9,6 +9,7 @@ Dagster is even imported.
 from __future__ import annotations
 
 import csv
+import ipaddress
 import os
 import re
 import tempfile
@@ -73,6 +74,39 @@ def readable_file(raw: str, name: str) -> Path:
     except OSError as exc:
         raise ConfigError(f"{name}={raw} cannot be read ({exc.strerror}); fix its permissions or unset it") from None
     return path
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def http_url_problem(url: str) -> str | None:
+    """Why `url` cannot be an endpoint we send to (the API's origin, a webhook), or None. Checked when the
+    setting or file is read: a URL requests cannot use fails every attempt, which would otherwise be
+    retried for hours. Plain http only to a loopback host: elsewhere a key or an alert would cross the
+    network in clear."""
+    if not url.isprintable() or any(c.isspace() for c in url):
+        return "holds spaces or control characters"
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        return "is not a valid URL"
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or above 65535
+        port = 0
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http(s) URL"
+    if port == 0:
+        return "has an invalid port; use a number from 1 to 65535 (or none)"
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        return "uses plain http to a non-loopback host; use https"
+    return None
 
 
 def postgres_url(raw: str, name: str) -> None:

@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from aurion_pipeline.config import ConfigError, is_loopback
-from aurion_pipeline.config_checks import is_variable_name
+from aurion_pipeline.config_checks import ConfigError, http_url_problem, is_loopback, is_variable_name
 
 KINDS = ("webhook", "slack", "email")
 LEVELS = ("warning", "critical", "overage")  # seeds/alert_thresholds.csv
@@ -178,11 +177,10 @@ def _ca_file(value: object, at: str) -> Path | None:
 
 
 def _check_url(url: str, at: str) -> None:
+    problem = http_url_problem(url)
+    if problem:
+        raise ConfigError(f"{at}: url {url!r} {problem}")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{at}: url {url!r} must be an http(s) URL")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise ConfigError(f"{at}: url {url!r} uses plain http to a non-loopback host; use https")
     if parts.username or parts.password:
         raise ConfigError(f"{at}: url must not carry credentials; the body is signed with secret_env instead")
 
@@ -219,5 +217,8 @@ def resolve_secrets(channel: Channel, env: Mapping[str, str]) -> dict[str, Secre
         value = env.get(var)
         if not value:
             raise ConfigError(f"channel {channel.name!r}: environment variable {var} (its {role}) is not set")
+        if channel.kind == "slack" and http_url_problem(value):  # checked here: the URL lives in the environment
+            raise ConfigError(f"channel {channel.name!r}: environment variable {var} (its {role}) is not a usable "
+                              "https URL (value not shown: it is a secret)")
         secrets[role] = Secret(value)
     return secrets

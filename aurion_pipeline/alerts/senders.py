@@ -71,6 +71,9 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
         )
     except requests.Timeout:
         return Outcome("failed", None, "timed out")
+    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
+        # A URL requests cannot use fails every attempt alike: retrying it for hours would only hide it.
+        return Outcome("gave_up", None, "the channel's URL is not a valid URL; not retried")
     except requests.ConnectionError:
         return Outcome("failed", None, "could not connect (refused, unreachable or dropped)")
     except requests.RequestException as exc:

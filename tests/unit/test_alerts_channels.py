@@ -96,6 +96,11 @@ def test_routes(route, alert, accepted):
         pytest.param(MINIMAL.replace("https://hooks.example.com", "http://hooks.example.com"),
                      "plain http", id="plain http to a remote host"),
         pytest.param(MINIMAL.replace("https://hooks.example.com/aurion", "ftp://x"), "http(s) URL", id="not http"),
+        pytest.param(MINIMAL.replace("https://hooks.example.com/aurion", "https://[::1"), "not a valid URL",
+                     id="unclosed IPv6 bracket"),
+        pytest.param(MINIMAL.replace("https://hooks.example.com/aurion", "http://localhost:99999/"), "invalid port",
+                     id="port out of range"),
+        pytest.param(MINIMAL.replace("hooks.example.com", "hooks.exa mple.com"), "spaces", id="space in the host"),
         pytest.param(MINIMAL + "    levels: [panic]\n", "levels has panic", id="unknown level"),
         pytest.param(MINIMAL + "    bases: [actuals]\n", "bases has actuals", id="unknown basis"),
         pytest.param(MINIMAL + MINIMAL.replace("channels:\n", ""), "used more than once: ops", id="duplicate name"),
@@ -162,3 +167,19 @@ def test_a_secret_pasted_where_a_variable_name_belongs_is_refused_without_being_
     message = str(error.value)
     assert "value not shown" in message and str(path) in message
     assert value not in message and value[:8] not in message
+
+
+def test_a_slack_url_that_is_not_a_url_is_refused_before_sending_without_being_shown(tmp_path):
+    (channel,) = load_channels(write(tmp_path, "channels:\n  - {name: team, kind: slack, url_env: SLACK_URL}\n"))
+    with pytest.raises(ConfigError) as error:
+        resolve_secrets(channel, {"SLACK_URL": "https://hooks.slack.com:99999/services/canarypath"})
+    assert "SLACK_URL" in str(error.value) and "canarypath" not in str(error.value)
+
+
+def test_a_url_requests_cannot_use_is_given_up_not_retried_for_hours():
+    from aurion_pipeline.alerts.channels import Channel
+    from aurion_pipeline.alerts.senders import send
+
+    channel = Channel("ops", "webhook", Route(), url="http://localhost:99999/")  # built past the file's check
+    outcome = send(channel, {"secret": Secret("s")}, {"idempotency_key": "aurion-test-1"})
+    assert outcome.status == "gave_up" and "99999" not in outcome.error

@@ -47,7 +47,8 @@ CASES: dict[str, list[Bad]] = {
         Bad("{tmp}/t.yaml", files={"t.yaml": "- {name: acme, api_key_env: ACME_KEY, plan: platinum}\n"}),
         Bad("{tmp}/dir", files={"dir/": ""}),
     ],
-    "AURION_BASE_URL": [Bad("ftp://x"), Bad("http://apps.aurionai.net"), Bad("not a url")],
+    "AURION_BASE_URL": [Bad("ftp://x"), Bad("http://apps.aurionai.net"), Bad("not a url"),
+                        Bad("https://exa mple.com"), Bad("https://127.0.0.1:99999"), Bad("https://[::1")],
     "AURION_DATA_DIR": [Bad("{tmp}/file", files={"file": "x"}), Bad("{tmp}/file/below", files={"file": "x"}),
                         Bad("/proc/aurion-data")],
     "AURION_SQL_DIR": [Bad("{tmp}/missing"), Bad("{tmp}/file", files={"file": "x"}),
@@ -67,7 +68,13 @@ CASES: dict[str, list[Bad]] = {
     "AURION_DAILY_CRON": [Bad("61 * * * *"), Bad("* * * * * *"), Bad("daily")],
     "AURION_SUMMARY_CRON": [Bad("0 0 30 2 *"), Bad("every 6 hours")],
     "AURION_ANALYST_STORAGE_VERSION": [Bad("v0.9.0"), Bad("v9.9.9"), Bad("latest")],
-    "AURION_ALERTS_FILE": [Bad("{tmp}/missing.yaml"), Bad("{tmp}/dir", files={"dir/": ""})],
+    "AURION_ALERTS_FILE": [
+        Bad("{tmp}/missing.yaml"), Bad("{tmp}/dir", files={"dir/": ""}),
+        # URLs that urlsplit refuses, or that requests refuses at every send (which was retried for 72 h)
+        *(Bad("{tmp}/a.yaml", files={"a.yaml": f"channels:\n  - {{name: ops, kind: webhook, url: '{url}', "
+                                               "secret_env: ACME_KEY}\n"})
+          for url in ("https://[::1", "http://localhost:99999/", "https://hooks.exa mple.com/x")),
+    ],
     "DAGSTER_HOME": [Bad("{tmp}/file", files={"file": "x"}), Bad("/proc/aurion-home")],
 }
 
