@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections import deque
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -27,6 +28,7 @@ class HttpReceiver:
         self.accepted: list[dict] = []  # {"body": parsed JSON, "headers": dict}
         self.requests = 0
         self.bad_signatures = 0
+        self.delay_s = 0.0  # seconds each answer is held back: a stalled receiver
         self._httpd: ThreadingHTTPServer | None = None
 
     @property
@@ -39,6 +41,7 @@ class HttpReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(receiver.delay_s)
                 status = receiver._handle(self.path, dict(self.headers), body)
                 self.send_response(status)
                 self.send_header("Content-Length", "2")

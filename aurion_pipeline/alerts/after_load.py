@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from aurion_pipeline.alerts.deliver import deliver
+from aurion_pipeline.alerts.deliver import SEND_BUDGET_S, deliver
 from aurion_pipeline.config import ConfigError, Settings
 from aurion_pipeline.report import refresh_report
 from aurion_pipeline.text import first_line
@@ -26,11 +26,13 @@ class AfterLoad:
     report: Path | None  # the refreshed report.html; None when it could not be written (logged)
 
 
-def after_load(settings: Settings, env: Mapping[str, str], *, budget_s: float | None = None) -> AfterLoad:
+def after_load(settings: Settings, env: Mapping[str, str]) -> AfterLoad:
+    """Within SEND_BUDGET_S of sends, for the CLI and the sensor alike: a stalled receiver delays a load's
+    end by at most that (plus one send's timeout); what is not sent stays due."""
     delivered = not_delivered = None
     if settings.alerts_file is not None:
         try:
-            delivered = deliver(settings, env, budget_s=budget_s).line()
+            delivered = deliver(settings, env, budget_s=SEND_BUDGET_S).line()
         except (ConfigError, OSError, RuntimeError, duckdb.Error, sqlite3.Error) as exc:
             not_delivered = f"alerts not delivered ({first_line(exc)}); retry: {RETRY}"
     return AfterLoad(delivered, not_delivered, refresh_report(settings))

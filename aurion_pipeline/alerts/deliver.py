@@ -23,17 +23,23 @@ from aurion_pipeline.config import ConfigError, Settings
 from aurion_pipeline.storage import Warehouse, WarehouseLockedError
 
 logger = logging.getLogger("aurion_pipeline.alerts")
+# After a load (CLI or sensor) and on each retry tick, no new send starts after this many seconds: Dagster
+# gives a sensor tick about 60 s, and a CLI load must not hang behind a stalled receiver. What is left
+# stays due for the next cycle.
+SEND_BUDGET_S = 35
 
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """What one cycle did; `next_retry_at` is the earliest retry still due later (None: nothing open)."""
+    """What one cycle did; `next_retry_at` is the earliest retry still due later (None: nothing open);
+    `left` counts deliveries that were due but not started because the time budget ran out."""
 
     found: int
     sent: int
     failed: int
     gave_up: int
     next_retry_at: str | None
+    left: int = 0
 
     def line(self) -> str:
         parts = [f"{self.sent} sent"]
@@ -41,6 +47,9 @@ class DeliveryReport:
             parts.append(f"{self.failed} failed (retry due {self.next_retry_at} UTC)")
         if self.gave_up:
             parts.append(f"{self.gave_up} gave up")
+        if self.left:
+            parts.append(f"{self.left} not attempted in time, left for the next run or "
+                         "aurion-pipeline alerts --deliver")
         return f"alerts: {self.found} new, " + ", ".join(parts) + "  (details: aurion-pipeline alerts)"
 
 
@@ -64,7 +73,8 @@ def deliver(
         try:
             found = sync(con, settings, [c for c, _ in channels], now)
             results = []
-            for row in log.due(con, [c.name for c, _ in channels], now):
+            due = log.due(con, [c.name for c, _ in channels], now)
+            for row in due:
                 if stop_at is not None and time.monotonic() >= stop_at:
                     break
                 results.append(_attempt(con, row, channels, now))
@@ -75,7 +85,7 @@ def deliver(
             con.close()
     statuses = [r.status for r in results]
     return DeliveryReport(found, statuses.count("sent"), statuses.count("failed"), statuses.count("gave_up"),
-                          next_retry)
+                          next_retry, left=len(due) - len(results))
 
 
 def sync(con, settings: Settings, channels: list[Channel], now: datetime) -> int:

@@ -284,6 +284,27 @@ def test_sends_left_over_when_the_time_budget_runs_out_stay_due(setup, receivers
     assert deliver(settings, env, NOW).sent == 6
 
 
+def test_after_a_cli_load_a_stalled_receiver_holds_it_up_no_longer_than_the_send_budget(
+        setup, receivers, tmp_path, capsys, monkeypatch):
+    """The CLI's after-load delivery had no budget (the sensor's was 35 s): a receiver answering slowly
+    held a 3-s backfill for minutes. It now shares the sensor's budget; the rest stays due."""
+    from aurion_pipeline.alerts import after_load
+    from aurion_pipeline.alerts.cli import print_after_load
+
+    settings, env = setup
+    webhook = receivers[0]
+    webhook.delay_s = 1.0
+    path = tmp_path / "slow.yaml"
+    path.write_text(f"channels:\n  - {{name: ops, kind: webhook, url: '{webhook.url}', secret_env: HOOK_SECRET}}\n")
+    monkeypatch.setattr(after_load, "SEND_BUDGET_S", 0.5, raising=False)  # its 35 s, shortened for the test
+    print_after_load(replace(settings, alerts_file=path), env)
+    out = capsys.readouterr().out
+    assert "1 sent" in out and "1 not attempted in time, left for the next run" in out and "alerts --deliver" in out
+    con = log.open_log(settings.data_dir)
+    assert log.counts(con) == {"sent": 1, "pending": 1}
+    con.close()
+
+
 def test_after_a_load_an_unset_secret_is_one_line_and_does_not_raise(setup, capsys):
     from aurion_pipeline.alerts.cli import print_after_load
 

@@ -11,12 +11,9 @@ import dagster as dg
 
 from aurion_pipeline.alerts import log
 from aurion_pipeline.alerts.after_load import after_load
-from aurion_pipeline.alerts.deliver import deliver
+from aurion_pipeline.alerts.deliver import SEND_BUDGET_S, deliver
 from aurion_pipeline.config import Settings
 from aurion_pipeline.defs.names import Names
-
-# Dagster gives a sensor tick about 60 s; sends not started within this stay due for the next tick.
-SEND_BUDGET_S = 35
 
 
 def build_alert_sensors(
@@ -34,7 +31,7 @@ def build_alert_sensors(
         "(exactly once per channel) and refresh $AURION_DATA_DIR/report.html.",
     )
     def deliver_alerts_after_load(context: dg.RunStatusSensorContext):
-        done = after_load(settings, os.environ, budget_s=SEND_BUDGET_S)
+        done = after_load(settings, os.environ)
         delivery = [line for line in (done.delivered, done.not_delivered) if line]
         report = f"report {'refreshed' if done.report else 'not refreshed (see the log)'}"
         return dg.SkipReason("; ".join([f"after run {context.dagster_run.run_id[:8]}", *delivery, report]))
