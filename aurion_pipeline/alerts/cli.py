@@ -16,7 +16,8 @@ SHOWN = 50
 
 
 def run_alerts_command(settings: Settings, env: Mapping[str, str], *, deliver_now: bool, test: str | None) -> int:
-    """List pending and sent alerts; `deliver_now` sends what is due first; `test` sends a test message."""
+    """List pending and sent alerts; `deliver_now` sends what is due first (exit 1 when a send of this
+    attempt failed or gave up, so a script or cron job sees it); `test` sends a test message."""
     if test is not None:
         outcome = send_test(settings, env, test)
         if outcome.status == "sent":
@@ -24,8 +25,11 @@ def run_alerts_command(settings: Settings, env: Mapping[str, str], *, deliver_no
             return 0
         print(f"aurion-pipeline alerts: test message to {test!r} not delivered: {outcome.error}", file=sys.stderr)
         return 1
+    code = 0
     if deliver_now:
-        print(deliver(settings, env).line())
+        report = deliver(settings, env)
+        print(report.line())
+        code = 1 if report.failed or report.gave_up else 0
     elif settings.alerts_file is not None:
         channels = [c for c, _ in configured_channels(settings, env)]
         with delivery_lock(settings):
@@ -37,7 +41,7 @@ def run_alerts_command(settings: Settings, env: Mapping[str, str], *, deliver_no
     else:
         print("AURION_ALERTS_FILE is not set: no channels; showing the delivery log only")
     print("\n".join(listing_lines(settings)))
-    return 0
+    return code
 
 
 def listing_lines(settings: Settings) -> list[str]:

@@ -275,6 +275,17 @@ def test_the_alerts_command_lists_sends_and_tests(setup, receivers, tmp_path, ca
     assert len(error) == 1 and "could not connect" in error[0]
 
 
+@pytest.mark.parametrize("answer", [503, 400], ids=["failed, retried later", "gave up"])
+def test_alerts_deliver_exits_1_when_a_send_of_this_attempt_did_not_go_through(setup, receivers, answer, capsys):
+    from aurion_pipeline.alerts.cli import run_alerts_command
+
+    settings, env = setup
+    receivers[0].answers.append(answer)  # the webhook refuses its first alert; the other sends go through
+    assert run_alerts_command(settings, env, deliver_now=True, test=None) == 1
+    assert "5 sent" in capsys.readouterr().out
+    assert run_alerts_command(settings, env, deliver_now=True, test=None) == 0  # nothing due, nothing failed
+
+
 def test_sends_left_over_when_the_time_budget_runs_out_stay_due(setup, receivers):
     settings, env = setup
     assert deliver(settings, env, NOW, budget_s=0).sent == 0  # recorded, nothing started
