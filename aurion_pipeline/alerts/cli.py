@@ -74,10 +74,10 @@ def status_lines(settings: Settings) -> list[str]:
         con.close()
     if not open_rows:
         return [_headline(counts) + "; nothing undelivered"]
-    return [
-        _headline(counts) + "  (retry now: aurion-pipeline alerts --deliver)",
-        *_table(open_rows, with_error=True),
-    ]
+    # gave_up rows are never sent again: the hint only when something is retryable.
+    retryable = counts.get("pending", 0) + counts.get("failed", 0)
+    hint = "  (retry now: aurion-pipeline alerts --deliver)" if retryable else ""
+    return [_headline(counts) + hint, *_table(open_rows, with_error=True)]
 
 
 def _headline(counts: dict[str, int]) -> str:

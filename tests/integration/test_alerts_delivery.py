@@ -131,6 +131,7 @@ def test_a_receiver_that_was_down_gets_every_alert_when_back(setup, receivers, t
     assert (first.sent, first.failed) == (0, 2)
     due = datetime.strptime(first.next_retry_at, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     assert due - NOW <= timedelta(minutes=1)
+    assert "(retry now: aurion-pipeline alerts --deliver)" in status_lines(settings)[0]
     assert deliver(settings, env, NOW + timedelta(seconds=5)).sent == 0  # not due yet: not attempted
     down.start()
     try:
@@ -162,6 +163,7 @@ def test_a_400_is_not_retried_and_shows_in_status(setup, receivers):
     assert webhook.requests == 2 and len(webhook.accepted) == 1  # the rejected alert was never sent again
     status = "\n".join(status_lines(settings))
     assert "1 gave up (not retried)" in status and "HTTP 400" in status and "ops" in status
+    assert "--deliver" not in status  # it would send nothing: gave_up rows are not retried
 
 
 def test_deliveries_not_made_within_the_max_age_are_given_up(setup, receivers, tmp_path):
