@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from aurion_pipeline.alerts import log
+from aurion_pipeline.alerts.channels import load_channels
 from aurion_pipeline.alerts.deliver import configured_channels, deliver, delivery_lock, send_test, sync
-from aurion_pipeline.config import Settings
+from aurion_pipeline.config import ConfigError, Settings
 from aurion_pipeline.text import text_table
 
 SHOWN = 50
@@ -48,15 +49,16 @@ def listing_lines(settings: Settings) -> list[str]:
     path = log.log_path(settings.data_dir)
     if not path.exists():
         return ["Alert deliveries: none yet"]
+    names = _channel_names(settings)
     con = log.open_log(settings.data_dir)
     try:
-        counts = log.counts(con)
+        counts = log.counts(con, names)
         rows = log.listing(con, limit=SHOWN)
     finally:
         con.close()
     lines = [_headline(counts)]
     if rows:
-        lines += _table(rows, with_error=any(r["error"] for r in rows))
+        lines += _table(rows, names, with_error=any(r["error"] for r in rows))
     if sum(counts.values()) > len(rows):
         lines.append(f"  ... {sum(counts.values()) - len(rows)} older deliveries not shown ({path})")
     return lines
@@ -66,34 +68,50 @@ def status_lines(settings: Settings) -> list[str]:
     """For `status`: undelivered and failing deliveries, or one line saying all is delivered."""
     if not log.log_path(settings.data_dir).exists():
         return ["Alert deliveries: none yet" + ("" if settings.alerts_file else " (AURION_ALERTS_FILE not set)")]
+    names = _channel_names(settings)
     con = log.open_log(settings.data_dir)
     try:
-        counts = log.counts(con)
+        counts = log.counts(con, names)
         open_rows = log.listing(con, statuses=("pending", "failed", "gave_up"), limit=SHOWN)
     finally:
         con.close()
     if not open_rows:
         return [_headline(counts) + "; nothing undelivered"]
-    # gave_up rows are never sent again: the hint only when something is retryable.
-    retryable = counts.get("pending", 0) + counts.get("failed", 0)
+    # gave_up rows and those of removed channels are never sent again (and without a file nothing is):
+    # the hint only when something is retryable.
+    retryable = settings.alerts_file is not None and counts.get("pending", 0) + counts.get("failed", 0)
     hint = "  (retry now: aurion-pipeline alerts --deliver)" if retryable else ""
-    return [_headline(counts) + hint, *_table(open_rows, with_error=True)]
+    return [_headline(counts) + hint, *_table(open_rows, names, with_error=True)]
+
+
+def _channel_names(settings: Settings) -> tuple[str, ...] | None:
+    """The alerts file's channels; None without a file, or with one `status` cannot read (the commands
+    that deliver report that file): then the log's statuses are shown as recorded."""
+    if settings.alerts_file is None:
+        return None
+    try:
+        return tuple(c.name for c in load_channels(settings.alerts_file))
+    except ConfigError:
+        return None
 
 
 def _headline(counts: dict[str, int]) -> str:
-    order = ("sent", "pending", "failed", "gave_up")
-    words = {"failed": "failing (retried)", "gave_up": "gave up (not retried)"}
+    order = ("sent", "pending", "failed", "gave_up", "removed")
+    words = {"failed": "failing (retried)", "gave_up": "gave up (not retried)",
+             "removed": "for channels no longer in the alerts file (not sent)"}
     parts = [f"{counts[s]} {words.get(s, s)}" for s in order if counts.get(s)]
     return "Alert deliveries: " + (", ".join(parts) if parts else "none yet")
 
 
-def _table(rows, *, with_error: bool) -> list[str]:
+def _table(rows, names: tuple[str, ...] | None, *, with_error: bool) -> list[str]:
     header = ["channel", "tenant", "alert", "basis", "status", "attempts", "code", "when UTC"]
     cells = []
     for r in rows:
         when = r["sent_at"] or r["last_attempt_at"] or r["created_at"]
-        line = [r["channel"], r["tenant"], f"{r['subject']} {r['level']} ({r['day']})", r["basis"], r["status"],
-                str(r["attempts"]), str(r["response_code"] or "-"), when[:16]]
+        removed = names is not None and r["channel"] not in names and r["status"] in ("pending", "failed")
+        line = [r["channel"], r["tenant"], f"{r['subject']} {r['level']} ({r['day']})", r["basis"],
+                "channel removed" if removed else r["status"], str(r["attempts"]), str(r["response_code"] or "-"),
+                when[:16]]
         cells.append([*line, (r["error"] or "")[:100]] if with_error else line)
     return text_table([*header, "last error"] if with_error else header, cells)
 

@@ -73,14 +73,13 @@ def deliver(
         try:
             found = sync(con, settings, [c for c, _ in channels], now)
             results = []
-            due = log.due(con, [c.name for c, _ in channels], now)
+            names = [c.name for c, _ in channels]
+            due = log.due(con, names, now)
             for row in due:
                 if stop_at is not None and time.monotonic() >= stop_at:
                     break
                 results.append(_attempt(con, row, channels, now))
-            next_retry = con.execute(
-                "select min(next_attempt_at) from alert_deliveries where status = 'failed'"
-            ).fetchone()[0]
+            next_retry = log.next_retry(con, names)
         finally:
             con.close()
     statuses = [r.status for r in results]

@@ -91,16 +91,27 @@ def give_up_expired(con: sqlite3.Connection, now: datetime, max_age: timedelta) 
 
 
 def due(con: sqlite3.Connection, channels: Iterable[str], now: datetime) -> list[sqlite3.Row]:
-    """Deliveries to attempt now: pending ones, and failed ones whose retry is due."""
+    """Deliveries to attempt now: pending ones, and failed ones whose retry is due, of the given channels
+    (those of the alerts file: a removed or renamed channel's rows have nowhere to go)."""
     names = list(channels)
-    if not names:
-        return []
-    marks = ",".join("?" * len(names))
     return con.execute(
-        f"select * from alert_deliveries where channel in ({marks}) and status in ('pending', 'failed')"
+        f"select * from alert_deliveries where channel in ({_marks(names)}) and status in ('pending', 'failed')"
         " and (next_attempt_at is null or next_attempt_at <= ?) order by created_at, tenant, day, subject",
         [*names, stamp(now)],
     ).fetchall()
+
+
+def next_retry(con: sqlite3.Connection, channels: Iterable[str]) -> str | None:
+    """When the earliest failed delivery of the given channels is due again (None: none is failing)."""
+    names = list(channels)
+    return con.execute(
+        f"select min(next_attempt_at) from alert_deliveries where status = 'failed' and channel in ({_marks(names)})",
+        names,
+    ).fetchone()[0]
+
+
+def _marks(names: list[str]) -> str:
+    return ",".join("?" * len(names)) or "null"  # `in (null)` matches nothing
 
 
 def claim(con: sqlite3.Connection, row: sqlite3.Row, now: datetime) -> None:
@@ -142,5 +153,14 @@ def listing(con: sqlite3.Connection, statuses: Iterable[str] | None = None, limi
     ).fetchall()
 
 
-def counts(con: sqlite3.Connection) -> dict[str, int]:
-    return dict(con.execute("select status, count(*) from alert_deliveries group by status").fetchall())
+def counts(con: sqlite3.Connection, channels: Iterable[str] | None = None) -> dict[str, int]:
+    """Deliveries by status. Given the alerts file's channels, pending and failed rows of any other channel
+    count as `removed`: nothing will send them (they are given up once older than the max age)."""
+    if channels is None:
+        return dict(con.execute("select status, count(*) from alert_deliveries group by status").fetchall())
+    names = list(channels)
+    return dict(con.execute(
+        f"select case when status in ('pending', 'failed') and channel not in ({_marks(names)}) then 'removed'"
+        " else status end, count(*) from alert_deliveries group by 1",
+        names,
+    ).fetchall())

@@ -166,6 +166,28 @@ def test_a_400_is_not_retried_and_shows_in_status(setup, receivers):
     assert "--deliver" not in status  # it would send nothing: gave_up rows are not retried
 
 
+def down_channel_file(tmp_path, name: str, down: HttpReceiver):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"channels:\n  - {{name: {name}, kind: webhook, url: '{down.url}', secret_env: HOOK_SECRET}}\n")
+    return path
+
+
+def test_failing_deliveries_of_a_removed_channel_are_not_shown_or_scheduled_as_retried(setup, tmp_path):
+    """Nothing sends the rows of a channel no longer in the file: they were counted 'failing (retried)'
+    with a retry hint, and their retry time was announced as the next one due."""
+    settings, env = setup
+    down = HttpReceiver("webhook", secret=SECRET)  # never started: every send fails (retryable)
+    old = replace(settings, alerts_file=down_channel_file(tmp_path, "old", down))
+    assert deliver(old, env, NOW).failed == 2
+    renamed = replace(settings, alerts_file=down_channel_file(tmp_path, "new", down))
+    report = deliver(renamed, env, NOW + timedelta(seconds=5))  # 'new' fails too; its first retry is due later
+    assert report.next_retry_at == log.stamp(NOW + timedelta(seconds=35))  # not old's, due 30 s after NOW
+    log.open_log(settings.data_dir).execute("update alert_deliveries set status = 'sent' where channel = 'new'")
+    status = status_lines(renamed)
+    assert status[0] == "Alert deliveries: 2 sent, 2 for channels no longer in the alerts file (not sent)"
+    assert sum("channel removed" in line for line in status) == 2 and "failing" not in "\n".join(status)
+
+
 def test_deliveries_not_made_within_the_max_age_are_given_up(setup, receivers, tmp_path):
     settings, env = setup
     down = HttpReceiver("webhook", secret=SECRET)
@@ -232,6 +254,34 @@ def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monke
     assert "6 new, 6 sent" in outcome.skip_message  # 2 alerts x 3 channels
     assert len(receivers[0].accepted) == 2 and len(receivers[1].accepted) == 2
     assert SECRET not in outcome.skip_message
+
+
+@pytest.mark.slow  # imports the whole Dagster definitions (~10 s)
+def test_the_retry_sensor_ignores_deliveries_of_a_removed_channel(setup, tmp_path, monkeypatch):
+    """The sensor's own due query had no channel filter: a removed channel's failed rows woke a delivery
+    cycle every minute. It now asks log.due, as deliver does."""
+    import dagster as dg
+
+    from aurion_pipeline.defs.alerts.sensors import build_alert_sensors
+
+    @dg.op
+    def load():
+        pass
+
+    @dg.job(name="usage_job")
+    def stand_in_load():
+        load()
+
+    settings, env = setup
+    monkeypatch.setenv("HOOK_SECRET", SECRET)  # the sensor reads the channels' secrets from the environment
+    down = HttpReceiver("webhook", secret=SECRET)
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)  # the sensor asks what is due at the real now
+    assert deliver(replace(settings, alerts_file=down_channel_file(tmp_path, "old", down)), env, an_hour_ago).failed
+    renamed = replace(settings, alerts_file=down_channel_file(tmp_path, "new", down))
+    _, retry_alert_deliveries = build_alert_sensors(renamed, stand_in_load, stand_in_load)
+    with dg.DagsterInstance.ephemeral() as instance:
+        outcome = retry_alert_deliveries(dg.build_sensor_context(instance=instance))
+    assert outcome.skip_message == "nothing due"
 
 
 def test_anomalies_are_delivered_once_per_tenant_day_metric_and_routed_by_basis(setup, receivers, tmp_path):
