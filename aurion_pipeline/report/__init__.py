@@ -8,7 +8,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aurion_pipeline.config import Settings
+from aurion_pipeline.config import ConfigError, Settings
 from aurion_pipeline.report.build import report_html
 from aurion_pipeline.storage import Warehouse
 from aurion_pipeline.text import first_line
@@ -24,17 +24,33 @@ def default_path(settings: Settings) -> Path:
 def write_report(settings: Settings, out: Path | None = None) -> Path:
     """Write the report from the analyst copy to `out` (default `$AURION_DATA_DIR/report.html`), atomically:
     a browser or a web server reading it never sees half a file."""
+    target = _target(out or default_path(settings))
     warehouse = Warehouse.of(settings)
     con = warehouse.analyst_connection()
     try:
         html = report_html(con, datetime.now(UTC), str(settings.data_dir))
     finally:
         con.close()
-    target = (out or default_path(settings)).expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(html, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write the report to {target} ({exc.strerror or type(exc).__name__})") from None
+    return target
+
+
+def _target(path: Path) -> Path:
+    """The report's file, refused before any work when it names a folder or lies below a file."""
+    target = path.expanduser().resolve()
+    if target.is_dir():
+        raise ConfigError(f"cannot write the report to {target}: it is a folder; name a file, "
+                          f"such as {target / REPORT_FILE}")
+    blocker = next((p for p in target.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ConfigError(f"cannot write the report to {target}: {blocker} is a file, not a folder")
     return target
 
 

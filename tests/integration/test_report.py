@@ -1,6 +1,7 @@
 """The HTML report: one self-contained file, rendered by headless Chromium with the network cut off,
 a chart per tenant, a screenshot that is not blank, and no script or stylesheet fetched over http(s)."""
 
+import os
 import re
 import shutil
 import struct
@@ -49,6 +50,29 @@ def test_the_report_draws_the_thresholds_of_the_seed_and_the_accuracy_ranges_in_
     assert ">50%<" in html and ">90%<" in html and ">80%<" not in html and "the 50, 90 % alert lines" in html
     accuracy = html.split("Forecast accuracy", 1)[1]
     assert re.findall(r"<tr><td>([^<]+)</td>", accuracy) == ["1-7", "8-14", "all"]
+
+
+@pytest.mark.parametrize("out", ["folder", "afile/r.html"], ids=["an existing folder", "below a file"])
+def test_report_out_that_cannot_be_a_file_is_one_line_exit_2_and_leaves_no_temp_file(
+        tmp_path, monkeypatch, capfd, out):
+    """It was an IsADirectoryError (and a stray temp file) or a FileExistsError traceback."""
+    import duckdb
+
+    from aurion_pipeline.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    duckdb.connect(str(data / "analyst.duckdb")).close()  # an analyst copy with nothing built yet
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "afile").write_text("x")
+    for name in [n for n in os.environ if n.startswith(("AURION_", "DAGSTER_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AURION_DATA_DIR", str(data))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    assert main(["report", "--out", str(tmp_path / out)]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write the report to" in err[0]
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_the_usage_chart_has_actual_forecast_band_and_quota():
