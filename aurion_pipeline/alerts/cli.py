@@ -32,7 +32,7 @@ def run_alerts_command(settings: Settings, env: Mapping[str, str], *, deliver_no
         print(report.line())
         code = 1 if report.failed or report.gave_up else 0
     elif settings.alerts_file is not None:
-        channels = [c for c, _ in configured_channels(settings, env)]
+        channels = list(load_channels(settings.alerts_file))  # recording sends nothing: no secret needed
         with delivery_lock(settings):
             con = log.open_log(settings.data_dir)
             try:
@@ -116,10 +116,15 @@ def _table(rows, names: tuple[str, ...] | None, *, with_error: bool) -> list[str
     return text_table([*header, "last error"] if with_error else header, cells)
 
 
-def preflight(settings: Settings, env: Mapping[str, str]) -> None:
-    """Before a load: a bad alerts file or an unset secret stops it with one line, not after an hour."""
-    if settings.alerts_file is not None:
-        configured_channels(settings, env)
+def preflight(settings: Settings, env: Mapping[str, str], *, secrets: bool = True, only: str | None = None) -> None:
+    """Before a command: a bad alerts file, or an unset secret of a channel it will send to (all, or
+    `only`; none without `secrets`), stops it with one line, not after an hour of loading."""
+    if settings.alerts_file is None:
+        return
+    if secrets:
+        configured_channels(settings, env, only)
+    else:
+        load_channels(settings.alerts_file)
 
 
 def print_after_load(settings: Settings, env: Mapping[str, str]) -> None:

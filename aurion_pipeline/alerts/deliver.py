@@ -53,11 +53,20 @@ class DeliveryReport:
         return f"alerts: {self.found} new, " + ", ".join(parts) + "  (details: aurion-pipeline alerts)"
 
 
-def configured_channels(settings: Settings, env: Mapping[str, str]) -> list[tuple[Channel, dict[str, Secret]]]:
-    """The alerts file's channels with their secrets; a ConfigError for a bad file or an unset variable."""
+def configured_channels(
+    settings: Settings, env: Mapping[str, str], only: str | None = None
+) -> list[tuple[Channel, dict[str, Secret]]]:
+    """The alerts file's channels (or the one named `only`) with their secrets; a ConfigError for a bad
+    file, an unknown channel or an unset variable. Only the secrets of the channels returned are needed."""
     if settings.alerts_file is None:
         raise ConfigError("AURION_ALERTS_FILE is not set; point it at an alerts file (see docs/alerts.md)")
-    return [(c, resolve_secrets(c, env)) for c in load_channels(settings.alerts_file)]
+    channels = load_channels(settings.alerts_file)
+    if only is not None:
+        names = sorted(c.name for c in channels)
+        channels = tuple(c for c in channels if c.name == only)
+        if not channels:
+            raise ConfigError(f"no channel {only!r} in {settings.alerts_file}; channels: {', '.join(names)}")
+    return [(c, resolve_secrets(c, env)) for c in channels]
 
 
 def deliver(
@@ -156,10 +165,7 @@ def delivery_lock(settings: Settings) -> Iterator[None]:
 
 def send_test(settings: Settings, env: Mapping[str, str], name: str) -> Outcome:
     """A test message to one channel; not recorded in the log."""
-    channels = {c.name: (c, s) for c, s in configured_channels(settings, env)}
-    if name not in channels:
-        raise ConfigError(f"no channel {name!r} in {settings.alerts_file}; channels: {', '.join(sorted(channels))}")
-    channel, secrets = channels[name]
+    ((channel, secrets),) = configured_channels(settings, env, only=name)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     payload = {"schema": "aurion.alert.v1", "kind": "test", "channel": name, "idempotency_key": f"aurion-test-{stamp}"}
     return send(channel, secrets, payload)

@@ -139,7 +139,10 @@ def settings_for(args: argparse.Namespace, env: os._Environ | dict[str, str]) ->
     if args.command in (*FETCHING, "alerts"):
         from aurion_pipeline.alerts.cli import preflight
 
-        preflight(settings, env)  # a bad alerts file stops here, before any run
+        # A bad alerts file stops here, before any run. The listing sends nothing and --test sends to one
+        # channel: they need no secret, or that channel's only.
+        sends = args.command in FETCHING or args.deliver or args.test is not None
+        preflight(settings, env, secrets=sends, only=getattr(args, "test", None))
     return settings
 
 

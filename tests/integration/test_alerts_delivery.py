@@ -338,6 +338,32 @@ def test_alerts_deliver_exits_1_when_a_send_of_this_attempt_did_not_go_through(s
     assert run_alerts_command(settings, env, deliver_now=True, test=None) == 0  # nothing due, nothing failed
 
 
+def use_env(monkeypatch, env: dict[str, str]) -> None:
+    """The process environment holds exactly `env`'s settings and secrets (for `cli.main`)."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith(("AURION_", "DAGSTER_")) or n in ("HOOK_SECRET", "SLACK_URL")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_a_test_message_needs_only_its_channel_secret_and_the_listing_none(setup, receivers, monkeypatch, capfd):
+    """Both required every channel's secret: an unset Slack URL stopped a test of the webhook, and the
+    listing, which sends nothing."""
+    from aurion_pipeline.cli import main
+
+    _settings, env = setup
+    use_env(monkeypatch, {k: v for k, v in env.items() if k != "SLACK_URL"})
+    assert main(["alerts", "--test", "ops"]) == 0, capfd.readouterr().err
+    assert receivers[0].accepted[0]["body"]["kind"] == "test"
+    assert main(["alerts"]) == 0, capfd.readouterr().err
+    assert "6 pending" in capfd.readouterr().out
+    assert main(["alerts", "--test", "team"]) == 2  # the channel tested still needs its secret
+    (line,) = capfd.readouterr().err.strip().splitlines()
+    assert "SLACK_URL" in line and "is not set" in line
+
+
 def test_sends_left_over_when_the_time_budget_runs_out_stay_due(setup, receivers):
     settings, env = setup
     assert deliver(settings, env, NOW, budget_s=0).sent == 0  # recorded, nothing started
