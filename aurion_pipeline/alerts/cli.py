@@ -32,17 +32,26 @@ def run_alerts_command(settings: Settings, env: Mapping[str, str], *, deliver_no
         print(report.line())
         code = 1 if report.failed or report.gave_up else 0
     elif settings.alerts_file is not None:
-        channels = list(load_channels(settings.alerts_file))  # recording sends nothing: no secret needed
-        with delivery_lock(settings):
-            con = log.open_log(settings.data_dir)
-            try:
-                sync(con, settings, channels, datetime.now(UTC))
-            finally:
-                con.close()
+        _record_new_alerts(settings)
     else:
         print("AURION_ALERTS_FILE is not set: no channels; showing the delivery log only")
     print("\n".join(listing_lines(settings)))
     return code
+
+
+def _record_new_alerts(settings: Settings) -> None:
+    """Record the warehouse's new alerts as pending, so the listing shows them. Readers never wait: while
+    a delivery cycle holds the lock, it is recording them itself, and the listing shows the log as it is."""
+    channels = list(load_channels(settings.alerts_file))  # recording sends nothing: no secret needed
+    with delivery_lock(settings, wait=False) as held:
+        if not held:
+            print("a delivery is running: alerts it has not recorded yet are not listed")
+            return
+        con = log.open_log(settings.data_dir)
+        try:
+            sync(con, settings, channels, datetime.now(UTC))
+        finally:
+            con.close()
 
 
 def listing_lines(settings: Settings) -> list[str]:

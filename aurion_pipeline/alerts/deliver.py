@@ -142,7 +142,9 @@ def _attempt(con, row, channels: list[tuple[Channel, dict[str, Secret]]], now: d
 
 
 @contextmanager
-def delivery_lock(settings: Settings) -> Iterator[None]:
+def delivery_lock(settings: Settings, *, wait: bool = True) -> Iterator[bool]:
+    """One delivery cycle at a time; yields whether this one holds the lock. Without `wait`, a cycle
+    already running makes it yield False at once (a reader that can do without the lock)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + settings.lock_timeout_s
     with open(settings.data_dir / ".alerts.lock", "a+") as handle:
@@ -151,6 +153,9 @@ def delivery_lock(settings: Settings) -> Iterator[None]:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not wait:
+                    yield False
+                    return
                 if time.monotonic() >= deadline:
                     raise WarehouseLockedError(
                         f"another alert delivery has held {settings.data_dir}/.alerts.lock for "
@@ -158,7 +163,7 @@ def delivery_lock(settings: Settings) -> Iterator[None]:
                     ) from None
                 time.sleep(0.1)
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 

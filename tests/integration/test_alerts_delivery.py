@@ -364,6 +364,26 @@ def test_a_test_message_needs_only_its_channel_secret_and_the_listing_none(setup
     assert "SLACK_URL" in line and "is not set" in line
 
 
+def test_the_listing_does_not_wait_for_a_running_delivery(setup, capsys):
+    """It recorded new alerts under the delivery lock, so it waited behind alerts --deliver (up to the
+    lock timeout, then failed); readers never wait: it lists the log as it is and says why."""
+    import time
+
+    from aurion_pipeline.alerts.cli import run_alerts_command
+    from aurion_pipeline.alerts.deliver import delivery_lock
+
+    settings, env = setup
+    settings = replace(settings, lock_timeout_s=3)
+    deliver(settings, env, NOW)
+    capsys.readouterr()
+    with delivery_lock(settings):  # a delivery cycle in another process, as far as flock is concerned
+        started = time.monotonic()
+        assert run_alerts_command(settings, env, deliver_now=False, test=None) == 0
+        elapsed = time.monotonic() - started
+    out = capsys.readouterr().out
+    assert elapsed < 1.5 and "a delivery is running" in out and "6 sent" in out
+
+
 def test_sends_left_over_when_the_time_budget_runs_out_stay_due(setup, receivers):
     settings, env = setup
     assert deliver(settings, env, NOW, budget_s=0).sent == 0  # recorded, nothing started
