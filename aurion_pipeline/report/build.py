@@ -132,8 +132,8 @@ def _accuracy_section(con: duckdb.DuckDBPyConnection) -> str:
     chart = svg.accuracy_bars([(f"day {r['days_elapsed_bucket']}", finite(r["mape"]), finite(r["naive_mape"]))
                                for r in rows])
     table = "".join(
-        f"<tr><td>{escape(r['days_elapsed_bucket'])}</td><td>{r['forecasts']}</td><td>{_fmt(finite(r['mape']))} %</td>"
-        f"<td>{_fmt(finite(r['naive_mape']))} %</td><td>{_fmt(_share(r['interval_coverage']))} %</td></tr>"
+        f"<tr><td>{escape(r['days_elapsed_bucket'])}</td><td>{r['forecasts']}</td><td>{_pct(finite(r['mape']))}</td>"
+        f"<td>{_pct(finite(r['naive_mape']))}</td><td>{_pct(_share(r['interval_coverage']))}</td></tr>"
         for r in rows
     )
     return (
@@ -172,6 +172,11 @@ def _share(fraction: object) -> float | None:
     """interval_coverage is a share (0..1); shown as a percentage like the MAPEs beside it."""
     value = finite(fraction)
     return None if value is None else 100 * value
+
+
+def _pct(value: float | None) -> str:
+    """A percentage cell; an unmeasured one (no interval in that bucket) is a bare dash, not '- %'."""
+    return "-" if value is None else f"{_fmt(value)} %"
 
 
 def _fmt(value: object) -> str:

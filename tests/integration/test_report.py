@@ -50,6 +50,19 @@ def test_the_report_draws_the_thresholds_of_the_seed_and_the_accuracy_ranges_in_
     assert ">50%<" in html and ">90%<" in html and ">80%<" not in html and "the 50, 90 % alert lines" in html
     accuracy = html.split("Forecast accuracy", 1)[1]
     assert re.findall(r"<tr><td>([^<]+)</td>", accuracy) == ["1-7", "8-14", "all"]
+    assert "<td>80.0 %</td>" in accuracy
+
+
+def test_an_unmeasured_interval_coverage_is_a_dash_not_a_dash_percent():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("create schema analytics; create schema seeds")
+    con.execute("""create table analytics.forecast_accuracy as select * from (values
+        ('all', '1-7', 1, 7, 30, 5.0, 6.0, null::double))
+        t(quota_name, days_elapsed_bucket, days_from, days_to, forecasts, mape, naive_mape, interval_coverage)""")
+    accuracy = report_html(con, datetime(2026, 11, 30, tzinfo=UTC), "data").split("Forecast accuracy", 1)[1]
+    assert "- %" not in accuracy and "<td>-</td>" in accuracy and "<td>5.0 %</td>" in accuracy
 
 
 @pytest.mark.parametrize("out", ["folder", "afile/r.html"], ids=["an existing folder", "below a file"])
