@@ -8,13 +8,14 @@ is sent (`resolve_secrets`, called at the edge). Every problem is one `ConfigErr
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
 
+from aurion_pipeline.config import check_tenants
 from aurion_pipeline.config_checks import ConfigError, http_url_problem, is_loopback, is_variable_name
 
 KINDS = ("webhook", "slack", "email")
@@ -74,8 +75,10 @@ class Secret(str):
         return "Secret('***')"
 
 
-def load_channels(path: Path) -> tuple[Channel, ...]:
-    where = f"AURION_ALERTS_FILE ({path})"
+def load_channels(path: Path, tenants: Sequence[str] = ()) -> tuple[Channel, ...]:
+    """The file's channels; with `tenants` (the configured ones), a route naming another tenant is refused:
+    a typo there would silently route nothing."""
+    where = file_label(path)
     try:
         doc = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -86,7 +89,7 @@ def load_channels(path: Path) -> tuple[Channel, ...]:
         raise ConfigError(f"{where} must hold `channels:`, a non-empty list of {{name, kind, ...}}")
     if set(doc) - {"channels"}:
         raise ConfigError(f"{where}: unknown top-level key(s) {', '.join(sorted(map(str, set(doc) - {'channels'})))}")
-    channels = tuple(_channel(entry, i, where) for i, entry in enumerate(doc["channels"]))
+    channels = tuple(_channel(entry, i, where, tenants) for i, entry in enumerate(doc["channels"]))
     names = [c.name for c in channels]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -94,12 +97,16 @@ def load_channels(path: Path) -> tuple[Channel, ...]:
     return channels
 
 
+def file_label(path: Path) -> str:
+    return f"AURION_ALERTS_FILE ({path})"
+
+
 def _yaml_problem(exc: Exception) -> str:
     mark = getattr(exc, "problem_mark", None)
     return f"{getattr(exc, 'problem', type(exc).__name__)} at line {mark.line + 1}" if mark else type(exc).__name__
 
 
-def _channel(entry: object, index: int, where: str) -> Channel:
+def _channel(entry: object, index: int, where: str, tenants: Sequence[str]) -> Channel:
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: channel {index + 1} must be a mapping with name and kind")
     name, kind = entry.get("name"), entry.get("kind")
@@ -116,6 +123,8 @@ def _channel(entry: object, index: int, where: str) -> Channel:
         levels=_names(entry, "levels", at, LEVELS),
         bases=_names(entry, "bases", at, BASES),
     )
+    if tenants:
+        check_tenants(tenants, route.tenants, asked_by=f"{at}: tenants")
     build = {"webhook": _webhook, "slack": _slack, "email": _email}[kind]
     return build(entry, name, route, at)
 
@@ -212,13 +221,14 @@ def _names(entry: dict, key: str, at: str, allowed: tuple[str, ...] | None) -> t
 
 def resolve_secrets(channel: Channel, env: Mapping[str, str]) -> dict[str, Secret]:
     """The channel's secrets from the environment, or a ConfigError naming the unset variable."""
+    at = f"channel {channel.name!r}"
     secrets = {}
     for role, var in channel.secret_envs:
         value = env.get(var)
         if not value:
-            raise ConfigError(f"channel {channel.name!r}: environment variable {var} (its {role}) is not set")
+            raise ConfigError(f"{at}: environment variable {var} (its {role}) is not set")
         if channel.kind == "slack" and http_url_problem(value):  # checked here: the URL lives in the environment
-            raise ConfigError(f"channel {channel.name!r}: environment variable {var} (its {role}) is not a usable "
+            raise ConfigError(f"{at}: environment variable {var} (its {role}) is not a usable "
                               "https URL (value not shown: it is a secret)")
         secrets[role] = Secret(value)
     return secrets

@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from aurion_pipeline.alerts import log
-from aurion_pipeline.alerts.channels import load_channels
-from aurion_pipeline.alerts.deliver import configured_channels, deliver, delivery_lock, send_test, sync
+from aurion_pipeline.alerts.deliver import channels_of, configured_channels, deliver, delivery_lock, send_test, sync
 from aurion_pipeline.config import ConfigError, Settings
 from aurion_pipeline.text import text_table
 
@@ -42,7 +41,7 @@ def run_alerts_command(settings: Settings, env: Mapping[str, str], *, deliver_no
 def _record_new_alerts(settings: Settings) -> None:
     """Record the warehouse's new alerts as pending, so the listing shows them. Readers never wait: while
     a delivery cycle holds the lock, it is recording them itself, and the listing shows the log as it is."""
-    channels = list(load_channels(settings.alerts_file))  # recording sends nothing: no secret needed
+    channels = list(channels_of(settings))  # recording sends nothing: no secret needed
     with delivery_lock(settings, wait=False) as held:
         if not held:
             print("a delivery is running: alerts it has not recorded yet are not listed")
@@ -99,7 +98,7 @@ def _channel_names(settings: Settings) -> tuple[str, ...] | None:
     if settings.alerts_file is None:
         return None
     try:
-        return tuple(c.name for c in load_channels(settings.alerts_file))
+        return tuple(c.name for c in channels_of(settings))
     except ConfigError:
         return None
 
@@ -133,7 +132,7 @@ def preflight(settings: Settings, env: Mapping[str, str], *, secrets: bool = Tru
     if secrets:
         configured_channels(settings, env, only)
     else:
-        load_channels(settings.alerts_file)
+        channels_of(settings)
 
 
 def print_after_load(settings: Settings, env: Mapping[str, str]) -> None:

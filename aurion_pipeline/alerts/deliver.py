@@ -58,15 +58,20 @@ def configured_channels(
 ) -> list[tuple[Channel, dict[str, Secret]]]:
     """The alerts file's channels (or the one named `only`) with their secrets; a ConfigError for a bad
     file, an unknown channel or an unset variable. Only the secrets of the channels returned are needed."""
-    if settings.alerts_file is None:
-        raise ConfigError("AURION_ALERTS_FILE is not set; point it at an alerts file (see docs/alerts.md)")
-    channels = load_channels(settings.alerts_file)
+    channels = channels_of(settings)
     if only is not None:
         names = sorted(c.name for c in channels)
         channels = tuple(c for c in channels if c.name == only)
         if not channels:
             raise ConfigError(f"no channel {only!r} in {settings.alerts_file}; channels: {', '.join(names)}")
     return [(c, resolve_secrets(c, env)) for c in channels]
+
+
+def channels_of(settings: Settings) -> tuple[Channel, ...]:
+    """The alerts file's channels, their routes checked against the configured tenants; no secret read."""
+    if settings.alerts_file is None:
+        raise ConfigError("AURION_ALERTS_FILE is not set; point it at an alerts file (see docs/alerts.md)")
+    return load_channels(settings.alerts_file, [t.name for t in settings.tenants])
 
 
 def deliver(

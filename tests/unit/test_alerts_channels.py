@@ -124,6 +124,17 @@ def test_a_bad_file_is_one_line_naming_the_file(tmp_path, text, fragment):
     assert fragment in message and str(path) in message and "\n" not in message
 
 
+def test_a_route_to_a_tenant_that_is_not_configured_is_refused_naming_the_configured_ones(tmp_path):
+    """A typo there routed nothing, silently."""
+    path = write(tmp_path, MINIMAL + "    tenants: [globexx]\n")
+    with pytest.raises(ConfigError) as error:
+        load_channels(path, tenants=["acme", "globex"])
+    message = str(error.value)
+    assert str(path) in message and "channel 'ops'" in message
+    assert "globexx is not configured; configured tenants: acme, globex" in message
+    assert load_channels(write(tmp_path, MINIMAL + "    tenants: [globex]\n"), tenants=["acme", "globex"])
+
+
 def test_a_missing_file_says_so(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_channels(tmp_path / "nope.yaml")

@@ -11,8 +11,7 @@ import dagster as dg
 
 from aurion_pipeline.alerts import log
 from aurion_pipeline.alerts.after_load import after_load
-from aurion_pipeline.alerts.channels import load_channels
-from aurion_pipeline.alerts.deliver import SEND_BUDGET_S, deliver
+from aurion_pipeline.alerts.deliver import SEND_BUDGET_S, channels_of, deliver
 from aurion_pipeline.config import Settings
 from aurion_pipeline.defs.names import Names
 
@@ -47,7 +46,7 @@ def build_alert_sensors(
     def retry_alert_deliveries(context: dg.SensorEvaluationContext):
         if settings.alerts_file is None or not log.log_path(settings.data_dir).exists():
             return dg.SkipReason("no alerts file or nothing delivered yet")
-        names = [c.name for c in load_channels(settings.alerts_file)]
+        names = [c.name for c in channels_of(settings)]
         con = log.open_log(settings.data_dir)
         try:
             waiting = log.due(con, names, datetime.now(UTC))
