@@ -219,9 +219,10 @@ def _names(entry: dict, key: str, at: str, allowed: tuple[str, ...] | None) -> t
     return tuple(value)
 
 
-def resolve_secrets(channel: Channel, env: Mapping[str, str]) -> dict[str, Secret]:
-    """The channel's secrets from the environment, or a ConfigError naming the unset variable."""
-    at = f"channel {channel.name!r}"
+def resolve_secrets(channel: Channel, env: Mapping[str, str], source: Path | None = None) -> dict[str, Secret]:
+    """The channel's secrets from the environment, or a ConfigError naming the unset variable (and
+    `source`, the alerts file, like every other line about it)."""
+    at = f"{file_label(source)}: channel {channel.name!r}" if source else f"channel {channel.name!r}"
     secrets = {}
     for role, var in channel.secret_envs:
         value = env.get(var)

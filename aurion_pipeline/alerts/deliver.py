@@ -64,7 +64,7 @@ def configured_channels(
         channels = tuple(c for c in channels if c.name == only)
         if not channels:
             raise ConfigError(f"no channel {only!r} in {settings.alerts_file}; channels: {', '.join(names)}")
-    return [(c, resolve_secrets(c, env)) for c in channels]
+    return [(c, resolve_secrets(c, env, settings.alerts_file)) for c in channels]
 
 
 def channels_of(settings: Settings) -> tuple[Channel, ...]:

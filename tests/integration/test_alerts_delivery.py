@@ -384,6 +384,16 @@ def test_the_listing_does_not_wait_for_a_running_delivery(setup, capsys):
     assert elapsed < 1.5 and "a delivery is running" in out and "6 sent" in out
 
 
+def test_an_unset_secret_names_the_alerts_file_like_every_other_bad_file_line(setup, monkeypatch, capfd):
+    from aurion_pipeline.cli import main
+
+    settings, env = setup
+    use_env(monkeypatch, {k: v for k, v in env.items() if k != "HOOK_SECRET"})
+    assert main(["alerts", "--deliver"]) == 2
+    (line,) = capfd.readouterr().err.strip().splitlines()
+    assert f"AURION_ALERTS_FILE ({settings.alerts_file}): channel 'ops'" in line and "HOOK_SECRET" in line
+
+
 def test_sends_left_over_when_the_time_budget_runs_out_stay_due(setup, receivers):
     settings, env = setup
     assert deliver(settings, env, NOW, budget_s=0).sent == 0  # recorded, nothing started
