@@ -6,6 +6,8 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 
+from aurion_pipeline.report.build import ACCURACY_ROWS
+
 MAX_ROWS = 25  # the most-used quotas first; the rest are one query away
 
 KEY_FIGURES = {
@@ -25,9 +27,7 @@ KEY_FIGURES = {
     "analytics.forecast_accuracy": (
         "MAPE (%) of the forecast against the naive run-rate, both metrics",
         "select days_elapsed_bucket as days_elapsed, forecasts, round(mape, 1) as mape,"
-        " round(naive_mape, 1) as naive_mape, round(100 * interval_coverage) as interval_held_pct"
-        " from analytics.forecast_accuracy where quota_name = 'all' and days_from < days_to"
-        " order by days_elapsed_bucket = 'all', days_from",
+        f" round(naive_mape, 1) as naive_mape, round(100 * interval_coverage) as interval_held_pct {ACCURACY_ROWS}",
     ),
 }
 
