@@ -222,6 +222,21 @@ def test_no_secret_in_payloads_or_the_log(setup, receivers):
         assert canary not in log.log_path(settings.data_dir).read_bytes()
 
 
+def stand_in_load_job():
+    """A job named like the usage job, whose one op does nothing: what the alert sensors watch."""
+    import dagster as dg
+
+    @dg.op
+    def load():
+        pass
+
+    @dg.job(name="usage_job")
+    def usage_job():
+        load()
+
+    return usage_job
+
+
 @pytest.mark.slow  # imports the whole Dagster definitions (~10 s)
 def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monkeypatch):
     import dagster as dg
@@ -235,14 +250,7 @@ def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monke
         else:
             monkeypatch.setenv(name, value)
 
-    @dg.op
-    def load():
-        pass
-
-    @dg.job(name="usage_job")
-    def stand_in_load():
-        load()
-
+    stand_in_load = stand_in_load_job()
     deliver_alerts_after_load, _ = build_alert_sensors(settings, stand_in_load, stand_in_load)
     with dg.DagsterInstance.ephemeral() as instance:
         result = stand_in_load.execute_in_process(instance=instance)
@@ -264,14 +272,7 @@ def test_the_retry_sensor_ignores_deliveries_of_a_removed_channel(setup, tmp_pat
 
     from aurion_pipeline.defs.alerts.sensors import build_alert_sensors
 
-    @dg.op
-    def load():
-        pass
-
-    @dg.job(name="usage_job")
-    def stand_in_load():
-        load()
-
+    stand_in_load = stand_in_load_job()
     settings, env = setup
     monkeypatch.setenv("HOOK_SECRET", SECRET)  # the sensor reads the channels' secrets from the environment
     down = HttpReceiver("webhook", secret=SECRET)
