@@ -31,7 +31,12 @@ where a.is_current or a.period_end >= $since
 order by a.tenant, a.period_start, a.quota_name, a.severity, a.basis
 """
 
-ANOMALIES = "select * from analytics.usage_anomalies where usage_date >= $since order by tenant, usage_date, metric"
+# Every row of usage_anomalies is an anomaly (its yml: only days scored above the threshold); the columns
+# are its contract, so a model that lacks one fails here by name rather than sending alerts without it.
+ANOMALIES = """
+select tenant, usage_date, metric, value, median, score, direction
+from analytics.usage_anomalies where usage_date >= $since order by tenant, usage_date, metric
+"""
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ def current_alerts(con: duckdb.DuckDBPyConnection, since: date) -> list[Alert]:
     if reading.model_built(con, "analytics", "billing_alerts"):
         alerts += [_threshold(row) for row in reading.rows(con, THRESHOLDS, {"since": since})]
     if reading.model_built(con, "analytics", "usage_anomalies"):
-        alerts += [_anomaly(row) for row in reading.rows(con, ANOMALIES, {"since": since}) if _flagged(row)]
+        alerts += [_anomaly(row) for row in reading.rows(con, ANOMALIES, {"since": since})]
     return alerts
 
 
@@ -106,27 +111,12 @@ def _anomaly(r: dict) -> Alert:
         "level": "anomaly",
         "metric": r["metric"],
         "usage_date": _iso(r["usage_date"]),
-        "value": _num(r.get("value")),
-        "expected": _num(_first(r, "median", "baseline", "expected")),
-        "score": _num(_first(r, "score", "robust_z"), 2),
-        "direction": r.get("direction") or _direction(r),  # spike | drop
+        "value": _num(r["value"]),
+        "expected": _num(r["median"]),
+        "score": _num(r["score"], 2),
+        "direction": r["direction"],  # spike | drop
     }
     return Alert(key, "anomaly", r["tenant"], "anomaly", "anomaly", r["metric"], r["usage_date"], payload)
-
-
-def _direction(row: dict) -> str | None:
-    value, expected = row.get("value"), _first(row, "median", "baseline", "expected")
-    return None if value is None or expected is None else ("spike" if value > expected else "drop")
-
-
-def _flagged(row: dict) -> bool:
-    """A model that lists only anomalies has no flag column; one that lists every scored day has one."""
-    flag = _first(row, "is_anomaly", "flagged")
-    return True if flag is None and "is_anomaly" not in row and "flagged" not in row else bool(flag)
-
-
-def _first(row: dict, *names: str) -> object:
-    return next((row[n] for n in names if n in row and row[n] is not None), None)
 
 
 def _iso(value: date | None) -> str | None:

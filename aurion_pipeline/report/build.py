@@ -111,13 +111,12 @@ def _alerts_table(alerts: list[dict]) -> str:
 
 
 def _anomalies_table(anomalies: list[dict]) -> str:
-    flagged = [a for a in anomalies if a.get("is_anomaly", True)]
-    if not flagged:
+    if not anomalies:  # every row of usage_anomalies is an anomaly
         return ""
     rows = "".join(
         f"<tr><td>{a['usage_date']}</td><td>{escape(str(a.get('metric')))}</td><td>{_fmt(a.get('value'))}</td>"
         f"<td>{_fmt(a.get('median'))}</td><td>{escape(str(a.get('direction') or ''))}</td>"
-        f"<td>{_fmt(a.get('score'))}</td></tr>" for a in flagged[:20]
+        f"<td>{_fmt(a.get('score'))}</td></tr>" for a in anomalies[:20]
     )
     return ("<h3>Usage anomalies (last 5 weeks)</h3><table><tr><th>day</th><th>metric</th><th>value</th>"
             f"<th>weekday norm</th><th></th><th>score</th></tr>{rows}</table>")
