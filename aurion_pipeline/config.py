@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from aurion_pipeline import config_checks as checks
-from aurion_pipeline.config_checks import ConfigError, http_url_problem
+from aurion_pipeline.config_checks import ConfigError, http_url_problem, shown_url
 from aurion_pipeline.config_tenants import TENANT_NAME, TenantSpec, parse_tenants_file
 
 __all__ = [
@@ -174,7 +174,7 @@ def sql_folder(env: Mapping[str, str] | None = None) -> Path:
 def validate_base_url(url: str) -> str:
     problem = http_url_problem(url)
     if problem:
-        raise ConfigError(f"AURION_BASE_URL={url!r} {problem} (the API's origin, such as {DEFAULT_BASE_URL})")
+        raise ConfigError(f"AURION_BASE_URL={shown_url(url)} {problem} (the API's origin, such as {DEFAULT_BASE_URL})")
     return url.rstrip("/")
 
 

@@ -100,6 +100,8 @@ def http_url_problem(url: str) -> str | None:
         port = parts.port
     except ValueError:  # not a number, or above 65535
         port = 0
+    if parts.username or parts.password:
+        return "carries a user or password; keep secrets in environment variables, not in a URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http(s) URL"
     if port == 0:
@@ -107,6 +109,15 @@ def http_url_problem(url: str) -> str | None:
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         return "uses plain http to a non-loopback host; use https"
     return None
+
+
+def shown_url(url: str) -> str:
+    """`url` quoted as a message may show it; one carrying a user or password is not shown at all."""
+    try:
+        credentials = "@" in urlsplit(url).netloc
+    except ValueError:
+        credentials = "@" in url
+    return "(not shown: it carries credentials)" if credentials else repr(url)
 
 
 def postgres_url(raw: str, name: str) -> None:

@@ -11,12 +11,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import yaml
 
 from aurion_pipeline.config import check_tenants
-from aurion_pipeline.config_checks import ConfigError, http_url_problem, is_loopback, is_variable_name
+from aurion_pipeline.config_checks import ConfigError, http_url_problem, is_loopback, is_variable_name, shown_url
 
 KINDS = ("webhook", "slack", "email")
 LEVELS = ("warning", "critical", "overage")  # seeds/alert_thresholds.csv
@@ -188,10 +187,7 @@ def _ca_file(value: object, at: str) -> Path | None:
 def _check_url(url: str, at: str) -> None:
     problem = http_url_problem(url)
     if problem:
-        raise ConfigError(f"{at}: url {url!r} {problem}")
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        raise ConfigError(f"{at}: url must not carry credentials; the body is signed with secret_env instead")
+        raise ConfigError(f"{at}: url {shown_url(url)} {problem}")
 
 
 def _env_name(entry: dict, key: str, at: str, *, required: bool) -> str | None:

@@ -101,6 +101,8 @@ def test_routes(route, alert, accepted):
         pytest.param(MINIMAL.replace("https://hooks.example.com/aurion", "http://localhost:99999/"), "invalid port",
                      id="port out of range"),
         pytest.param(MINIMAL.replace("hooks.example.com", "hooks.exa mple.com"), "spaces", id="space in the host"),
+        pytest.param(MINIMAL.replace("https://hooks.example.com", "https://u:pw0canary@hooks.example.com"),
+                     "url (not shown: it carries credentials) carries a user or password", id="credentials in the url"),
         pytest.param(MINIMAL + "    levels: [panic]\n", "levels has panic", id="unknown level"),
         pytest.param(MINIMAL + "    bases: [actuals]\n", "bases has actuals", id="unknown basis"),
         pytest.param(MINIMAL + MINIMAL.replace("channels:\n", ""), "used more than once: ops", id="duplicate name"),
@@ -121,7 +123,7 @@ def test_a_bad_file_is_one_line_naming_the_file(tmp_path, text, fragment):
     with pytest.raises(ConfigError) as error:
         load_channels(path)
     message = str(error.value)
-    assert fragment in message and str(path) in message and "\n" not in message
+    assert fragment in message and str(path) in message and "\n" not in message and "pw0canary" not in message
 
 
 def test_a_route_to_a_tenant_that_is_not_configured_is_refused_naming_the_configured_ones(tmp_path):
