@@ -25,6 +25,10 @@ __all__ = [
 DEFAULT_BASE_URL = "https://apps.aurionai.net"
 DEFAULT_START_DATE = date(2024, 1, 1)
 DEFAULT_DUCKDB_MEMORY_LIMIT = "384MB"  # the writer's; DuckDB's own default is 80% of RAM (see README)
+DEFAULT_DATA_DIR = "./data"
+DEFAULT_MAX_RANGE_DAYS = 31  # days one details request asks for
+DEFAULT_MAX_WORKERS = 8  # details requests in flight, all tenants together
+DEFAULT_LOCK_TIMEOUT_S = 120  # how long a writer waits for the warehouse
 DEFAULT_REQUESTS_PER_TENANT = 4  # details requests one tenant may have in flight
 DEFAULT_COMMIT_SECONDS = 5  # a load commits what it fetched at least this often
 DEFAULT_DAILY_CRON = "15 1 * * *"
@@ -79,18 +83,18 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         tenants=load_tenants(env, checks.plan_names(sql_dir)),
         base_url=validate_base_url(env.get("AURION_BASE_URL") or DEFAULT_BASE_URL),
-        data_dir=checks.writable_folder(env.get("AURION_DATA_DIR") or "./data", "AURION_DATA_DIR"),
+        data_dir=checks.writable_folder(env.get("AURION_DATA_DIR") or DEFAULT_DATA_DIR, "AURION_DATA_DIR"),
         dagster_home=checks.writable_folder(env.get("DAGSTER_HOME") or "./.dagster_home", "DAGSTER_HOME"),
         sql_dir=sql_dir,
         start_date=checks.past_date(
             parse_date(env.get("AURION_START_DATE"), "AURION_START_DATE", DEFAULT_START_DATE), "AURION_START_DATE"
         ),
-        max_range_days=parse_int(env, "AURION_MAX_RANGE_DAYS", 31, lo=1, hi=366),
+        max_range_days=parse_int(env, "AURION_MAX_RANGE_DAYS", DEFAULT_MAX_RANGE_DAYS, lo=1, hi=366),
         lookback_days=parse_int(env, "AURION_LOOKBACK_DAYS", 3, lo=0, hi=90),
         end_date_inclusive=parse_bool(env, "AURION_END_DATE_INCLUSIVE", True),
-        max_workers=parse_int(env, "AURION_MAX_WORKERS", 8, lo=1, hi=64),
+        max_workers=parse_int(env, "AURION_MAX_WORKERS", DEFAULT_MAX_WORKERS, lo=1, hi=64),
         requests_per_tenant=parse_int(env, "AURION_REQUESTS_PER_TENANT", DEFAULT_REQUESTS_PER_TENANT, lo=1, hi=16),
-        lock_timeout_s=float(parse_int(env, "AURION_LOCK_TIMEOUT_SECONDS", 120, lo=0, hi=86400)),
+        lock_timeout_s=float(parse_int(env, "AURION_LOCK_TIMEOUT_SECONDS", DEFAULT_LOCK_TIMEOUT_S, lo=0, hi=86400)),
         duckdb_memory_limit=checks.duckdb_memory_limit(
             parse_memory_limit(env, "AURION_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT),
             "AURION_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT,

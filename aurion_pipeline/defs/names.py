@@ -3,13 +3,17 @@ another Dagster project (`aurion_pipeline.build_defs(key_prefix=...)`) without c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 
+from aurion_pipeline.config_checks import ConfigError
+
 # Every step that writes the warehouse takes this Dagster pool (one slot: DuckDB has one writer per file).
 WRITER_POOL = "duckdb_writer"
+_PART = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -21,10 +25,16 @@ class Names:
 
     @classmethod
     def of(cls, key_prefix: str | Sequence[str] | None) -> Names:
+        """Names under `key_prefix`: each part a name Dagster takes for groups, jobs and resources
+        (letters, digits, `_`), checked here so a bad one is one line, not a traceback from Dagster."""
         if key_prefix is None:
             return cls()
         parts = (key_prefix,) if isinstance(key_prefix, str) else tuple(key_prefix)
-        return cls(tuple(parts))
+        bad = [p for p in parts if not isinstance(p, str) or not _PART.match(p)]
+        if bad or not parts:
+            raise ConfigError(f"key_prefix {key_prefix!r}: each part must be letters, digits and _, starting with "
+                              "a letter (it goes into asset keys, group, job and resource names), e.g. 'aurion'")
+        return cls(parts)
 
     def asset_key(self, qualified: str) -> dg.AssetKey:
         """`raw.usage_daily` -> AssetKey([*prefix, "raw", "usage_daily"])."""

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import duckdb
 
-from aurion_pipeline.config import DEFAULT_ANALYST_STORAGE_VERSION, DEFAULT_DUCKDB_MEMORY_LIMIT, Settings
+from aurion_pipeline.config import (
+    DEFAULT_ANALYST_STORAGE_VERSION,
+    DEFAULT_DUCKDB_MEMORY_LIMIT,
+    DEFAULT_LOCK_TIMEOUT_S,
+    Settings,
+)
 from aurion_pipeline.storage.connection import WarehouseLockedError, connect, open_writer
 from aurion_pipeline.storage.errors import StorageError
 
@@ -23,7 +28,7 @@ class Warehouse:
     format so that older DuckDB clients open it too)."""
 
     data_dir: Path
-    lock_timeout_s: float = 120.0
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
     memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     analyst_storage_version: str = DEFAULT_ANALYST_STORAGE_VERSION
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from aurion_pipeline.config import DEFAULT_ANALYST_STORAGE_VERSION
+from aurion_pipeline.config import DEFAULT_ANALYST_STORAGE_VERSION, DEFAULT_LOCK_TIMEOUT_S
 from aurion_pipeline.storage import errors
 from aurion_pipeline.storage.publish import publish_analyst_copy
 
@@ -64,7 +64,7 @@ def _acquire(handle, data_dir: Path, timeout_s: float) -> None:
             time.sleep(0.05 + random.random() * 0.2)
 
 
-def connect(path: Path, *, read_only: bool = False, timeout_s: float = 120.0,
+def connect(path: Path, *, read_only: bool = False, timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
             storage_version: str | None = None) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, retrying while another process holds its lock, for at most `timeout_s`.
     A file created here is created in `storage_version`'s format (and keeps it for good), so that the

@@ -14,7 +14,12 @@ from aurion_pipeline.config import (
     DEFAULT_ANALYST_STORAGE_VERSION,
     DEFAULT_BASE_URL,
     DEFAULT_COMMIT_SECONDS,
+    DEFAULT_DATA_DIR,
     DEFAULT_DUCKDB_MEMORY_LIMIT,
+    DEFAULT_LOCK_TIMEOUT_S,
+    DEFAULT_MAX_RANGE_DAYS,
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_REQUEST_DEADLINE_S,
     DEFAULT_REQUESTS_PER_TENANT,
     Settings,
     check_api_key,
@@ -47,11 +52,12 @@ class AurionApiResource(dg.ConfigurableResource):
         default_factory=list, description="Tenants to load (AURION_TENANTS_FILE, or AURION_TENANT + AURION_API_KEY)."
     )
     max_range_days: int = Field(
-        default=31, description="Most days one details request asks for (AURION_MAX_RANGE_DAYS)."
+        default=DEFAULT_MAX_RANGE_DAYS, description="Most days one details request asks for (AURION_MAX_RANGE_DAYS)."
     )
     end_date_inclusive: bool = Field(default=True, description="Whether the API treats end_date as inclusive.")
     max_workers: int = Field(
-        default=8, description="Details requests in flight, all tenants together (AURION_MAX_WORKERS)."
+        default=DEFAULT_MAX_WORKERS,
+        description="Details requests in flight, all tenants together (AURION_MAX_WORKERS).",
     )
     requests_per_tenant: int = Field(
         default=DEFAULT_REQUESTS_PER_TENANT,
@@ -66,7 +72,7 @@ class AurionApiResource(dg.ConfigurableResource):
     timeout_s: float = Field(default=60.0, description="Read timeout of one HTTP call, seconds.")
     retry_budget_s: float = Field(default=300.0, description="Total time one call may spend retrying 429/5xx.")
     request_deadline_s: float = Field(
-        default=120.0,
+        default=DEFAULT_REQUEST_DEADLINE_S,
         description="Most time one HTTP exchange may take, connect and every read (AURION_REQUEST_DEADLINE_SECONDS).",
     )
 
@@ -102,10 +108,11 @@ class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse, its Parquet lake and the analyst copy, under one data directory."""
 
     data_dir: str = Field(
-        default="./data", description="Root of lake/, warehouse.duckdb, analyst.duckdb (AURION_DATA_DIR)."
+        default=DEFAULT_DATA_DIR, description="Root of lake/, warehouse.duckdb, analyst.duckdb (AURION_DATA_DIR)."
     )
     lock_timeout_s: float = Field(
-        default=120.0, description="How long a writer waits for a lock held elsewhere (AURION_LOCK_TIMEOUT_SECONDS)."
+        default=DEFAULT_LOCK_TIMEOUT_S,
+        description="How long a writer waits for a lock held elsewhere (AURION_LOCK_TIMEOUT_SECONDS).",
     )
     memory_limit: str = Field(
         default=DEFAULT_DUCKDB_MEMORY_LIMIT,
