@@ -12,11 +12,12 @@ from helpers_ops import REPO, days, expected_usage, pipeline_env, warehouse_usag
 
 from aurion_pipeline.config import load_settings
 from aurion_pipeline.definitions import defs
+from aurion_pipeline.defs.aurion_usage.jobs import usage_job_config
 from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 from aurion_pipeline.defs.aurion_usage.schedules import build_schedules
 from aurion_pipeline.defs.names import Names
 from aurion_sandbox import SandboxServer
-from aurion_sandbox.server import DETAILS_PATH
+from aurion_sandbox.server import DETAILS_PATH, SUMMARY_PATH
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
@@ -24,7 +25,8 @@ RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_p
 def schedules(env: dict[str, str] | None = None) -> dict[str, dg.ScheduleDefinition]:
     """The schedules as definitions.py builds them, from the settings of `env` (default: os.environ)."""
     jobs = {job.name: job for job in defs.jobs}
-    built = build_schedules(load_settings(env), Names(), jobs["usage_job"], jobs["summary_job"])
+    usage_config = usage_job_config(defs.resolve_assets_def(dg.AssetKey(["raw", "usage_summary"])))
+    built = build_schedules(load_settings(env), Names(), jobs["usage_job"], jobs["summary_job"], usage_config)
     return {schedule.name: schedule for schedule in built}
 
 
@@ -53,6 +55,8 @@ def test_a_tick_asks_for_one_run_over_yesterday_and_the_lookback(monkeypatch, lo
     (request,) = result.run_requests
     assert (request.tags[RANGE_START], request.tags[RANGE_END]) == (start, "2026-03-09")
     assert request.run_key == "daily-2026-03-10"  # a re-evaluated tick never launches a second run
+    summary_config = request.run_config["ops"]["raw__usage_summary"]["config"]
+    assert summary_config["only_without_current_period"] is True  # a tick snapshots only tenants lacking one
 
 
 def test_a_tick_late_in_the_day_still_targets_the_day_before(monkeypatch):
@@ -166,3 +170,20 @@ def test_daily_ticks_converge_to_revised_figures_and_record_what_moved(tmp_path,
         usage_key = dg.AssetKey(["raw", "usage_daily"])
         loaded_days = {d.isoformat() for d in days(date(2026, 3, 6), date(2026, 3, 10))}
         assert instance.get_materialized_partitions(usage_key) == loaded_days
+
+
+def test_a_daily_tick_snapshots_only_the_tenants_without_a_current_summary(tmp_path, monkeypatch):
+    """The first tick snapshots every tenant (none has a summary); the next asks /usage/summary nothing.
+    With a run request without run config, the daemon's runs snapshotted every tenant on every tick."""
+    today = datetime.now(UTC).date()
+    with SandboxServer(today=today) as api, dg.instance_for_test() as instance:
+        env = pipeline_env(api, tmp_path, AURION_LOOKBACK_DAYS="1")
+        for name, value in env.items():
+            if name.startswith("AURION_"):
+                monkeypatch.setenv(name, value)
+        run_tick(at(today), instance, env)
+        assert sorted(r.tenant for r in api.requests if r.path == SUMMARY_PATH) == sorted(api.tenants)
+        seen = len(api.requests)
+        run_tick(at(today), instance, env)
+        assert [r.tenant for r in api.requests[seen:] if r.path == SUMMARY_PATH] == []
+        assert len([r for r in api.requests[seen:] if r.path == DETAILS_PATH]) == len(api.tenants)
