@@ -40,6 +40,12 @@ class Names:
         """`raw.usage_daily` -> AssetKey([*prefix, "raw", "usage_daily"])."""
         return dg.AssetKey([*self.prefix, *qualified.split(".")])
 
+    def owns(self, key: dg.AssetKey) -> bool:
+        """Whether `key` is one of ours: under our prefix, in one of our schemas."""
+        path = list(key.path)
+        return path[:len(self.prefix)] == list(self.prefix) and path[len(self.prefix):][:1] in (
+            ["raw"], ["analytics"], ["seeds"])
+
     def qualified(self, key: dg.AssetKey) -> str:
         """The warehouse name of one of our asset keys: the inverse of `asset_key`."""
         return ".".join(key.path[len(self.prefix):])

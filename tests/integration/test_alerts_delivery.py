@@ -265,6 +265,47 @@ def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monke
 
 
 @pytest.mark.slow  # imports the whole Dagster definitions (~10 s)
+def test_the_sensor_delivers_after_an_asset_page_backfill_and_not_after_other_runs(setup, receivers, monkeypatch):
+    """A backfill launched from an asset page runs as Dagster's own asset job, not as usage_job: the
+    sensor watched only our jobs, so such loads never delivered alerts or refreshed the report. Ticks
+    evaluated as the daemon does, over runs of the code location's asset job."""
+    import dagster as dg
+
+    from aurion_pipeline.defs.alerts.sensors import build_alert_sensors
+
+    settings, env = setup
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    monkeypatch.setenv("SLACK_URL", env["SLACK_URL"])
+
+    @dg.asset(key=["raw", "usage_daily"])
+    def usage_daily():
+        pass
+
+    @dg.asset(key=["host_project", "orders"])
+    def orders():
+        pass
+
+    usage_job = stand_in_load_job()
+    deliver_alerts_after_load, _ = build_alert_sensors(settings, usage_job, usage_job)
+    defs = dg.Definitions(assets=[usage_daily, orders], jobs=[usage_job], sensors=[deliver_alerts_after_load])
+    repository, asset_job = defs.get_repository_def(), defs.get_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        def tick_after(asset, cursor):
+            run = asset_job.execute_in_process(instance=instance, asset_selection=[asset.key])
+            assert run.dagster_run.job_name == "__ASSET_JOB"
+            context = dg.build_sensor_context(instance=instance, repository_def=repository, cursor=cursor)
+            return deliver_alerts_after_load.evaluate_tick(context)
+
+        first = deliver_alerts_after_load.evaluate_tick(
+            dg.build_sensor_context(instance=instance, repository_def=repository))
+        foreign = tick_after(orders, first.cursor)
+        ours = tick_after(usage_daily, foreign.cursor)
+    assert "loads none of our assets" in foreign.skip_message
+    assert "6 new, 6 sent" in ours.skip_message  # 2 alerts x 3 channels
+    assert len(receivers[0].accepted) == 2 and len(receivers[1].accepted) == 2
+
+
+@pytest.mark.slow  # imports the whole Dagster definitions (~10 s)
 def test_the_retry_sensor_ignores_deliveries_of_a_removed_channel(setup, tmp_path, monkeypatch):
     """The sensor's own due query had no channel filter: a removed channel's failed rows woke a delivery
     cycle every minute. It now asks log.due, as deliver does."""

@@ -22,15 +22,31 @@ def build_alert_sensors(
     """The two alert sensors, watching the given load jobs (built by `aurion_pipeline.build_defs` with the
     settings the definitions were built from: channel secrets are read from the environment at send time)."""
 
+    our_jobs = {usage_job.name, summary_job.name}
+
+    def loads_ours(context: dg.RunStatusSensorContext) -> bool:
+        """One of our jobs, or a run that materialized an asset of ours: a backfill launched from an asset
+        page runs as Dagster's own asset job, which a list of monitored jobs would miss."""
+        run = context.dagster_run
+        if run.job_name in our_jobs:
+            return True
+        records = context.instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1000).records
+        return any(names.owns(r.event_log_entry.dagster_event.asset_key) for r in records)
+
+    # Every job of the code location is watched (asset-page backfills included) and the run is checked
+    # in the body: a host project that embeds our definitions has runs of its own.
     @dg.run_status_sensor(
         name=names.name("deliver_alerts_after_load"),
         run_status=dg.DagsterRunStatus.SUCCESS,
-        monitored_jobs=[usage_job, summary_job],
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="After a successful load: deliver new alerts to the channels of AURION_ALERTS_FILE "
-        "(exactly once per channel) and refresh $AURION_DATA_DIR/report.html.",
+        description="After a successful load (our jobs, or a backfill of our assets from an asset page): "
+        "deliver new alerts to the channels of AURION_ALERTS_FILE (exactly once per channel) and refresh "
+        "$AURION_DATA_DIR/report.html.",
     )
     def deliver_alerts_after_load(context: dg.RunStatusSensorContext):
+        if not loads_ours(context):
+            return dg.SkipReason(f"run {context.dagster_run.run_id[:8]} loads none of our assets")
         done = after_load(settings, os.environ)
         delivery = [line for line in (done.delivered, done.not_delivered) if line]
         report = f"report {'refreshed' if done.report else 'not refreshed (see the log)'}"
