@@ -80,11 +80,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     sql_dir = sql_folder(env)
     if env.get("AURION_DAGSTER_PG_URL"):  # read by Dagster from dagster_postgres.yaml, checked here first
         checks.postgres_url(env["AURION_DAGSTER_PG_URL"], "AURION_DAGSTER_PG_URL")
+    dagster_home = checks.writable_folder(env.get("DAGSTER_HOME") or "./.dagster_home", "DAGSTER_HOME")
+    checks.instance_url_set(dagster_home, env)
     return Settings(
         tenants=load_tenants(env, checks.plan_names(sql_dir)),
         base_url=validate_base_url(env.get("AURION_BASE_URL") or DEFAULT_BASE_URL),
         data_dir=checks.writable_folder(env.get("AURION_DATA_DIR") or DEFAULT_DATA_DIR, "AURION_DATA_DIR"),
-        dagster_home=checks.writable_folder(env.get("DAGSTER_HOME") or "./.dagster_home", "DAGSTER_HOME"),
+        dagster_home=dagster_home,
         sql_dir=sql_dir,
         start_date=checks.past_date(
             parse_date(env.get("AURION_START_DATE"), "AURION_START_DATE", DEFAULT_START_DATE), "AURION_START_DATE"

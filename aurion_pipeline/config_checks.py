@@ -13,6 +13,7 @@ import ipaddress
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -124,10 +125,19 @@ def postgres_url(raw: str, name: str) -> None:
     """The Dagster database URL of the PostgreSQL instance config, checked before Dagster reads it.
     Never echoed: it holds a password."""
     parts = urlsplit(raw.strip())
-    if (parts.scheme not in ("postgresql", "postgresql+psycopg2", "postgres") or not parts.hostname
-            or len(parts.path) < 2):
+    # Not postgres://: SQLAlchemy 2.0, which Dagster opens it with, has no dialect of that name.
+    if parts.scheme not in ("postgresql", "postgresql+psycopg2") or not parts.hostname or len(parts.path) < 2:
         raise ConfigError(f"{name} is not a PostgreSQL URL (not shown: it may hold a password); "
                           "use postgresql://USER:PASSWORD@HOST:5432/DATABASE")
+
+
+def instance_url_set(dagster_home: Path, env: Mapping[str, str]) -> None:
+    """An instance config that reads AURION_DAGSTER_PG_URL (a copy of dagster_postgres.yaml) needs it set:
+    Dagster would otherwise stop the run with 50 lines about its config schema."""
+    config = dagster_home / "dagster.yaml"
+    if not env.get("AURION_DAGSTER_PG_URL") and config.is_file() and "AURION_DAGSTER_PG_URL" in config.read_text():
+        raise ConfigError(f"{config} keeps Dagster's runs in PostgreSQL at AURION_DAGSTER_PG_URL, which is not set: "
+                          "export it (postgresql://USER:PASSWORD@HOST:5432/DATABASE), or use the SQLite dagster.yaml")
 
 
 def dagster_cron(raw: str, name: str) -> str:

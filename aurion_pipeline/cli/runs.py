@@ -14,19 +14,22 @@ from contextlib import contextmanager
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dagster as dg
 
 from aurion_pipeline.cli.outcome import RunOutcome
 from aurion_pipeline.cli.run_events import outcome_from_result
 from aurion_pipeline.cli.stale_runs import fail_runs_of_dead_processes, process_tags
-from aurion_pipeline.config import Settings, check_range, check_tenants
+from aurion_pipeline.config import ConfigError, Settings, check_range, check_tenants
 from aurion_pipeline.defs import build_defs
 from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig
 from aurion_pipeline.defs.aurion_usage.jobs import usage_job_config
 from aurion_pipeline.defs.aurion_usage.partitions import partition_range_tags
 from aurion_pipeline.defs.instance_tuning import tune_event_batching, tune_instance
 from aurion_pipeline.defs.names import Names
+from aurion_pipeline.source.redact import redact, remember_key
+from aurion_pipeline.text import first_line
 
 __all__ = ["backfill", "ensure_dagster_home", "fail_runs_of_dead_processes", "open_instance", "run_job", "summary"]
 
@@ -114,12 +117,28 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
     """The instance in $DAGSTER_HOME. Opening a fresh one creates its SQLite storage; two processes
     doing that at once both create and stamp the schema and can leave it unopenable ("more than one
     head present"), so opening is serialized on a lock file beside it."""
-    with open(Path(os.environ["DAGSTER_HOME"]) / ".aurion-instance.lock", "a+") as lock:
+    home = Path(os.environ["DAGSTER_HOME"])
+    with open(home / ".aurion-instance.lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             instance = dg.DagsterInstance.get()
+        except Exception as exc:  # any failure to open it comes from the instance config or its database
+            raise instance_error(home, exc) from None
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     with instance:
         tune_instance(instance)
         yield instance
+
+
+def instance_error(home: Path, exc: BaseException) -> ConfigError:
+    """One line for an instance that cannot be opened (its database down, a wrong port or database): the
+    innermost cause says why ("connection refused"), where Dagster says "too many retries". The database
+    URL's password is never shown, even if a driver repeats it."""
+    cause = exc
+    while cause.__cause__ is not None or cause.__context__ is not None:
+        cause = cause.__cause__ or cause.__context__
+    remember_key(urlsplit(os.environ.get("AURION_DAGSTER_PG_URL", "")).password)
+    return ConfigError(f"the Dagster instance of {home / 'dagster.yaml'} could not be opened "
+                       f"({redact(first_line(cause))}): check that its database is reachable and, with "
+                       "PostgreSQL, that AURION_DAGSTER_PG_URL (not shown) names it")

@@ -5,6 +5,7 @@ and `make dev-postgres`. A real PostgreSQL server: the session fixture `postgres
 import os
 import re
 import subprocess
+import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -205,3 +206,21 @@ def test_on_the_cli_instance_a_postgres_run_asks_no_schema_question_twice(pg_hom
         assert catalog_queries_per_run(instance, (2, 20)) == [0, 0]
     with dg.DagsterInstance.get() as untuned:  # the cost removed: questions in every run, however warm
         assert min(catalog_queries_per_run(untuned, (2, 20))) > 0
+
+
+@pytest.mark.slow  # Dagster retries the connection for ~12 s before it gives up
+def test_a_postgres_instance_that_cannot_be_reached_is_one_line_and_exit_2(tmp_path):
+    """A wrong port (or host, or database): Dagster says "too many retries for DB connection" after
+    a 50-line traceback; the CLI says why in one line, and never shows the URL's password."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO / "dagster_postgres.yaml").read_text())
+    env = {**clean_env(), "DAGSTER_HOME": str(home), "AURION_DATA_DIR": str(tmp_path / "data"),
+           "AURION_API_KEY": "ak_test_key", URL_VAR: f"postgresql://dagster:pw0canary@127.0.0.1:{free_port()}/dagster"}
+    cli = str(Path(sys.executable).with_name("aurion-pipeline"))
+    result = subprocess.run([cli, "backfill", "--start", str(YESTERDAY), "--end", str(YESTERDAY)], env=env,
+                            capture_output=True, text=True, timeout=180)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr[-3000:]
+    assert "could not be opened" in lines[0] and "refused" in lines[0].lower(), lines[0]
+    assert "pw0canary" not in result.stdout + result.stderr

@@ -64,7 +64,9 @@ CASES: dict[str, list[Bad]] = {
     "AURION_REQUEST_DEADLINE_SECONDS": [Bad("0"), Bad("soon"), Bad("4000")],
     "AURION_COMMIT_SECONDS": [Bad("-1"), Bad("often"), Bad("4000")],
     "AURION_ALERTS_MAX_AGE_HOURS": [Bad("0"), Bad("forever")],
-    "AURION_DAGSTER_PG_URL": [Bad("mysql://u:secretpw@db/x"), Bad("postgresql://u:secretpw@/"), Bad("localhost")],
+    "AURION_DAGSTER_PG_URL": [Bad("mysql://u:secretpw@db/x"), Bad("postgresql://u:secretpw@/"), Bad("localhost"),
+                              Bad("postgres://u:secretpw@db:5432/x"),  # SQLAlchemy 2.0 has no postgres:// dialect
+                              Bad(None, files={"home/dagster.yaml": (REPO / "dagster_postgres.yaml").read_text()})],
     "AURION_DUCKDB_MEMORY_LIMIT": [Bad("0MB"), Bad("1MB"), Bad("lots")],
     "AURION_DAILY_CRON": [Bad("61 * * * *"), Bad("* * * * * *"), Bad("daily")],
     "AURION_SUMMARY_CRON": [Bad("0 0 30 2 *"), Bad("every 6 hours")],
