@@ -227,11 +227,3 @@ def _remember_yes(method: Callable[..., bool], connection_args: int) -> Callable
         return answer
 
     return check
-
-
-if __name__ == "__main__":
-    # `make dev` starts the webserver and the daemon with these (`env $(python -m ...) dagster dev`):
-    # runs they create (schedules, backfills, the launchpad) write their planned events batched too.
-    import os
-
-    print(" ".join(f"{name}={value}" for name, value in tune_event_batching(dict(os.environ)).items()))
