@@ -95,6 +95,9 @@ def test_crons_come_from_the_settings():
     built = schedules({"AURION_DAILY_CRON": "30 2 * * *", "AURION_SUMMARY_CRON": "0 * * * *"})
     assert built["daily_usage_schedule"].cron_schedule == "30 2 * * *"
     assert built["summary_schedule"].cron_schedule == "0 * * * *"
+    aliases = schedules({"AURION_DAILY_CRON": "@daily", "AURION_SUMMARY_CRON": "@hourly"})  # as README says
+    assert (aliases["daily_usage_schedule"].cron_schedule, aliases["summary_schedule"].cron_schedule) == (
+        "@daily", "@hourly")
 
 
 def run_tick(when: datetime, instance: dg.DagsterInstance, env: dict[str, str]) -> dg.RunRequest:
