@@ -15,9 +15,11 @@ from aurion_pipeline.text import text_table
 SHOWN = 50
 
 
-def run_alerts_command(settings: Settings, env: Mapping[str, str], *, deliver_now: bool, test: str | None) -> int:
+def run_alerts_command(settings: Settings, env: Mapping[str, str], *, deliver_now: bool, test: str | None,
+                       retry_given_up: bool = False) -> int:
     """List pending and sent alerts; `deliver_now` sends what is due first (exit 1 when a send of this
-    attempt failed or gave up, so a script or cron job sees it); `test` sends a test message."""
+    attempt failed or gave up, so a script or cron job sees it), after putting given-up deliveries back
+    in the queue with `retry_given_up`; `test` sends a test message."""
     if test is not None:
         outcome = send_test(settings, env, test)
         if outcome.status == "sent":
@@ -26,8 +28,8 @@ def run_alerts_command(settings: Settings, env: Mapping[str, str], *, deliver_no
         print(f"aurion-pipeline alerts: test message to {test!r} not delivered: {outcome.error}", file=sys.stderr)
         return 1
     code = 0
-    if deliver_now:
-        report = deliver(settings, env)
+    if deliver_now or retry_given_up:
+        report = deliver(settings, env, retry_given_up=retry_given_up)
         print(report.line())
         code = 1 if report.failed or report.gave_up else 0
     elif settings.alerts_file is not None:
@@ -89,6 +91,8 @@ def status_lines(settings: Settings) -> list[str]:
     # the hint only when something is retryable.
     retryable = settings.alerts_file is not None and counts.get("pending", 0) + counts.get("failed", 0)
     hint = "  (retry now: aurion-pipeline alerts --deliver)" if retryable else ""
+    if settings.alerts_file is not None and counts.get("gave_up"):
+        hint += "  (once the channel is fixed: aurion-pipeline alerts --retry-given-up)"
     return [_headline(counts) + hint, *_table(open_rows, names, with_error=True)]
 
 

@@ -40,9 +40,11 @@ class DeliveryReport:
     gave_up: int
     next_retry_at: str | None
     left: int = 0
+    requeued: int = 0  # given-up deliveries put back in the queue first (`alerts --retry-given-up`)
 
     def line(self) -> str:
-        parts = [f"{self.sent} sent"]
+        parts = [f"{self.requeued} given up retried"] if self.requeued else []
+        parts.append(f"{self.sent} sent")
         if self.failed:
             parts.append(f"{self.failed} failed (retry due {self.next_retry_at} UTC)")
         if self.gave_up:
@@ -75,10 +77,12 @@ def channels_of(settings: Settings) -> tuple[Channel, ...]:
 
 
 def deliver(
-    settings: Settings, env: Mapping[str, str], now: datetime | None = None, *, budget_s: float | None = None
+    settings: Settings, env: Mapping[str, str], now: datetime | None = None, *, budget_s: float | None = None,
+    retry_given_up: bool = False,
 ) -> DeliveryReport:
     """Record the warehouse's current alerts for each channel, then send everything due. With `budget_s`
-    (a sensor tick has about a minute), no new send starts after that many seconds; the rest stays due."""
+    (a sensor tick has about a minute), no new send starts after that many seconds; the rest stays due.
+    `retry_given_up` first puts deliveries that gave up back in the queue (after a channel was fixed)."""
     channels = configured_channels(settings, env)
     now = now or datetime.now(UTC)
     stop_at = time.monotonic() + budget_s if budget_s is not None else None
@@ -88,6 +92,8 @@ def deliver(
             found = sync(con, settings, [c for c, _ in channels], now)
             results = []
             names = [c.name for c, _ in channels]
+            max_age = timedelta(hours=settings.alerts_max_age_hours)
+            requeued = log.requeue_given_up(con, names, now, max_age) if retry_given_up else 0
             due = log.due(con, names, now)
             for row in due:
                 if stop_at is not None and time.monotonic() >= stop_at:
@@ -98,7 +104,7 @@ def deliver(
             con.close()
     statuses = [r.status for r in results]
     return DeliveryReport(found, statuses.count("sent"), statuses.count("failed"), statuses.count("gave_up"),
-                          next_retry, left=len(due) - len(results))
+                          next_retry, left=len(due) - len(results), requeued=requeued)
 
 
 def sync(con, settings: Settings, channels: list[Channel], now: datetime) -> int:

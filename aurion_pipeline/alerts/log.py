@@ -90,6 +90,18 @@ def give_up_expired(con: sqlite3.Connection, now: datetime, max_age: timedelta) 
     return cursor.rowcount
 
 
+def requeue_given_up(con: sqlite3.Connection, channels: Iterable[str], now: datetime, max_age: timedelta) -> int:
+    """Deliveries of the given channels that gave up (a 4xx, a URL fixed since) are pending again, unless
+    older than `max_age` (an alert that late is news no more). Attempts and the last error stay: history."""
+    names = list(channels)
+    cursor = con.execute(
+        f"update alert_deliveries set status = 'pending', next_attempt_at = null"
+        f" where status = 'gave_up' and channel in ({_marks(names)}) and created_at >= ?",
+        [*names, stamp(now - max_age)],
+    )
+    return cursor.rowcount
+
+
 def due(con: sqlite3.Connection, channels: Iterable[str], now: datetime) -> list[sqlite3.Row]:
     """Deliveries to attempt now: pending ones, and failed ones whose retry is due, of the given channels
     (those of the alerts file: a removed or renamed channel's rows have nowhere to go)."""

@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     alerts = command("alerts", "list pending and sent alerts (AURION_ALERTS_FILE names the channels)")
     alerts.add_argument("--deliver", action="store_true", help="deliver now: everything pending and retries due")
     alerts.add_argument("--test", metavar="CHANNEL", help="send a test message to one channel")
+    alerts.add_argument("--retry-given-up", action="store_true",
+                        help="after fixing a channel: put its deliveries that gave up (younger than "
+                             "AURION_ALERTS_MAX_AGE_HOURS) back in the queue, then deliver")
     report = command("report", "write the HTML report (works offline) of where every tenant stands")
     report.add_argument("--out", type=Path, help="file to write (default $AURION_DATA_DIR/report.html)")
     sandbox = command("sandbox", "run the sandbox Aurion API in the foreground and print its URL, tenants file "
@@ -141,7 +144,7 @@ def settings_for(args: argparse.Namespace, env: os._Environ | dict[str, str]) ->
 
         # A bad alerts file stops here, before any run. The listing sends nothing and --test sends to one
         # channel: they need no secret, or that channel's only.
-        sends = args.command in FETCHING or args.deliver or args.test is not None
+        sends = args.command in FETCHING or args.deliver or args.retry_given_up or args.test is not None
         preflight(settings, env, secrets=sends, only=getattr(args, "test", None))
     return settings
 
@@ -166,7 +169,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "alerts":
         from aurion_pipeline.alerts.cli import run_alerts_command
 
-        return run_alerts_command(settings, os.environ, deliver_now=args.deliver, test=args.test)
+        return run_alerts_command(settings, os.environ, deliver_now=args.deliver, test=args.test,
+                                  retry_given_up=args.retry_given_up)
     if args.command == "sql":
         from aurion_pipeline.ops.query import print_query
 

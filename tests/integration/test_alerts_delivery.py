@@ -166,6 +166,26 @@ def test_a_400_is_not_retried_and_shows_in_status(setup, receivers):
     assert "--deliver" not in status  # it would send nothing: gave_up rows are not retried
 
 
+def test_given_up_deliveries_go_out_again_once_the_channel_is_fixed_and_only_on_request(setup, receivers):
+    """A 404 (a wrong path in the URL) gives up; after the fix, --deliver alone sends nothing, and
+    --retry-given-up sends them once, with their idempotency keys, unless older than the max age."""
+    settings, env = setup
+    webhook = receivers[0]
+    webhook.answers.extend([404, 404])
+    assert deliver(settings, env, NOW).gave_up == 2
+    assert "alerts --retry-given-up" in status_lines(settings)[0]
+    assert deliver(settings, env, NOW + timedelta(minutes=5)).sent == 0 and webhook.accepted == []
+
+    late = replace(settings, alerts_max_age_hours=1)
+    assert deliver(late, env, NOW + timedelta(hours=2), retry_given_up=True).requeued == 0  # too late to matter
+
+    report = deliver(settings, env, NOW + timedelta(hours=2), retry_given_up=True)
+    assert (report.requeued, report.sent) == (2, 2) and "2 given up retried, 2 sent" in report.line()
+    assert sorted(a["body"]["level"] for a in webhook.accepted) == ["critical", "warning"]
+    assert deliver(settings, env, NOW + timedelta(hours=3), retry_given_up=True).requeued == 0
+    assert "--retry-given-up" not in status_lines(settings)[0]
+
+
 def down_channel_file(tmp_path, name: str, down: HttpReceiver):
     path = tmp_path / f"{name}.yaml"
     path.write_text(f"channels:\n  - {{name: {name}, kind: webhook, url: '{down.url}', secret_env: HOOK_SECRET}}\n")
@@ -404,6 +424,19 @@ def test_a_test_message_needs_only_its_channel_secret_and_the_listing_none(setup
     assert main(["alerts", "--test", "team"]) == 2  # the channel tested still needs its secret
     (line,) = capfd.readouterr().err.strip().splitlines()
     assert "SLACK_URL" in line and "is not set" in line
+
+
+def test_retry_given_up_from_the_command_line(setup, receivers, monkeypatch, capfd):
+    from aurion_pipeline.cli import main
+
+    _settings, env = setup
+    use_env(monkeypatch, env)
+    receivers[0].answers.extend([404, 404])
+    assert main(["alerts", "--deliver"]) == 1  # two gave up
+    capfd.readouterr()
+    assert main(["alerts", "--retry-given-up"]) == 0, capfd.readouterr().err
+    assert "alerts: 0 new, 2 given up retried, 2 sent" in capfd.readouterr().out
+    assert len(receivers[0].accepted) == 2
 
 
 def test_the_listing_does_not_wait_for_a_running_delivery(setup, capsys):
