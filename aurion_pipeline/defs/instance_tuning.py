@@ -16,8 +16,9 @@ the process that creates and executes a run, cut it:
   window (docs/deployment.md, "Batched events").
 
 Both are set only when the caller has not set them itself (an explicit `0` turns batching off).
-The edges call `tune_event_batching(os.environ)`: `cli/runs.py` before it executes a run, and
-`definitions.py`, which a run worker launched by the daemon imports before executing its run.
+The edges call `tune_event_batching` on the process environment: `cli/runs.py` before it executes a
+run, `definitions.py`, which a run worker launched by the daemon imports before executing its run, and
+`dev_env.py`, whose output `make dev` starts the webserver and the daemon with.
 
 The instance a run writes its events through is tuned as well (`tune_instance`): pooled connections
 (PostgreSQL and SQLite), remembered schema checks, and on PostgreSQL a run's planned events and a

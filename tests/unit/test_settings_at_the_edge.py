@@ -186,13 +186,13 @@ def test_a_bad_setting_is_reported_without_importing_dagster(tmp_path, variable,
 
 # The edges: config.py reads the environment, and the CLI and definitions.py (the code location's edge)
 # hand os.environ to it; cli/runs.py sets DAGSTER_HOME, which is how Dagster finds its instance, and
-# (with definitions.py and instance_tuning.py's command line) Dagster's own event-batching variables; the
+# (with definitions.py and dev_env.py's command line) Dagster's own event-batching variables; the
 # demo puts the sandbox's public keys in the environment because keys are read from there, like every
 # key; the alert sensor hands the environment to delivery for channel secrets, read only when an alert
 # is sent (as API keys are when a client is built).
 ENVIRONMENT_READERS = {
     "aurion_pipeline/config.py", "aurion_pipeline/cli/__init__.py", "aurion_pipeline/cli/demo.py",
-    "aurion_pipeline/cli/runs.py", "aurion_pipeline/definitions.py", "aurion_pipeline/defs/instance_tuning.py",
+    "aurion_pipeline/cli/runs.py", "aurion_pipeline/definitions.py", "aurion_pipeline/defs/dev_env.py",
     "aurion_pipeline/defs/alerts/sensors.py",
 }
 
