@@ -13,7 +13,7 @@ from aurion_pipeline.defs.alerts.sensors import build_alert_sensors
 from aurion_pipeline.defs.analytics.models import build_models_asset
 from aurion_pipeline.defs.aurion_usage.assets import build_raw_assets
 from aurion_pipeline.defs.aurion_usage.checks import build_source_checks
-from aurion_pipeline.defs.aurion_usage.jobs import build_jobs, usage_job_config
+from aurion_pipeline.defs.aurion_usage.jobs import build_jobs
 from aurion_pipeline.defs.aurion_usage.partitions import daily_partitions
 from aurion_pipeline.defs.aurion_usage.resources import resources_from_settings
 from aurion_pipeline.defs.aurion_usage.schedules import build_schedules
@@ -43,8 +43,7 @@ def build_defs(
         assets=[raw.usage_daily, raw.usage_summary, models],
         asset_checks=build_source_checks(project, names, [raw.usage_daily, raw.usage_summary]),
         jobs=[usage_job, summary_job],
-        schedules=build_schedules(settings, names, usage_job, summary_job, usage_job_config(raw.usage_summary))
-        if schedules else [],
+        schedules=build_schedules(settings, names, usage_job, summary_job) if schedules else [],
         sensors=build_alert_sensors(settings, usage_job, summary_job, names),
         resources={names.name(key): resource for key, resource in resources_from_settings(settings).items()},
     )

@@ -12,7 +12,6 @@ from helpers_ops import REPO, days, expected_usage, pipeline_env, warehouse_usag
 
 from aurion_pipeline.config import load_settings
 from aurion_pipeline.definitions import defs
-from aurion_pipeline.defs.aurion_usage.jobs import usage_job_config
 from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 from aurion_pipeline.defs.aurion_usage.schedules import build_schedules
 from aurion_pipeline.defs.names import Names
@@ -25,8 +24,7 @@ RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_p
 def schedules(env: dict[str, str] | None = None) -> dict[str, dg.ScheduleDefinition]:
     """The schedules as definitions.py builds them, from the settings of `env` (default: os.environ)."""
     jobs = {job.name: job for job in defs.jobs}
-    usage_config = usage_job_config(defs.resolve_assets_def(dg.AssetKey(["raw", "usage_summary"])))
-    built = build_schedules(load_settings(env), Names(), jobs["usage_job"], jobs["summary_job"], usage_config)
+    built = build_schedules(load_settings(env), Names(), jobs["usage_job"], jobs["summary_job"])
     return {schedule.name: schedule for schedule in built}
 
 
@@ -55,8 +53,6 @@ def test_a_tick_asks_for_one_run_over_yesterday_and_the_lookback(monkeypatch, lo
     (request,) = result.run_requests
     assert (request.tags[RANGE_START], request.tags[RANGE_END]) == (start, "2026-03-09")
     assert request.run_key == "daily-2026-03-10"  # a re-evaluated tick never launches a second run
-    summary_config = request.run_config["ops"]["raw__usage_summary"]["config"]
-    assert summary_config["only_without_current_period"] is True  # a tick snapshots only tenants lacking one
 
 
 def test_a_tick_late_in_the_day_still_targets_the_day_before(monkeypatch):
@@ -177,7 +173,8 @@ def test_daily_ticks_converge_to_revised_figures_and_record_what_moved(tmp_path,
 
 def test_a_daily_tick_snapshots_only_the_tenants_without_a_current_summary(tmp_path, monkeypatch):
     """The first tick snapshots every tenant (none has a summary); the next asks /usage/summary nothing.
-    With a run request without run config, the daemon's runs snapshotted every tenant on every tick."""
+    The daemon launches a tick's run with no run config, and the job's default config, which used to
+    carry this, is dropped from partition-range runs: every tick snapshotted every tenant."""
     today = datetime.now(UTC).date()
     with SandboxServer(today=today) as api, dg.instance_for_test() as instance:
         env = pipeline_env(api, tmp_path, AURION_LOOKBACK_DAYS="1")

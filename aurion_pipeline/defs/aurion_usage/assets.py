@@ -37,9 +37,6 @@ class SummaryConfig(dg.Config):
     tenants: list[str] = []  # noqa: RUF012 - a pydantic field: each config gets its own copy
     """Snapshot only these tenants (default: every configured tenant); a `--tenant` load sets it, so it
     never calls, or needs the key of, a tenant it was not asked for."""
-    only_without_current_period: bool = False
-    """Snapshot only the tenants with no snapshot covering today's billing period (the usage job sets
-    it: a first load answers plan questions, later loads ask the API nothing more)."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +133,7 @@ def _usage_summary(names: Names) -> dg.AssetsDefinition:
         api: AurionApiResource = getattr(context.resources, names.aurion_api)
         warehouse: WarehouseResource = getattr(context.resources, names.warehouse)
         with api.clients(config.tenants) as clients:
-            if config.only_without_current_period:
+            if _beside_a_usage_load(context, names):
                 lacking = _tenants_lacking_a_current_summary(warehouse.warehouse, sorted(clients))
                 clients = {t: clients[t] for t in lacking}
             report = ingest.load_summaries(clients, warehouse.warehouse, max_workers=api.max_workers,
@@ -147,6 +144,15 @@ def _usage_summary(names: Names) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata=metadata, check_results=[_summaries_check(report)])
 
     return usage_summary
+
+
+def _beside_a_usage_load(context: dg.AssetExecutionContext, names: Names) -> bool:
+    """Whether this run loads daily usage too (the usage job, its schedule, a backfill of both assets):
+    then only tenants without a snapshot of today's billing period are asked (a first load answers plan
+    questions; later loads ask the API nothing more). Alone, or in summary_job, every tenant is. Read
+    from the run's own selection, not from run config, which Dagster drops from partition-range runs
+    launched without it (every daily tick snapshotted every tenant)."""
+    return names.asset_key("raw.usage_daily") in context.job_def.asset_layer.selected_asset_keys
 
 
 def _summaries_check(report: ingest.SummaryReport) -> dg.AssetCheckResult:

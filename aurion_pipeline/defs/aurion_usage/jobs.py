@@ -20,7 +20,6 @@ def build_jobs(
     usage_job = dg.define_asset_job(
         names.name("usage_job"),
         selection=dg.AssetSelection.assets(raw.usage_daily, raw.usage_summary) | sql_models,
-        config=usage_job_config(raw.usage_summary),
         description="Load a range of daily usage partitions and a summary snapshot for each tenant without one "
         "for its current billing period, then refresh the SQL models.",
     )
@@ -35,7 +34,8 @@ def build_jobs(
 def usage_job_config(
     usage_summary: dg.AssetsDefinition, tenants: Sequence[str] = (), **ops: dg.Config
 ) -> dg.RunConfig:
-    """The usage job's run config: of `tenants` (default: all), only those without a current snapshot
-    are summarized; plus `ops` (keyed by an asset's op name, `assets_def.node_def.name`)."""
-    summary = {usage_summary.node_def.name: SummaryConfig(tenants=list(tenants), only_without_current_period=True)}
+    """The usage job's run config: the summary step asks only `tenants` (default: all; of those, only
+    the ones without a current snapshot, as in every usage load); plus `ops` (keyed by an asset's op
+    name, `assets_def.node_def.name`)."""
+    summary = {usage_summary.node_def.name: SummaryConfig(tenants=list(tenants))}
     return dg.RunConfig(ops={**summary, **ops})

@@ -18,12 +18,7 @@ def daily_tick_range(tick_day: date, lookback_days: int, first_day: date) -> tup
     return (start, end) if start <= end else None
 
 
-def build_schedules(
-    settings: Settings, names: Names, usage_job, summary_job, usage_run_config: dg.RunConfig
-) -> list[dg.ScheduleDefinition]:
-    """`usage_run_config` (jobs.usage_job_config) goes with every daily run request: a partition-range
-    run launched without run config does not get the job's default config, and its summary step then
-    snapshotted every tenant on every tick instead of only those without a current-period snapshot."""
+def build_schedules(settings: Settings, names: Names, usage_job, summary_job) -> list[dg.ScheduleDefinition]:
 
     @dg.schedule(
         name=names.name("daily_usage_schedule"),
@@ -39,8 +34,7 @@ def build_schedules(
         window = daily_tick_range(tick_day, settings.lookback_days, settings.start_date)
         if window is None:
             return dg.SkipReason(f"{tick_day} is before AURION_START_DATE {settings.start_date}")
-        return dg.RunRequest(run_key=f"daily-{tick_day.isoformat()}", tags=partition_range_tags(*window),
-                             run_config=usage_run_config)
+        return dg.RunRequest(run_key=f"daily-{tick_day.isoformat()}", tags=partition_range_tags(*window))
 
     summary_schedule = dg.ScheduleDefinition(
         name=names.name("summary_schedule"),
