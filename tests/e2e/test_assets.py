@@ -206,6 +206,14 @@ def test_summary_snapshots_append_keeping_unlimited_quotas_null_and_unknown_plan
     ]
 
 
+def test_a_summary_run_stored_with_the_dropped_flag_can_still_be_re_executed(api, resources):
+    """Runs stored before 7b03a95 carry `only_without_current_period` in their config; Dagster re-executes
+    a run with its stored config and refuses a field the job no longer has."""
+    stored = {"ops": {usage_summary.node_def.name: {"config": {"only_without_current_period": True}}}}
+    assert dg.materialize([usage_summary], resources=resources, run_config=stored).success
+    assert warehouse_rows(resources, "select tenant from raw.usage_summary order by 1") == [("acme",), ("globex",)]
+
+
 def test_the_api_key_never_reaches_metadata_logs_parquet_or_duckdb(httpserver, tmp_path, monkeypatch):
     secret = "ak_live_SECRET_4c1d9e"
     monkeypatch.setenv("AURION_KEY_SOLO", secret)

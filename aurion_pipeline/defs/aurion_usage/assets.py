@@ -37,6 +37,9 @@ class SummaryConfig(dg.Config):
     tenants: list[str] = []  # noqa: RUF012 - a pydantic field: each config gets its own copy
     """Snapshot only these tenants (default: every configured tenant); a `--tenant` load sets it, so it
     never calls, or needs the key of, a tenant it was not asked for."""
+    only_without_current_period: bool | None = None
+    """Ignored, kept so runs stored before it was dropped can be re-executed (Dagster refuses a run config
+    with a field the job no longer has). Which tenants are asked now follows from the run's selection."""
 
 
 @dataclass(frozen=True)
