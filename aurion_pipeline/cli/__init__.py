@@ -51,11 +51,18 @@ def _whole_number(least: int, most: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments are one line and exit 2, like every other bad input (argparse prints its usage block)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", help="also print Dagster's event log and stack traces")
-    parser = argparse.ArgumentParser(prog="aurion-pipeline", description=__doc__.split("\n\n")[0],
-                                     epilog=__doc__.split("\n\n")[1], parents=[common])
+    parser = _Parser(prog="aurion-pipeline", description=__doc__.split("\n\n")[0],
+                     epilog=__doc__.split("\n\n")[1], parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
@@ -65,7 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "and show where tenants stand")
     demo.add_argument("--days", type=_whole_number(1, most=MAX_DEMO_DAYS), default=90,
                       help=f"days to backfill, ending yesterday (default 90, at most {MAX_DEMO_DAYS})")
-    demo.add_argument("--data-dir", help="where the demo keeps its data and Dagster home (default ./demo)")
+    demo.add_argument("--data-dir", help="where the demo keeps its data and Dagster home (default ./demo; "
+                                         "AURION_DATA_DIR and DAGSTER_HOME are not used)")
+    demo.add_argument("--alerts-file", metavar="FILE", help="send the sandbox tenants' alerts to this alerts file's "
+                                                            "channels (AURION_ALERTS_FILE is not used)")
     backfill = command("backfill", "load a range of days through Dagster (one run, chunked requests)")
     backfill.add_argument("--start", type=_date, required=True)
     backfill.add_argument("--end", type=_date, required=True, help="last day to load, inclusive")
@@ -108,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from aurion_pipeline.cli.demo import run_demo
 
-            return run_demo(os.environ, days=args.days, root=args.data_dir, verbose=args.verbose)
+            return run_demo(os.environ, days=args.days, root=args.data_dir, alerts_file=args.alerts_file,
+                            verbose=args.verbose)
         settings = settings_for(args, os.environ)
         return _dispatch(args, settings)
     except ConfigError as exc:

@@ -44,36 +44,44 @@ order by tenant, quota_name
 DEFAULT_ROOT = Path("demo")  # apart from ./data and ./.dagster_home, which a real key uses
 
 
-def demo_env(env: Mapping[str, str], root: str | None, api: SandboxServer, start: date) -> dict[str, str]:
+def demo_env(env: Mapping[str, str], root: str | None, api: SandboxServer, start: date,
+             alerts_file: str | None = None) -> dict[str, str]:
     """The environment the demo's settings are read from: the user's, pointed at the sandbox, with the
-    data directory and Dagster home under `--data-dir`; without it, AURION_DATA_DIR / DAGSTER_HOME
-    when set, else ./demo. The sandbox's tenants file goes into the data directory. A real key's
-    ./data is never touched."""
+    data directory and Dagster home under `--data-dir` (default ./demo). AURION_DATA_DIR, DAGSTER_HOME and
+    AURION_ALERTS_FILE are a real deployment's (docs/operations.md has operators export them): the demo
+    never writes its sandbox tenants there or sends their alerts to its channels, unless `alerts_file`
+    (`--alerts-file`) asks for alerts. The sandbox's tenants file goes into the data directory."""
     base = Path(root).expanduser().resolve() if root else DEFAULT_ROOT.resolve()
-    data_dir = str(base / "data") if root or not env.get("AURION_DATA_DIR") else env["AURION_DATA_DIR"]
+    data_dir = base / "data"
     first = min(start, date.fromisoformat(env["AURION_START_DATE"])) if env.get("AURION_START_DATE") else start
-    tenants_file = Path(data_dir).expanduser() / "demo_tenants.yaml"
+    demo = {name: value for name, value in env.items() if name != "AURION_ALERTS_FILE"}
+    if alerts_file:
+        demo["AURION_ALERTS_FILE"] = alerts_file
     return {
-        **env,
+        **demo,
         **sandbox_env(DEFAULT_TENANTS),
         "AURION_BASE_URL": api.base_url,
-        "AURION_TENANTS_FILE": str(write_tenants_file(tenants_file, DEFAULT_TENANTS)),
+        "AURION_TENANTS_FILE": str(write_tenants_file(data_dir / "demo_tenants.yaml", DEFAULT_TENANTS)),
         "AURION_START_DATE": first.isoformat(),
-        "AURION_DATA_DIR": data_dir,
-        "DAGSTER_HOME": str(base / "dagster_home") if root or not env.get("DAGSTER_HOME") else env["DAGSTER_HOME"],
+        "AURION_DATA_DIR": str(data_dir),
+        "DAGSTER_HOME": str(base / "dagster_home"),
     }
 
 
-def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None, verbose: bool = False) -> int:
+def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None, alerts_file: str | None = None,
+             verbose: bool = False) -> int:
     today = datetime.now(UTC).date()
     start, end = today - timedelta(days=days), today - timedelta(days=1)
     with SandboxServer(today=today) as api:
-        demo = demo_env(env, root, api, start)
+        demo = demo_env(env, root, api, start, alerts_file)
         settings = load_settings(demo)
         require_api_keys(settings, demo)
         preflight(settings, demo)  # a bad AURION_ALERTS_FILE stops the demo too, before the run
         cleaned = " (`make clean` removes ./demo)" if settings.data_dir == DEFAULT_ROOT.resolve() / "data" else ""
         print(f"demo: data in {settings.data_dir}, Dagster home {settings.dagster_home}{cleaned}")
+        if env.get("AURION_ALERTS_FILE") and not alerts_file:
+            print("demo: AURION_ALERTS_FILE is not used (the demo's tenants are the sandbox's); "
+                  "--alerts-file FILE sends their alerts to that file's channels")
         print(f"demo: sandbox Aurion API at {api.base_url}; backfilling {start}..{end} through Dagster ...")
         # Settings are passed explicitly. Only what is read from the environment by design goes there:
         # the keys (public sandbox strings), read when a client is built like every key, and DAGSTER_HOME,
@@ -86,7 +94,7 @@ def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None,
         if outcome.exit_code:
             return outcome.exit_code
         print(f"requests served by the sandbox: {len(api.requests)}")
-    print_after_load(settings, os.environ)  # delivers alerts when AURION_ALERTS_FILE is set; writes report.html
+    print_after_load(settings, demo)  # delivers alerts with --alerts-file; writes report.html
     status.print_status(settings)
     print("\nWhere each tenant stands this billing period (analytics.plan_utilization)")
     print_query(settings, STANDING, "table")

@@ -209,11 +209,15 @@ def test_nothing_below_the_edge_reads_the_environment():
 @pytest.mark.parametrize(("args", "said"), [
     pytest.param(["demo", "--days", "0"], "'0' is not a whole number (from 1 to 3660)", id="demo-no-days"),
     pytest.param(["sandbox", "--tenants", "-1"], "'-1' is not a whole number (0 or more)", id="sandbox-negative"),
+    pytest.param(["backfill", "--start", "2026-13-01", "--end", "2026-12-31"], "'2026-13-01' is not a date",
+                 id="backfill-bad-date"),
+    pytest.param(["sql"], "required: query (see aurion-pipeline sql --help)", id="sql-no-query"),
+    pytest.param(["load"], "invalid choice: 'load'", id="unknown-command"),
 ])
-def test_a_bad_count_is_refused_by_the_parser_naming_the_option(tmp_path, monkeypatch, capfd, args, said):
+def test_bad_arguments_are_refused_by_the_parser_in_one_line(tmp_path, monkeypatch, capfd, args, said):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exited:
         main(args)
     _, err = capfd.readouterr()
-    assert exited.value.code == 2 and said in err.strip().splitlines()[-1]
+    assert exited.value.code == 2 and said in err and len(err.strip().splitlines()) == 1, err
     assert not any(tmp_path.iterdir()), "the demo started"
