@@ -58,6 +58,16 @@ group by all
 order by f.tenant, f.window_start
 """
 
+# Current billing periods of which no day is loaded (a period known only from a summary snapshot): their
+# use is unknown (plan_utilization.used null, alert_level unknown), so no actual alert can fire.
+UNLOADED_CURRENT_PERIODS = """
+select tenant, min(period_start) as period_start
+from analytics.plan_utilization
+where is_current and used is null and quota_name in ('voice_minutes', 'api_calls')
+group by tenant
+order by tenant
+"""
+
 # The highest level each quota has reached (actual) or is forecast to reach, this billing period.
 CURRENT_ALERTS = """
 select tenant, quota_name, basis, arg_max(alert_level, severity) as alert_level,
@@ -97,6 +107,7 @@ def status_text(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, yesterday:
         "",
         *_plan_lines(con, yesterday),
         "",
+        *_unloaded_period_lines(con, yesterday),
         *_alert_lines(con),
     ]
     return "\n".join(lines)
@@ -170,6 +181,19 @@ def _plan_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
                   *_capped(text_table(["tenant", "last summary UTC", "before the latest complete day"], table),
                            "select tenant, max(captured_at) from raw.usage_summary group by tenant")]
     return lines
+
+
+def _unloaded_period_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
+    """Nothing when every current period has a loaded day (or the model is not built yet)."""
+    if not model_built(con, "analytics", "plan_utilization"):
+        return []
+    rows = [(tenant, start) for tenant, start in con.execute(UNLOADED_CURRENT_PERIODS).fetchall() if start <= yesterday]
+    if not rows:
+        return []  # a period that starts today has no complete day to load yet
+    first = min(start for _, start in rows)
+    periods = [f"{tenant} (from {start})" for tenant, start in rows]
+    return [f"Current periods with no day loaded: {len(rows)} ({_shorten(periods, keep=10)}): their use is unknown "
+            f"and no alert on it can fire (finish with: {reload_command((first, yesterday))})", ""]
 
 
 def _alert_lines(con: duckdb.DuckDBPyConnection) -> list[str]:

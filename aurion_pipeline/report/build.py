@@ -147,7 +147,8 @@ def _caption(r: dict) -> str:
     pct = finite(r["pct_used"])
     limit = "unlimited" if r["quota"] is None else f"{r['quota']:,.0f}"
     share = "" if pct is None else f"  {pct:.1f} %"
-    return f"{(r['used'] or 0):,.0f} / {limit}{share}"
+    used = "not loaded" if r["used"] is None else f"{r['used']:,.0f}"  # no day of the period loaded yet
+    return f"{used} / {limit}{share}"
 
 
 def _grouped(con: duckdb.DuckDBPyConnection, sql: str, view: str) -> dict[str, list[dict]]:

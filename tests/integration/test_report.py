@@ -53,6 +53,21 @@ def test_the_report_draws_the_thresholds_of_the_seed_and_the_accuracy_ranges_in_
     assert "<td>80.0 %</td>" in accuracy
 
 
+def test_a_quota_with_no_day_loaded_reads_not_loaded_not_zero():
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("create schema analytics; create schema seeds")
+    con.execute("create table seeds.alert_thresholds as select * from (values ('warning', 1, 80.0, true))"
+                " t(alert_level, severity, threshold_pct, inclusive)")
+    con.execute("""create table analytics.plan_utilization as select * from (values
+        ('acme', 'pro', 'api_calls', null::decimal(38, 3), 50000.0, null::double, 'unknown', date '2026-11-15',
+         date '2026-12-14', true))
+        t(tenant, plan, quota_name, used, quota, pct_used, alert_level, period_start, period_end, is_current)""")
+    html = report_html(con, datetime(2026, 11, 30, tzinfo=UTC), "data")
+    assert "not loaded / 50,000" in html and "0 / 50,000" not in html
+
+
 def test_an_unmeasured_interval_coverage_is_a_dash_not_a_dash_percent():
     import duckdb
 

@@ -46,6 +46,7 @@ def daily_rows() -> list[tuple]:
     rows += [("recon", d, 5, 100, *llm.get(d, (None, None))) for d in days("2026-03-01", "2026-03-10")]
     rows += [("recon_gap", d, 5, 100, None, None) for d in days("2026-03-01", "2026-03-10", skip=("2026-03-05",))]
     rows += [("recon_hi", d, 5, 100, None, None) for d in days("2026-03-01", "2026-03-10")]
+    rows += [("unloaded", d, 5, 100, None, None) for d in days("2026-02-01", "2026-02-28")]  # March only summarized
     return rows
 
 
@@ -75,6 +76,8 @@ def summary_rows() -> list[tuple]:
         snapshot("recon", datetime(2026, 3, 10, 12), march, voice=(55.5, 1000), api=(1000, 50000)),
         snapshot("recon_gap", datetime(2026, 3, 10, 12), march, voice=(50, 1000), api=(1000, 50000)),
         snapshot("recon_hi", datetime(2026, 3, 10, 12), march, voice=(40, 1000), api=(1000, 50000)),
+        snapshot("unloaded", datetime(2026, 3, 16, 12), march, voice=(300, 1000), api=(117382, 50000),
+                 storage=(10, 5000)),
     ]
     statuses = {
         "status_a": [(datetime(2026, 1, 1), "active"), (datetime(2026, 1, 5), "active"),
@@ -186,7 +189,34 @@ def test_tenant_specific_quota_wins_and_a_period_without_snapshot_uses_the_tier(
     assert march["voice_minutes"][:5] == (1550, 2000, 77.5, "ok", "summary")
     assert february["voice_minutes"] == (1400, 1000, 140.0, "overage", "plan_tier", "professional", "nearest_summary")
     assert february["api_calls"][:4] == (2800, 50000, 5.6, "ok")
-    assert february["storage_mb"][:4] == (None, 5000, None, "ok")
+    assert february["storage_mb"][:4] == (None, 5000, None, "unknown")  # no snapshot: storage unknown
+
+
+def test_a_period_known_only_from_a_snapshot_has_unknown_use_not_zero(con):
+    """No day of March is loaded, and the vendor's snapshot says api_calls are at 235 %: used is unknown,
+    not "0, 0 %, ok"."""
+    march = {r[0]: r[1:] for r in query(con, UTILIZATION_SQL, "unloaded", D("2026-03-01"))}
+    february = {r[0]: r[1:] for r in query(con, UTILIZATION_SQL, "unloaded", D("2026-02-01"))}
+    assert march["api_calls"][:4] == (None, 50000, None, "unknown")
+    assert march["voice_minutes"][:4] == (None, 1000, None, "unknown")
+    assert march["storage_mb"][:4] == (10, 5000, 0.2, "ok")
+    assert february["api_calls"][:4] == (2800, 50000, 5.6, "ok")
+
+
+def test_status_names_current_periods_with_no_day_loaded_and_the_backfill_that_loads_them(con, tmp_path):
+    from aurion_pipeline.ops.status import status_text
+    from aurion_pipeline.storage import Warehouse
+
+    warehouse = Warehouse(tmp_path)
+    warehouse.analyst_path.touch()
+    lines = [line for line in status_text(con, warehouse, D("2026-03-16")).splitlines() if "no day loaded" in line]
+    # the tenants known only from snapshots too; not status_b, whose current period starts after that day
+    assert lines == ["Current periods with no day loaded: 4 (status_a (from 2026-02-01), status_c (from 2026-01-01), "
+                     "status_d (from 2020-01-01), unloaded (from 2026-03-01)): their use is unknown and no alert on "
+                     "it can fire (finish with: aurion-pipeline backfill --start 2020-01-01 --end 2026-03-16 "
+                     "--missing-only)"]
+    before_march = status_text(con, warehouse, D("2026-02-27")).splitlines()  # no day of March is complete yet
+    assert not any("unloaded (from" in line for line in before_march)
 
 
 def test_tenant_without_summary_or_declared_plan_has_no_quota_and_an_unknown_level(con):

@@ -84,8 +84,13 @@ select
     q.plan_source,
     q.billing_status,
     q.quota_name,
-    -- Voice minutes and API calls: the loaded days' sum; storage: the period's latest snapshot figure.
-    case when q.quota_name = 'storage_mb' then q.summary_used::decimal(38, 3) else coalesce(d.used, 0) end as used,
+    -- Voice minutes and API calls: the loaded days' sum, unknown (null) while no day of the period is
+    -- loaded (a period known only from a snapshot: 0 there read as "0 %, ok" beside a vendor figure in
+    -- overage); storage: the period's latest snapshot figure.
+    case
+        when q.quota_name = 'storage_mb' then q.summary_used::decimal(38, 3)
+        when q.days_loaded > 0 then coalesce(d.used, 0)
+    end as used,
     case when q.summary_has_quota then q.summary_limit else q.tier_quota end as quota,
     case
         when q.summary_has_quota then 'summary'

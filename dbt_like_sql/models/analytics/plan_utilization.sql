@@ -10,9 +10,9 @@ select
     q.used,
     q.quota,
     analytics.pct_of_quota(q.used, q.quota) as pct_used,
-    -- Unknown plan, unknown level: never an assumed plan's.
+    -- Unknown plan or unknown use, unknown level: never an assumed plan's, never "ok" by default.
     case
-        when q.quota_source = 'unknown' then 'unknown'
+        when q.quota_source = 'unknown' or q.used is null then 'unknown'
         else coalesce(analytics.level_reached(q.used, l.levels), 'ok')
     end as alert_level,
     q.quota_source,
