@@ -46,6 +46,7 @@ def daily_rows() -> list[tuple]:
     rows += [("recon", d, 5, 100, *llm.get(d, (None, None))) for d in days("2026-03-01", "2026-03-10")]
     rows += [("recon_gap", d, 5, 100, None, None) for d in days("2026-03-01", "2026-03-10", skip=("2026-03-05",))]
     rows += [("recon_hi", d, 5, 100, None, None) for d in days("2026-03-01", "2026-03-10")]
+    rows += [("recon_today", d, 5, 100, None, None) for d in days("2026-03-01", "2026-03-09")]  # capture day not loaded
     rows += [("unloaded", d, 5, 100, None, None) for d in days("2026-02-01", "2026-02-28")]  # March only summarized
     return rows
 
@@ -76,6 +77,7 @@ def summary_rows() -> list[tuple]:
         snapshot("recon", datetime(2026, 3, 10, 12), march, voice=(55.5, 1000), api=(1000, 50000)),
         snapshot("recon_gap", datetime(2026, 3, 10, 12), march, voice=(50, 1000), api=(1000, 50000)),
         snapshot("recon_hi", datetime(2026, 3, 10, 12), march, voice=(40, 1000), api=(1000, 50000)),
+        snapshot("recon_today", datetime(2026, 3, 10, 12), march, voice=(47, 1000), api=(900, 50000)),
         snapshot("unloaded", datetime(2026, 3, 16, 12), march, voice=(300, 1000), api=(117382, 50000),
                  storage=(10, 5000)),
     ]
@@ -353,16 +355,21 @@ def test_billing_status_history_and_grace(con):
 
 
 def test_reconciliation_flags_missing_and_differing_usage(con):
+    """Snapshots taken 03-10 at noon: compared with 03-01..03-09, the days they wholly cover; the rest of a
+    difference may be 03-10 up to noon, so it agrees when within 03-10's loaded usage, and is pending
+    while 03-10 is not loaded."""
     got = {(t, q): rest for t, q, *rest in query(
-        con, "select tenant, quota_name, summary_used, details_used, difference, days_missing, status "
-             "from analytics.usage_reconciliation where tenant like 'recon%'")}
+        con, "select tenant, quota_name, summary_used, details_used, difference, capture_day_used, days_missing, "
+             "status from analytics.usage_reconciliation where tenant like 'recon%'")}
     assert got == {
-        ("recon", "voice_minutes"): [55.5, 50, 5.5, 0, "summary_higher"],
-        ("recon", "api_calls"): [1000, 1000, 0, 0, "match"],
-        ("recon_gap", "voice_minutes"): [50, 45, 5, 1, "missing_days"],
-        ("recon_gap", "api_calls"): [1000, 900, 100, 1, "missing_days"],
-        ("recon_hi", "voice_minutes"): [40, 50, -10, 0, "details_higher"],
-        ("recon_hi", "api_calls"): [1000, 1000, 0, 0, "match"],
+        ("recon", "voice_minutes"): [55.5, 45, 10.5, 5, 0, "summary_higher"],  # 10.5 is more than 03-10's 5
+        ("recon", "api_calls"): [1000, 900, 100, 100, 0, "match"],  # 100 is 03-10's usage
+        ("recon_gap", "voice_minutes"): [50, 40, 10, 5, 1, "missing_days"],  # 03-05 not loaded
+        ("recon_gap", "api_calls"): [1000, 800, 200, 100, 1, "missing_days"],
+        ("recon_hi", "voice_minutes"): [40, 45, -5, 5, 0, "details_higher"],
+        ("recon_hi", "api_calls"): [1000, 900, 100, 100, 0, "match"],
+        ("recon_today", "voice_minutes"): [47, 45, 2, None, 0, "capture_day_pending"],
+        ("recon_today", "api_calls"): [900, 900, 0, None, 0, "match"],
     }
 
 
@@ -375,7 +382,7 @@ def test_reconciliation_compares_every_latest_snapshot_with_its_days(con):
             latest[(tenant, start)] = (row, captured)
     expected = {}
     for (tenant, start), (row, captured) in latest.items():
-        through = min(captured.date(), row[3])
+        through = min(captured.date() - timedelta(days=1), row[3])  # the days the snapshot wholly covers
         loaded = [daily[(tenant, d)] for d in days(start.isoformat(), through.isoformat()) if (tenant, d) in daily]
         for i, quota_name, summary_used in ((0, "voice_minutes", row[6]), (1, "api_calls", row[9])):
             details = sum(v[i] for v in loaded) if loaded else None
