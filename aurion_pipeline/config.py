@@ -42,7 +42,7 @@ _PACKAGE = Path(__file__).resolve().parent
 REPO_SQL_DIR = _PACKAGE.parent / "dbt_like_sql"  # a checkout or editable install: the folder at the repository root
 PACKAGED_SQL_DIR = _PACKAGE / "_sql"  # a wheel install: the copy pyproject.toml ships inside the package
 # A size DuckDB's memory_limit accepts: a number and a 1000-based (KB..TB) or 1024-based (KiB..TiB) unit.
-_MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*[KMGT]i?B$", re.IGNORECASE)
+_MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*[KMGT]i?B\Z", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

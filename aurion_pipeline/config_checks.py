@@ -26,7 +26,7 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable and the fix."""
 
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 # What Aurion keys look like (`ak_live_…`), or a long random-looking string: a key pasted where the
 # NAME of its variable belongs. Such a value is refused without being repeated.
 _KEYISH = re.compile(r"^(?i:ak|sk)_|^(?=.*[a-z])(?=.*\d)[A-Za-z0-9_]{24,}$")
@@ -188,7 +188,7 @@ def duckdb_memory_limit(value: str, name: str, default: str) -> str:
     return value
 
 
-_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+_VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)\Z")
 OLDEST_ANALYST_STORAGE_VERSION = (1, 0, 0)  # older formats lack what the analytics views use
 
 

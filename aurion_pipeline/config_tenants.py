@@ -11,7 +11,7 @@ import yaml
 
 from aurion_pipeline.config_checks import ConfigError, is_variable_name
 
-TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z, not $: "acme\n" is no name
 
 
 @dataclass(frozen=True)

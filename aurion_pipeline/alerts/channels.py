@@ -20,8 +20,8 @@ from aurion_pipeline.config_checks import ConfigError, http_url_problem, is_loop
 KINDS = ("webhook", "slack", "email")
 LEVELS = ("warning", "critical", "overage")  # seeds/alert_thresholds.csv
 BASES = ("actual", "forecast", "anomaly")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\Z")
 _ROUTE_KEYS = {"tenants", "levels", "bases"}
 _KEYS = {
     "webhook": {"url", "secret_env"},

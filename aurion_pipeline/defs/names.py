@@ -13,7 +13,7 @@ from aurion_pipeline.config_checks import ConfigError
 
 # Every step that writes the warehouse takes this Dagster pool (one slot: DuckDB has one writer per file).
 WRITER_POOL = "duckdb_writer"
-_PART = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_PART = re.compile(r"^[A-Za-z][A-Za-z0-9_]*\Z")
 
 
 @dataclass(frozen=True)

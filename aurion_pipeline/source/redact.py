@@ -19,7 +19,7 @@ FRAGMENT = 8
 REDACTED = "[redacted]"
 # What we show of an `api_key_env` value: a conventional variable name, or nothing (a value of
 # another shape may be a key pasted where its variable's name belongs).
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}\Z")
 
 _lock = threading.Lock()
 _fragments: frozenset[str] = frozenset()

@@ -26,7 +26,7 @@ from aurion_pipeline.sqlmodels.sources import Source, hidden, load_sources
 from aurion_pipeline.sqlmodels.specs import Column, DataTest, ModelDoc, SeedDoc, read_model_doc, read_seed_doc, sql_test
 
 # File and folder names become DuckDB identifiers and Dagster asset keys.
-_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*\Z")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from aurion_pipeline.sqlmodels.parse_cache import read_select
 from aurion_pipeline.text import first_line
 
 # Test names become Dagster asset check names: letters, digits and underscores only.
-_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_NAME = re.compile(r"^[A-Za-z0-9_]+\Z")
 COLUMN_TESTS = ("not_null", "unique", "accepted_values", "relationships")
 # How a model is stored: a view recomputes on every query; a table is computed once per build.
 MATERIALIZATIONS = ("view", "table")

@@ -28,7 +28,7 @@ import duckdb
 
 from aurion_pipeline.config import DEFAULT_ANALYST_STORAGE_VERSION
 
-_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
+_VERSION = re.compile(r"^v\d+\.\d+\.\d+\Z")
 
 
 def publish_analyst_copy(warehouse_path: Path, analyst_path: Path,

@@ -110,6 +110,8 @@ def test_routes(route, alert, accepted):
                      "unknown key(s) for a slack channel: url", id="slack url in the file"),
         pytest.param("channels:\n  - {name: m, kind: email, host: smtp.example.com, from: a@b.c, to: []}\n",
                      "to must be an email address", id="email without recipients"),
+        pytest.param('channels:\n  - {name: m, kind: email, host: smtp.example.com, from: a@b.c, to: "x@y.z\\n"}\n',
+                     "to must be an email address", id="address with a trailing newline"),
         pytest.param("channels:\n  - {name: m, kind: email, host: smtp.example.com, from: a@b.c, to: x@y.z, "
                      "starttls: false, username_env: U, password_env: P}\n", "in clear", id="password without tls"),
         pytest.param("channels:\n  - {name: m, kind: email, host: h, port: 99999, from: a@b.c, to: x@y.z}\n",

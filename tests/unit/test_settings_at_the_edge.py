@@ -34,7 +34,8 @@ TENANTS_OK = "- {name: acme, api_key_env: ACME_KEY}\n"
 # {tmp} in a value is the test's folder.
 CASES: dict[str, list[Bad]] = {
     "AURION_API_KEY": [Bad(None), Bad(""), Bad("ak_live_ with a space"), Bad("ak_live_\nnewline")],
-    "AURION_TENANT": [Bad("a b"), Bad("../../etc")],  # empty is the default, as for every variable
+    # empty is the default, as for every variable; a trailing newline is no name
+    "AURION_TENANT": [Bad("a b"), Bad("../../etc"), Bad("acme\n")],
     "AURION_TENANTS_FILE": [
         Bad("{tmp}/missing.yaml"),
         Bad("{tmp}/t.yaml", files={"t.yaml": "- [unclosed\n"}),
