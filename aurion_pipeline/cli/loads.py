@@ -78,4 +78,9 @@ def current_alerts(warehouse: Warehouse) -> list[str]:
         return []  # no billing_alerts view yet (a run that failed before the models were built)
     finally:
         con.close()
-    return [f"{tenant} {quota}: {level} ({basis}, since {on})" for tenant, quota, basis, level, on in rows]
+    return [alert_line(*row) for row in rows]
+
+
+def alert_line(tenant: str, quota: str, basis: str, level: str, on: object) -> str:
+    """A firing alert: reached since a day, or (forecast) expected to be reached on one."""
+    return f"{tenant} {quota}: {level} ({basis}, {'expected' if basis == 'forecast' else 'since'} {on})"

@@ -111,7 +111,8 @@ def load_lines(load: LoadSummary) -> list[str]:
     lines = [
         f"  tenants           {load.tenants}",
         f"  days in range     {load.days} "
-        f"({load.rows} rows loaded, {load.filled_days} zero-filled days the API omitted)",
+        f"({load.rows} rows loaded, {load.filled_days} zero-filled day{'' if load.filled_days == 1 else 's'} "
+        "the API omitted)",
         f"  requests          {load.requests} ({load.retries} retried)",
         f"  windows rejected  {load.failed_count or 'none'}",
         *rejected_window_lines(load),

@@ -78,6 +78,9 @@ def emit(relation: duckdb.DuckDBPyRelation, fmt: str) -> None:
     lines = markdown(header, cells, numeric) if fmt == "markdown" else table(header, cells, numeric, _width())
     print("\n".join(lines))
     more = f"first {MAX_DISPLAY_ROWS} rows shown; use --format csv for all" if len(rows) > len(shown) else ""
+    if fmt == "markdown":  # the table is pasted into documents: a note that is not a row goes to stderr
+        print(more or f"({len(shown)} row{'' if len(shown) == 1 else 's'})", file=sys.stderr)
+        return
     print(more or f"({len(shown)} row{'' if len(shown) == 1 else 's'})")
 
 

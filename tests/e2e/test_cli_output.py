@@ -62,6 +62,21 @@ def test_the_result_block_reports_every_figure_of_the_load():
         assert expected in text, expected
 
 
+def test_a_forecast_alert_is_expected_on_a_day_an_actual_one_reached_since_one():
+    from aurion_pipeline.cli.loads import alert_line
+
+    assert alert_line("hooli", "api_calls", "forecast", "warning", "2026-12-20") == (
+        "hooli api_calls: warning (forecast, expected 2026-12-20)")
+    assert alert_line("acme", "voice_minutes", "actual", "overage", "2026-01-20") == (
+        "acme voice_minutes: overage (actual, since 2026-01-20)")
+
+
+def test_the_zero_filled_count_agrees_with_its_noun():
+    lines = "\n".join(result_block("backfill", replace(OUTCOME, load=replace(LOAD, filled_days=1)), [],
+                                   Path("a.duckdb")))
+    assert "1 zero-filled day the API omitted" in lines
+
+
 def test_dropped_rows_are_counted_after_the_rejected_windows():
     lines = result_block("backfill", replace(OUTCOME, load=replace(LOAD, dropped=("acme 2026-02-01: outside",))), [],
                          Path("a.duckdb"))
@@ -186,7 +201,8 @@ def test_a_backfill_prints_the_result_block_and_dagsters_log_only_with_v(sandbox
         con.close()
     assert f"backfill {start}..{end}: run " in out and " succeeded" in out
     assert f"  tenants           {tenants}\n" in out and tenants == len(DEFAULT_TENANTS)
-    assert f"  days in range     10 ({rows} rows loaded, {filled} zero-filled days the API omitted)" in out
+    days = "day" if filled == 1 else "days"
+    assert f"  days in range     10 ({rows} rows loaded, {filled} zero-filled {days} the API omitted)" in out
     assert f"  requests          {requests} (0 retried)" in out and requests > 0
     assert "  windows rejected  none" in out
     assert f"  alerts firing     {firing or 'none'}" in out
