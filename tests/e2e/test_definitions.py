@@ -40,6 +40,26 @@ def test_expected_assets_checks_jobs_and_schedules():
     assert ("raw/usage_summary", "all_summaries_captured") in checks
 
 
+@pytest.mark.smoke
+def test_every_asset_is_in_a_group_of_ours_none_in_dagsters_default():
+    groups = {spec.key.to_user_string(): spec.group_name for spec in defs.resolve_all_asset_specs()}
+    assert groups["raw/tenant_plans"] == "raw"
+    assert {group for group in groups.values()} == {"raw", "seeds", "analytics"}
+
+
+@pytest.mark.smoke
+def test_building_the_definitions_warns_about_nothing_we_chose():
+    """`make dev` and every code-server load printed Dagster's beta warning for backfill_policy three times."""
+    import warnings
+
+    from aurion_pipeline.defs import build_defs
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build_defs()
+    assert [str(w.message) for w in caught if issubclass(w.category, dg.BetaWarning)] == []
+
+
 def test_usage_is_one_daily_utc_partitioned_asset_with_single_run_backfills():
     asset = defs.resolve_assets_def(dg.AssetKey(["raw", "usage_daily"]))
     assert isinstance(asset.partitions_def, dg.DailyPartitionsDefinition)
