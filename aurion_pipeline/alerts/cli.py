@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from aurion_pipeline.alerts import log
 from aurion_pipeline.alerts.deliver import channels_of, configured_channels, deliver, delivery_lock, send_test, sync
 from aurion_pipeline.config import ConfigError, Settings
-from aurion_pipeline.text import text_table
+from aurion_pipeline.text import first_line, text_table
 
 SHOWN = 50
 
@@ -75,10 +75,16 @@ def listing_lines(settings: Settings) -> list[str]:
 
 
 def status_lines(settings: Settings) -> list[str]:
-    """For `status`: undelivered and failing deliveries, or one line saying all is delivered."""
+    """For `status`: undelivered and failing deliveries, or one line saying all is delivered; first, what
+    is wrong with the alerts file, if anything (status still shows the rest: it is where one looks)."""
+    try:
+        names = _channel_names(settings)
+        bad_file = []
+    except ConfigError as exc:
+        names, bad_file = None, [f"Alert channels: {first_line(exc)}; nothing is delivered until it is fixed"]
     if not log.log_path(settings.data_dir).exists():
-        return ["Alert deliveries: none yet" + ("" if settings.alerts_file else " (AURION_ALERTS_FILE not set)")]
-    names = _channel_names(settings)
+        unset = "" if settings.alerts_file else " (AURION_ALERTS_FILE not set)"
+        return [*bad_file, "Alert deliveries: none yet" + unset]
     con = log.open_log(settings.data_dir)
     try:
         counts = log.counts(con, names)
@@ -86,25 +92,22 @@ def status_lines(settings: Settings) -> list[str]:
     finally:
         con.close()
     if not open_rows:
-        return [_headline(counts) + "; nothing undelivered"]
+        return [*bad_file, _headline(counts) + "; nothing undelivered"]
     # gave_up rows and those of removed channels are never sent again (and without a file nothing is):
     # the hint only when something is retryable.
     retryable = settings.alerts_file is not None and counts.get("pending", 0) + counts.get("failed", 0)
     hint = "  (retry now: aurion-pipeline alerts --deliver)" if retryable else ""
     if settings.alerts_file is not None and counts.get("gave_up"):
         hint += "  (once the channel is fixed: aurion-pipeline alerts --retry-given-up)"
-    return [_headline(counts) + hint, *_table(open_rows, names, with_error=True)]
+    return [*bad_file, _headline(counts) + hint, *_table(open_rows, names, with_error=True)]
 
 
 def _channel_names(settings: Settings) -> tuple[str, ...] | None:
-    """The alerts file's channels; None without a file, or with one `status` cannot read (the commands
-    that deliver report that file): then the log's statuses are shown as recorded."""
+    """The alerts file's channels; None without a file (the log's statuses are then shown as recorded).
+    Raises ConfigError for a file that cannot be used."""
     if settings.alerts_file is None:
         return None
-    try:
-        return tuple(c.name for c in channels_of(settings))
-    except ConfigError:
-        return None
+    return tuple(c.name for c in channels_of(settings))
 
 
 def _headline(counts: dict[str, int]) -> str:

@@ -208,6 +208,20 @@ def test_failing_deliveries_of_a_removed_channel_are_not_shown_or_scheduled_as_r
     assert sum("channel removed" in line for line in status) == 2 and "failing" not in "\n".join(status)
 
 
+def test_status_names_an_alerts_file_that_cannot_be_used_and_still_shows_the_deliveries(setup, tmp_path):
+    """`status` is where an operator looks: a file every delivering command refuses (exit 2) was passed over
+    in silence there, while nothing could be delivered."""
+    settings, env = setup
+    down = HttpReceiver("webhook", secret=SECRET)
+    assert deliver(replace(settings, alerts_file=down_channel_file(tmp_path, "ops", down)), env, NOW).failed == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("channels:\n  - {name: ops, kind: webhook, url: 'http://hooks.example.com/x', secret_env: S}\n")
+    status = status_lines(replace(settings, alerts_file=bad))
+    assert status[0].startswith("Alert channels: ") and "plain http" in status[0] and str(bad) in status[0]
+    assert status[0].endswith("nothing is delivered until it is fixed")
+    assert status[1].startswith("Alert deliveries: 2 failing (retried)")
+
+
 def test_deliveries_not_made_within_the_max_age_are_given_up(setup, receivers, tmp_path):
     settings, env = setup
     down = HttpReceiver("webhook", secret=SECRET)
