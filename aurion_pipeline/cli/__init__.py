@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from aurion_pipeline.config import (
@@ -30,10 +30,13 @@ MAX_DEMO_DAYS = 3660  # ten years of sandbox history; beyond, dates leave what t
 
 
 def _date(value: str) -> date:
+    """YYYY-MM-DD, or `yesterday` (UTC): the last complete day, where a backfill usually ends."""
+    if value == "yesterday":
+        return datetime.now(UTC).date() - timedelta(days=1)
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date; use YYYY-MM-DD") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date; use YYYY-MM-DD or yesterday") from None
 
 
 def _whole_number(least: int, most: int | None = None) -> Callable[[str], int]:
@@ -77,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--alerts-file", metavar="FILE", help="send the sandbox tenants' alerts to this alerts file's "
                                                             "channels (AURION_ALERTS_FILE is not used)")
     backfill = command("backfill", "load a range of days through Dagster (one run, chunked requests)")
-    backfill.add_argument("--start", type=_date, required=True)
-    backfill.add_argument("--end", type=_date, required=True, help="last day to load, inclusive")
+    backfill.add_argument("--start", type=_date, required=True, metavar="YYYY-MM-DD", help="first day to load (UTC)")
+    backfill.add_argument("--end", type=_date, required=True, metavar="YYYY-MM-DD",
+                          help="last day to load, inclusive (UTC; `yesterday`, the last complete day, at the latest)")
     backfill.add_argument("--tenant", action="append", default=[], help="only this tenant (repeatable)")
     backfill.add_argument("--missing-only", action="store_true", help="skip days already loaded (finish a failed run)")
     backfill.add_argument(

@@ -222,3 +222,12 @@ def test_bad_arguments_are_refused_by_the_parser_in_one_line(tmp_path, monkeypat
     _, err = capfd.readouterr()
     assert exited.value.code == 2 and said in err and len(err.strip().splitlines()) == 1, err
     assert not any(tmp_path.iterdir()), "the demo started"
+
+
+def test_yesterday_is_a_date_the_backfill_takes():
+    from datetime import UTC, datetime, timedelta
+
+    from aurion_pipeline.cli import build_parser
+
+    args = build_parser().parse_args(["backfill", "--start", "2026-01-01", "--end", "yesterday"])
+    assert args.end == datetime.now(UTC).date() - timedelta(days=1)
