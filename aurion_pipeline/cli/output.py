@@ -96,7 +96,7 @@ def result_block(command: str, outcome: RunOutcome, alerts: list[str], analyst_p
     if outcome.load:
         lines += load_lines(outcome.load)
     if outcome.summaries:
-        lines += summary_lines(outcome.summaries)
+        lines += summary_lines(outcome.summaries, outcome.load.tenants if outcome.load else None)
     if outcome.failed_checks:
         lines.append(f"  failed checks     {', '.join(outcome.failed_checks)}")
     lines.append(f"  alerts firing     {len(alerts) or 'none'}")
@@ -146,8 +146,15 @@ def _unlisted(load: LoadSummary, listed: int) -> int:
     return load.failed_count - min(listed, len(load.failed_windows))
 
 
-def summary_lines(summaries: tuple[SummaryLine, ...]) -> list[str]:
-    lines = [f"  summaries         {sum(1 for s in summaries if not s.error)} of {len(summaries)} tenants"]
+def summary_lines(summaries: tuple[SummaryLine, ...], tenants: int | None = None) -> list[str]:
+    """Each snapshot taken; `tenants`: how many the run loaded (those not asked already had a snapshot of
+    their current period). The figures are the vendor's, which count today so far: a loaded day total
+    (plan_utilization) stops at yesterday."""
+    captured = sum(1 for s in summaries if not s.error)
+    current = tenants - len(summaries) if tenants is not None and tenants > len(summaries) else 0
+    already = f"; {current} more already had one this period" if current else ""
+    lines = [f"  summaries         {captured} of {len(summaries)} tenants{already} "
+             "(the vendor's figures, today so far included)"]
     for s in summaries:
         if s.error:
             lines.append(f"    {s.tenant}: not captured: {s.error}")

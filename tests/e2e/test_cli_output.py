@@ -77,6 +77,17 @@ def test_the_zero_filled_count_agrees_with_its_noun():
     assert "1 zero-filled day the API omitted" in lines
 
 
+def test_the_summary_count_says_how_many_tenants_already_had_a_snapshot_and_whose_figures_these_are():
+    """A backfill of 3 tenants asks only those without a current-period snapshot: '2 of 2 tenants' under
+    'tenants 3' did not add up; and the vendor's figures (today so far) differ from the loaded days'."""
+    summaries = tuple(SummaryLine(t, date(2026, 1, 1), date(2026, 1, 31), "professional", "active", ())
+                      for t in ("acme", "globex"))
+    block = result_block("backfill", replace(CLEAN, load=replace(CLEAN.load, tenants=3), summaries=summaries), [],
+                         Path("a.duckdb"))
+    assert ("  summaries         2 of 2 tenants; 1 more already had one this period "
+            "(the vendor's figures, today so far included)") in block
+
+
 def test_dropped_rows_are_counted_after_the_rejected_windows():
     lines = result_block("backfill", replace(OUTCOME, load=replace(LOAD, dropped=("acme 2026-02-01: outside",))), [],
                          Path("a.duckdb"))
