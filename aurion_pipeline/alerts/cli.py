@@ -124,7 +124,9 @@ def _table(rows, names: tuple[str, ...] | None, *, with_error: bool) -> list[str
     for r in rows:
         when = r["sent_at"] or r["last_attempt_at"] or r["created_at"]
         removed = names is not None and r["channel"] not in names and r["status"] in ("pending", "failed")
-        line = [r["channel"], r["tenant"], f"{r['subject']} {r['level']} ({r['day']})", r["basis"],
+        # A threshold alert's day is its billing period's start, an anomaly's the day it scored.
+        day = f"period from {r['day']}" if r["kind"] == "threshold" else r["day"]
+        line = [r["channel"], r["tenant"], f"{r['subject']} {r['level']} ({day})", r["basis"],
                 "channel removed" if removed else r["status"], str(r["attempts"]), str(r["response_code"] or "-"),
                 when[:16]]
         cells.append([*line, (r["error"] or "")[:100]] if with_error else line)

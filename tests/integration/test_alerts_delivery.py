@@ -220,6 +220,8 @@ def test_status_names_an_alerts_file_that_cannot_be_used_and_still_shows_the_del
     assert status[0].startswith("Alert channels: ") and "plain http" in status[0] and str(bad) in status[0]
     assert status[0].endswith("nothing is delivered until it is fixed")
     assert status[1].startswith("Alert deliveries: 2 failing (retried)")
+    # a threshold alert's date is its billing period's start, not the day it was reached
+    assert sum("(period from 20" in line for line in status[2:]) == 2, status
 
 
 def test_deliveries_not_made_within_the_max_age_are_given_up(setup, receivers, tmp_path):
