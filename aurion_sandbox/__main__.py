@@ -20,20 +20,32 @@ from aurion_sandbox import DEFAULT_TENANTS, SandboxServer, make_tenants, sandbox
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Ctrl-C, or `kill -INT` when started in the background (where a shell starts it with SIGINT
+    # ignored), and `kill` (SIGTERM) end it the same way: through the `with` blocks below, which stop the
+    # server and remove the temporary tenants file.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if args.tenants_file:
+        return _serve(args, args.tenants_file)
+    with tempfile.TemporaryDirectory(prefix="aurion-sandbox-") as folder:
+        return _serve(args, Path(folder) / "tenants.yaml")
+
+
+def _serve(args: argparse.Namespace, tenants_file: Path) -> int:
     tenants = make_tenants(args.tenants) if args.tenants else DEFAULT_TENANTS
-    tenants_file = args.tenants_file or Path(tempfile.mkdtemp(prefix="aurion-sandbox-")) / "tenants.yaml"
     write_tenants_file(tenants_file, tenants)
     server = SandboxServer(tenants, host=args.host, port=args.port, latency_s=args.latency,
                            max_range_days=args.max_range_days, today=args.today)
     env = {"AURION_BASE_URL": server.base_url, "AURION_TENANTS_FILE": str(Path(tenants_file).resolve()),
            **sandbox_env(tenants)}
     lines = "".join(f"{k}={v}\n" for k, v in env.items())
-    if args.env_file:
-        args.env_file.write_text(lines)
-    sys.stdout.write(lines)
-    sys.stdout.flush()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `kill` from the demo stops it cleanly
-    with server, contextlib.suppress(KeyboardInterrupt):
+    # An interrupt at any point, even while the server starts, ends it quietly; the lines are printed
+    # once it answers, so whoever reads them can use it at once.
+    with contextlib.suppress(KeyboardInterrupt), server:
+        if args.env_file:
+            args.env_file.write_text(lines)
+        sys.stdout.write(lines)
+        sys.stdout.flush()
         threading.Event().wait()
     return 0
 

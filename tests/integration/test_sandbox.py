@@ -303,3 +303,19 @@ def test_the_cli_sandbox_command_prints_its_url_tenants_file_and_keys():
         proc.terminate()
         assert proc.wait(timeout=10) == 0
     assert "Ctrl-C" in proc.stderr.read()
+    assert not Path(env["AURION_TENANTS_FILE"]).parent.exists(), "the temporary tenants file was left behind"
+
+
+def test_the_sandbox_started_in_the_background_stops_on_sigint_and_cleans_up():
+    """A shell starts a background job with SIGINT ignored; `kill -INT` (or Ctrl-C) must still stop it."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "aurion_sandbox", "--port", "0"], stdout=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        env = dict(proc.stdout.readline().strip().split("=", 1) for _ in range(2 + len(DEFAULT_TENANTS)))
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+    assert not Path(env["AURION_TENANTS_FILE"]).parent.exists()
