@@ -166,6 +166,8 @@ def summary_lines(summaries: tuple[SummaryLine, ...], tenants: int | None = None
 
 
 def _quota(name: str, used: float | None, limit: float | None) -> str:
+    if used is None and limit is None:
+        return f"{name} not reported"  # not "? (unlimited)": the summary said nothing about it
     used_text = "?" if used is None else _number(used)
     if limit is None:
         return f"{name} {used_text} (unlimited)"

@@ -15,6 +15,7 @@ import pyarrow as pa
 from aurion_pipeline.transform.usage import show_value
 
 _QUOTAS = ("voice_minutes", "api_calls", "storage_mb")
+_FIELDS = ("period", "plan", "billing_status", *_QUOTAS)  # a summary without any of them is not one
 SUMMARY_SCHEMA = pa.schema(
     [pa.field("tenant", pa.string(), nullable=False),
      pa.field("captured_at", pa.timestamp("us"), nullable=False),
@@ -45,6 +46,12 @@ def normalize_summary(tenant: str, payload: dict, captured_at: datetime) -> pa.T
     """
     if type(payload) is not dict:
         raise SummaryDataError(tenant, "payload", f"expected an object, got {show_value(payload)}")
+    if all(payload.get(field) is None for field in _FIELDS):
+        # e.g. {"data": null} or the summary wrapped in an envelope: stored, it became the period's latest
+        # snapshot, with no plan or quota, and silenced the tenant's alerts until the next good one.
+        keys = ", ".join(sorted(map(str, payload))[:5]) or "none"
+        raise SummaryDataError(tenant, "payload", f"has none of {', '.join(_FIELDS)} (its keys: {keys}); "
+                                                  "the API's response format may have changed")
     if captured_at.tzinfo is not None:
         captured_at = captured_at.astimezone(UTC).replace(tzinfo=None)
     record = {"tenant": tenant, "captured_at": captured_at}

@@ -108,6 +108,10 @@ def test_a_summary_prints_what_it_captured_per_tenant_and_what_it_could_not():
     assert "acme: professional (active), period 2026-01-01..2026-01-31: voice_minutes 250.5/1000 (25%), " \
            "storage_mb 12 (unlimited), api_calls 1926300 (unlimited)" in text
     assert "initech: not captured: 401: key rejected" in text
+    quiet = SummaryLine("hooli", date(2026, 1, 1), date(2026, 1, 31), "starter", "active",
+                        (("voice_minutes", None, None),))
+    text = "\n".join(result_block("summary", replace(outcome, summaries=(quiet,)), [], Path("a.duckdb")))
+    assert "voice_minutes not reported" in text
     assert failure_lines("summary", outcome) == ["aurion-pipeline summary: no summary for initech: 401: key rejected"]
 
 

@@ -353,6 +353,15 @@ def test_summary_captured_at_becomes_utc_naive():
     assert table.column("captured_at").to_pylist() == [datetime(2026, 3, 5, 12, 0)]
 
 
+@pytest.mark.parametrize("payload", [{"data": None}, {"data": {"plan": "starter"}}, {},
+                                     {"plan": None, "period": None, "voice_minutes": None}])
+def test_a_payload_with_none_of_the_summarys_fields_is_refused_not_stored_as_an_empty_snapshot(payload):
+    """Stored, it became the period's latest snapshot: no plan, no quota, and the tenant's alerts went quiet."""
+    with pytest.raises(SummaryDataError, match=r"field payload: has none of period, plan, billing_status, "
+                                               r"voice_minutes, api_calls, storage_mb .*format may have changed"):
+        normalize_summary("acme", payload, datetime(2026, 3, 5, 12, 0))
+
+
 @pytest.mark.parametrize(("changes", "error", "why"), [
     pytest.param({"voice_minutes": {"used": "320", "limit": 1000}},
                  "tenant acme, field voice_minutes.used: expected a non-negative number, got '320'",
