@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from aurion_pipeline.config import Settings
-from aurion_pipeline.storage import Warehouse, lake
+from aurion_pipeline.storage import StorageError, Warehouse, errors, lake
 from aurion_pipeline.storage.connection import writer_lock
 from aurion_pipeline.storage.errors import reload_command, usage_month_of
 from aurion_pipeline.storage.rebuild import rebuild_from_lake
@@ -48,12 +48,17 @@ def rebuild(settings: Settings) -> int:
     or removed) or the SQL models could not be built."""
     warehouse = Warehouse.of(settings)
     moved_warehouse = _move_aside_if_unreadable(warehouse)
+    try:
+        moved, rows, lost, models_error = _rebuild_into(warehouse, settings)
+    except (StorageError, duckdb.Error) as exc:
+        # A file whose header and catalog are sound opens; a damaged block fails only once it is read.
+        if moved_warehouse or not _is_damaged(exc):
+            raise
+        with writer_lock(warehouse.data_dir, warehouse.lock_timeout_s):
+            moved_warehouse = _move_warehouse_aside(warehouse)
+        moved, rows, lost, models_error = _rebuild_into(warehouse, settings)
     if moved_warehouse:
-        print(f"{warehouse.path} could not be opened; moved it to {moved_warehouse}", file=sys.stderr)
-    with warehouse.writer(publish=True) as con:
-        moved = move_aside_unreadable_lake_files(warehouse.lake_dir)
-        rows, lost = rebuild_from_lake(con, warehouse.lake_dir)
-        models_error = _rebuild_models(con, settings.sql_dir)
+        print(f"{warehouse.path} could not be read; moved it to {moved_warehouse}", file=sys.stderr)
     for item in moved:
         print(f"moved unreadable lake file {item.original} ({item.reason}) to {item.moved_to.name}: {item.advice()}",
               file=sys.stderr)
@@ -66,6 +71,19 @@ def rebuild(settings: Settings) -> int:
               if models_error else f"rebuilt the SQL models of {settings.sql_dir}/")
     print(f"rebuilt raw.usage_daily ({rows} rows) and raw.usage_summary from {warehouse.lake_dir}; {models}")
     return 1 if moved or removed or models_error else 0
+
+
+def _rebuild_into(warehouse: Warehouse, settings: Settings) -> tuple[list[MovedAside], int, list, str | None]:
+    with warehouse.writer(publish=True) as con:
+        moved = move_aside_unreadable_lake_files(warehouse.lake_dir)
+        rows, lost = rebuild_from_lake(con, warehouse.lake_dir)
+        return moved, rows, lost, _rebuild_models(con, settings.sql_dir)
+
+
+def _is_damaged(exc: BaseException) -> bool:
+    """DuckDB found a block of the file itself damaged (not a query's error, not the disk's)."""
+    text = str(exc).lower()
+    return "corrupt" in text or "checksum" in text
 
 
 def move_aside_unreadable_lake_files(lake_dir: Path) -> list[MovedAside]:
@@ -106,11 +124,18 @@ def _move_aside_if_unreadable(warehouse: Warehouse) -> Path | None:
         except duckdb.Error as exc:
             if "lock" in str(exc).lower():
                 return None  # held by another process: the writer below waits for it and names it
-        target = _move_aside(warehouse.path, "broken")
-        wal = warehouse.path.with_name(warehouse.path.name + ".wal")
-        if wal.exists():
-            wal.rename(target.with_name(target.name + ".wal"))
-        return target
+            if errors.is_disk_failure(exc):  # no permission: the file may be fine, and is not ours to move
+                raise errors.duckdb_failure(warehouse.path, exc, "opening it") from None
+        return _move_warehouse_aside(warehouse)
+
+
+def _move_warehouse_aside(warehouse: Warehouse) -> Path:
+    """The warehouse file (and its WAL) renamed to `.broken-<time>`; under the writer lock."""
+    target = _move_aside(warehouse.path, "broken")
+    wal = warehouse.path.with_name(warehouse.path.name + ".wal")
+    if wal.exists():
+        wal.rename(target.with_name(target.name + ".wal"))
+    return target
 
 
 def _rebuild_models(con: duckdb.DuckDBPyConnection, folder: Path) -> str | None:

@@ -121,7 +121,9 @@ def open_writer(
                 con.execute("checkpoint")
         except duckdb.OutOfMemoryException as exc:
             raise errors.out_of_memory(memory_limit, exc) from exc
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:
+            # Not only IOException: a full disk fails a commit (TransactionException) or a checkpoint
+            # (FatalException) too, and those reached the user as DuckDB's own text or a traceback.
             if not errors.is_disk_failure(exc):
                 raise
             raise errors.duckdb_failure(warehouse_path, exc, "writing it") from exc

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -283,6 +284,25 @@ def test_rebuild_moves_an_unreadable_warehouse_aside_and_recreates_it(loaded, tm
     assert code == 0, err
     (moved,) = data.glob("warehouse.duckdb.broken-*")
     assert moved.read_bytes().startswith(b"not a duckdb file") and str(moved) in err
+    assert raw_rows(data / "warehouse.duckdb") == before
+
+
+def test_rebuild_moves_aside_a_warehouse_damaged_in_the_middle_that_duckdb_still_opens(
+        loaded, tmp_path, monkeypatch, capfd):
+    """A file whose header is sound opens, and fails only where a damaged block is read: rebuild took it
+    for readable, failed on it, and told the user to run rebuild."""
+    copy_of(loaded, tmp_path, monkeypatch)
+    data = tmp_path / "data"
+    before = raw_rows(data / "warehouse.duckdb")
+    path = data / "warehouse.duckdb"
+    size = path.stat().st_size
+    with path.open("r+b") as handle:  # every block after the header's, as `dd conv=notrunc` would
+        handle.seek(3 * 4096)
+        handle.write(random.Random(7).randbytes(size - 3 * 4096))
+    code, _, err = cli(capfd, "rebuild")
+    assert code == 0, err
+    (moved,) = data.glob("warehouse.duckdb.broken-*")
+    assert str(moved) in err and len(err.strip().splitlines()) == 1, err
     assert raw_rows(data / "warehouse.duckdb") == before
 
 

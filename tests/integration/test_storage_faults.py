@@ -264,6 +264,42 @@ def test_a_full_disk_during_a_load_is_one_line_and_nothing_is_committed(tmpfs):
         assert con.execute("select count(*) from raw.usage_daily where tenant = 'beta'").fetchone()[0] == 0
 
 
+@pytest.mark.slow  # imports the whole CLI, builds the SQL models
+def test_a_full_disk_during_rebuild_is_one_line_and_a_rebuild_after_freeing_space_restores_everything(
+        tmpfs, capsys, monkeypatch):
+    """The SQL models' checkpoint (a FatalException) or the commit (a TransactionException) failed for lack of
+    room: a 16-22 line traceback, where a load's IOException gave one line."""
+    wh = Warehouse(tmpfs / "data", lock_timeout_s=5)
+    two_months(wh)
+    monkeypatch.setenv("AURION_DATA_DIR", str(wh.data_dir))
+    fill_the_disk(tmpfs)
+    assert main(["rebuild"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("aurion-pipeline rebuild: no space left on the device"), err
+    (tmpfs / "filler").unlink()
+    assert main(["rebuild"]) == 0
+    with duckdb.connect(str(wh.analyst_path), read_only=True) as con:
+        assert con.execute("select count(*) from raw.usage_daily").fetchone()[0] == 61
+
+
+def test_rebuild_does_not_move_aside_a_warehouse_it_may_not_read(wh, monkeypatch):
+    """Permission denied is the file system's answer, not a broken file: moved aside, the warehouse was
+    recreated from the lake and its load log lost. (As root no file is unreadable: DuckDB's answer to a
+    user without permission is planted at the one connect that checks the file.)"""
+    import aurion_pipeline.ops.rebuild as rebuild_module
+
+    two_months(wh)
+
+    def refused(*args, **kwargs):
+        raise duckdb.IOException(f'IO Error: Cannot open file "{wh.path}": Permission denied')
+
+    monkeypatch.setattr(rebuild_module, "duckdb", type("duckdb", (), {"connect": refused, "Error": duckdb.Error}))
+    with pytest.raises(StorageError) as caught:
+        rebuild(settings_for(wh.data_dir))
+    assert caught.value.exit_code == 2 and "not writable" in str(caught.value)
+    assert wh.path.exists() and not list(wh.data_dir.glob("warehouse.duckdb.broken-*"))
+
+
 def test_rebuild_while_another_process_holds_the_warehouse_is_exit_2_naming_it(wh, capsys, monkeypatch):
     two_months(wh)
     holder = subprocess.Popen(
