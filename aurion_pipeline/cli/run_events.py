@@ -82,12 +82,19 @@ def _date(value: str | None) -> date | None:
     return None if value is None else date.fromisoformat(value[:10])
 
 
+def _ours_without_class(line: str) -> str:
+    """Dagster writes an error as `module.Class: message`; ours are written for users, so the message
+    alone (`aurion_pipeline.storage.errors.StorageError: no space left …` -> `no space left …`)."""
+    qualified, _, message = line.partition(": ")
+    return message if qualified.startswith("aurion_pipeline.") and message else line
+
+
 def _run_error(result: dg.ExecuteInProcessResult) -> str:
     """Why a run failed outright (a bad setting, a full disk): the first failed step's error, one line."""
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
             user = error.cause if error and error.cause else error
-            line = first_line(user.message if user else "")
+            line = _ours_without_class(first_line(user.message if user else ""))
             return f"{event.step_key}: {line}" if line else f"step {event.step_key} failed"
     return "run failed"

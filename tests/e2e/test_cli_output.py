@@ -251,6 +251,8 @@ def test_a_failed_run_is_not_followed_by_the_report(api, tmp_path, monkeypatch, 
     code = main(["backfill", "--start", day, "--end", day])
     out, err = capfd.readouterr()
     assert code == 1 and out.splitlines()[0].endswith(" FAILED"), out + err[-2000:]
+    # the reason in the user's words, without Dagster's `module.Class:` in front of it
+    assert f"raw__usage_daily: lake file {month} is unreadable" in err and "StorageError" not in out + err, err
     assert "report (open in a browser" not in out
     assert report.stat().st_mtime_ns == written
 
