@@ -62,10 +62,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    verbose = "also print Dagster's event log and stack traces"
+    # Taken before the command or after it: the command's own -v must not reset `aurion-pipeline -v …`'s,
+    # so it sets nothing unless given.
     common = _Parser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", help="also print Dagster's event log and stack traces")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose)
     parser = _Parser(prog="aurion-pipeline", description=__doc__.split("\n\n")[0],
-                     epilog=__doc__.split("\n\n")[1], parents=[common])
+                     epilog=__doc__.split("\n\n")[1])
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, help: str) -> argparse.ArgumentParser:

@@ -231,3 +231,11 @@ def test_yesterday_is_a_date_the_backfill_takes():
 
     args = build_parser().parse_args(["backfill", "--start", "2026-01-01", "--end", "yesterday"])
     assert args.end == datetime.now(UTC).date() - timedelta(days=1)
+
+
+@pytest.mark.parametrize("args", [["-v", "status"], ["status", "-v"], ["--verbose", "sql", "select 1"]])
+def test_verbose_is_taken_before_or_after_the_command(args):
+    from aurion_pipeline.cli import build_parser
+
+    assert build_parser().parse_args(args).verbose is True
+    assert build_parser().parse_args([a for a in args if a not in ("-v", "--verbose")]).verbose is False
