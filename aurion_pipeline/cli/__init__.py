@@ -220,7 +220,9 @@ def _exit_code_of(exc: Exception) -> int | None:
 
     if isinstance(exc, StorageError):
         return exc.exit_code  # 2 when the data dir is not writable, else 1
-    if isinstance(exc, (AurionApiError, WarehouseLockedError, FileNotFoundError)):
+    if isinstance(exc, WarehouseLockedError):
+        return EXIT_FAILED  # as a load that waited as long: the command could not run now, nothing was wrong with it
+    if isinstance(exc, (AurionApiError, FileNotFoundError)):
         return EXIT_BAD_INPUT
     return None
 

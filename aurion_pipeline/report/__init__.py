@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aurion_pipeline.config import ConfigError, Settings
 from aurion_pipeline.report.build import report_html
-from aurion_pipeline.storage import Warehouse
+from aurion_pipeline.storage import Warehouse, errors
 from aurion_pipeline.text import first_line
 
 REPORT_FILE = "report.html"
@@ -38,7 +38,9 @@ def write_report(settings: Settings, out: Path | None = None) -> Path:
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write the report to {target} ({exc.strerror or type(exc).__name__})") from None
+        # The disk's answer (full: exit 1; read-only or no permission: exit 2, as for the data directory),
+        # in the storage layer's words; a full disk is not bad input.
+        raise errors.os_failure(target, exc, "writing the report") from None
     return target
 
 

@@ -116,7 +116,8 @@ def report(tmp_path_factory):
     with SandboxServer(tenants=DEFAULT_TENANTS) as api:  # only for the environment: the demo starts its own
         env = pipeline_env(api, root)
     outputs = []
-    for args in (["demo", "--days", "100"], ["report", "--out", str(root / "out" / "report.html")]):
+    demo = ["demo", "--days", "100", "--data-dir", str(root)]  # into root/data, the environment's data directory
+    for args in (demo, ["report", "--out", str(root / "out" / "report.html")]):
         result = subprocess.run([sys.executable, "-m", "aurion_pipeline.cli", *args], env=env, capture_output=True,
                                 text=True, timeout=900)
         assert result.returncode == 0, result.stderr[-2000:]

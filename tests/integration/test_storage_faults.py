@@ -282,6 +282,18 @@ def test_a_full_disk_during_rebuild_is_one_line_and_a_rebuild_after_freeing_spac
         assert con.execute("select count(*) from raw.usage_daily").fetchone()[0] == 61
 
 
+@pytest.mark.slow  # imports the whole CLI
+def test_a_full_disk_when_writing_the_report_is_one_line_and_exit_1_not_bad_input(tmpfs, capsys, monkeypatch):
+    wh = Warehouse(tmpfs / "data", lock_timeout_s=5)
+    two_months(wh)
+    monkeypatch.setenv("AURION_DATA_DIR", str(wh.data_dir))
+    fill_the_disk(tmpfs)
+    assert main(["report"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no space left on the device holding" in err and "report" in err, err
+    assert not list(wh.data_dir.glob(".report.html.*.tmp"))
+
+
 def test_rebuild_does_not_move_aside_a_warehouse_it_may_not_read(wh, monkeypatch):
     """Permission denied is the file system's answer, not a broken file: moved aside, the warehouse was
     recreated from the lake and its load log lost. (As root no file is unreadable: DuckDB's answer to a
@@ -300,7 +312,8 @@ def test_rebuild_does_not_move_aside_a_warehouse_it_may_not_read(wh, monkeypatch
     assert wh.path.exists() and not list(wh.data_dir.glob("warehouse.duckdb.broken-*"))
 
 
-def test_rebuild_while_another_process_holds_the_warehouse_is_exit_2_naming_it(wh, capsys, monkeypatch):
+def test_rebuild_while_another_process_holds_the_warehouse_is_exit_1_naming_it(wh, capsys, monkeypatch):
+    """Exit 1, as a load that waits as long: nothing was wrong with the command (exit 2 said so)."""
     two_months(wh)
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, sys, time\n"
@@ -310,7 +323,7 @@ def test_rebuild_while_another_process_holds_the_warehouse_is_exit_2_naming_it(w
         assert holder.stdout.readline().strip() == "holding"
         monkeypatch.setenv("AURION_DATA_DIR", str(wh.data_dir))
         monkeypatch.setenv("AURION_LOCK_TIMEOUT_SECONDS", "1")
-        assert main(["rebuild"]) == 2
+        assert main(["rebuild"]) == 1
     finally:
         holder.kill()
     err = capsys.readouterr().err
