@@ -10,6 +10,8 @@ import duckdb
 from aurion_pipeline.storage import lake
 from aurion_pipeline.storage.load import USAGE_COLUMNS
 
+LOST_FROM_THE_LAKE = "not in the lake at a rebuild (its file was moved aside or removed)"
+
 
 def rebuild_from_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> tuple[int, list[tuple[str, date, date]]]:
     """Recreate raw.usage_daily and raw.usage_summary from the lake (after a lost or corrupt warehouse).
@@ -38,8 +40,9 @@ def rebuild_from_lake(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> tuple[i
 def forget_lost_days(con: duckdb.DuckDBPyConnection) -> list[tuple[str, date, date]]:
     """Days a load logged as loaded that have no row after the rebuild: their lake file was moved aside
     or removed. The load-log windows holding them are dropped (their other days are logged again
-    below), so `status` shows the days as gaps and `backfill --missing-only` fetches them. Returns them
-    as (tenant, first day, last day) runs."""
+    below), and each run of lost days is logged as a failed window, so `status` lists it with the
+    command that reloads it — also before the first day still loaded, where it is no gap — and
+    `backfill --missing-only` fetches it. Returns them as (tenant, first day, last day) runs."""
     con.execute(
         """create or replace temp table _lost as
            select distinct l.tenant, d::date as usage_date
@@ -59,6 +62,10 @@ def forget_lost_days(con: duckdb.DuckDBPyConnection) -> list[tuple[str, date, da
            group by tenant, run order by tenant, 2"""
     ).fetchall()
     con.execute("drop table _lost")
+    con.executemany(
+        "insert into raw._load_log values (?, ?, ?, 'failed', null, null, ?, 'rebuild-from-lake', now()::timestamp)",
+        [(tenant, first, last, LOST_FROM_THE_LAKE) for tenant, first, last in lost],
+    )
     return lost
 
 

@@ -109,6 +109,14 @@ def test_rebuild_after_a_lake_file_was_removed_says_which_days_are_gone_and_they
     with Warehouse(wh.data_dir).writer() as con:
         missing = missing_days(con, ["acme"], MARCH, date(2026, 4, 30))
     assert missing == {"acme": [MARCH + timedelta(days=i) for i in range(31)]}  # so --missing-only fetches them
+    # and status lists them, though they lie before the first day still loaded (no gap there)
+    from aurion_pipeline.ops.status import status_text
+
+    with duckdb.connect(str(wh.analyst_path), read_only=True) as con:
+        text = status_text(con, wh, date(2026, 5, 1))
+    assert "Failed windows not loaded since: 1  (finish with: aurion-pipeline backfill --start 2026-03-01 " \
+           "--end 2026-03-31 --missing-only)" in text
+    assert "not in the lake at a rebuild" in text
 
 
 @pytest.mark.slow  # rebuild builds every SQL model
