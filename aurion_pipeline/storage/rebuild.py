@@ -62,10 +62,11 @@ def forget_lost_days(con: duckdb.DuckDBPyConnection) -> list[tuple[str, date, da
            group by tenant, run order by tenant, 2"""
     ).fetchall()
     con.execute("drop table _lost")
-    con.executemany(
-        "insert into raw._load_log values (?, ?, ?, 'failed', null, null, ?, 'rebuild-from-lake', now()::timestamp)",
-        [(tenant, first, last, LOST_FROM_THE_LAKE) for tenant, first, last in lost],
-    )
+    if lost:  # DuckDB's executemany refuses an empty list
+        con.executemany(
+            "insert into raw._load_log values (?, ?, ?, 'failed', null, null, ?, 'rebuild-from-lake', now()::timestamp)",
+            [(tenant, first, last, LOST_FROM_THE_LAKE) for tenant, first, last in lost],
+        )
     return lost
 
 
