@@ -38,6 +38,15 @@ def is_variable_name(value: object) -> bool:
     return isinstance(value, str) and bool(_ENV_NAME.match(value)) and not _KEYISH.search(value)
 
 
+def shown_keys(keys: object) -> str:
+    """Unknown keys of a settings file, for a message: YAML makes a pasted key or webhook URL a key of its
+    own (`- {name: acme, ak_live_…}`), so only those that look like names are repeated."""
+    names = sorted(map(str, keys))
+    shown = [k for k in names if is_variable_name(k)]
+    hidden = len(names) - len(shown)
+    return ", ".join([*shown, *([f"({hidden} not shown: not a name, perhaps a secret)"] if hidden else [])])
+
+
 def writable_folder(raw: str, name: str) -> Path:
     """The folder `raw` names, resolved; refused unless it is, or can be created as, a folder we can
     write. Nothing is left behind: the probe file (or folder) is removed at once."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from aurion_pipeline.config_checks import ConfigError, is_variable_name
+from aurion_pipeline.config_checks import ConfigError, is_variable_name, shown_keys
 
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")  # \Z, not $: "acme\n" is no name
 
@@ -53,12 +53,10 @@ _ENTRY_KEYS = {"name", "api_key_env", "plan"}
 def _tenant_entry(entry: object, index: int, where: str, plans: frozenset[str]) -> TenantSpec:
     if not isinstance(entry, dict) or not {"name", "api_key_env"} <= set(entry):
         raise ConfigError(f"{where}: entry {index + 1} must have the keys name and api_key_env (and optionally plan)")
-    unknown = sorted(map(str, set(entry) - _ENTRY_KEYS))
+    unknown = set(entry) - _ENTRY_KEYS
     if unknown:
-        # Named when they are names; a pasted key (`- {name: acme, ak_live_…}`) is not repeated.
-        shown = ", ".join(k if is_variable_name(k) else "(one not shown: it looks like a key)" for k in unknown)
-        raise ConfigError(f"{where}: entry {index + 1} has unknown key(s) {shown}; the keys are name, api_key_env "
-                          "and plan (optional)")
+        raise ConfigError(f"{where}: entry {index + 1} has unknown key(s) {shown_keys(unknown)}; the keys are "
+                          "name, api_key_env and plan (optional)")
     name, key_env, plan = entry.get("name"), entry.get("api_key_env"), entry.get("plan")
     if not isinstance(name, str) or not TENANT_NAME.match(name):
         raise ConfigError(f"{where}: entry {index + 1} has an invalid name; use letters, digits, _ . -")

@@ -15,7 +15,14 @@ from pathlib import Path
 import yaml
 
 from aurion_pipeline.config import check_tenants
-from aurion_pipeline.config_checks import ConfigError, http_url_problem, is_loopback, is_variable_name, shown_url
+from aurion_pipeline.config_checks import (
+    ConfigError,
+    http_url_problem,
+    is_loopback,
+    is_variable_name,
+    shown_keys,
+    shown_url,
+)
 
 KINDS = ("webhook", "slack", "email")
 LEVELS = ("warning", "critical", "overage")  # seeds/alert_thresholds.csv
@@ -87,7 +94,7 @@ def load_channels(path: Path, tenants: Sequence[str] = ()) -> tuple[Channel, ...
     if not isinstance(doc, dict) or not isinstance(doc.get("channels"), list) or not doc["channels"]:
         raise ConfigError(f"{where} must hold `channels:`, a non-empty list of {{name, kind, ...}}")
     if set(doc) - {"channels"}:
-        raise ConfigError(f"{where}: unknown top-level key(s) {', '.join(sorted(map(str, set(doc) - {'channels'})))}")
+        raise ConfigError(f"{where}: unknown top-level key(s) {shown_keys(set(doc) - {'channels'})}")
     channels = tuple(_channel(entry, i, where, tenants) for i, entry in enumerate(doc["channels"]))
     names = [c.name for c in channels]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -110,13 +117,14 @@ def _channel(entry: object, index: int, where: str, tenants: Sequence[str]) -> C
         raise ConfigError(f"{where}: channel {index + 1} must be a mapping with name and kind")
     name, kind = entry.get("name"), entry.get("kind")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(f"{where}: channel {index + 1} needs a name (letters, digits, _ . -), got {name!r}")
+        got = repr(name) if is_variable_name(name) or name is None else "a value not shown"  # a pasted URL?
+        raise ConfigError(f"{where}: channel {index + 1} needs a name (letters, digits, _ . -), got {got}")
     at = f"{where}: channel {name!r}"
     if kind not in KINDS:
         raise ConfigError(f"{at}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
     unknown = set(entry) - {"name", "kind"} - _ROUTE_KEYS - _KEYS[kind]
     if unknown:
-        raise ConfigError(f"{at}: unknown key(s) for a {kind} channel: {', '.join(sorted(map(str, unknown)))}")
+        raise ConfigError(f"{at}: unknown key(s) for a {kind} channel: {shown_keys(unknown)}")
     route = Route(
         tenants=_names(entry, "tenants", at, None),
         levels=_names(entry, "levels", at, LEVELS),

@@ -74,7 +74,7 @@ def test_tenants_file_names_env_vars_not_keys(tmp_path):
         pytest.param("name: acme\n", "non-empty YAML list", id="not a list"),
         pytest.param("- {name: acme, api_key_env: K, plan: starter, extra: 1}\n", "unknown key(s) extra; the keys are",
                      id="an unknown key is named"),
-        pytest.param("- {name: acme, api_key_env: K, ak_live_123}\n", "unknown key(s) (one not shown",
+        pytest.param("- {name: acme, api_key_env: K, ak_live_123}\n", "unknown key(s) (1 not shown",
                      id="a key pasted as a key of the entry is not shown"),
         pytest.param("- [unclosed\n", "not readable YAML", id="broken yaml"),
     ],
