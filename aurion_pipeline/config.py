@@ -180,7 +180,9 @@ def sql_folder(env: Mapping[str, str] | None = None) -> Path:
 def validate_base_url(url: str) -> str:
     problem = http_url_problem(url)
     if not problem and ("?" in url or "#" in url):  # the request paths are appended: the query would end up first
-        problem = "has a query (?…) or fragment (#…); give the API's origin alone"
+        origin = url.split("?", 1)[0].split("#", 1)[0]  # a query may carry a key: never shown
+        raise ConfigError(f"AURION_BASE_URL={shown_url(origin)}… has a query (?…) or fragment (#…), not shown; give "
+                          "the API's origin alone")
     if problem:
         raise ConfigError(f"AURION_BASE_URL={shown_url(url)} {problem} (the API's origin, such as {DEFAULT_BASE_URL})")
     return url.rstrip("/")

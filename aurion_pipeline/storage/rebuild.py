@@ -64,8 +64,8 @@ def forget_lost_days(con: duckdb.DuckDBPyConnection) -> list[tuple[str, date, da
     con.execute("drop table _lost")
     if lost:  # DuckDB's executemany refuses an empty list
         con.executemany(
-            "insert into raw._load_log values (?, ?, ?, 'failed', null, null, ?, 'rebuild-from-lake', now()::timestamp)",
-            [(tenant, first, last, LOST_FROM_THE_LAKE) for tenant, first, last in lost],
+            "insert into raw._load_log values (?, ?, ?, 'failed', null, null, ?, 'rebuild-from-lake', "
+            "now()::timestamp)", [(tenant, first, last, LOST_FROM_THE_LAKE) for tenant, first, last in lost],
         )
     return lost
 

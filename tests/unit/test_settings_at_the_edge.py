@@ -50,7 +50,7 @@ CASES: dict[str, list[Bad]] = {
     ],
     "AURION_BASE_URL": [Bad("ftp://x"), Bad("http://apps.aurionai.net"), Bad("not a url"),
                         Bad("https://exa mple.com"), Bad("https://127.0.0.1:99999"), Bad("https://[::1"),
-                        Bad(f"https://user:{SECRET}@apps.aurionai.net"), Bad("http://127.0.0.1:18765/api?x=1#f"),
+                        Bad(f"https://user:{SECRET}@apps.aurionai.net"), Bad(f"http://127.0.0.1:18765/api?api_key={SECRET}#f"),
                         Bad("https://apps.aurionai.net/#top")],
     "AURION_DATA_DIR": [Bad("{tmp}/file", files={"file": "x"}), Bad("{tmp}/file/below", files={"file": "x"}),
                         Bad("/proc/aurion-data")],
