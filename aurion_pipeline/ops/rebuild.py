@@ -48,15 +48,16 @@ def rebuild(settings: Settings) -> int:
     or removed) or the SQL models could not be built."""
     warehouse = Warehouse.of(settings)
     moved_warehouse = _move_aside_if_unreadable(warehouse)
+    moved: list[MovedAside] = []  # lake files, from both attempts below: each says how to reload its days
     try:
-        moved, rows, lost, models_error = _rebuild_into(warehouse, settings)
+        rows, lost, models_error = _rebuild_into(warehouse, settings, moved)
     except (StorageError, duckdb.Error) as exc:
         # A file whose header and catalog are sound opens; a damaged block fails only once it is read.
-        if moved_warehouse or not _is_damaged(exc):
+        if moved_warehouse or not _is_damaged_database(exc):
             raise
         with writer_lock(warehouse.data_dir, warehouse.lock_timeout_s):
             moved_warehouse = _move_warehouse_aside(warehouse)
-        moved, rows, lost, models_error = _rebuild_into(warehouse, settings)
+        rows, lost, models_error = _rebuild_into(warehouse, settings, moved)
     if moved_warehouse:
         print(f"{warehouse.path} could not be read; moved it to {moved_warehouse}", file=sys.stderr)
     for item in moved:
@@ -73,17 +74,19 @@ def rebuild(settings: Settings) -> int:
     return 1 if moved or removed or models_error else 0
 
 
-def _rebuild_into(warehouse: Warehouse, settings: Settings) -> tuple[list[MovedAside], int, list, str | None]:
+def _rebuild_into(warehouse: Warehouse, settings: Settings, moved: list[MovedAside]) -> tuple[int, list, str | None]:
+    """The raw tables from the lake, then the models; the lake files moved aside are added to `moved`."""
     with warehouse.writer(publish=True) as con:
-        moved = move_aside_unreadable_lake_files(warehouse.lake_dir)
+        moved += move_aside_unreadable_lake_files(warehouse.lake_dir)
         rows, lost = rebuild_from_lake(con, warehouse.lake_dir)
-        return moved, rows, lost, _rebuild_models(con, settings.sql_dir)
+        return rows, lost, _rebuild_models(con, settings.sql_dir)
 
 
-def _is_damaged(exc: BaseException) -> bool:
-    """DuckDB found a block of the file itself damaged (not a query's error, not the disk's)."""
+def _is_damaged_database(exc: BaseException) -> bool:
+    """DuckDB found a block of the database file damaged: its own words for it, which no query's, lake
+    file's or disk's error uses (a healthy warehouse moved aside would lose its load log)."""
     text = str(exc).lower()
-    return "corrupt" in text or "checksum" in text
+    return "corrupt database file" in text or "does not match stored checksum" in text
 
 
 def move_aside_unreadable_lake_files(lake_dir: Path) -> list[MovedAside]:

@@ -27,6 +27,7 @@ from aurion_pipeline.defs.aurion_usage.assets import UsageLoadConfig
 from aurion_pipeline.defs.aurion_usage.partitions import partition_range_tags
 from aurion_pipeline.defs.aurion_usage.resources import resources_from_env
 from aurion_pipeline.defs.names import Names
+from aurion_pipeline.storage import lake
 from aurion_pipeline.storage.connection import schema_sql
 from aurion_sandbox import SandboxServer
 from aurion_sandbox.server import DETAILS_PATH
@@ -287,6 +288,14 @@ def test_rebuild_moves_an_unreadable_warehouse_aside_and_recreates_it(loaded, tm
     assert raw_rows(data / "warehouse.duckdb") == before
 
 
+def damage_all_but_the_header(path: Path) -> None:
+    """Every block after the header's overwritten, as `dd conv=notrunc` would: DuckDB still opens it."""
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        handle.seek(3 * 4096)
+        handle.write(random.Random(7).randbytes(size - 3 * 4096))
+
+
 def test_rebuild_moves_aside_a_warehouse_damaged_in_the_middle_that_duckdb_still_opens(
         loaded, tmp_path, monkeypatch, capfd):
     """A file whose header is sound opens, and fails only where a damaged block is read: rebuild took it
@@ -294,16 +303,26 @@ def test_rebuild_moves_aside_a_warehouse_damaged_in_the_middle_that_duckdb_still
     copy_of(loaded, tmp_path, monkeypatch)
     data = tmp_path / "data"
     before = raw_rows(data / "warehouse.duckdb")
-    path = data / "warehouse.duckdb"
-    size = path.stat().st_size
-    with path.open("r+b") as handle:  # every block after the header's, as `dd conv=notrunc` would
-        handle.seek(3 * 4096)
-        handle.write(random.Random(7).randbytes(size - 3 * 4096))
+    damage_all_but_the_header(data / "warehouse.duckdb")
     code, _, err = cli(capfd, "rebuild")
     assert code == 0, err
     (moved,) = data.glob("warehouse.duckdb.broken-*")
     assert str(moved) in err and len(err.strip().splitlines()) == 1, err
     assert raw_rows(data / "warehouse.duckdb") == before
+
+
+def test_rebuild_of_a_damaged_warehouse_still_names_a_damaged_lake_file_and_exits_1(
+        loaded, tmp_path, monkeypatch, capfd):
+    """The first attempt moves the lake file aside before it meets the damaged warehouse; the second, in a
+    new file, finds nothing to move: the month was gone without a word, exit 0."""
+    copy_of(loaded, tmp_path, monkeypatch)
+    data = tmp_path / "data"
+    month = sorted(lake.usage_files(data / "lake"))[0]
+    month.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
+    damage_all_but_the_header(data / "warehouse.duckdb")
+    code, _, err = cli(capfd, "rebuild")
+    assert code == 1, err
+    assert f"moved unreadable lake file {month}" in err and "--missing-only" in err, err
 
 
 def test_status_of_many_tenants_lists_only_those_needing_attention(tmp_path, monkeypatch, capfd):
