@@ -319,7 +319,15 @@ def test_rebuild_of_a_damaged_warehouse_still_names_a_damaged_lake_file_and_exit
     data = tmp_path / "data"
     month = sorted(lake.usage_files(data / "lake"))[0]
     month.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
-    damage_all_but_the_header(data / "warehouse.duckdb")
+    # Only the blocks of raw._load_log's rows: the file opens and its catalog reads, and the damage is met
+    # by the rebuild's first read of those rows, after the lake file was moved aside.
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        blocks = {b for (b,) in con.execute("select distinct block_id from pragma_storage_info('raw._load_log') "
+                                             "where block_id >= 0").fetchall()}
+    with (data / "warehouse.duckdb").open("r+b") as handle:
+        for block in blocks:  # after the three 4 KiB headers, blocks of 256 KiB
+            handle.seek(3 * 4096 + block * 262144 + 8)
+            handle.write(random.Random(block).randbytes(4096))
     code, _, err = cli(capfd, "rebuild")
     assert code == 1, err
     assert f"moved unreadable lake file {month}" in err and "--missing-only" in err, err
