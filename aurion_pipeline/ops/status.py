@@ -61,10 +61,10 @@ order by f.tenant, f.window_start
 # Current billing periods of which no day is loaded (a period known only from a summary snapshot): their
 # use is unknown (plan_utilization.used null, alert_level unknown), so no actual alert can fire.
 UNLOADED_CURRENT_PERIODS = """
-select tenant, min(period_start) as period_start
+select distinct tenant, period_start
 from analytics.plan_utilization
 where is_current and used is null and quota_name in ('voice_minutes', 'api_calls')
-group by tenant
+  and period_start <= $yesterday and period_end >= $yesterday
 order by tenant
 """
 
@@ -187,13 +187,16 @@ def _unloaded_period_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> l
     """Nothing when every current period has a loaded day (or the model is not built yet)."""
     if not model_built(con, "analytics", "plan_utilization"):
         return []
-    rows = [(tenant, start) for tenant, start in con.execute(UNLOADED_CURRENT_PERIODS).fetchall() if start <= yesterday]
+    # Periods that hold yesterday: one that starts today has no complete day to load yet, and the "current"
+    # period of a tenant known only from an old snapshot is long over (status lists its stale summary).
+    rows = con.execute(UNLOADED_CURRENT_PERIODS, {"yesterday": yesterday}).fetchall()
     if not rows:
-        return []  # a period that starts today has no complete day to load yet
-    first = min(start for _, start in rows)
-    periods = [f"{tenant} (from {start})" for tenant, start in rows]
-    return [f"Current periods with no day loaded: {len(rows)} ({_shorten(periods, keep=10)}): their use is unknown "
-            f"and no alert on it can fire (finish with: {reload_command((first, yesterday))})", ""]
+        return []
+    headline = (f"Current periods with no day loaded: {len(rows)}: their use is unknown and no alert on it can "
+                "fire; load them with:")
+    commands = [f"  {reload_command((start, yesterday), tenant)}" for tenant, start in rows]
+    query = "select * from analytics.plan_utilization where is_current and used is null"
+    return [*_capped([headline, *commands], query, limit=10), ""]
 
 
 def _alert_lines(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -41,10 +41,12 @@ def usage_month_of(path: Path) -> tuple[date, date] | None:
     return first, (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
-def reload_command(days: tuple[date, date]) -> str:
-    """The command that loads the days of [first, last] that are not loaded (a lost month, failed windows)."""
+def reload_command(days: tuple[date, date], tenant: str | None = None) -> str:
+    """The command that loads the days of [first, last] that are not loaded (a lost month, failed windows),
+    of every tenant or of `tenant` only."""
     first, last = days
-    return f"aurion-pipeline backfill --start {first} --end {last} --missing-only"
+    only = f" --tenant {tenant}" if tenant else ""
+    return f"aurion-pipeline backfill{only} --start {first} --end {last} --missing-only"
 
 
 def unreadable_lake_file(path: Path, exc: BaseException) -> StorageError:
