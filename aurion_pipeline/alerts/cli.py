@@ -95,9 +95,10 @@ def status_lines(settings: Settings) -> list[str]:
         return [*bad_file, _headline(counts) + "; nothing undelivered"]
     # gave_up rows and those of removed channels are never sent again (and without a file nothing is):
     # the hint only when something is retryable.
-    retryable = settings.alerts_file is not None and counts.get("pending", 0) + counts.get("failed", 0)
+    usable = settings.alerts_file is not None and not bad_file  # the commands below refuse a bad file
+    retryable = usable and counts.get("pending", 0) + counts.get("failed", 0)
     hint = "  (retry now: aurion-pipeline alerts --deliver)" if retryable else ""
-    if settings.alerts_file is not None and counts.get("gave_up"):
+    if usable and counts.get("gave_up"):
         hint += "  (once the channel is fixed: aurion-pipeline alerts --retry-given-up)"
     return [*bad_file, _headline(counts) + hint, *_table(open_rows, names, with_error=True)]
 

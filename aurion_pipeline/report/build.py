@@ -147,7 +147,10 @@ def _caption(r: dict) -> str:
     pct = finite(r["pct_used"])
     limit = "unlimited" if r["quota"] is None else f"{r['quota']:,.0f}"
     share = "" if pct is None else f"  {pct:.1f} %"
-    used = "not loaded" if r["used"] is None else f"{r['used']:,.0f}"  # no day of the period loaded yet
+    if r["used"] is None:  # no day of the period loaded yet; storage: no snapshot of it
+        used = "no snapshot" if r["quota_name"] == "storage_mb" else "not loaded"
+    else:
+        used = f"{r['used']:,.0f}"
     return f"{used} / {limit}{share}"
 
 

@@ -62,10 +62,13 @@ def test_a_quota_with_no_day_loaded_reads_not_loaded_not_zero():
                 " t(alert_level, severity, threshold_pct, inclusive)")
     con.execute("""create table analytics.plan_utilization as select * from (values
         ('acme', 'pro', 'api_calls', null::decimal(38, 3), 50000.0, null::double, 'unknown', date '2026-11-15',
+         date '2026-12-14', true),
+        ('acme', 'pro', 'storage_mb', null::decimal(38, 3), 5000.0, null::double, 'unknown', date '2026-11-15',
          date '2026-12-14', true))
         t(tenant, plan, quota_name, used, quota, pct_used, alert_level, period_start, period_end, is_current)""")
     html = report_html(con, datetime(2026, 11, 30, tzinfo=UTC), "data")
     assert "not loaded / 50,000" in html and "0 / 50,000" not in html
+    assert "no snapshot / 5,000" in html  # storage is never loaded by day
 
 
 def test_an_unmeasured_interval_coverage_is_a_dash_not_a_dash_percent():
