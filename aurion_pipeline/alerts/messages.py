@@ -40,6 +40,8 @@ def text(payload: dict) -> str:
         exhaustion = f.get("projected_exhaustion_date")
         line += (f" Projected exhaustion date: {exhaustion}." if exhaustion
                  else " The quota is not projected to run out.")
+        if payload["used"] is None:  # a period whose first day is not loaded yet (plan_utilization: unknown)
+            return line + " No day of the period is loaded yet."
         return line + f" Used so far: {_n(payload['used'])} ({_pct(payload['pct_used'])})."
     return (
         f"{head}has used {_n(payload['used'])} of its {limit} quota ({_pct(payload['pct_used'])}) in the period "

@@ -109,6 +109,17 @@ def test_a_forecast_alert_names_the_projected_exhaustion_date(setup, receivers):
     assert "forecast to reach 151.0 %" in text and "exhaustion date: 2026-03-21" in text
 
 
+def test_a_forecast_alert_before_any_day_of_its_period_is_loaded_says_so():
+    """On a period's first day its forecast (as of the eve) may fire while its use is unknown: 'Used so far:
+    ? (?)' told the reader nothing."""
+    from aurion_pipeline.alerts.messages import text
+
+    payload = {"kind": "threshold", "basis": "forecast", "tenant": "acme", "quota": "api_calls", "limit": 1000,
+               "level": "warning", "threshold_pct": 80, "period": {"start": "2026-03-01", "end": "2026-03-31"},
+               "forecast": {"projected_pct": 90.0}, "used": None, "pct_used": None}
+    assert text(payload).endswith("The quota is not projected to run out. No day of the period is loaded yet.")
+
+
 def test_a_forecast_that_falls_back_and_rises_again_does_not_fire_again(setup, receivers):
     settings, env = setup
     write_analyst(settings.data_dir, [alert_row("overage", 100, basis="forecast")])
