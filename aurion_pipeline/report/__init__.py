@@ -3,6 +3,7 @@ every tenant stands; written by `aurion-pipeline report` and refreshed after eve
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from datetime import UTC, datetime
@@ -37,10 +38,12 @@ def write_report(settings: Settings, out: Path | None = None) -> Path:
         tmp.write_text(html, encoding="utf-8")
         os.replace(tmp, target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only file system refuses even this unlink
+            tmp.unlink(missing_ok=True)
         # The disk's answer (full: exit 1; read-only or no permission: exit 2, as for the data directory),
         # in the storage layer's words; a full disk is not bad input.
-        raise errors.os_failure(target, exc, "writing the report") from None
+        raise errors.os_failure(target, exc, "writing the report",
+                                writable_fix="choose --out in a folder you can write") from None
     return target
 
 

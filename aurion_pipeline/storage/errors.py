@@ -64,22 +64,25 @@ def unopenable_database(path: Path, exc: BaseException) -> StorageError:
         "aside and rebuilds the warehouse and the analyst copy from the Parquet lake)")
 
 
-def os_failure(path: Path, exc: OSError, doing: str) -> StorageError:
-    """A disk-level failure while `doing` something to `path`, in user words. (pyarrow's OSErrors carry
-    no errno, only the system's message, so the message is read too.)"""
+_DATA_DIR_FIX = "make the data directory writable or point AURION_DATA_DIR at one that is"
+
+
+def os_failure(path: Path, exc: OSError, doing: str, writable_fix: str = _DATA_DIR_FIX) -> StorageError:
+    """A disk-level failure while `doing` something to `path`, in user words; `writable_fix` says what to
+    do when the place is not writable. (pyarrow's OSErrors carry no errno, only the system's message,
+    so the message is read too.)"""
     text = str(exc).lower()
     if exc.errno == errno.ENOSPC or "no space left" in text:
         return StorageError(f"no space left on the device holding {path} while {doing}: free some space "
                             "and run again (loads are idempotent)")
     if exc.errno in _READ_ONLY or "read-only file system" in text or "permission denied" in text:
-        return read_only(path, doing)
+        return read_only(path, doing, writable_fix)
     return StorageError(f"{doing} failed at {path}: {exc.strerror or first_line(exc)}")
 
 
-def read_only(path: Path, doing: str) -> StorageError:
-    return StorageError(
-        f"{path} is not writable (read-only file system or no permission) while {doing}: make the data "
-        "directory writable or point AURION_DATA_DIR at one that is", exit_code=2)
+def read_only(path: Path, doing: str, fix: str = _DATA_DIR_FIX) -> StorageError:
+    return StorageError(f"{path} is not writable (read-only file system or no permission) while {doing}: {fix}",
+                        exit_code=2)
 
 
 def out_of_memory(memory_limit: str, exc: BaseException) -> StorageError:

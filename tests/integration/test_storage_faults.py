@@ -302,6 +302,18 @@ def test_a_full_disk_when_writing_the_report_is_one_line_and_exit_1_not_bad_inpu
     assert not list(wh.data_dir.glob(".report.html.*.tmp"))
 
 
+@pytest.mark.slow  # imports the whole CLI
+def test_a_report_out_on_a_read_only_disk_says_to_choose_another_out_not_another_data_dir(
+        wh, tmpfs, capsys, monkeypatch):
+    two_months(wh)
+    monkeypatch.setenv("AURION_DATA_DIR", str(wh.data_dir))
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
+    assert main(["report", "--out", str(tmpfs / "r.html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not writable" in err and "choose --out in a folder you can write" in err
+    assert "AURION_DATA_DIR" not in err, err
+
+
 def test_rebuild_does_not_move_aside_a_warehouse_it_may_not_read(wh, monkeypatch):
     """Permission denied is the file system's answer, not a broken file: moved aside, the warehouse was
     recreated from the lake and its load log lost. (As root no file is unreadable: DuckDB's answer to a

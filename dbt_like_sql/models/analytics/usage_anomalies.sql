@@ -1,8 +1,9 @@
 -- Usage anomalies: a (tenant, day, metric) far outside the usual level of its weekday — an LLM token
 -- burst, a runaway integration, a sudden stop. Robust to the spikes it looks for (median and median
 -- absolute deviation, so one earlier spike moves neither). Method and threshold: docs/alerts.md,
--- "Anomaly method". Each tenant's last 56 loaded days are scored (a backfill of years raises no
--- alerts about years ago, and a read costs the same whatever the history's length).
+-- "Anomaly method". The days of each tenant's last 56 calendar days up to its last loaded day are
+-- scored (a backfill of years raises no alerts about years ago, and a read costs the same whatever the
+-- history's length).
 --
 --   norm    = median of the same weekday over the previous 8 weeks (at least 6 of them loaded)
 --   spread  = 1.4826 x the median of |value - norm| / max(norm, 1) over the 56 loaded days before
