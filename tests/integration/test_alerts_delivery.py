@@ -352,6 +352,40 @@ def test_the_sensor_delivers_after_an_asset_page_backfill_and_not_after_other_ru
     assert len(receivers[0].accepted) == 2 and len(receivers[1].accepted) == 2
 
 
+@pytest.mark.slow  # writes 1,001 events
+def test_a_host_run_with_many_materializations_before_ours_still_delivers(setup, receivers, monkeypatch):
+    """The sensor read a run's first 1,000 materializations to find one of ours: a host asset that logged
+    more before ours ran hid it. A run that selected assets says which, without reading its events."""
+    import dagster as dg
+
+    from aurion_pipeline.defs.alerts.sensors import build_alert_sensors
+
+    settings, env = setup
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    monkeypatch.setenv("SLACK_URL", env["SLACK_URL"])
+
+    @dg.asset(key=["host_project", "orders"])
+    def orders(context: dg.AssetExecutionContext):
+        for i in range(1001):
+            context.log_event(dg.AssetMaterialization(asset_key=["host_project", "order_shards", str(i)]))
+
+    @dg.asset(key=["raw", "usage_daily"], deps=[orders])
+    def usage_daily():
+        pass
+
+    usage_job = stand_in_load_job()
+    deliver_alerts_after_load, _ = build_alert_sensors(settings, usage_job, usage_job)
+    defs = dg.Definitions(assets=[orders, usage_daily], jobs=[usage_job], sensors=[deliver_alerts_after_load])
+    repository, asset_job = defs.get_repository_def(), defs.get_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        first = deliver_alerts_after_load.evaluate_tick(
+            dg.build_sensor_context(instance=instance, repository_def=repository))
+        asset_job.execute_in_process(instance=instance, asset_selection=[orders.key, usage_daily.key])
+        tick = deliver_alerts_after_load.evaluate_tick(
+            dg.build_sensor_context(instance=instance, repository_def=repository, cursor=first.cursor))
+    assert "6 new, 6 sent" in tick.skip_message, tick.skip_message
+
+
 @pytest.mark.slow  # imports the whole Dagster definitions (~10 s)
 def test_the_retry_sensor_ignores_deliveries_of_a_removed_channel(setup, tmp_path, monkeypatch):
     """The sensor's own due query had no channel filter: a removed channel's failed rows woke a delivery

@@ -30,6 +30,8 @@ def build_alert_sensors(
         run = context.dagster_run
         if run.job_name in our_jobs:
             return True
+        if run.asset_selection is not None:  # an asset job's run names what it selected: no events to read
+            return any(names.owns(key) for key in run.asset_selection)
         records = context.instance.get_records_for_run(
             run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1000).records
         return any(names.owns(r.event_log_entry.dagster_event.asset_key) for r in records)
