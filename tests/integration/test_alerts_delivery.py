@@ -311,6 +311,19 @@ def test_the_sensor_delivers_after_a_successful_load_run(setup, receivers, monke
     assert SECRET not in outcome.skip_message
 
 
+def after_load_sensor_over(settings, *assets):
+    """The after-load sensor in a code location of `assets` (and a stand-in load job), with its repository
+    and the location's asset job, whose runs it is evaluated over as the daemon does."""
+    import dagster as dg
+
+    from aurion_pipeline.defs.alerts.sensors import build_alert_sensors
+
+    usage_job = stand_in_load_job()
+    sensor, _ = build_alert_sensors(settings, usage_job, usage_job)
+    defs = dg.Definitions(assets=list(assets), jobs=[usage_job], sensors=[sensor])
+    return sensor, defs.get_repository_def(), defs.get_implicit_global_asset_job_def()
+
+
 @pytest.mark.slow  # imports the whole Dagster definitions (~10 s)
 def test_the_sensor_delivers_after_an_asset_page_backfill_and_not_after_other_runs(setup, receivers, monkeypatch):
     """A backfill launched from an asset page runs as Dagster's own asset job, not as usage_job: the
@@ -318,7 +331,6 @@ def test_the_sensor_delivers_after_an_asset_page_backfill_and_not_after_other_ru
     evaluated as the daemon does, over runs of the code location's asset job."""
     import dagster as dg
 
-    from aurion_pipeline.defs.alerts.sensors import build_alert_sensors
 
     settings, env = setup
     monkeypatch.setenv("HOOK_SECRET", SECRET)
@@ -332,10 +344,7 @@ def test_the_sensor_delivers_after_an_asset_page_backfill_and_not_after_other_ru
     def orders():
         pass
 
-    usage_job = stand_in_load_job()
-    deliver_alerts_after_load, _ = build_alert_sensors(settings, usage_job, usage_job)
-    defs = dg.Definitions(assets=[usage_daily, orders], jobs=[usage_job], sensors=[deliver_alerts_after_load])
-    repository, asset_job = defs.get_repository_def(), defs.get_implicit_global_asset_job_def()
+    deliver_alerts_after_load, repository, asset_job = after_load_sensor_over(settings, usage_daily, orders)
     with dg.instance_for_test() as instance:
         def tick_after(asset, cursor):
             run = asset_job.execute_in_process(instance=instance, asset_selection=[asset.key])
@@ -358,7 +367,6 @@ def test_a_host_run_with_many_materializations_before_ours_still_delivers(setup,
     more before ours ran hid it. A run that selected assets says which, without reading its events."""
     import dagster as dg
 
-    from aurion_pipeline.defs.alerts.sensors import build_alert_sensors
 
     settings, env = setup
     monkeypatch.setenv("HOOK_SECRET", SECRET)
@@ -373,10 +381,7 @@ def test_a_host_run_with_many_materializations_before_ours_still_delivers(setup,
     def usage_daily():
         pass
 
-    usage_job = stand_in_load_job()
-    deliver_alerts_after_load, _ = build_alert_sensors(settings, usage_job, usage_job)
-    defs = dg.Definitions(assets=[orders, usage_daily], jobs=[usage_job], sensors=[deliver_alerts_after_load])
-    repository, asset_job = defs.get_repository_def(), defs.get_implicit_global_asset_job_def()
+    deliver_alerts_after_load, repository, asset_job = after_load_sensor_over(settings, orders, usage_daily)
     with dg.instance_for_test() as instance:
         first = deliver_alerts_after_load.evaluate_tick(
             dg.build_sensor_context(instance=instance, repository_def=repository))

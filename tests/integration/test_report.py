@@ -30,17 +30,24 @@ def test_the_utilization_chart_draws_a_bar_per_quota_and_a_line_per_threshold():
     assert chart.count('fill="#c62828"') == 1 and chart.count('fill="#2e7d32"') == 1
 
 
-def test_the_report_draws_the_thresholds_of_the_seed_and_the_accuracy_ranges_in_order():
+def analyst_copy(thresholds: str, utilization: str):
+    """An in-memory analyst copy with these rows (SQL `values` lists) of the seed and plan_utilization."""
     import duckdb
 
     con = duckdb.connect()
     con.execute("create schema analytics; create schema seeds")
-    # A user's own thresholds (the seed is theirs to edit), not the shipped 80 / 95 / 100.
-    con.execute("create table seeds.alert_thresholds as select * from (values ('warning', 1, 50.0, true),"
-                " ('overage', 2, 90.0, false)) t(alert_level, severity, threshold_pct, inclusive)")
-    con.execute("""create table analytics.plan_utilization as select * from (values
-        ('acme', 'pro', 'voice_minutes', 600.0, 1000.0, 60.0, 'warning', date '2026-11-01', date '2026-11-30', true))
+    con.execute(f"create table seeds.alert_thresholds as select * from (values {thresholds})"
+                " t(alert_level, severity, threshold_pct, inclusive)")
+    con.execute(f"""create table analytics.plan_utilization as select * from (values {utilization})
         t(tenant, plan, quota_name, used, quota, pct_used, alert_level, period_start, period_end, is_current)""")
+    return con
+
+
+def test_the_report_draws_the_thresholds_of_the_seed_and_the_accuracy_ranges_in_order():
+    # A user's own thresholds (the seed is theirs to edit), not the shipped 80 / 95 / 100.
+    con = analyst_copy("('warning', 1, 50.0, true), ('overage', 2, 90.0, false)",
+                       "('acme', 'pro', 'voice_minutes', 600.0, 1000.0, 60.0, 'warning', date '2026-11-01', "
+                       "date '2026-11-30', true)")
     con.execute("""create table analytics.forecast_accuracy as select * from (values
         ('all', 'all', 1, 31, 90, 3.0, 4.0, 0.8), ('all', '7', 7, 7, 10, 1.0, 2.0, 0.8),
         ('all', '8-14', 8, 14, 30, 2.0, 3.0, 0.8), ('all', '1-7', 1, 7, 30, 5.0, 6.0, 0.8),
@@ -54,18 +61,11 @@ def test_the_report_draws_the_thresholds_of_the_seed_and_the_accuracy_ranges_in_
 
 
 def test_a_quota_with_no_day_loaded_reads_not_loaded_not_zero():
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("create schema analytics; create schema seeds")
-    con.execute("create table seeds.alert_thresholds as select * from (values ('warning', 1, 80.0, true))"
-                " t(alert_level, severity, threshold_pct, inclusive)")
-    con.execute("""create table analytics.plan_utilization as select * from (values
+    con = analyst_copy("('warning', 1, 80.0, true)", """
         ('acme', 'pro', 'api_calls', null::decimal(38, 3), 50000.0, null::double, 'unknown', date '2026-11-15',
          date '2026-12-14', true),
         ('acme', 'pro', 'storage_mb', null::decimal(38, 3), 5000.0, null::double, 'unknown', date '2026-11-15',
-         date '2026-12-14', true))
-        t(tenant, plan, quota_name, used, quota, pct_used, alert_level, period_start, period_end, is_current)""")
+         date '2026-12-14', true)""")
     html = report_html(con, datetime(2026, 11, 30, tzinfo=UTC), "data")
     assert "not loaded / 50,000" in html and "0 / 50,000" not in html
     assert "no snapshot / 5,000" in html  # storage is never loaded by day

@@ -272,34 +272,25 @@ def test_a_full_disk_during_a_load_is_one_line_and_nothing_is_committed(tmpfs):
         assert con.execute("select count(*) from raw.usage_daily where tenant = 'beta'").fetchone()[0] == 0
 
 
-@pytest.mark.slow  # imports the whole CLI, builds the SQL models
-def test_a_full_disk_during_rebuild_is_one_line_and_a_rebuild_after_freeing_space_restores_everything(
-        tmpfs, capsys, monkeypatch):
-    """The SQL models' checkpoint (a FatalException) or the commit (a TransactionException) failed for lack of
-    room: a 16-22 line traceback, where a load's IOException gave one line."""
+@pytest.mark.slow  # imports the whole CLI; rebuild builds the SQL models
+@pytest.mark.parametrize("command", ["rebuild", "report"])
+def test_a_full_disk_under_a_command_is_one_line_exit_1_and_it_works_once_there_is_room(
+        tmpfs, capsys, monkeypatch, command):
+    """rebuild: the SQL models' checkpoint (a FatalException) or the commit (a TransactionException) failed
+    for lack of room, a 16-22 line traceback where a load's IOException gave one line. report: exit 2, as if
+    the input were bad."""
     wh = Warehouse(tmpfs / "data", lock_timeout_s=5)
     two_months(wh)
     monkeypatch.setenv("AURION_DATA_DIR", str(wh.data_dir))
     fill_the_disk(tmpfs)
-    assert main(["rebuild"]) == 1
+    assert main([command]) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("aurion-pipeline rebuild: no space left on the device"), err
+    assert len(err.splitlines()) == 1 and err.startswith(f"aurion-pipeline {command}: no space left on the device"), err
+    assert not list(wh.data_dir.glob(".*.tmp"))
     (tmpfs / "filler").unlink()
-    assert main(["rebuild"]) == 0
+    assert main([command]) == 0
     with duckdb.connect(str(wh.analyst_path), read_only=True) as con:
         assert con.execute("select count(*) from raw.usage_daily").fetchone()[0] == 61
-
-
-@pytest.mark.slow  # imports the whole CLI
-def test_a_full_disk_when_writing_the_report_is_one_line_and_exit_1_not_bad_input(tmpfs, capsys, monkeypatch):
-    wh = Warehouse(tmpfs / "data", lock_timeout_s=5)
-    two_months(wh)
-    monkeypatch.setenv("AURION_DATA_DIR", str(wh.data_dir))
-    fill_the_disk(tmpfs)
-    assert main(["report"]) == 1
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "no space left on the device holding" in err and "report" in err, err
-    assert not list(wh.data_dir.glob(".report.html.*.tmp"))
 
 
 @pytest.mark.slow  # imports the whole CLI
