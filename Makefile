@@ -48,6 +48,7 @@ dev: setup
 	mkdir -p $(DAGSTER_HOME)
 	test -f $(DAGSTER_HOME)/dagster.yaml || cp $(INSTANCE_CONFIG) $(DAGSTER_HOME)/dagster.yaml
 	@cmp -s $(INSTANCE_CONFIG) $(DAGSTER_HOME)/dagster.yaml || echo "note: $(DAGSTER_HOME)/dagster.yaml differs from ./$(INSTANCE_CONFIG); kept (copy it over to use the project's instance config)"
+	@echo "note: Dagster warns below that ./dagster.yaml is not used: expected, it reads its copy in $(DAGSTER_HOME)"
 	env $$($(BIN)/python -m aurion_pipeline.defs.dev_env) DAGSTER_HOME=$(DAGSTER_HOME) $(WITH_SIGINT) $(BIN)/dagster dev -w workspace.yaml
 
 # `dagster dev` gives SIGTERM whatever SIGINT does. A script's background job (`make dev &`) inherits
