@@ -88,6 +88,7 @@ def summary_rows() -> list[tuple]:
         "status_b": [(NOW - timedelta(days=30), "active"), (NOW - timedelta(days=2), "past_due")],
         "status_c": [(datetime(2026, 1, 10), "past_due"), (datetime(2026, 1, 15), "active")],
         "status_d": [(datetime(2020, 1, 1), "past_due")],
+        "status_e": [(datetime(2026, 1, 5, 6), "past_due"), (datetime(2026, 1, 12, 6), "active")],  # paid at its end
     }
     rows += [snapshot(t, at, status=s) for t, history in statuses.items() for at, s in history]
     return rows
@@ -354,6 +355,10 @@ def test_billing_status_history_and_grace(con):
         ("status_c", "past_due", None, jan(10), jan(15), jan(17), False),  # paid within the grace period
         ("status_c", "active", "past_due", jan(15), None, None, None),
         ("status_d", "past_due", None, datetime(2020, 1, 1), None, datetime(2020, 1, 8), True),
+        # active from the moment the grace period ends: no longer past_due at grace_end
+        ("status_e", "past_due", None, datetime(2026, 1, 5, 6), datetime(2026, 1, 12, 6), datetime(2026, 1, 12, 6),
+         False),
+        ("status_e", "active", "past_due", datetime(2026, 1, 12, 6), None, None, None),
     ]
 
 

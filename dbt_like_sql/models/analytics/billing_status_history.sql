@@ -31,8 +31,10 @@ select
     status_until,
     status_until is null as is_current,
     case when billing_status = 'past_due' then status_since + interval 7 day end as grace_end,
+    -- A status holds from status_since until status_until, exclusive: a tenant whose next status starts
+    -- at grace_end exactly was no longer past_due then; one still past_due now is, from grace_end on.
     case
-        when billing_status = 'past_due'
-            then coalesce(status_until, (now() at time zone 'UTC')::timestamp) >= status_since + interval 7 day
+        when billing_status = 'past_due' and status_until is not null then status_until > status_since + interval 7 day
+        when billing_status = 'past_due' then (now() at time zone 'UTC')::timestamp >= status_since + interval 7 day
     end as grace_passed
 from history
