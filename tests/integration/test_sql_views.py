@@ -48,6 +48,7 @@ def daily_rows() -> list[tuple]:
     rows += [("recon_hi", d, 5, 100, None, None) for d in days("2026-03-01", "2026-03-10")]
     rows += [("recon_today", d, 5, 100, None, None) for d in days("2026-03-01", "2026-03-09")]  # capture day not loaded
     rows += [("unloaded", d, 5, 100, None, None) for d in days("2026-02-01", "2026-02-28")]  # March only summarized
+    rows += [("lagging", d, 5, 100, None, None) for d in days("2026-01-01", "2026-01-20")]  # loads stopped in January
     return rows
 
 
@@ -80,6 +81,7 @@ def summary_rows() -> list[tuple]:
         snapshot("recon_today", datetime(2026, 3, 10, 12), march, voice=(47, 1000), api=(900, 50000)),
         snapshot("unloaded", datetime(2026, 3, 16, 12), march, voice=(300, 1000), api=(117382, 50000),
                  storage=(10, 5000)),
+        snapshot("lagging", datetime(2026, 3, 10, 12), march, voice=(250, 1000), api=(5000, 50000)),
     ]
     statuses = {
         "status_a": [(datetime(2026, 1, 1), "active"), (datetime(2026, 1, 5), "active"),
@@ -206,6 +208,16 @@ def test_a_period_known_only_from_a_snapshot_has_unknown_use_not_zero(con):
     assert february["api_calls"][:4] == (2800, 50000, 5.6, "ok")
 
 
+def test_the_forecast_of_a_period_whose_days_so_far_are_not_loaded_knows_nothing_of_them(con):
+    """Loads stopped on 01-20 and March is current: its days so far are unknown, not '0 days, 0 used'."""
+    got = query(con, "select quota_name, as_of_date, days_elapsed, used_to_date, projected_total "
+                     "from analytics.usage_forecast where tenant = 'lagging' order by quota_name")
+    assert got == [("api_calls", D("2026-01-20"), None, None, None), ("voice_minutes", D("2026-01-20"), None, None, None)]
+    eve = query(con, "select days_elapsed, used_to_date from analytics.usage_forecast "
+                     "where tenant = 'unloaded' and quota_name = 'api_calls'")
+    assert eve == [(0, 0)]  # loaded through the period's eve: nothing of March is used yet
+
+
 def test_status_names_current_periods_with_no_day_loaded_and_the_backfill_that_loads_them(con, tmp_path):
     from aurion_pipeline.ops.status import status_text
     from aurion_pipeline.storage import Warehouse
@@ -216,8 +228,9 @@ def test_status_names_current_periods_with_no_day_loaded_and_the_backfill_that_l
     at = next(i for i, line in enumerate(text) if "no day loaded" in line)
     # One command per tenant, for its period alone. Not the tenants known only from snapshots whose periods
     # ended long before (status_a, status_c, status_d: stale summaries), nor status_b, whose period starts later.
-    assert text[at:at + 3] == [
-        "Current periods with no day loaded: 1: their use is unknown and no alert on it can fire; load them with:",
+    assert text[at:at + 4] == [
+        "Current periods with no day loaded: 2: their use is unknown and no alert on it can fire; load them with:",
+        "  aurion-pipeline backfill --tenant lagging --start 2026-03-01 --end 2026-03-16 --missing-only",
         "  aurion-pipeline backfill --tenant unloaded --start 2026-03-01 --end 2026-03-16 --missing-only",
         "",
     ]

@@ -31,9 +31,15 @@ paths as (
 forecasts as (
     select
         c.tenant, c.period_start, c.period_end, c.quota_name, c.as_of_date, c.days_in_period,
-        -- No forecast: nothing loaded yet, or the last loaded day is before the period's eve.
-        coalesce(f.days_elapsed, greatest(c.as_of_date - c.period_start + 1, 0))::integer as days_elapsed,
-        coalesce(f.used_to_date, 0) as used_to_date,
+        -- No forecast: nothing loaded yet, or the last loaded day is before the period's eve. Then the
+        -- period's days so far are not loaded: unknown, not 0 days and 0 used (plan_utilization.used is
+        -- null for it too).
+        case
+            when f.days_elapsed is not null then f.days_elapsed
+            when c.as_of_date >= c.period_start - 1 then c.as_of_date - c.period_start + 1
+        end::integer as days_elapsed,
+        case when f.used_to_date is not null or c.as_of_date >= c.period_start - 1 then coalesce(f.used_to_date, 0) end
+            as used_to_date,
         f.projected_total, f.projected_low, f.projected_high, f.naive_projected_total, f.exhaustion_date,
         c.quota, c.quota_source, c.summary_age_days
     from current_periods as c
