@@ -61,8 +61,8 @@ def test_the_forecast_is_for_the_calendar_period_with_the_old_summarys_quota(con
     (row,) = con.execute(
         "select period_start::varchar, as_of_date::varchar, days_elapsed, used_to_date, quota, summary_age_days"
         " from analytics.usage_forecast where tenant = 'stale' and quota_name = 'voice_minutes'").fetchall()
-    # November from the tier (the March snapshot's own 2,000 applies to March only); 250 days old.
-    assert row == ("2026-11-01", "2026-11-20", 20, 200, 1000, 250)
+    # November takes the March snapshot's own 2,000 with its plan (the nearest snapshot); 250 days old.
+    assert row == ("2026-11-01", "2026-11-20", 20, 200, 2000, 250)
     ages = con.execute("select distinct summary_age_days from analytics.plan_utilization where tenant = 'stale'")
     assert ages.fetchall() == [(250,)]
 

@@ -188,13 +188,17 @@ def test_unlimited_quotas_are_ok_with_null_pct_and_a_custom_storage_limit(con):
     assert rows["storage_mb"][:5] == (30000, 200000, 15.0, "ok", "summary")  # the tier says 50,000
 
 
-def test_tenant_specific_quota_wins_and_a_period_without_snapshot_uses_the_tier(con):
+def test_tenant_specific_quota_wins_and_a_period_without_snapshot_takes_the_nearest_snapshots(con):
+    """February has no snapshot: its plan is March's, and so are its own limits (2,000 minutes, not the
+    professional tier's 1,000, which made a tenant at 70 % an overage)."""
     march = {r[0]: r[1:] for r in query(con, UTILIZATION_SQL, "custom", D("2026-03-01"))}
     february = {r[0]: r[1:] for r in query(con, UTILIZATION_SQL, "custom", D("2026-02-01"))}
     assert march["voice_minutes"][:5] == (1550, 2000, 77.5, "ok", "summary")
-    assert february["voice_minutes"] == (1400, 1000, 140.0, "overage", "plan_tier", "professional", "nearest_summary")
-    assert february["api_calls"][:4] == (2800, 50000, 5.6, "ok")
+    assert february["voice_minutes"] == (1400, 2000, 70.0, "ok", "nearest_summary", "professional", "nearest_summary")
+    assert february["api_calls"][:5] == (2800, 60000, pytest.approx(4.667, abs=1e-3), "ok", "nearest_summary")
     assert february["storage_mb"][:4] == (None, 5000, None, "unknown")  # no snapshot: storage unknown
+    declared = {r[0]: r[1:] for r in query(con, UTILIZATION_SQL, "nosummary", D("2028-02-01"))}
+    assert {q: row[4] for q, row in declared.items()} == dict.fromkeys(declared, "unknown")  # no snapshot at all
 
 
 def test_a_period_known_only_from_a_snapshot_has_unknown_use_not_zero(con):
@@ -302,10 +306,10 @@ def expected_actual_alerts() -> set[tuple]:
     """(tenant, period_start, quota, level, first day) from the daily rows, computed here."""
     quotas = {  # (tenant, period_start) -> per-quota limits of that period, as the tests above establish
         **{(t, D("2026-03-01")): {"voice_minutes": 10000, "api_calls": 10000} for t in BOUNDARY_TOTALS},
-        ("custom", D("2026-02-01")): {"voice_minutes": 1000, "api_calls": 50000},
+        ("custom", D("2026-02-01")): {"voice_minutes": 2000, "api_calls": 60000},  # March's own, as its plan
         ("custom", D("2026-03-01")): {"voice_minutes": 2000, "api_calls": 60000},
-        ("steady", D("2026-01-01")): {"voice_minutes": 25, "api_calls": 10000},
-        ("steady", D("2026-02-01")): {"voice_minutes": 25, "api_calls": 10000},
+        ("steady", D("2026-01-01")): {"voice_minutes": 250},  # March's own limits (API calls unlimited)
+        ("steady", D("2026-02-01")): {"voice_minutes": 250},
         ("steady", D("2026-03-01")): {"voice_minutes": 250},
     }
     thresholds = (("warning", lambda p: p >= 80), ("critical", lambda p: p >= 95), ("overage", lambda p: p > 100))
@@ -335,7 +339,8 @@ def test_actual_alerts_fire_once_per_level_on_the_first_day(con):
     got = set(query(con, "select tenant, period_start, quota_name, alert_level, first_reached_on "
                          f"from analytics.billing_alerts where basis = 'actual' and tenant in {tenants}"))
     assert got == expected_actual_alerts()
-    assert ("custom", D("2026-02-01"), "voice_minutes", "overage", D("2026-02-21")) in got  # exactly 100 % on the 20th
+    # February judged by March's own 2,000 minutes (70 %), not the tier's 1,000: no false overage
+    assert not [row for row in got if row[:2] == ("custom", D("2026-02-01"))]
 
 
 def test_forecast_alerts_cover_only_levels_not_yet_reached(con):

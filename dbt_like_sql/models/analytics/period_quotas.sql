@@ -16,6 +16,14 @@ with periods as (
             first_value(s.plan ignore nulls) over (
                 partition by p.tenant order by p.period_start rows between 1 following and unbounded following)
         ) as known_plan,
+        -- ... and the limits of that snapshot's period: a tenant's own limits go with its plan (an
+        -- enterprise deal's 1,500 minutes were read as the tier's unlimited in the periods before it).
+        case when s.billing_period_start is null then coalesce(
+            last_value(s.billing_period_start ignore nulls) over (
+                partition by p.tenant order by p.period_start rows between unbounded preceding and 1 preceding),
+            first_value(s.billing_period_start ignore nulls) over (
+                partition by p.tenant order by p.period_start rows between 1 following and unbounded following)
+        ) end as nearest_snapshot_period,
         coalesce(u.days_loaded, 0) as days_loaded
     from analytics.billing_periods as p
     left join analytics.period_snapshots as s
@@ -68,12 +76,16 @@ quotas as (
     select
         p.*, n.quota_name, t.quota as tier_quota, s.summary_used, s.summary_limit,
         -- The summary reported the quota (a null limit there means unlimited) unless used and limit are both absent.
-        coalesce(s.summary_used, s.summary_limit) is not null as summary_has_quota
+        coalesce(s.summary_used, s.summary_limit) is not null as summary_has_quota,
+        e.summary_limit as nearest_limit,
+        coalesce(e.summary_used, e.summary_limit) is not null as nearest_has_quota
     from planned as p
     cross join (select distinct quota_name from tier_quotas) as n
     left join tier_quotas as t on t.plan = p.plan and t.quota_name = n.quota_name
     left join summary_quotas as s
         on s.tenant = p.tenant and s.period_start = p.period_start and s.quota_name = n.quota_name
+    left join summary_quotas as e
+        on e.tenant = p.tenant and e.period_start = p.nearest_snapshot_period and e.quota_name = n.quota_name
 )
 
 select
@@ -91,9 +103,14 @@ select
         when q.quota_name = 'storage_mb' then q.summary_used::decimal(38, 3)
         when q.days_loaded > 0 then coalesce(d.used, 0)
     end as used,
-    case when q.summary_has_quota then q.summary_limit else q.tier_quota end as quota,
+    case
+        when q.summary_has_quota then q.summary_limit
+        when q.nearest_has_quota then q.nearest_limit
+        else q.tier_quota
+    end as quota,
     case
         when q.summary_has_quota then 'summary'
+        when q.nearest_has_quota then 'nearest_summary'
         when q.plan is not null then 'plan_tier'
         else 'unknown'
     end as quota_source,
