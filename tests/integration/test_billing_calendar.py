@@ -31,11 +31,15 @@ def con(tmp_path_factory):
     daily += [("stale15", d, 10.0, 100) for d in span("2026-03-15", "2026-11-20")]
     daily += [("prorated", d, 1.0, 10) for d in span("2026-03-10", "2026-04-05")]
     daily += [("trial_then_prorated", d, 1.0, 10) for d in span("2026-03-01", "2026-04-05")]
+    daily += [("anchor_moved", d, 1.0, 10) for d in span("2026-01-01", "2026-04-05")]
     summaries = [
         snapshot("stale", "2026-03-15 06:00", "2026-03-01", "2026-03-31", voice_minutes_limit=2000),
         snapshot("stale15", "2026-03-20 06:00", "2026-03-15", "2026-04-14"),
         snapshot("prorated", "2026-03-20 06:00", "2026-03-10", "2026-03-31"),
         snapshot("trial_then_prorated", "2026-03-20 06:00", "2026-03-10", "2026-03-31"),
+        snapshot("anchor_moved", "2026-01-20 06:00", "2026-01-01", "2026-01-31"),
+        snapshot("anchor_moved", "2026-02-20 06:00", "2026-02-01", "2026-02-28"),
+        snapshot("anchor_moved", "2026-03-20 06:00", "2026-03-15", "2026-04-14"),
     ]
     connection = build_models_warehouse(tmp_path_factory.mktemp("calendar") / "warehouse.duckdb", daily, summaries)
     yield connection
@@ -77,6 +81,15 @@ def test_a_prorated_first_period_is_kept_as_the_snapshot_states_it(con):
     assert used == [("2026-03-10", 22), ("2026-04-01", 5)]
 
 
+def test_whole_months_stated_under_an_earlier_anchor_are_regular_not_prorated(con):
+    """January and February were stated on the 1st; March moved the anchor to the 15th. The old months are
+    whole months of their own anchor, not the shorter, prorated kind."""
+    assert periods(con, "anchor_moved")[:2] == [
+        ("2026-01-01", "2026-01-31", "regular", False),
+        ("2026-02-01", "2026-02-28", "regular", False),
+    ]
+
+
 def test_days_before_a_prorated_period_form_a_partial_period_of_their_own(con):
     assert periods(con, "trial_then_prorated") == [
         ("2026-03-01", "2026-03-09", "partial", False),
@@ -92,7 +105,7 @@ def test_status_flags_the_stale_summaries(con, tmp_path):
     warehouse = Warehouse(tmp_path)
     warehouse.analyst_path.touch()
     text = status_text(con, warehouse, date(2026, 11, 20))
-    assert "Stale summaries: 4 tenant(s)" in text
+    assert "Stale summaries: 5 tenant(s)" in text
     flagged = text[text.index("Stale summaries"):].splitlines()
     assert any(line.split()[:4] == ["stale", "2026-03-15", "06:00", "250"] for line in flagged)
     assert "Stale summaries: 1 tenant(s)" in status_text(con, warehouse, date(2026, 3, 21))  # the others: 1 day

@@ -134,7 +134,16 @@ periods as (
         select 1 from prorated as p
         where p.tenant = r.tenant and analytics.periods_overlap(p.period_start, p.period_end, r.period_start, r.period_end))
     union all
-    select tenant, period_start, period_end, 'prorated' from prorated
+    -- A stated whole month under an anchor the tenant had before (a later snapshot moved it) is a
+    -- regular period of that anchor, not a prorated one.
+    select tenant, period_start, period_end, case
+            when period_start = analytics.anchored_day(period_start, whole_month_anchor)
+                and period_end + 1 = analytics.anchored_day(
+                    (date_trunc('month', period_start) + interval 1 month)::date, whole_month_anchor)
+                then 'regular'
+            else 'prorated'
+        end
+    from (select *, greatest(day(period_start), day(period_end + 1)) as whole_month_anchor from prorated)
     union all
     select tenant, min(day), max(day), 'partial'
     from (
