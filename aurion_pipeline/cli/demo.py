@@ -76,7 +76,7 @@ def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None,
         demo = demo_env(env, root, api, start, alerts_file)
         settings = load_settings(demo)
         require_api_keys(settings, demo)
-        preflight(settings, demo)  # a bad AURION_ALERTS_FILE stops the demo too, before the run
+        preflight(settings, demo)  # a bad --alerts-file stops the demo too, before the run
         cleaned = " (`make clean` removes ./demo)" if settings.data_dir == DEFAULT_ROOT.resolve() / "data" else ""
         print(f"demo: data in {settings.data_dir}, Dagster home {settings.dagster_home}{cleaned}")
         if env.get("AURION_ALERTS_FILE") and not alerts_file:
