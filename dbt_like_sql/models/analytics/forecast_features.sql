@@ -34,11 +34,14 @@ weeks_back as (
     -- The same weekday 1, 2 and 3 weeks back: rows are consecutive days, so 7 rows back is a week back.
     -- Lags in the day order the windows below sort by anyway, rather than a window partitioned by
     -- weekday: one sort of the series instead of two (at 1,000 tenants ~0.7 s of this view's ~5.7 s).
+    -- And the running totals of usage (in usage_long's exact decimal) and of loaded days.
     select
         *,
         lag(usage, 7) over by_day as usage_1w,
         lag(usage, 14) over by_day as usage_2w,
-        lag(usage, 21) over by_day as usage_3w
+        lag(usage, 21) over by_day as usage_3w,
+        coalesce(sum(used) over (by_day rows between unbounded preceding and current row), 0) as cumulative_usage,
+        count(usage) over (by_day rows between unbounded preceding and current row) as cumulative_days
     from series
     window by_day as (partition by series_id order by as_of_date)
 ),
@@ -48,7 +51,7 @@ same_weekday as (
     -- of squared deviations from that mean. A day never loaded (null) counts in none of them; with no
     -- day loaded they are null, not zero.
     select
-        series_id, as_of_date, usage, used,
+        series_id, as_of_date, usage, cumulative_usage, cumulative_days,
         (usage is not null)::integer + (usage_1w is not null)::integer + (usage_2w is not null)::integer
             + (usage_3w is not null)::integer as weekday_days,
         case when weekday_days > 0 then coalesce(usage, 0) + coalesce(usage_1w, 0) + coalesce(usage_2w, 0)
@@ -69,7 +72,9 @@ same_weekday as (
 
 windows as (
     -- Over the last 7 days' 4-week figures (together the trailing 28 days, one entry per weekday): the
-    -- totals, and each weekday's rate, newest first. Then the two 8-week windows and the running total.
+    -- totals, and each weekday's rate, newest first. Then the two 8-week windows, each the difference of
+    -- two running totals 56 rows apart: exact (decimal), and four lags where windowed sums and counts
+    -- over 56 and 112 rows cost a third of this view's time (at 1,000 tenants; docs/performance-log.md).
     -- Sums and seven lags rather than list() over the week: three list windows were most of this model's
     -- build (at 1,000 tenants 8.1 -> 5.8 s, the same figures; docs/performance.md).
     select
@@ -80,20 +85,21 @@ windows as (
         list_value(weekday_rate, lag(weekday_rate, 1) over by_day, lag(weekday_rate, 2) over by_day,
                    lag(weekday_rate, 3) over by_day, lag(weekday_rate, 4) over by_day,
                    lag(weekday_rate, 5) over by_day, lag(weekday_rate, 6) over by_day) as recent_rates,
-        sum(usage) over last_56 as sum_56,
-        count(usage) over last_56 as days_56,
-        sum(usage) over prior_56 as sum_prior_56,
-        count(usage) over prior_56 as days_prior_56,
+        (cumulative_usage - coalesce(lag(cumulative_usage, 56) over by_day, 0))::double as sum_56,
+        cumulative_days - coalesce(lag(cumulative_days, 56) over by_day, 0) as days_56,
+        (coalesce(lag(cumulative_usage, 56) over by_day, 0) - coalesce(lag(cumulative_usage, 112) over by_day, 0))::double
+            as sum_prior_56,
+        coalesce(lag(cumulative_days, 56) over by_day, 0) - coalesce(lag(cumulative_days, 112) over by_day, 0)
+            as days_prior_56,
         -- In usage_long's exact decimal: forecast_projection subtracts the period eve's running total from
         -- it, so a period's usage to date is exact, as plan_utilization's, and a forecast with nothing left
         -- to add reaches a level at exactly its threshold (in doubles 20.0 came out 19.999999999999996).
-        coalesce(sum(used) over (by_day rows between unbounded preceding and current row), 0) as cumulative_usage
+        cumulative_usage,
+        cumulative_days
     from same_weekday
     window
         by_day as (partition by series_id order by as_of_date),
-        last_week as (by_day rows between 6 preceding and current row),
-        last_56 as (by_day rows between 55 preceding and current row),
-        prior_56 as (by_day rows between 111 preceding and 56 preceding)
+        last_week as (by_day rows between 6 preceding and current row)
 ),
 
 rates as (
@@ -109,7 +115,7 @@ rates as (
 )
 
 select
-    k.tenant, k.quota_name, r.as_of_date, r.days_28, residual_variance, cumulative_usage,
+    k.tenant, k.quota_name, r.as_of_date, r.days_28, residual_variance, cumulative_usage, cumulative_days,
     -- Monday first: ISO weekday i was last seen (isodow(as_of_date) - i) mod 7 days ago. A weekday
     -- without data in the window (or before the series reaches it) takes the window's mean.
     list_transform(range(1, 8), lambda i: coalesce(recent_rates[(isodow(as_of_date) - i + 7) % 7 + 1], mean_28))
