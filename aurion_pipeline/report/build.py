@@ -18,7 +18,8 @@ select tenant, plan, quota_name, used, quota, pct_used, alert_level, period_star
 from analytics.plan_utilization where is_current order by tenant, quota_name
 """
 PATHS = """
-select d.tenant, d.quota_name, d.usage_date, d.is_projected, d.cumulative_usage, d.as_of_date, d.period_end,
+select d.tenant, d.quota_name, d.usage_date, d.is_projected, d.is_estimated, d.cumulative_usage, d.as_of_date,
+       d.period_end,
        d.projected_low, d.projected_high, f.quota
 from analytics.usage_forecast_daily as d
 left join analytics.usage_forecast as f on f.tenant = d.tenant and f.quota_name = d.quota_name
@@ -95,6 +96,9 @@ def _path_chart(quota_name: str, rows: list[dict]) -> str:
     if projected and actual:
         band = (actual[-1][0], actual[-1][1], last["period_end"], last["projected_low"], last["projected_high"])
     title = f"{quota_name}, cumulative, to {last['period_end']}"
+    estimated = sum(1 for r in rows if r["is_estimated"])
+    if estimated:  # in the solid line at the forecast's estimate: say so where the line is read
+        title += f" ({estimated} day{'s' if estimated > 1 else ''} not loaded, estimated)"
     return svg.usage_path(actual, projected, band, finite(last["quota"]), title)
 
 

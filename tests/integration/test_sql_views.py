@@ -39,6 +39,10 @@ def daily_rows() -> list[tuple]:
     rows += [("custom", d, 50, 100, None, None) for d in days("2026-02-01", "2026-03-31")]
     rows += [("nosummary", d, 1, 400, None, None) for d in days("2028-01-20", "2028-03-05")]
     rows += [("steady", d, 10, 100, None, None) for d in days("2026-01-01", "2026-03-15")]
+    # steady's days with three of March never loaded, and steady's March loaded only from the 8th
+    rows += [("gaps", d, 10, 100, None, None)
+             for d in days("2026-01-01", "2026-03-15", skip=("2026-03-03", "2026-03-04", "2026-03-10"))]
+    rows += [("late_start", d, 10, 100, None, None) for d in days("2026-03-08", "2026-03-15")]
     rows += [("mid15", d, 2, 10, None, None) for d in days("2026-01-20", "2026-03-20")]
     rows += [("leap31", d, 1, 1, None, None) for d in days("2027-11-20", "2028-03-05")]
     rows += [("feb31", d, 1, 1, None, None) for d in days("2026-01-31", "2026-03-03")]
@@ -69,8 +73,8 @@ def summary_rows() -> list[tuple]:
                  storage=(30000, 200000)),
         snapshot("custom", datetime(2026, 3, 31, 23), march, voice=(1550, 2000), api=(3100, 60000),
                  storage=(100, 5000)),
-        snapshot("steady", datetime(2026, 3, 15, 23), march, "starter", voice=(150, 250), api=(1500, None),
-                 storage=(10, 1000)),
+        *(snapshot(t, datetime(2026, 3, 15, 23), march, "starter", voice=(150, 250), api=(1500, None),
+                   storage=(10, 1000)) for t in ("steady", "gaps", "late_start")),
         snapshot("mid15", datetime(2026, 2, 20, 8), ("2026-02-15", "2026-03-14"), voice=(12, 1000)),
         snapshot("mid15", datetime(2026, 3, 20, 8), ("2026-03-15", "2026-04-14"), status="past_due", voice=(12, 1000)),
         snapshot("leap31", datetime(2028, 3, 5, 8), ("2028-02-29", "2028-03-30")),
@@ -290,6 +294,34 @@ def test_steady_usage_is_forecast_exactly(con):
     (api,) = query(con, FORECAST_SQL, "steady", "api_calls")
     assert api[4] == pytest.approx(3100)
     assert api[7:11] == (None, None, None, None)  # unlimited
+
+
+@pytest.mark.parametrize(("tenant", "used", "estimated"), [("gaps", 120, 3), ("late_start", 80, 7)])
+def test_days_of_the_period_never_loaded_are_estimated_not_counted_as_zero(con, tenant, used, estimated):
+    """steady's 10 minutes a day, with March's 3rd, 4th and 10th never loaded (gaps), or March loaded from
+    the 8th only (late_start, as after a first backfill that began mid-period): the days not loaded are
+    unknown, not zero. The forecast estimates each at the weekday rates' mean (10) and ends where steady's
+    does; the naive run rate divides by the days loaded. Counted as zero, they read 280 / 240."""
+    got = query(con, "select as_of_date, days_elapsed, used_to_date, days_estimated, projected_total,"
+                     " naive_projected_total, projected_exhaustion_date"
+                     " from analytics.usage_forecast where tenant = ? and quota_name = 'voice_minutes'", tenant)
+    assert got == [(D("2026-03-15"), 15, used, estimated, pytest.approx(310), pytest.approx(310), D("2026-03-26"))]
+    path = query(con, "select usage_date, is_estimated, usage, cumulative_usage from analytics.usage_forecast_daily"
+                      " where tenant = ? and quota_name = 'voice_minutes' and not is_projected order by usage_date",
+                 tenant)
+    assert [d for d, is_estimated, *_ in path if is_estimated] == [
+        d for d in days("2026-03-01", "2026-03-15") if (tenant, d) not in {(r[0], r[1]) for r in daily_rows()}]
+    assert [(usage, cumulative) for _, _, usage, cumulative in path] == [
+        (pytest.approx(10), pytest.approx(10 * day)) for day in range(1, 16)]
+
+
+def test_the_reports_usage_chart_says_how_many_days_it_estimated(con):
+    from aurion_pipeline.report.build import report_html
+
+    html = report_html(con, datetime(2026, 3, 16, tzinfo=UTC), "data")
+    section = {t: html.split(f"data-tenant='{t}'")[1].split("</section>")[0] for t in ("gaps", "steady")}
+    assert "voice_minutes, cumulative, to 2026-03-31 (3 days not loaded, estimated)" in section["gaps"]
+    assert "voice_minutes, cumulative, to 2026-03-31<" in section["steady"]
 
 
 def test_forecast_when_the_period_is_already_complete(con):

@@ -11,6 +11,7 @@ select
     f.days_elapsed,
     f.days_in_period,
     f.used_to_date,
+    f.days_estimated,
     f.projected_total,
     -- The projection plus the 10th / 90th percentile of past relative misses times the expected spread;
     -- widened to hold the projection itself, and never below what is used. Nothing left: no spread.

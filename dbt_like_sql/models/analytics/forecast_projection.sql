@@ -2,21 +2,23 @@
 -- the end of each UTC day (loaded data up to and including it), the total each metric will reach over
 -- the billing period the next day falls in: days_elapsed 1..days_in_period within a period, and 0 on
 -- the day before a period starts. The projection is what is used so far plus, for each remaining day,
--- its weekday's rate (analytics.forecast_features) times growth.
+-- its weekday's rate (analytics.forecast_features) times growth, plus, for each day of the period so far
+-- that was never loaded (unknown, not zero), the window's mean daily rate.
 with period_eves as (
-    -- Usage before each period starts: the running total of the earlier periods' totals (periods
-    -- cover every loaded day). Reading forecast_features a second time instead would stop a filter on one
-    -- tenant from reaching the windows.
+    -- Usage and loaded days before each period starts: the running totals of the earlier periods'
+    -- (periods cover every loaded day). Reading forecast_features a second time instead would stop a
+    -- filter on one tenant from reaching the windows.
     select
         tenant, period_start, quota_name,
-        coalesce(sum(period_total) over (
-            partition by tenant, quota_name order by period_start
-            rows between unbounded preceding and 1 preceding
-        ), 0) as cumulative_usage
+        coalesce(sum(period_total) over earlier_periods, 0) as cumulative_usage,
+        coalesce(sum(days_loaded) over earlier_periods, 0) as cumulative_days
     from (
-        select tenant, period_start, quota_name, used as period_total
+        select tenant, period_start, quota_name, used as period_total, days_loaded
         from analytics.period_quotas
         where list_contains(analytics.forecast_quotas(), quota_name)
+    )
+    window earlier_periods as (
+        partition by tenant, quota_name order by period_start rows between unbounded preceding and 1 preceding
     )
 ),
 
@@ -37,6 +39,12 @@ forecasts as (
             when f.as_of_date >= p.period_start then greatest(f.cumulative_usage - coalesce(e.cumulative_usage, 0), 0)::double
             else 0.0
         end as used_to_date,
+        -- The period's days so far that were never loaded (a gap, or days before the first loaded one).
+        case
+            when f.as_of_date >= p.period_start
+                then (f.as_of_date - p.period_start + 1) - (f.cumulative_days - coalesce(e.cumulative_days, 0))
+            else 0
+        end::integer as days_estimated,
         f.weekday_rates,
         f.daily_growth,
         f.daily_growth_variance,
@@ -63,6 +71,9 @@ remaining as (
                 when last_leftover_weekday > 7 then list_sum(weekday_rates[1:last_leftover_weekday - 7])
                 else 0
             end as base_remaining,
+        -- The days never loaded, each at the window's mean daily rate; no growth: they lie in or next to
+        -- the window (a period is at most 31 days, the window 28), whose middle the rates describe.
+        days_estimated * list_avg(weekday_rates) as estimated_usage,
         -- From the middle of the 28-day window (13.5 days back) to the middle of the remaining days.
         13.5 + (days_remaining + 1) / 2.0 as growth_horizon
     from (
@@ -94,22 +105,26 @@ select
         else 22
     end as remaining_from,
     used_to_date,
-    used_to_date + base_remaining * exp(daily_growth * growth_horizon) as projected_total,
+    days_estimated,
+    used_to_date + estimated_usage + base_remaining * exp(daily_growth * growth_horizon) as projected_total,
     -- The spread the method's own noise model expects around projected_total (null under 14 days in the
     -- window). Not an interval by itself: forecast_calibration learns how many of these spreads the
     -- real misses span, and forecast_by_day sets the interval from that.
     sqrt(
-        -- the remaining days' own noise
-        days_remaining * residual_variance * exp(2 * daily_growth * growth_horizon)
+        -- the remaining days' and the estimated days' own noise
+        days_remaining * residual_variance * exp(2 * daily_growth * growth_horizon) + days_estimated * residual_variance
         -- the error of the weekday rates, each a mean over the window
-        + power(days_remaining * exp(daily_growth * growth_horizon), 2) * residual_variance / days_28
+        + power(days_remaining * exp(daily_growth * growth_horizon) + days_estimated, 2) * residual_variance / days_28
         -- the error of the growth rate
         + power(base_remaining * exp(daily_growth * growth_horizon) * growth_horizon, 2) * daily_growth_variance
         -- both errors move together: the 28-day window is half of the recent 56-day one
         + 2 * days_remaining * base_remaining * exp(2 * daily_growth * growth_horizon) * growth_horizon
             * growth_covariance
     ) as projected_sd,
-    case when days_elapsed > 0 then used_to_date / days_elapsed * days_in_period end as naive_projected_total,
+    -- The run rate of the loaded days.
+    case
+        when days_elapsed > days_estimated then used_to_date / (days_elapsed - days_estimated) * days_in_period
+    end as naive_projected_total,
     weekday_rates,
     daily_growth,
     days_28 as window_days

@@ -16,6 +16,7 @@ paths as (
         d.tenant, d.quota_name,
         any_value(d.days_elapsed) as days_elapsed,
         any_value(d.used_to_date) as used_to_date,
+        any_value(d.days_estimated) as days_estimated,
         any_value(d.projected_total) as projected_total,
         any_value(d.projected_low) as projected_low,
         any_value(d.projected_high) as projected_high,
@@ -40,6 +41,7 @@ forecasts as (
         end::integer as days_elapsed,
         case when f.used_to_date is not null or c.as_of_date >= c.period_start - 1 then coalesce(f.used_to_date, 0) end
             as used_to_date,
+        f.days_estimated,
         f.projected_total, f.projected_low, f.projected_high, f.naive_projected_total, f.exhaustion_date,
         c.quota, c.quota_source, c.summary_age_days
     from current_periods as c
@@ -55,6 +57,7 @@ select
     f.days_elapsed,
     f.days_in_period,
     f.used_to_date,
+    f.days_estimated,
     f.projected_total,
     f.projected_low,
     f.projected_high,

@@ -1,6 +1,6 @@
 -- The current billing period day by day, per tenant and metric with daily detail: loaded usage up to
--- as_of_date, then the forecast spread over the remaining days by weekday rate and growth, so that
--- the cumulative usage ends exactly at projected_total. projected_* are the period-end forecast of
+-- as_of_date (a day never loaded at the forecast's estimate for it), then the forecast spread over the
+-- remaining days by weekday rate and growth, so that the cumulative usage ends exactly at projected_total. projected_* are the period-end forecast of
 -- analytics.forecast_by_day this path leads to (the same on every row of a tenant and metric).
 with current_forecast as (
     -- As of the last loaded day; none when that day is before the period's eve (stale data).
@@ -16,7 +16,7 @@ with current_forecast as (
 days as (
     select
         tenant, quota_name, period_start, period_end, as_of_date, days_elapsed, days_in_period,
-        used_to_date, projected_total, projected_low, projected_high, naive_projected_total,
+        used_to_date, days_estimated, projected_total, projected_low, projected_high, naive_projected_total,
         weekday_rates, daily_growth,
         unnest(range(period_start, period_end + 1, interval 1 day))::date as usage_date
     from current_forecast
@@ -26,7 +26,10 @@ weighted as (
     select
         d.*,
         d.usage_date > d.as_of_date as is_projected,
-        case when d.usage_date <= d.as_of_date then coalesce(u.used, 0) end as actual_usage,
+        d.usage_date <= d.as_of_date and u.used is null as is_estimated,
+        case when d.usage_date <= d.as_of_date then u.used end as actual_usage,
+        -- forecast_projection's estimate of a day never loaded: the window's mean daily rate
+        case when d.usage_date <= d.as_of_date and u.used is null then list_avg(d.weekday_rates) end as estimated_usage,
         case
             when d.usage_date > d.as_of_date
                 then d.weekday_rates[isodow(d.usage_date)] * exp(d.daily_growth * (d.usage_date - d.as_of_date))
@@ -51,8 +54,9 @@ daily as (
         case
             when is_projected then coalesce(
                 weight / nullif(sum(weight) over (partition by tenant, quota_name), 0), 0
-            ) * (projected_total - used_to_date)
-        end as projected_usage
+            ) * (projected_total - used_to_date - days_estimated * list_avg(weekday_rates))
+            else estimated_usage
+        end as modelled_usage
     from weighted
 )
 
@@ -63,16 +67,18 @@ select
     period_end,
     usage_date,
     is_projected,
-    coalesce(actual_usage::double, projected_usage) as usage,
+    is_estimated,
+    coalesce(actual_usage::double, modelled_usage) as usage,
     -- The loaded days' running total in usage_long's exact decimal, the forecast's added to it: a tenant
     -- that uses exactly its quota never goes above it (in doubles 25.0 of 25 summed to 25.000000000000004,
     -- and usage_forecast gave it an exhaustion date), and every loaded day's total is plan_utilization's.
-    coalesce(sum(actual_usage) over running, 0)::double + coalesce(sum(projected_usage) over running, 0)
+    coalesce(sum(actual_usage) over running, 0)::double + coalesce(sum(modelled_usage) over running, 0)
         as cumulative_usage,
     as_of_date,
     days_elapsed,
     days_in_period,
     used_to_date,
+    days_estimated,
     projected_total,
     projected_low,
     projected_high,
