@@ -226,7 +226,8 @@ def test_the_forecast_of_a_period_whose_days_so_far_are_not_loaded_knows_nothing
     assert eve == [(0, 0)]  # loaded through the period's eve: nothing of March is used yet
 
 
-def test_status_names_current_periods_with_no_day_loaded_and_the_backfill_that_loads_them(con, tmp_path):
+def test_status_names_current_periods_not_loaded_from_their_first_day_and_the_backfill_that_loads_them(
+        con, tmp_path):
     from aurion_pipeline.ops.status import status_text
     from aurion_pipeline.storage import Warehouse
 
@@ -236,12 +237,19 @@ def test_status_names_current_periods_with_no_day_loaded_and_the_backfill_that_l
     at = next(i for i, line in enumerate(text) if "no day loaded" in line)
     # One command per tenant, for its period alone. Not the tenants known only from snapshots whose periods
     # ended long before (status_a, status_c, status_d: stale summaries), nor status_b, whose period starts later.
-    assert text[at:at + 4] == [
+    assert text[at:at + 7] == [
         "Current periods with no day loaded: 2: their use is unknown and no alert on it can fire; load them with:",
         "  aurion-pipeline backfill --tenant lagging --start 2026-03-01 --end 2026-03-16 --missing-only",
         "  aurion-pipeline backfill --tenant unloaded --start 2026-03-01 --end 2026-03-16 --missing-only",
         "",
+        # loaded from the 8th on: the 1st..7th are not loaded (not steady, loaded from January, nor gaps, whose
+        # missing days are gaps in its loaded range, listed as such)
+        "Current periods loaded only from a later day: 1: their first days are not loaded, so their use so far is "
+        "too low and the forecast estimates those days; load them with:",
+        "  aurion-pipeline backfill --tenant late_start --start 2026-03-01 --end 2026-03-07 --missing-only",
+        "",
     ]
+    assert any(line.startswith("  gaps ") and "2026-03-03..2026-03-04, 2026-03-10" in line for line in text)
     before_march = status_text(con, warehouse, D("2026-02-27")).splitlines()  # no day of March is complete yet
     assert not any("unloaded (from" in line for line in before_march)
 
