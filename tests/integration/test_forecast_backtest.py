@@ -7,7 +7,7 @@ complete period; the naive run-rate's accuracy is also computed here in Python a
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 import numpy as np
@@ -234,3 +234,20 @@ def test_a_forecast_that_was_exactly_right_is_no_miss(tmp_path):
             " where quota_name = 'voice_minutes'").fetchone()
     assert residues > 10  # forecasts exactly right but for the last bits of a double...
     assert 0 < widest < 10  # ...and yet every calibrated miss is a few spreads, as the month's misses are
+
+
+def test_accuracy_counts_every_day_of_a_period_longer_than_31_days(tmp_path):
+    """A snapshot states a 35-day period (a plan change can move the anchor): its forecasts on days 31-34
+    are scored like any other. The '22+' and 'all' buckets ended at day 31 and left them out."""
+    rows = [("long", date(2026, 1, 1) + timedelta(i), 5.0, 10) for i in range(70)]
+    summaries = [{"tenant": "long", "captured_at": datetime(2026, 2, 4, 12), "period_start": date(2026, 1, 1),
+                  "period_end": date(2026, 2, 4), "plan": "starter", "billing_status": "active"}]
+    with build_models_warehouse(tmp_path / "warehouse.duckdb", rows, summaries) as con:
+        (longest,) = con.execute("select max(days_elapsed) from analytics.forecast_backtest").fetchone()
+        backtest = dict(con.execute("select days_elapsed >= 22, count(*) from analytics.forecast_backtest"
+                                    " where days_elapsed >= 1 group by all").fetchall())
+        accuracy = {b: (to, n) for b, to, n in con.execute(
+            "select days_elapsed_bucket, days_to, forecasts from analytics.forecast_accuracy"
+            " where quota_name = 'all' and days_elapsed_bucket in ('22+', 'all')").fetchall()}
+    assert longest == 34
+    assert accuracy == {"22+": (34, backtest[True]), "all": (34, backtest[True] + backtest[False])}

@@ -4,16 +4,25 @@
 -- Buckets overlap on purpose: ranges ('1-7' ... '22+'), single days ('7', '14', '21') and 'all' (1+).
 -- quota_name 'all' pools both metrics.
 with buckets (days_elapsed_bucket, days_from, days_to, bucket_order) as (
-    values
-        ('0', 0, 0, 0),
-        ('1-7', 1, 7, 1),
-        ('8-14', 8, 14, 2),
-        ('15-21', 15, 21, 3),
-        ('22+', 22, 31, 4),
-        ('7', 7, 7, 5),
-        ('14', 14, 14, 6),
-        ('21', 21, 21, 7),
-        ('all', 1, 31, 8)
+    -- '22+' and 'all' end at 31, or at the last day elapsed in a longer period a snapshot stated (its days
+    -- 32+ were in no bucket when both ended at 31).
+    select b.days_elapsed_bucket, b.days_from, coalesce(b.days_to, l.last_day), b.bucket_order
+    from (
+        values
+            ('0', 0, 0, 0),
+            ('1-7', 1, 7, 1),
+            ('8-14', 8, 14, 2),
+            ('15-21', 15, 21, 3),
+            ('22+', 22, null, 4),
+            ('7', 7, 7, 5),
+            ('14', 14, 14, 6),
+            ('21', 21, 21, 7),
+            ('all', 1, null, 8)
+    ) as b(days_elapsed_bucket, days_from, days_to, bucket_order)
+    cross join (
+        select greatest(31, coalesce(max(period_end - period_start), 0))::integer as last_day
+        from analytics.forecast_actuals
+    ) as l
 ),
 
 bucket_days as (
