@@ -59,13 +59,18 @@ order by f.tenant, f.window_start
 """
 
 # Current billing periods of which no day is loaded (a period known only from a summary snapshot): their
-# use is unknown (plan_utilization.used null, alert_level unknown), so no actual alert can fire.
+# use is unknown (plan_utilization.used null, alert_level unknown), so no actual alert can fire. The load
+# starts the day after the tenant's last loaded day when that is earlier: one command catches up its
+# history too (a tenant whose loads stopped months ago is behind since then, not since this period).
 UNLOADED_CURRENT_PERIODS = """
-select distinct tenant, period_start
-from analytics.plan_utilization
-where is_current and used is null and quota_name in ('voice_minutes', 'api_calls')
-  and period_start <= $yesterday and period_end >= $yesterday
-order by tenant
+select q.tenant, least(q.period_start, any_value(l.last_day) + 1) as first_unloaded
+from analytics.plan_utilization as q
+left join (select tenant, max(usage_date) as last_day from analytics.usage_daily group by tenant) as l
+    on l.tenant = q.tenant
+where q.is_current and q.used is null and q.quota_name in ('voice_minutes', 'api_calls')
+  and q.period_start <= $yesterday and q.period_end >= $yesterday
+group by q.tenant, q.period_start
+order by q.tenant
 """
 # ... and those loaded only from a later day on (a first backfill that began mid-period): the days before are
 # not loaded, so their use so far is too low and the forecast estimates them.

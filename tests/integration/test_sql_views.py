@@ -235,11 +235,12 @@ def test_status_names_current_periods_not_loaded_from_their_first_day_and_the_ba
     warehouse.analyst_path.touch()
     text = status_text(con, warehouse, D("2026-03-16")).splitlines()
     at = next(i for i, line in enumerate(text) if "no day loaded" in line)
-    # One command per tenant, for its period alone. Not the tenants known only from snapshots whose periods
-    # ended long before (status_a, status_c, status_d: stale summaries), nor status_b, whose period starts later.
+    # One command per tenant, from its period's start or, for lagging (loads stopped on 01-20), from the day
+    # after its last loaded day. Not the tenants known only from snapshots whose periods ended long before
+    # (status_a, status_c, status_d: stale summaries), nor status_b, whose period starts later.
     assert text[at:at + 7] == [
         "Current periods with no day loaded: 2: their use is unknown and no alert on it can fire; load them with:",
-        "  aurion-pipeline backfill --tenant lagging --start 2026-03-01 --end 2026-03-16 --missing-only",
+        "  aurion-pipeline backfill --tenant lagging --start 2026-01-21 --end 2026-03-16 --missing-only",
         "  aurion-pipeline backfill --tenant unloaded --start 2026-03-01 --end 2026-03-16 --missing-only",
         "",
         # loaded from the 8th on: the 1st..7th are not loaded (not steady, loaded from January, nor gaps, whose
