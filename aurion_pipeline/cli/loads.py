@@ -8,16 +8,21 @@ import argparse
 import logging
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import duckdb
 
 from aurion_pipeline.cli.outcome import RunOutcome
 from aurion_pipeline.cli.output import failure_lines, progress_shown, result_block
 from aurion_pipeline.config import Settings
+from aurion_pipeline.ops.periods import tenants_not_loaded_from_the_start
 from aurion_pipeline.ops.status import CURRENT_ALERTS
 from aurion_pipeline.storage import Warehouse
+
+T = TypeVar("T")
 
 
 def run_and_report(args: argparse.Namespace, settings: Settings) -> RunOutcome:
@@ -35,7 +40,9 @@ def run_and_report(args: argparse.Namespace, settings: Settings) -> RunOutcome:
             outcome = runs.summary(settings, quiet=quiet)
     warehouse = Warehouse.of(settings)
     title = f"{args.command} {args.start}..{args.end}" if args.command == "backfill" else args.command
-    print("\n".join(result_block(title, outcome, current_alerts(warehouse), warehouse.analyst_path)))
+    block = result_block(title, outcome, current_alerts(warehouse), warehouse.analyst_path,
+                         not_loaded=current_periods_not_loaded(warehouse))
+    print("\n".join(block))
     for line in failure_lines(args.command, outcome):
         print(line, file=sys.stderr)
     return outcome
@@ -68,17 +75,29 @@ def _python_logs_shown(verbose: bool) -> Iterator[None]:
 
 def current_alerts(warehouse: Warehouse) -> list[str]:
     """The billing alerts firing now, one line each, read from the analyst copy the run published."""
+    rows = _read_analyst_copy(warehouse, lambda con: con.execute(CURRENT_ALERTS).fetchall())
+    return [alert_line(*row) for row in rows]
+
+
+def current_periods_not_loaded(warehouse: Warehouse) -> list[str]:
+    """Tenants whose current period is not loaded from its first day (status lists the backfill)."""
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    return _read_analyst_copy(warehouse, lambda con: tenants_not_loaded_from_the_start(con, yesterday))
+
+
+def _read_analyst_copy(warehouse: Warehouse, read: Callable[[duckdb.DuckDBPyConnection], list[T]]) -> list[T]:
+    """What `read` finds in the analyst copy the run published; nothing when there is no copy or its
+    models are not built yet (a run that failed before the models were built)."""
     try:
         con = warehouse.analyst_connection()
     except (FileNotFoundError, duckdb.Error):
         return []
     try:
-        rows = con.execute(CURRENT_ALERTS).fetchall()
+        return read(con)
     except duckdb.Error:
-        return []  # no billing_alerts view yet (a run that failed before the models were built)
+        return []
     finally:
         con.close()
-    return [alert_line(*row) for row in rows]
 
 
 def alert_line(tenant: str, quota: str, basis: str, level: str, on: object) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -81,9 +81,11 @@ def progress_shown(stream: TextIO | None = None) -> Iterator[ProgressHandler]:
         handler.close()
 
 
-def result_block(command: str, outcome: RunOutcome, alerts: list[str], analyst_path: Path) -> list[str]:
+def result_block(command: str, outcome: RunOutcome, alerts: list[str], analyst_path: Path,
+                 not_loaded: Sequence[str] = ()) -> list[str]:
     """The lines a person reads after a load: what reached the warehouse, what did not and why,
-    which alerts fire now, and where to look."""
+    which alerts fire now, the tenants whose current period is not loaded from its first day (their
+    use so far is unknown or too low, which the alerts cannot see), and where to look."""
     if outcome.exit_code == 0:
         verdict = "succeeded"
     elif not outcome.succeeded:
@@ -99,6 +101,11 @@ def result_block(command: str, outcome: RunOutcome, alerts: list[str], analyst_p
         lines += summary_lines(outcome.summaries, outcome.load.tenants if outcome.load else None)
     if outcome.failed_checks:
         lines.append(f"  failed checks     {', '.join(outcome.failed_checks)}")
+    if not_loaded:
+        lines.append(f"  not loaded yet    the current period's first days of {len(not_loaded)} tenant(s) "
+                     f"({', '.join(not_loaded[:MAX_LISTED])}{', ...' if len(not_loaded) > MAX_LISTED else ''}): "
+                     "their use so far is unknown or too low; aurion-pipeline status shows the backfill that "
+                     "loads them")
     lines.append(f"  alerts firing     {len(alerts) or 'none'}")
     lines += [f"    {a}" for a in alerts[:MAX_LISTED]]
     if len(alerts) > MAX_LISTED:

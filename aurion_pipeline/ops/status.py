@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 
 from aurion_pipeline.config import Settings
-from aurion_pipeline.ops import plans
+from aurion_pipeline.ops import periods, plans
 from aurion_pipeline.storage import Warehouse
 from aurion_pipeline.storage.errors import reload_command
 from aurion_pipeline.storage.reading import model_built
@@ -56,33 +56,6 @@ where f.status = 'failed' and exists (
                       and l._loaded_at > f._loaded_at and d::date between l.window_start and l.window_end))
 group by all
 order by f.tenant, f.window_start
-"""
-
-# Current billing periods of which no day is loaded (a period known only from a summary snapshot): their
-# use is unknown (plan_utilization.used null, alert_level unknown), so no actual alert can fire. The load
-# starts the day after the tenant's last loaded day when that is earlier: one command catches up its
-# history too (a tenant whose loads stopped months ago is behind since then, not since this period).
-UNLOADED_CURRENT_PERIODS = """
-select q.tenant, least(q.period_start, any_value(l.last_day) + 1) as first_unloaded
-from analytics.plan_utilization as q
-left join (select tenant, max(usage_date) as last_day from analytics.usage_daily group by tenant) as l
-    on l.tenant = q.tenant
-where q.is_current and q.used is null and q.quota_name in ('voice_minutes', 'api_calls')
-  and q.period_start <= $yesterday and q.period_end >= $yesterday
-group by q.tenant, q.period_start
-order by q.tenant
-"""
-# ... and those loaded only from a later day on (a first backfill that began mid-period): the days before are
-# not loaded, so their use so far is too low and the forecast estimates them.
-LATE_START_CURRENT_PERIODS = """
-select q.tenant, q.period_start, any_value(f.first_day) - 1 as last_unloaded
-from analytics.plan_utilization as q
-join (select tenant, min(usage_date) as first_day from analytics.usage_daily group by tenant) as f
-    on f.tenant = q.tenant and f.first_day > q.period_start
-where q.is_current and q.used is not null and q.quota_name in ('voice_minutes', 'api_calls')
-  and q.period_start <= $yesterday and q.period_end >= $yesterday
-group by all
-order by q.tenant
 """
 
 # The highest level each quota has reached (actual) or is forecast to reach, this billing period.
@@ -203,11 +176,7 @@ def _plan_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
 
 def _unloaded_period_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
     """Nothing when every current period has a loaded day (or the model is not built yet)."""
-    if not model_built(con, "analytics", "plan_utilization"):
-        return []
-    # Periods that hold yesterday: one that starts today has no complete day to load yet, and the "current"
-    # period of a tenant known only from an old snapshot is long over (status lists its stale summary).
-    rows = con.execute(UNLOADED_CURRENT_PERIODS, {"yesterday": yesterday}).fetchall()
+    rows = periods.with_no_day_loaded(con, yesterday)
     if not rows:
         return []
     headline = (f"Current periods with no day loaded: {len(rows)}: their use is unknown and no alert on it can "
@@ -219,9 +188,7 @@ def _unloaded_period_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> l
 
 def _late_start_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
     """Nothing when every current period is loaded from its first day (or the model is not built yet)."""
-    if not model_built(con, "analytics", "plan_utilization"):
-        return []
-    rows = con.execute(LATE_START_CURRENT_PERIODS, {"yesterday": yesterday}).fetchall()
+    rows = periods.loaded_from_a_later_day(con, yesterday)
     if not rows:
         return []
     headline = (f"Current periods loaded only from a later day: {len(rows)}: their first days are not loaded, so "

@@ -212,6 +212,9 @@ def test_a_backfill_prints_the_result_block_and_dagsters_log_only_with_v(sandbox
             "where usage_date between ? and ?", [start, end]).fetchone()
         firing = con.execute("select count(distinct (tenant, quota_name, basis)) from analytics.billing_alerts "
                              "where is_current").fetchone()[0]
+        # the tenants whose current period began before the backfill's start (their first days not loaded)
+        late = [t for (t,) in con.execute("select tenant from analytics.billing_periods where is_current "
+                                          "and period_start < ? order by tenant", [start]).fetchall()]
     finally:
         con.close()
     assert f"backfill {start}..{end}: run " in out and " succeeded" in out
@@ -222,6 +225,20 @@ def test_a_backfill_prints_the_result_block_and_dagsters_log_only_with_v(sandbox
     assert "  windows rejected  none" in out
     assert f"  alerts firing     {firing or 'none'}" in out
     assert f"  analysts connect  {root / 'data' / 'analyst.duckdb'}" in out
+    not_loaded = [line for line in out.splitlines() if line.startswith("  not loaded yet ")]
+    assert not_loaded == ([f"  not loaded yet    the current period's first days of {len(late)} tenant(s) "
+                           f"({', '.join(late)}): their use so far is unknown or too low; aurion-pipeline status "
+                           "shows the backfill that loads them"] if late else [])
+
+
+def test_the_result_block_names_tenants_whose_current_period_is_not_loaded_from_its_first_day():
+    tenants = [f"t{i:02d}" for i in range(12)]
+    lines = result_block("backfill", CLEAN, [], Path("a.duckdb"), not_loaded=tenants)
+    (line,) = [line for line in lines if line.startswith("  not loaded yet ")]
+    assert line.startswith("  not loaded yet    the current period's first days of 12 tenant(s) (t00, t01, ")
+    assert "t09, ...): their use so far is unknown or too low; aurion-pipeline status shows the backfill" in line
+    assert lines.index(line) == lines.index("  alerts firing     none") - 1  # read before the alerts it qualifies
+    assert not any("not loaded yet" in line for line in result_block("backfill", CLEAN, [], Path("a.duckdb")))
 
 
 def test_on_a_terminal_progress_is_a_bar_of_committed_windows():

@@ -228,6 +228,7 @@ def test_the_forecast_of_a_period_whose_days_so_far_are_not_loaded_knows_nothing
 
 def test_status_names_current_periods_not_loaded_from_their_first_day_and_the_backfill_that_loads_them(
         con, tmp_path):
+    from aurion_pipeline.ops import periods
     from aurion_pipeline.ops.status import status_text
     from aurion_pipeline.storage import Warehouse
 
@@ -251,6 +252,8 @@ def test_status_names_current_periods_not_loaded_from_their_first_day_and_the_ba
         "",
     ]
     assert any(line.startswith("  gaps ") and "2026-03-03..2026-03-04, 2026-03-10" in line for line in text)
+    # what the result block after a load counts: both kinds
+    assert periods.tenants_not_loaded_from_the_start(con, D("2026-03-16")) == ["lagging", "late_start", "unloaded"]
     before_march = status_text(con, warehouse, D("2026-02-27")).splitlines()  # no day of March is complete yet
     assert not any("unloaded (from" in line for line in before_march)
 
