@@ -84,8 +84,19 @@ def _tenant_section(tenant: str, util: list[dict], paths: list[dict], alerts: li
         f"<section class='tenant' id='tenant-{escape(tenant)}' data-tenant='{escape(tenant)}'>"
         f"<h2>{escape(tenant)}</h2><p class='sub'>plan {escape(str(head.get('plan') or '?'))}; period {period}</p>"
         f"<div class='charts'>{''.join(c for c in charts if c)}</div>"
-        f"{_alerts_table(alerts)}{_anomalies_table(anomalies)}</section>"
+        f"{_estimated_note(paths)}{_alerts_table(alerts)}{_anomalies_table(anomalies)}</section>"
     )
+
+
+def _estimated_note(paths: list[dict]) -> str:
+    """Days of the period so far never loaded are in the solid line at the forecast's estimate: say so."""
+    days = sorted({r["usage_date"] for r in paths if r["is_estimated"]})
+    if not days:
+        return ""
+    return (f"<p class='note'>Not loaded: {len(days)} day{'s' if len(days) > 1 else ''} of this period so far "
+            f"({f'between {days[0]} and {days[-1]}' if len(days) > 1 else days[0]}), drawn in the lines at the "
+            "forecast's estimate; "
+            "<code>aurion-pipeline status</code> shows the backfill that loads them.</p>")
 
 
 def _path_chart(quota_name: str, rows: list[dict]) -> str:
@@ -96,9 +107,6 @@ def _path_chart(quota_name: str, rows: list[dict]) -> str:
     if projected and actual:
         band = (actual[-1][0], actual[-1][1], last["period_end"], last["projected_low"], last["projected_high"])
     title = f"{quota_name}, cumulative, to {last['period_end']}"
-    estimated = sum(1 for r in rows if r["is_estimated"])
-    if estimated:  # in the solid line at the forecast's estimate: say so where the line is read
-        title += f" ({estimated} day{'s' if estimated > 1 else ''} not loaded, estimated)"
     return svg.usage_path(actual, projected, band, finite(last["quota"]), title)
 
 

@@ -332,8 +332,9 @@ def test_the_reports_usage_chart_says_how_many_days_it_estimated(con):
 
     html = report_html(con, datetime(2026, 3, 16, tzinfo=UTC), "data")
     section = {t: html.split(f"data-tenant='{t}'")[1].split("</section>")[0] for t in ("gaps", "steady")}
-    assert "voice_minutes, cumulative, to 2026-03-31 (3 days not loaded, estimated)" in section["gaps"]
-    assert "voice_minutes, cumulative, to 2026-03-31<" in section["steady"]
+    assert ("Not loaded: 3 days of this period so far (between 2026-03-03 and 2026-03-10), drawn in the lines at the "
+            "forecast's estimate;") in section["gaps"]
+    assert "Not loaded" not in section["steady"]
 
 
 def test_forecast_when_the_period_is_already_complete(con):
