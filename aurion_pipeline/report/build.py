@@ -66,8 +66,9 @@ def report_html(con: duckdb.DuckDBPyConnection, generated_at: datetime, data_dir
         f"<p class='sub'>Generated {generated_at:%Y-%m-%d %H:%M} UTC from {escape(data_dir)}; "
         f"{len(tenants)} tenant(s), current billing periods.</p>"
         f"<p class='note'>Bars: share of each quota used, with the {lines} % alert lines. Lines: usage "
-        "accumulated over the period: solid as loaded, dashed as forecast to the period's end, the shaded fan its "
-        "80 % interval, the red dashed line the quota.</p>"
+        "accumulated over the period: solid as loaded (a day not loaded at the forecast's estimate, noted under the "
+        "charts), dashed as forecast to the period's end, the shaded fan its 80 % interval, the red dashed line the "
+        "quota.</p>"
         f"{body}{_accuracy_section(con)}</body></html>"
     )
 
