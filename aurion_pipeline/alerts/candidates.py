@@ -21,7 +21,8 @@ SCHEMA_VERSION = "aurion.alert.v1"
 THRESHOLDS = """
 select a.tenant, a.period_start, a.period_end, a.quota_name, a.alert_level, a.threshold_pct, a.basis,
        a.first_reached_on, a.quota, u.plan, u.used, u.pct_used,
-       f.projected_total, f.projected_low, f.projected_high, f.projected_pct, f.projected_exhaustion_date
+       f.projected_total, f.projected_low, f.projected_high, f.projected_pct, f.projected_exhaustion_date,
+       {days_estimated} as days_estimated
 from analytics.billing_alerts as a
 left join analytics.plan_utilization as u
     on u.tenant = a.tenant and u.period_start = a.period_start and u.quota_name = a.quota_name
@@ -63,7 +64,10 @@ def current_alerts(con: duckdb.DuckDBPyConnection, since: date) -> list[Alert]:
     from `since` on. Views not built yet yield nothing."""
     alerts = []
     if reading.model_built(con, "analytics", "billing_alerts"):
-        alerts += [_threshold(row) for row in reading.rows(con, THRESHOLDS, {"since": since})]
+        # null from an analyst copy built before usage_forecast had the column (until the next load)
+        known = reading.has_column(con, "analytics", "usage_forecast", "days_estimated")
+        sql = THRESHOLDS.format(days_estimated="f.days_estimated" if known else "null::integer")
+        alerts += [_threshold(row) for row in reading.rows(con, sql, {"since": since})]
     if reading.model_built(con, "analytics", "usage_anomalies"):
         alerts += [_anomaly(row) for row in reading.rows(con, ANOMALIES, {"since": since})]
     return alerts
@@ -94,6 +98,8 @@ def _threshold(r: dict) -> Alert:
             "projected_high": _num(r["projected_high"]),
             "projected_pct": _num(r["projected_pct"], 1),
             "projected_exhaustion_date": _iso(r["projected_exhaustion_date"]),
+            # days of the period so far never loaded, which the projection estimated (usage_forecast)
+            "days_estimated": r["days_estimated"],
         } if forecast or r["projected_total"] is not None else None,
     }
     return Alert(key, "threshold", r["tenant"], r["basis"], r["alert_level"], r["quota_name"], r["period_start"],

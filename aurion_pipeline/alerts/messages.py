@@ -42,7 +42,12 @@ def text(payload: dict) -> str:
                  else " The quota is not projected to run out.")
         if payload["used"] is None:  # a period whose first day is not loaded yet (plan_utilization: unknown)
             return line + " No day of the period is loaded yet."
-        return line + f" Used so far: {_n(payload['used'])} ({_pct(payload['pct_used'])})."
+        line += f" Used so far: {_n(payload['used'])} ({_pct(payload['pct_used'])})."
+        estimated = f.get("days_estimated")
+        if estimated:
+            line += (f" {estimated} day{'s' if estimated > 1 else ''} of the period so far not loaded yet: "
+                     "estimated in the forecast, not in the use so far.")
+        return line
     return (
         f"{head}has used {_n(payload['used'])} of its {limit} quota ({_pct(payload['pct_used'])}) in the period "
         f"{period['start']}..{period['end']}: level {payload['level']} ({payload['threshold_pct']:g} %) "

@@ -17,10 +17,9 @@ UTILIZATION = """
 select tenant, plan, quota_name, used, quota, pct_used, alert_level, period_start, period_end
 from analytics.plan_utilization where is_current order by tenant, quota_name
 """
+# d.*: an analyst copy published before is_estimated was added (until the next load) is still drawn.
 PATHS = """
-select d.tenant, d.quota_name, d.usage_date, d.is_projected, d.is_estimated, d.cumulative_usage, d.as_of_date,
-       d.period_end,
-       d.projected_low, d.projected_high, f.quota
+select d.*, f.quota
 from analytics.usage_forecast_daily as d
 left join analytics.usage_forecast as f on f.tenant = d.tenant and f.quota_name = d.quota_name
 order by d.tenant, d.quota_name, d.usage_date
@@ -91,7 +90,7 @@ def _tenant_section(tenant: str, util: list[dict], paths: list[dict], alerts: li
 
 def _estimated_note(paths: list[dict]) -> str:
     """Days of the period so far never loaded are in the solid line at the forecast's estimate: say so."""
-    days = sorted({r["usage_date"] for r in paths if r["is_estimated"]})
+    days = sorted({r["usage_date"] for r in paths if r.get("is_estimated")})
     if not days:
         return ""
     return (f"<p class='note'>Not loaded: {len(days)} day{'s' if len(days) > 1 else ''} of this period so far "

@@ -17,6 +17,15 @@ def model_built(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     ).fetchall() != [(0,), (0,)]
 
 
+def has_column(con: duckdb.DuckDBPyConnection, schema: str, name: str, column: str) -> bool:
+    """Whether a model has a column: an analyst copy published before the column was added lacks it
+    until the next load rebuilds the models."""
+    return con.execute(
+        "select count(*) from duckdb_columns() where schema_name = ? and table_name = ? and column_name = ?",
+        [schema, name, column],
+    ).fetchone()[0] > 0
+
+
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> list[dict]:
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]

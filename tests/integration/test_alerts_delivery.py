@@ -24,7 +24,9 @@ def alert_row(level, pct, basis="actual", quota="voice_minutes"):
             date(2026, 3, 12), 1000.0, True)
 
 
-def write_analyst(data_dir, alerts):
+def write_analyst(data_dir, alerts, days_estimated: int | None = 0):
+    """An analyst copy with these billing_alerts rows; days_estimated None: one published before
+    usage_forecast had that column."""
     data_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(data_dir / "analyst.duckdb"))
     con.execute("create schema if not exists analytics")
@@ -40,6 +42,8 @@ def write_analyst(data_dir, alerts):
         date '2026-03-01' as period_start, 'voice_minutes' as quota_name, 1510.0 as projected_total,
         1380.0 as projected_low, 1650.0 as projected_high, 151.0 as projected_pct,
         date '2026-03-21' as projected_exhaustion_date""")
+    if days_estimated is not None:
+        con.execute(f"alter table analytics.usage_forecast add column days_estimated integer default {days_estimated}")
     con.close()
 
 
@@ -107,6 +111,22 @@ def test_a_forecast_alert_names_the_projected_exhaustion_date(setup, receivers):
     deliver(settings, env, NOW)
     (text,) = [a["body"]["text"] for a in receivers[1].accepted]
     assert "forecast to reach 151.0 %" in text and "exhaustion date: 2026-03-21" in text
+
+
+@pytest.mark.parametrize(("days_estimated", "said"), [
+    (3, " 3 days of the period so far not loaded yet: estimated in the forecast, not in the use so far."),
+    (0, None),
+    (None, None),  # an analyst copy published before the column: delivered all the same, until the next load
+])
+def test_a_forecast_alert_says_how_many_days_of_the_period_it_estimated(setup, receivers, days_estimated, said):
+    settings, env = setup
+    write_analyst(settings.data_dir, [alert_row("overage", 100, basis="forecast")], days_estimated=days_estimated)
+    assert deliver(settings, env, NOW).sent == 3
+    webhook, slack, _ = receivers
+    (body,) = [a["body"] for a in webhook.accepted]
+    assert body["forecast"]["days_estimated"] == days_estimated
+    (text,) = [a["body"]["text"] for a in slack.accepted]
+    assert text.endswith(said) if said else "not loaded yet" not in text
 
 
 def test_a_forecast_alert_before_any_day_of_its_period_is_loaded_says_so():

@@ -71,6 +71,23 @@ def test_a_quota_with_no_day_loaded_reads_not_loaded_not_zero():
     assert "no snapshot / 5,000" in html  # storage is never loaded by day
 
 
+def test_an_analyst_copy_published_before_is_estimated_is_still_drawn():
+    """usage_forecast_daily gained is_estimated: a copy published by the previous version (until the next
+    load rebuilds the models) still draws its lines, without the note on days not loaded."""
+    con = analyst_copy("('warning', 1, 80.0, true)", "('acme', 'pro', 'voice_minutes', 600.0, 1000.0, 60.0, "
+                       "'ok', date '2026-11-01', date '2026-11-30', true)")
+    con.execute("""create table analytics.usage_forecast_daily as select 'acme' as tenant,
+        'voice_minutes' as quota_name, d::date as usage_date, d > date '2026-11-20' as is_projected,
+        20.0::double * (d::date - date '2026-11-01' + 1) as cumulative_usage, date '2026-11-20' as as_of_date,
+        date '2026-11-30' as period_end, 550.0::double as projected_low, 650.0::double as projected_high
+        from range(date '2026-11-01', date '2026-12-01', interval 1 day) as r(d)""")
+    con.execute("create table analytics.usage_forecast as select 'acme' as tenant, 'voice_minutes' as quota_name,"
+                " 1000.0::double as quota")
+    html = report_html(con, datetime(2026, 11, 21, tzinfo=UTC), "data")
+    assert "voice_minutes, cumulative, to 2026-11-30" in html and html.count("<polyline") == 2
+    assert "Not loaded:" not in html
+
+
 def test_an_unmeasured_interval_coverage_is_a_dash_not_a_dash_percent():
     import duckdb
 
