@@ -18,7 +18,7 @@ import duckdb
 from aurion_pipeline.cli.outcome import RunOutcome
 from aurion_pipeline.cli.output import failure_lines, progress_shown, result_block
 from aurion_pipeline.config import Settings
-from aurion_pipeline.ops.periods import tenants_not_loaded_from_the_start
+from aurion_pipeline.ops.periods import tenants_not_loaded_in_full
 from aurion_pipeline.ops.status import CURRENT_ALERTS
 from aurion_pipeline.storage import Warehouse
 
@@ -80,9 +80,9 @@ def current_alerts(warehouse: Warehouse) -> list[str]:
 
 
 def current_periods_not_loaded(warehouse: Warehouse) -> list[str]:
-    """Tenants whose current period is not loaded from its first day (status lists the backfill)."""
+    """Tenants whose current period is not loaded in full (status lists the backfill)."""
     yesterday = datetime.now(UTC).date() - timedelta(days=1)
-    return _read_analyst_copy(warehouse, lambda con: tenants_not_loaded_from_the_start(con, yesterday))
+    return _read_analyst_copy(warehouse, lambda con: tenants_not_loaded_in_full(con, yesterday))
 
 
 def _read_analyst_copy(warehouse: Warehouse, read: Callable[[duckdb.DuckDBPyConnection], list[T]]) -> list[T]:

@@ -84,8 +84,8 @@ def progress_shown(stream: TextIO | None = None) -> Iterator[ProgressHandler]:
 def result_block(command: str, outcome: RunOutcome, alerts: list[str], analyst_path: Path,
                  not_loaded: Sequence[str] = ()) -> list[str]:
     """The lines a person reads after a load: what reached the warehouse, what did not and why,
-    which alerts fire now, the tenants whose current period is not loaded from its first day (their
-    use so far is unknown or too low, which the alerts cannot see), and where to look."""
+    which alerts fire now, the tenants whose current period is not loaded in full (their use so far is
+    unknown or too low, which the alerts cannot see), and where to look."""
     if outcome.exit_code == 0:
         verdict = "succeeded"
     elif not outcome.succeeded:
@@ -102,7 +102,7 @@ def result_block(command: str, outcome: RunOutcome, alerts: list[str], analyst_p
     if outcome.failed_checks:
         lines.append(f"  failed checks     {', '.join(outcome.failed_checks)}")
     if not_loaded:
-        lines.append(f"  not loaded yet    the current period's first days of {len(not_loaded)} tenant(s) "
+        lines.append(f"  not loaded yet    days of the current period of {len(not_loaded)} tenant(s) "
                      f"({', '.join(not_loaded[:MAX_LISTED])}{', ...' if len(not_loaded) > MAX_LISTED else ''}): "
                      "their use so far is unknown or too low; aurion-pipeline status shows the backfill that "
                      "loads them")

@@ -98,7 +98,7 @@ def status_text(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, yesterday:
         *_plan_lines(con, yesterday),
         "",
         *_unloaded_period_lines(con, yesterday),
-        *_late_start_lines(con, yesterday),
+        *_days_not_loaded_lines(con, yesterday),
         *_alert_lines(con),
     ]
     return "\n".join(lines)
@@ -177,25 +177,27 @@ def _plan_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
 def _unloaded_period_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
     """Nothing when every current period has a loaded day (or the model is not built yet)."""
     rows = periods.with_no_day_loaded(con, yesterday)
-    if not rows:
-        return []
-    headline = (f"Current periods with no day loaded: {len(rows)}: their use is unknown and no alert on it can "
-                "fire; load them with:")
-    commands = [f"  {reload_command((start, yesterday), tenant)}" for tenant, start in rows]
-    query = "select * from analytics.plan_utilization where is_current and used is null"
-    return [*_capped([headline, *commands], query, limit=10), ""]
+    return _period_lines(
+        f"Current periods with no day loaded: {len(rows)}: their use is unknown and no alert on it can fire; "
+        "load them with:",
+        [reload_command((first, yesterday), tenant) for tenant, first in rows],
+        "select * from analytics.plan_utilization where is_current and used is null")
 
 
-def _late_start_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
-    """Nothing when every current period is loaded from its first day (or the model is not built yet)."""
-    rows = periods.loaded_from_a_later_day(con, yesterday)
-    if not rows:
+def _days_not_loaded_lines(con: duckdb.DuckDBPyConnection, yesterday: date) -> list[str]:
+    """Nothing when every current period is loaded through its last loaded day (or no model yet)."""
+    rows = periods.with_days_not_loaded(con, yesterday)
+    return _period_lines(
+        f"Current periods with days not loaded: {len(rows)}: their use so far is too low and the forecast "
+        "estimates those days; load them with:",
+        [f"{reload_command((first, last), tenant)}  # {n} day(s)" for tenant, first, last, n in rows],
+        "select * from analytics.usage_forecast where days_estimated > 0")
+
+
+def _period_lines(headline: str, commands: list[str], query: str) -> list[str]:
+    if not commands:
         return []
-    headline = (f"Current periods loaded only from a later day: {len(rows)}: their first days are not loaded, so "
-                "their use so far is too low and the forecast estimates those days; load them with:")
-    commands = [f"  {reload_command((start, last), tenant)}" for tenant, start, last in rows]
-    query = "select tenant, min(usage_date) from analytics.usage_daily group by tenant"
-    return [*_capped([headline, *commands], query, limit=10), ""]
+    return [*_capped([headline, *(f"  {c}" for c in commands)], query, limit=10), ""]
 
 
 def _alert_lines(con: duckdb.DuckDBPyConnection) -> list[str]:

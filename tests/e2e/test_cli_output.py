@@ -226,16 +226,16 @@ def test_a_backfill_prints_the_result_block_and_dagsters_log_only_with_v(sandbox
     assert f"  alerts firing     {firing or 'none'}" in out
     assert f"  analysts connect  {root / 'data' / 'analyst.duckdb'}" in out
     not_loaded = [line for line in out.splitlines() if line.startswith("  not loaded yet ")]
-    assert not_loaded == ([f"  not loaded yet    the current period's first days of {len(late)} tenant(s) "
+    assert not_loaded == ([f"  not loaded yet    days of the current period of {len(late)} tenant(s) "
                            f"({', '.join(late)}): their use so far is unknown or too low; aurion-pipeline status "
                            "shows the backfill that loads them"] if late else [])
 
 
-def test_the_result_block_names_tenants_whose_current_period_is_not_loaded_from_its_first_day():
+def test_the_result_block_names_tenants_whose_current_period_is_not_loaded_in_full():
     tenants = [f"t{i:02d}" for i in range(12)]
     lines = result_block("backfill", CLEAN, [], Path("a.duckdb"), not_loaded=tenants)
     (line,) = [line for line in lines if line.startswith("  not loaded yet ")]
-    assert line.startswith("  not loaded yet    the current period's first days of 12 tenant(s) (t00, t01, ")
+    assert line.startswith("  not loaded yet    days of the current period of 12 tenant(s) (t00, t01, ")
     assert "t09, ...): their use so far is unknown or too low; aurion-pipeline status shows the backfill" in line
     assert lines.index(line) == lines.index("  alerts firing     none") - 1  # read before the alerts it qualifies
     assert not any("not loaded yet" in line for line in result_block("backfill", CLEAN, [], Path("a.duckdb")))

@@ -43,6 +43,11 @@ def daily_rows() -> list[tuple]:
     rows += [("gaps", d, 10, 100, None, None)
              for d in days("2026-01-01", "2026-03-15", skip=("2026-03-03", "2026-03-04", "2026-03-10"))]
     rows += [("late_start", d, 10, 100, None, None) for d in days("2026-03-08", "2026-03-15")]
+    # loads paused from 02-11 and resumed on 03-08; and every day loaded, but api_calls not reported on two
+    rows += [("resumed", d, 10, 100, None, None)
+             for d in days("2026-01-01", "2026-03-15") if not D("2026-02-11") <= d <= D("2026-03-07")]
+    rows += [("nullday", d, 10, None if d.isoformat() in ("2026-02-10", "2026-03-05") else 100, None, None)
+             for d in days("2026-01-01", "2026-03-15")]
     rows += [("mid15", d, 2, 10, None, None) for d in days("2026-01-20", "2026-03-20")]
     rows += [("leap31", d, 1, 1, None, None) for d in days("2027-11-20", "2028-03-05")]
     rows += [("feb31", d, 1, 1, None, None) for d in days("2026-01-31", "2026-03-03")]
@@ -74,7 +79,7 @@ def summary_rows() -> list[tuple]:
         snapshot("custom", datetime(2026, 3, 31, 23), march, voice=(1550, 2000), api=(3100, 60000),
                  storage=(100, 5000)),
         *(snapshot(t, datetime(2026, 3, 15, 23), march, "starter", voice=(150, 250), api=(1500, None),
-                   storage=(10, 1000)) for t in ("steady", "gaps", "late_start")),
+                   storage=(10, 1000)) for t in ("steady", "gaps", "late_start", "resumed", "nullday")),
         snapshot("mid15", datetime(2026, 2, 20, 8), ("2026-02-15", "2026-03-14"), voice=(12, 1000)),
         snapshot("mid15", datetime(2026, 3, 20, 8), ("2026-03-15", "2026-04-14"), status="past_due", voice=(12, 1000)),
         snapshot("leap31", datetime(2028, 3, 5, 8), ("2028-02-29", "2028-03-30")),
@@ -226,8 +231,7 @@ def test_the_forecast_of_a_period_whose_days_so_far_are_not_loaded_knows_nothing
     assert eve == [(0, 0)]  # loaded through the period's eve: nothing of March is used yet
 
 
-def test_status_names_current_periods_not_loaded_from_their_first_day_and_the_backfill_that_loads_them(
-        con, tmp_path):
+def test_status_names_current_periods_not_loaded_in_full_and_the_backfill_that_loads_them(con, tmp_path):
     from aurion_pipeline.ops import periods
     from aurion_pipeline.ops.status import status_text
     from aurion_pipeline.storage import Warehouse
@@ -239,21 +243,24 @@ def test_status_names_current_periods_not_loaded_from_their_first_day_and_the_ba
     # One command per tenant, from its period's start or, for lagging (loads stopped on 01-20), from the day
     # after its last loaded day. Not the tenants known only from snapshots whose periods ended long before
     # (status_a, status_c, status_d: stale summaries), nor status_b, whose period starts later.
-    assert text[at:at + 7] == [
+    assert text[at:at + 10] == [
         "Current periods with no day loaded: 2: their use is unknown and no alert on it can fire; load them with:",
         "  aurion-pipeline backfill --tenant lagging --start 2026-01-21 --end 2026-03-16 --missing-only",
         "  aurion-pipeline backfill --tenant unloaded --start 2026-03-01 --end 2026-03-16 --missing-only",
         "",
-        # loaded from the 8th on: the 1st..7th are not loaded (not steady, loaded from January, nor gaps, whose
-        # missing days are gaps in its loaded range, listed as such)
-        "Current periods loaded only from a later day: 1: their first days are not loaded, so their use so far is "
-        "too low and the forecast estimates those days; load them with:",
-        "  aurion-pipeline backfill --tenant late_start --start 2026-03-01 --end 2026-03-07 --missing-only",
+        # days missing before the last loaded day of the period: a gap (gaps, recon_gap), the first days
+        # (late_start, resumed); not nullday, whose days are all loaded, nor steady's 03-16 (behind: the next load)
+        "Current periods with days not loaded: 4: their use so far is too low and the forecast estimates those "
+        "days; load them with:",
+        "  aurion-pipeline backfill --tenant gaps --start 2026-03-03 --end 2026-03-10 --missing-only  # 3 day(s)",
+        "  aurion-pipeline backfill --tenant late_start --start 2026-03-01 --end 2026-03-07 --missing-only  # 7 day(s)",
+        "  aurion-pipeline backfill --tenant recon_gap --start 2026-03-05 --end 2026-03-05 --missing-only  # 1 day(s)",
+        "  aurion-pipeline backfill --tenant resumed --start 2026-03-01 --end 2026-03-07 --missing-only  # 7 day(s)",
         "",
     ]
-    assert any(line.startswith("  gaps ") and "2026-03-03..2026-03-04, 2026-03-10" in line for line in text)
-    # what the result block after a load counts: both kinds
-    assert periods.tenants_not_loaded_from_the_start(con, D("2026-03-16")) == ["lagging", "late_start", "unloaded"]
+    # what the result block after a load names: both kinds
+    assert periods.tenants_not_loaded_in_full(con, D("2026-03-16")) == [
+        "gaps", "lagging", "late_start", "recon_gap", "resumed", "unloaded"]
     before_march = status_text(con, warehouse, D("2026-02-27")).splitlines()  # no day of March is complete yet
     assert not any("unloaded (from" in line for line in before_march)
 
@@ -308,23 +315,41 @@ def test_steady_usage_is_forecast_exactly(con):
     assert api[7:11] == (None, None, None, None)  # unlimited
 
 
-@pytest.mark.parametrize(("tenant", "used", "estimated"), [("gaps", 120, 3), ("late_start", 80, 7)])
-def test_days_of_the_period_never_loaded_are_estimated_not_counted_as_zero(con, tenant, used, estimated):
-    """steady's 10 minutes a day, with March's 3rd, 4th and 10th never loaded (gaps), or March loaded from
-    the 8th only (late_start, as after a first backfill that began mid-period): the days not loaded are
-    unknown, not zero. The forecast estimates each at the weekday rates' mean (10) and ends where steady's
-    does; the naive run rate divides by the days loaded. Counted as zero, they read 280 / 240."""
+@pytest.mark.parametrize(("tenant", "quota", "used", "estimated", "exhausted"), [
+    ("gaps", "voice_minutes", 120, 3, D("2026-03-26")),
+    ("late_start", "voice_minutes", 80, 7, D("2026-03-26")),
+    ("resumed", "voice_minutes", 80, 7, D("2026-03-26")),
+    ("nullday", "api_calls", 1400, 1, None),  # unlimited; its 02-10 without a value is February's, not March's
+    ("nullday", "voice_minutes", 150, 0, D("2026-03-26")),
+])
+def test_days_of_the_period_not_loaded_are_estimated_not_counted_as_zero(con, tenant, quota, used, estimated,
+                                                                         exhausted):
+    """steady's 10 minutes and 100 calls a day, with March's 3rd, 4th and 10th never loaded (gaps), March
+    loaded from the 8th only (late_start, as after a first backfill that began mid-period; resumed, loads
+    paused from 02-11), or api_calls not reported on 03-05 (nullday): those days are unknown, not zero.
+    The forecast estimates each at the weekday rates' mean and ends where steady's does; the naive run rate
+    divides by the days with a value. Counted as zero, they read 280 / 240 / 240 / 3000."""
     got = query(con, "select as_of_date, days_elapsed, used_to_date, days_estimated, projected_total,"
                      " naive_projected_total, projected_exhaustion_date"
-                     " from analytics.usage_forecast where tenant = ? and quota_name = 'voice_minutes'", tenant)
-    assert got == [(D("2026-03-15"), 15, used, estimated, pytest.approx(310), pytest.approx(310), D("2026-03-26"))]
+                     " from analytics.usage_forecast where tenant = ? and quota_name = ?", tenant, quota)
+    total = 310 if quota == "voice_minutes" else 3100
+    assert got == [(D("2026-03-15"), 15, used, estimated, pytest.approx(total), pytest.approx(total), exhausted)]
     path = query(con, "select usage_date, is_estimated, usage, cumulative_usage from analytics.usage_forecast_daily"
-                      " where tenant = ? and quota_name = 'voice_minutes' and not is_projected order by usage_date",
-                 tenant)
+                      " where tenant = ? and quota_name = ? and not is_projected order by usage_date", tenant, quota)
+    column = 2 if quota == "voice_minutes" else 3
+    known = {r[1] for r in daily_rows() if r[0] == tenant and r[column] is not None}
     assert [d for d, is_estimated, *_ in path if is_estimated] == [
-        d for d in days("2026-03-01", "2026-03-15") if (tenant, d) not in {(r[0], r[1]) for r in daily_rows()}]
+        d for d in days("2026-03-01", "2026-03-15") if d not in known]
     assert [(usage, cumulative) for _, _, usage, cumulative in path] == [
-        (pytest.approx(10), pytest.approx(10 * day)) for day in range(1, 16)]
+        (pytest.approx(total / 31), pytest.approx(total / 31 * day)) for day in range(1, 16)]
+
+
+def test_a_period_with_a_day_that_did_not_report_a_metric_is_not_complete_for_it(con):
+    """nullday's February: every day loaded, api_calls not reported on 02-10. Its api_calls total is unknown,
+    so the backtest and the calibration leave it out; voice_minutes' February is complete."""
+    complete = query(con, "select quota_name from analytics.forecast_actuals"
+                          " where tenant = 'nullday' and period_start = date '2026-02-01' order by all")
+    assert complete == [("voice_minutes",)]
 
 
 def test_the_reports_usage_chart_says_how_many_days_it_estimated(con):
@@ -456,7 +481,7 @@ def test_reconciliation_compares_every_latest_snapshot_with_its_days(con):
         through = min(captured.date() - timedelta(days=1), row[3])  # the days the snapshot wholly covers
         loaded = [daily[(tenant, d)] for d in days(start.isoformat(), through.isoformat()) if (tenant, d) in daily]
         for i, quota_name, summary_used in ((0, "voice_minutes", row[6]), (1, "api_calls", row[9])):
-            details = sum(v[i] for v in loaded) if loaded else None
+            details = sum(v[i] for v in loaded if v[i] is not None) if loaded else None
             expected[(tenant, start, quota_name)] = (summary_used, details)
     got = {(t, s, q): (su, du) for t, s, q, su, du in query(
         con, "select tenant, period_start, quota_name, summary_used, details_used from analytics.usage_reconciliation")}

@@ -1,7 +1,8 @@
 -- The forecast the method would have made on each day of every past complete billing period (using
 -- only data loaded up to that day) against the period's actual total, beside the naive run-rate
--- (used_to_date / days_elapsed * days_in_period). A period is complete when every one of its days is
--- loaded. The last day of a period (days_elapsed = days_in_period, no day left to forecast) is left out.
+-- (used_to_date / days_elapsed * days_in_period: every day of a complete period is loaded). A period is
+-- complete when every one of its days is loaded with the metric's value (forecast_actuals). The last day
+-- of a period (days_elapsed = days_in_period, no day left to forecast) is left out.
 with compared as (
     select
         f.tenant, f.quota_name, f.period_start, f.period_end, f.days_in_period, f.as_of_date, f.days_elapsed,

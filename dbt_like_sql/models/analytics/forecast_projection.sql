@@ -3,17 +3,18 @@
 -- the billing period the next day falls in: days_elapsed 1..days_in_period within a period, and 0 on
 -- the day before a period starts. The projection is what is used so far plus, for each remaining day,
 -- its weekday's rate (analytics.forecast_features) times growth, plus, for each day of the period so far
--- that was never loaded (unknown, not zero), the window's mean daily rate.
+-- without a loaded value (unknown, not zero), the window's mean daily rate.
 with period_eves as (
-    -- Usage and loaded days before each period starts: the running totals of the earlier periods'
-    -- (periods cover every loaded day). Reading forecast_features a second time instead would stop a
-    -- filter on one tenant from reaching the windows.
+    -- Usage and days with a value before each period starts: the running totals of the earlier periods'
+    -- (periods cover every loaded day; forecast_features counts the same days, those with a value).
+    -- Reading forecast_features a second time instead would stop a filter on one tenant from reaching
+    -- the windows.
     select
         tenant, period_start, quota_name,
         coalesce(sum(period_total) over earlier_periods, 0) as cumulative_usage,
-        coalesce(sum(days_loaded) over earlier_periods, 0) as cumulative_days
+        coalesce(sum(days_known) over earlier_periods, 0) as cumulative_days
     from (
-        select tenant, period_start, quota_name, used as period_total, days_loaded
+        select tenant, period_start, quota_name, used as period_total, days_known
         from analytics.period_quotas
         where list_contains(analytics.forecast_quotas(), quota_name)
     )
@@ -39,7 +40,8 @@ forecasts as (
             when f.as_of_date >= p.period_start then greatest(f.cumulative_usage - coalesce(e.cumulative_usage, 0), 0)::double
             else 0.0
         end as used_to_date,
-        -- The period's days so far that were never loaded (a gap, or days before the first loaded one).
+        -- The period's days so far whose usage is unknown: never loaded (a gap, or days before the first
+        -- loaded one), or loaded without this metric's value.
         case
             when f.as_of_date >= p.period_start
                 then (f.as_of_date - p.period_start + 1) - (f.cumulative_days - coalesce(e.cumulative_days, 0))
@@ -71,7 +73,7 @@ remaining as (
                 when last_leftover_weekday > 7 then list_sum(weekday_rates[1:last_leftover_weekday - 7])
                 else 0
             end as base_remaining,
-        -- The days never loaded, each at the window's mean daily rate; no growth: they lie in or next to
+        -- The days without a value, each at the window's mean daily rate; no growth: they lie in or next to
         -- the window (a period is at most 31 days, the window 28), whose middle the rates describe.
         days_estimated * list_avg(weekday_rates) as estimated_usage,
         -- From the middle of the 28-day window (13.5 days back) to the middle of the remaining days.
@@ -117,8 +119,11 @@ select
         + power(days_remaining * exp(daily_growth * growth_horizon) + days_estimated, 2) * residual_variance / days_28
         -- the error of the growth rate
         + power(base_remaining * exp(daily_growth * growth_horizon) * growth_horizon, 2) * daily_growth_variance
-        -- both errors move together: the 28-day window is half of the recent 56-day one
+        -- both errors move together: the 28-day window is half of the recent 56-day one (the estimated
+        -- days' error is the rates' too)
         + 2 * days_remaining * base_remaining * exp(2 * daily_growth * growth_horizon) * growth_horizon
+            * growth_covariance
+        + 2 * days_estimated * base_remaining * exp(daily_growth * growth_horizon) * growth_horizon
             * growth_covariance
     ) as projected_sd,
     -- The run rate of the loaded days.

@@ -66,7 +66,8 @@ summary_quotas as (
 ),
 
 detail_used as (
-    select tenant, period_start, quota_name, sum(used) as used
+    -- days_known: a loaded day may not report a metric (null, "not reported" is not zero)
+    select tenant, period_start, quota_name, sum(used) as used, count(used) as days_known
     from analytics.usage_by_period
     where quota_name is not null
     group by all
@@ -115,6 +116,7 @@ select
         else 'unknown'
     end as quota_source,
     q.days_loaded,
+    case when q.quota_name <> 'storage_mb' then coalesce(d.days_known, 0) end as days_known,
     q.is_current,
     q.summary_age_days
 from quotas as q

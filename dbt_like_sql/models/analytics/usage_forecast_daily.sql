@@ -1,7 +1,8 @@
 -- The current billing period day by day, per tenant and metric with daily detail: loaded usage up to
--- as_of_date (a day never loaded at the forecast's estimate for it), then the forecast spread over the
--- remaining days by weekday rate and growth, so that the cumulative usage ends exactly at projected_total. projected_* are the period-end forecast of
--- analytics.forecast_by_day this path leads to (the same on every row of a tenant and metric).
+-- as_of_date (a day without a loaded value at the forecast's estimate for it), then the forecast spread
+-- over the remaining days by weekday rate and growth, so that the cumulative usage ends exactly at
+-- projected_total. projected_* are the period-end forecast of analytics.forecast_by_day this path leads
+-- to (the same on every row of a tenant and metric).
 with current_forecast as (
     -- As of the last loaded day; none when that day is before the period's eve (stale data).
     select f.*
@@ -28,7 +29,7 @@ weighted as (
         d.usage_date > d.as_of_date as is_projected,
         d.usage_date <= d.as_of_date and u.used is null as is_estimated,
         case when d.usage_date <= d.as_of_date then u.used end as actual_usage,
-        -- forecast_projection's estimate of a day never loaded: the window's mean daily rate
+        -- forecast_projection's estimate of a day without a loaded value: the window's mean daily rate
         case when d.usage_date <= d.as_of_date and u.used is null then list_avg(d.weekday_rates) end as estimated_usage,
         case
             when d.usage_date > d.as_of_date
@@ -69,9 +70,10 @@ select
     is_projected,
     is_estimated,
     coalesce(actual_usage::double, modelled_usage) as usage,
-    -- The loaded days' running total in usage_long's exact decimal, the forecast's added to it: a tenant
-    -- that uses exactly its quota never goes above it (in doubles 25.0 of 25 summed to 25.000000000000004,
-    -- and usage_forecast gave it an exhaustion date), and every loaded day's total is plan_utilization's.
+    -- The loaded days' running total in usage_long's exact decimal, the forecast's (and the estimated
+    -- days') added to it: a tenant that uses exactly its quota never goes above it (in doubles 25.0 of 25
+    -- summed to 25.000000000000004, and usage_forecast gave it an exhaustion date), and with no day
+    -- estimated every loaded day's total is plan_utilization's.
     coalesce(sum(actual_usage) over running, 0)::double + coalesce(sum(modelled_usage) over running, 0)
         as cumulative_usage,
     as_of_date,
