@@ -98,7 +98,7 @@ def _threshold(r: dict) -> Alert:
             "projected_high": _num(r["projected_high"]),
             "projected_pct": _num(r["projected_pct"], 1),
             "projected_exhaustion_date": _iso(r["projected_exhaustion_date"]),
-            # days of the period so far never loaded, which the projection estimated (usage_forecast)
+            # days of the period so far without a loaded value, which the projection estimated (usage_forecast)
             "days_estimated": r["days_estimated"],
         } if forecast or r["projected_total"] is not None else None,
     }
