@@ -73,9 +73,8 @@ remaining as (
                 when last_leftover_weekday > 7 then list_sum(weekday_rates[1:last_leftover_weekday - 7])
                 else 0
             end as base_remaining,
-        -- The days without a value, each at the window's mean daily rate; no growth: they lie in or next to
-        -- the window (a period is at most 31 days, the window 28), whose middle the rates describe.
-        days_estimated * list_avg(weekday_rates) as estimated_usage,
+        -- The days without a value, each at the window's mean daily rate (macros/analytics/estimated_day).
+        days_estimated * analytics.estimated_day(weekday_rates) as estimated_usage,
         -- From the middle of the 28-day window (13.5 days back) to the middle of the remaining days.
         13.5 + (days_remaining + 1) / 2.0 as growth_horizon
     from (

@@ -29,8 +29,10 @@ weighted as (
         d.usage_date > d.as_of_date as is_projected,
         d.usage_date <= d.as_of_date and u.used is null as is_estimated,
         case when d.usage_date <= d.as_of_date then u.used end as actual_usage,
-        -- forecast_projection's estimate of a day without a loaded value: the window's mean daily rate
-        case when d.usage_date <= d.as_of_date and u.used is null then list_avg(d.weekday_rates) end as estimated_usage,
+        -- forecast_projection's estimate of a day without a loaded value
+        case
+            when d.usage_date <= d.as_of_date and u.used is null then analytics.estimated_day(d.weekday_rates)
+        end as estimated_usage,
         case
             when d.usage_date > d.as_of_date
                 then d.weekday_rates[isodow(d.usage_date)] * exp(d.daily_growth * (d.usage_date - d.as_of_date))
@@ -55,7 +57,7 @@ daily as (
         case
             when is_projected then coalesce(
                 weight / nullif(sum(weight) over (partition by tenant, quota_name), 0), 0
-            ) * (projected_total - used_to_date - days_estimated * list_avg(weekday_rates))
+            ) * (projected_total - used_to_date - days_estimated * analytics.estimated_day(weekday_rates))
             else estimated_usage
         end as modelled_usage
     from weighted
