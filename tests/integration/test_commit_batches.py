@@ -72,6 +72,15 @@ def contents(wh: Warehouse):
         con.close()
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """What window-by-window commits load, loaded once for every batching below to equal."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        wh, _, writes = load(tmp_path_factory.mktemp("reference"), "reference", monkeypatch, requests_per_tenant=1)
+    assert writes == 10  # one commit per window round: the finest grain
+    return contents(wh)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "commits"),
     [
@@ -85,12 +94,10 @@ def contents(wh: Warehouse):
         pytest.param({"commit_seconds": 3600}, 1, id="every-round-within-the-interval"),
     ],
 )
-def test_rounds_and_batches_load_the_same_rows_and_windows(tmp_path, monkeypatch, kwargs, commits):
-    reference, _, reference_writes = load(tmp_path, "reference", monkeypatch, requests_per_tenant=1)
-    assert reference_writes == 10  # one commit per window round: the finest grain
+def test_rounds_and_batches_load_the_same_rows_and_windows(tmp_path, monkeypatch, reference, kwargs, commits):
     wh, report, lake_writes = load(tmp_path, "batched", monkeypatch, **kwargs)
     assert lake_writes == commits
-    assert contents(wh) == contents(reference)
+    assert contents(wh) == reference
     assert (report.windows_loaded, report.rows, report.requests) == (20, 200, 20)
 
 
