@@ -103,9 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     command("rebuild", "rebuild the warehouse's raw tables from the Parquet lake, then the models, "
                        "and publish the analyst copy")
     alerts = command("alerts", "list pending and sent alerts (AURION_ALERTS_FILE names the channels)")
-    alerts.add_argument("--deliver", action="store_true", help="deliver now: everything pending and retries due")
-    alerts.add_argument("--test", metavar="CHANNEL", help="send a test message to one channel")
-    alerts.add_argument("--retry-given-up", action="store_true",
+    # One action per call: with --test, a --deliver given beside it would otherwise be ignored without a word.
+    action = alerts.add_mutually_exclusive_group()
+    action.add_argument("--deliver", action="store_true", help="deliver now: everything pending and retries due")
+    action.add_argument("--test", metavar="CHANNEL", help="send a test message to one channel")
+    action.add_argument("--retry-given-up", action="store_true",
                         help="after fixing a channel: put its deliveries that gave up (younger than "
                              "AURION_ALERTS_MAX_AGE_HOURS) back in the queue, then deliver")
     report = command("report", "write the HTML report (works offline) of where every tenant stands")

@@ -240,3 +240,16 @@ def test_verbose_is_taken_before_or_after_the_command(args):
 
     assert build_parser().parse_args(args).verbose is True
     assert build_parser().parse_args([a for a in args if a not in ("-v", "--verbose")]).verbose is False
+
+
+@pytest.mark.parametrize("args", [["--test", "ops", "--deliver"], ["--deliver", "--retry-given-up"],
+                                  ["--retry-given-up", "--test", "ops"]])
+def test_alerts_takes_one_action_at_a_time_and_says_so_in_one_line(args, capsys):
+    from aurion_pipeline.cli import build_parser
+
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["alerts", *args])
+
+    assert exited.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "not allowed with argument" in lines[0] and "alerts --help" in lines[0]
