@@ -2,7 +2,8 @@
 PyPI, and the generation DBeaver's JDBC driver ships) cannot read DuckDB 2.0's own storage format,
 so the copy is written in an older one. Proven in a separate virtual environment with DuckDB 1.5
 from PyPI (made once, cached under ~/.cache/aurion-pipeline), against a copy published by a real
-load of the sandbox through Dagster: every analytics view returns rows there."""
+load of the sandbox through Dagster: every analytics view returns rows there, and every analytics
+relation, stored table or view, holds as many rows there as in this DuckDB."""
 
 from __future__ import annotations
 
@@ -31,17 +32,28 @@ VENV = CACHE / "duckdb15-venv"
 DUCKDB_1X = ("duckdb>=1.5,<1.6", "duckdb-cli>=1.5,<1.6")  # the Python package and the CLI
 TODAY = datetime.now(UTC).date()  # as the demo: views about "this period" follow the real calendar
 
-EVERY_VIEW = textwrap.dedent(
-    """
+# The analytics schema's relations, stored tables and views alike.
+RELATIONS = ("select table_name, table_type = 'VIEW' from information_schema.tables "
+             "where table_schema = 'analytics' order by 1")
+
+EVERY_RELATION = textwrap.dedent(
+    f"""
     import json, sys
     import duckdb
     con = duckdb.connect(sys.argv[1], read_only=True)
-    views = [v for (v,) in con.execute(
-        "select view_name from duckdb_views() where schema_name = 'analytics' order by 1").fetchall()]
-    rows = {v: len(con.execute(f'select * from analytics."{v}" limit 1').fetchall()) for v in views}
-    print(json.dumps({"version": duckdb.__version__, "rows": rows}))
+    relations = con.execute("{RELATIONS}").fetchall()
+    rows = {{name: con.execute(f'select count(*) from analytics."{{name}}"').fetchone()[0] for name, _ in relations}}
+    views = [name for name, is_view in relations if is_view]
+    print(json.dumps({{"version": duckdb.__version__, "rows": rows, "views": views}}))
     """
 )
+
+
+def row_counts(path: Path) -> dict[str, int]:
+    """Every analytics relation's row count, as this DuckDB reads the copy."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {name: con.execute(f'select count(*) from analytics."{name}"').fetchone()[0]
+                for name, _ in con.execute(RELATIONS).fetchall()}
 
 
 @pytest.fixture(scope="module")
@@ -82,22 +94,23 @@ def published(tmp_path_factory) -> Path:
     return root / "data" / "analyst.duckdb"
 
 
-def test_duckdb_1_5_opens_the_analyst_copy_and_every_analytics_view_returns_rows(duckdb15, published):
-    done = subprocess.run([str(duckdb15), "-c", EVERY_VIEW, str(published)], capture_output=True, text=True)
+def test_duckdb_1_5_reads_every_analytics_table_and_view_as_this_duckdb_does(duckdb15, published):
+    done = subprocess.run([str(duckdb15), "-c", EVERY_RELATION, str(published)], capture_output=True, text=True)
 
     assert done.returncode == 0, done.stderr.strip().splitlines()[-1:]
     answer = json.loads(done.stdout)
     assert answer["version"].startswith("1.5.")
-    assert answer["rows"], "no analytics view in the copy"
-    assert {view: n for view, n in answer["rows"].items() if n == 0} == {}
+    assert answer["views"], "no analytics view in the copy"
+    assert answer["rows"] == row_counts(published)
+    assert {view: answer["rows"][view] for view in answer["views"] if answer["rows"][view] == 0} == {}
+    for table in ("plan_utilization", "usage_forecast", "forecast_projection"):  # what analysts read first
+        assert answer["rows"][table] > 0, table
 
 
-def test_the_duckdb_1_5_cli_opens_the_analyst_copy_read_only_and_every_view_answers(duckdb15, published):
-    with duckdb.connect(str(published), read_only=True) as con:
-        views = [v for (v,) in con.execute(
-            "select view_name from duckdb_views() where schema_name = 'analytics' order by 1").fetchall()]
-    query = " union all ".join(f"select '{v}' as view, count(*) as n from (select * from analytics.\"{v}\" limit 1)"
-                               for v in views)
+def test_the_duckdb_1_5_cli_opens_the_analyst_copy_read_only_and_every_relation_answers(duckdb15, published):
+    expected = row_counts(published)
+    query = " union all ".join(f"select '{name}' as relation, count(*) as n from analytics.\"{name}\""
+                               for name in expected)
     cli = duckdb15.parent / "duckdb"
 
     version = subprocess.run([str(cli), "--version"], capture_output=True, text=True).stdout
@@ -105,9 +118,7 @@ def test_the_duckdb_1_5_cli_opens_the_analyst_copy_read_only_and_every_view_answ
 
     assert version.startswith("v1.5."), version
     assert done.returncode == 0, done.stderr.strip().splitlines()[-1:]
-    rows = {r["view"]: r["n"] for r in json.loads(done.stdout)}
-    assert sorted(rows) == views
-    assert {view: n for view, n in rows.items() if n == 0} == {}
+    assert {r["relation"]: r["n"] for r in json.loads(done.stdout)} == expected
 
 
 def test_the_same_copy_still_opens_in_this_duckdb(published):
