@@ -17,10 +17,11 @@ from pathlib import Path
 
 from aurion_pipeline import config_checks as checks
 from aurion_pipeline.config_checks import ConfigError, http_url_problem, shown_url
-from aurion_pipeline.config_tenants import TENANT_NAME, TenantSpec, parse_tenants_file
+from aurion_pipeline.config_tenants import TENANT_NAME, TenantSpec, declared_plans, parse_tenants_file
 
 __all__ = [
-    "ConfigError", "Settings", "TenantSpec", "load_settings", "parse_tenants_file", "require_api_keys", "sql_folder",
+    "ConfigError", "Settings", "TenantSpec", "declared_plans", "load_settings", "parse_tenants_file",
+    "require_api_keys", "sql_folder",
 ]
 DEFAULT_BASE_URL = "https://apps.aurionai.net"
 DEFAULT_START_DATE = date(2024, 1, 1)

@@ -4,6 +4,7 @@ and optionally the plan each is on. Keys themselves never appear in it, nor in a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,12 @@ class TenantSpec:
     name: str
     api_key_env: str
     plan: str | None = None
+
+
+def declared_plans(tenants: Iterable[TenantSpec]) -> dict[str, str | None]:
+    """Tenant -> the plan its entry declares (None: none), as loads and `rebuild` store them in
+    raw.tenant_plans (Dagster's resource passes its own tenant configs, which have the same fields)."""
+    return {t.name: t.plan for t in tenants}
 
 
 

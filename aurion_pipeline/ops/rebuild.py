@@ -15,10 +15,11 @@ from pathlib import Path
 
 import duckdb
 
-from aurion_pipeline.config import Settings
+from aurion_pipeline.config import Settings, declared_plans
 from aurion_pipeline.storage import StorageError, Warehouse, errors, lake
 from aurion_pipeline.storage.connection import writer_lock
 from aurion_pipeline.storage.errors import reload_command, usage_month_of
+from aurion_pipeline.storage.load import replace_declared_plans
 from aurion_pipeline.storage.rebuild import rebuild_from_lake
 from aurion_pipeline.text import first_line
 
@@ -79,6 +80,7 @@ def _rebuild_into(warehouse: Warehouse, settings: Settings, moved: list[MovedAsi
     with warehouse.writer(publish=True) as con:
         moved += move_aside_unreadable_lake_files(warehouse.lake_dir)
         rows, lost = rebuild_from_lake(con, warehouse.lake_dir)
+        replace_declared_plans(con, declared_plans(settings.tenants))  # not in the lake: the tenants file has them
         return rows, lost, _rebuild_models(con, settings.sql_dir)
 
 

@@ -120,6 +120,26 @@ def test_rebuild_after_a_lake_file_was_removed_says_which_days_are_gone_and_they
 
 
 @pytest.mark.slow  # rebuild builds every SQL model
+def test_rebuild_restores_the_plans_the_tenants_file_declares(wh, tmp_path):
+    """raw.tenant_plans is not in the lake: a warehouse rebuilt after it was lost takes the declared plans
+    from the tenants file, so plan_utilization does not fall back to 'unknown' until the next load."""
+    two_months(wh)
+    wh.path.unlink()
+    tenants = tmp_path / "tenants.yaml"
+    tenants.write_text("- {name: acme, api_key_env: AURION_KEY_ACME, plan: professional}\n")
+    settings = load_settings({"AURION_DATA_DIR": str(wh.data_dir), "AURION_LOCK_TIMEOUT_SECONDS": "5",
+                              "AURION_TENANTS_FILE": str(tenants)})
+
+    assert rebuild(settings) == 0
+
+    with duckdb.connect(str(wh.analyst_path), read_only=True) as con:
+        assert con.execute("select tenant, plan from raw.tenant_plans").fetchall() == [("acme", "professional")]
+        used = con.execute("select distinct plan, plan_source from analytics.plan_utilization "
+                           "where tenant = 'acme'").fetchall()
+    assert used == [("professional", "declared")]
+
+
+@pytest.mark.slow  # rebuild builds every SQL model
 def test_rebuild_whose_sql_models_fail_exits_1_and_says_so(wh, tmp_path, capsys):
     two_months(wh)
     sql_dir = tmp_path / "sql"

@@ -24,6 +24,7 @@ from aurion_pipeline.config import (
     Settings,
     check_api_key,
     check_tenants,
+    declared_plans,
     load_settings,
     validate_base_url,
 )
@@ -77,7 +78,7 @@ class AurionApiResource(dg.ConfigurableResource):
     )
 
     def declared_plans(self) -> dict[str, str | None]:
-        return {t.name: t.plan for t in self.tenants}
+        return declared_plans(self.tenants)
 
     @contextmanager
     def clients(self, only: Sequence[str] = ()) -> Iterator[dict[str, AurionClient]]:
