@@ -80,8 +80,15 @@ def _rebuild_into(warehouse: Warehouse, settings: Settings, moved: list[MovedAsi
     with warehouse.writer(publish=True) as con:
         moved += move_aside_unreadable_lake_files(warehouse.lake_dir)
         rows, lost = rebuild_from_lake(con, warehouse.lake_dir)
-        replace_declared_plans(con, declared_plans(settings.tenants))  # not in the lake: the tenants file has them
+        _restore_declared_plans(con, settings)
         return rows, lost, _rebuild_models(con, settings.sql_dir)
+
+
+def _restore_declared_plans(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """raw.tenant_plans is not in the lake: a recreated warehouse takes the tenants file's plans, as the
+    next load would write them; a surviving one keeps its own, whatever this shell's tenants file says."""
+    if con.execute("select count(*) from raw.tenant_plans").fetchone()[0] == 0:
+        replace_declared_plans(con, declared_plans(settings.tenants))
 
 
 def _is_damaged_database(exc: BaseException) -> bool:

@@ -23,7 +23,7 @@ from aurion_pipeline.cli import main
 from aurion_pipeline.config import REPO_SQL_DIR, load_settings
 from aurion_pipeline.ops.rebuild import rebuild
 from aurion_pipeline.storage import StorageError, Warehouse, lake
-from aurion_pipeline.storage.load import Window, load_usage, missing_days
+from aurion_pipeline.storage.load import Window, load_usage, missing_days, replace_declared_plans
 
 MARCH, APRIL = date(2026, 3, 1), date(2026, 4, 1)
 
@@ -137,6 +137,18 @@ def test_rebuild_restores_the_plans_the_tenants_file_declares(wh, tmp_path):
         used = con.execute("select distinct plan, plan_source from analytics.plan_utilization "
                            "where tenant = 'acme'").fetchall()
     assert used == [("professional", "declared")]
+
+
+@pytest.mark.slow  # rebuild builds every SQL model
+def test_rebuild_of_a_surviving_warehouse_keeps_its_plans_whatever_this_shells_tenants_file_says(wh):
+    two_months(wh)
+    with wh.writer() as con:
+        replace_declared_plans(con, {"acme": "professional"})  # as a load with a tenants file declaring it
+
+    assert rebuild(settings_for(wh.data_dir)) == 0  # no AURION_TENANTS_FILE here: one tenant, no plan
+
+    with duckdb.connect(str(wh.analyst_path), read_only=True) as con:
+        assert con.execute("select tenant, plan from raw.tenant_plans").fetchall() == [("acme", "professional")]
 
 
 @pytest.mark.slow  # rebuild builds every SQL model
