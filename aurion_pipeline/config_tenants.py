@@ -31,7 +31,6 @@ def declared_plans(tenants: Iterable[TenantSpec]) -> dict[str, str | None]:
     return {t.name: t.plan for t in tenants}
 
 
-
 def parse_tenants_file(path: Path, plans: frozenset[str] = frozenset()) -> tuple[TenantSpec, ...]:
     where = f"AURION_TENANTS_FILE ({path})"
     try:
