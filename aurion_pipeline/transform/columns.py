@@ -175,7 +175,6 @@ def unknown_fields(row: dict, keep_nulls: bool = False) -> dict:
     return out if keep_nulls else {k: v for k, v in out.items() if v is not None}
 
 
-
 def raw_value(row: object, field: str) -> object:
     if field == "row":
         return row

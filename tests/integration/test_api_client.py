@@ -121,7 +121,6 @@ def test_details_query_asks_for_the_inclusive_window_by_day(httpserver, make_cli
     assert request.args.to_dict() == {"start_date": "2026-03-01", "end_date": sent_end, "group_by": "day"}
 
 
-
 def test_a_window_ending_before_it_starts_is_refused_without_a_request(httpserver, make_client):
     with pytest.raises(ValueError, match="is after end"):
         make_client().get_details(MAR_8, MAR_1)
