@@ -1,5 +1,5 @@
 """What the forecast models cost to build: each model's build alone, at N tenants x 3 years, within the
-writer's memory limit (AURION_DUCKDB_MEMORY_LIMIT, 512MB by default).
+writer's memory limit (AURION_DUCKDB_MEMORY_LIMIT, 384MB by default).
 
 Run: .venv/bin/python bench/bench_forecast_build.py [--tenants 1000] [--trials 3] [--warehouse PATH]
 
