@@ -142,7 +142,7 @@ own_quantiles as (
     -- A target's two rows, its lower bound's and then its upper's, sit after its 12 earlier periods' scaled
     -- misses (and their own target rows, whose errors are null and sort last); each row's frame holds
     -- exactly its set (the upper row's reaches over the lower one), and the row carries split conformal's
-    -- rank for its bound (macros/analytics/conformal_rank_*). Every period with a scale has two rows, so
+    -- rank for its bound (macros/analytics/conformal_rank). Every period with a scale has two rows, so
     -- the frame is counted in rows (own_set_rows), like pooled_quantiles'.
     select
         set_id, period_number,
@@ -158,11 +158,7 @@ own_quantiles as (
             from scaled_errors
             union all
             select t.set_id, t.period_number, null, b.bound,
-                   case
-                       when t.own_periods = 0 then null
-                       when b.bound = 1 then analytics.conformal_rank_low(t.own_errors)
-                       else analytics.conformal_rank_high(t.own_errors)
-                   end,
+                   case when t.own_periods >= 1 then analytics.conformal_rank(t.own_errors, b.bound) end,
                    t.own_set_rows + b.bound - 1
             from targets as t
             cross join (values (1::utinyint), (2::utinyint)) as b(bound)
@@ -213,10 +209,7 @@ pooled_quantiles as (
                 and e.period_end >= p.first_end and e.period_end < p.last_end
             union all
             select t.pool_id, t.pooled_before - date '1970-01-01', null, b.bound,
-                   case
-                       when b.bound = 1 then analytics.conformal_rank_low(t.pooled_errors)
-                       else analytics.conformal_rank_high(t.pooled_errors)
-                   end,
+                   analytics.conformal_rank(t.pooled_errors, b.bound),
                    t.pooled_errors + 2 * t.earlier_months + b.bound - 1
             from (
                 select p.pool_id, t.pooled_before, t.pooled_errors, count(*) over (
