@@ -100,6 +100,8 @@ def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None,
     print_query(settings, STANDING, "table")
     print("\nWhere each tenant will end the period (analytics.usage_forecast)")
     print_query(settings, FORECAST, "table")
+    print("day: of the billing period; low-high: the 80 % interval, NULL until enough complete periods\n"
+          "before this one can calibrate it (docs/forecasting.md, \"Demo data\")")
     print(f"\nQuery it yourself: AURION_DATA_DIR={settings.data_dir} aurion-pipeline sql "
           "\"select * from analytics.billing_alerts\"")
     return 0

@@ -86,6 +86,8 @@ def test_the_demo_runs_in_its_own_folder_and_leaves_a_real_keys_folders_alone(tm
     assert (f"demo: data in {tmp_path / 'demo' / 'data'}, Dagster home {tmp_path / 'demo' / 'dagster_home'}"
             in result.stdout)
     assert " - dagster - " not in result.stdout + result.stderr
+    forecast = result.stdout.split("Where each tenant will end the period")[1]
+    assert "low-high: the 80 % interval, NULL until" in forecast  # the table's NULLs are explained under it
     assert not (tmp_path / "data").exists() and not (tmp_path / ".dagster_home").exists()
     con = duckdb.connect(str(tmp_path / "demo" / "data" / "analyst.duckdb"), read_only=True)
     try:
