@@ -74,16 +74,17 @@ def listing_lines(settings: Settings) -> list[str]:
     return lines
 
 
-def status_lines(settings: Settings) -> list[str]:
+def status_lines(settings: Settings, no_file: str = "AURION_ALERTS_FILE not set") -> list[str]:
     """For `status`: undelivered and failing deliveries, or one line saying all is delivered; first, what
-    is wrong with the alerts file, if anything (status still shows the rest: it is where one looks)."""
+    is wrong with the alerts file, if anything (status still shows the rest: it is where one looks).
+    `no_file` says how channels are given where none are (the demo takes them from --alerts-file)."""
     try:
         names = _channel_names(settings)
         bad_file = []
     except ConfigError as exc:
         names, bad_file = None, [f"Alert channels: {first_line(exc)}; nothing is delivered until it is fixed"]
     if not log.log_path(settings.data_dir).exists():
-        unset = "" if settings.alerts_file else " (AURION_ALERTS_FILE not set)"
+        unset = "" if settings.alerts_file else f" ({no_file})"
         return [*bad_file, "Alert deliveries: none yet" + unset]
     con = log.open_log(settings.data_dir)
     try:

@@ -95,7 +95,7 @@ def run_demo(env: Mapping[str, str], *, days: int = 90, root: str | None = None,
             return outcome.exit_code
         print(f"requests served by the sandbox: {len(api.requests)}")
     print_after_load(settings, demo)  # delivers alerts with --alerts-file; writes report.html
-    status.print_status(settings)
+    status.print_status(settings, no_file="demo --alerts-file FILE sends them")
     print("\nWhere each tenant stands this billing period (analytics.plan_utilization)")
     print_query(settings, STANDING, "table")
     print("\nWhere each tenant will end the period (analytics.usage_forecast)")

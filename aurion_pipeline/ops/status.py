@@ -69,9 +69,10 @@ order by tenant, quota_name, basis
 """
 
 
-def print_status(settings: Settings, today: date | None = None) -> int:
+def print_status(settings: Settings, today: date | None = None, **alerts: str) -> int:
     """Where every tenant stands: loaded range, gaps, freshness, last load and summary, open
-    failures and current billing alerts. Reads the analyst copy, so it never waits for a load."""
+    failures and current billing alerts. Reads the analyst copy, so it never waits for a load.
+    `alerts` are passed on to the deliveries' lines (`alerts.cli.status_lines`)."""
     warehouse = Warehouse.of(settings)
     today = today or datetime.now(UTC).date()
     con = warehouse.analyst_connection()
@@ -81,7 +82,7 @@ def print_status(settings: Settings, today: date | None = None) -> int:
         con.close()
     from aurion_pipeline.alerts.cli import status_lines
 
-    print("\n" + "\n".join(status_lines(settings)))
+    print("\n" + "\n".join(status_lines(settings, **alerts)))
     return 0
 
 

@@ -83,6 +83,7 @@ def test_the_demo_runs_in_its_own_folder_and_leaves_a_real_keys_folders_alone(tm
     assert not real.exists()
     assert "AURION_ALERTS_FILE is not used" in result.stdout
     assert "alerts:" not in result.stdout + result.stderr  # no delivery was attempted
+    assert "Alert deliveries: none yet (demo --alerts-file FILE sends them)" in result.stdout
     assert (f"demo: data in {tmp_path / 'demo' / 'data'}, Dagster home {tmp_path / 'demo' / 'dagster_home'}"
             in result.stdout)
     assert " - dagster - " not in result.stdout + result.stderr

@@ -255,6 +255,18 @@ def test_status_names_an_alerts_file_that_cannot_be_used_and_still_shows_the_del
     assert sum("(period from 20" in line for line in status[2:]) == 2, status
 
 
+def test_status_before_any_delivery_says_where_channels_come_from(tmp_path):
+    """Nothing delivered yet: `status` says whether that is because no channels are given, and how the
+    command at hand takes them (the demo ignores AURION_ALERTS_FILE, whose channels are a real deployment's)."""
+    settings = load_settings({"AURION_DATA_DIR": str(tmp_path / "data")})
+    assert status_lines(settings) == ["Alert deliveries: none yet (AURION_ALERTS_FILE not set)"]
+    assert status_lines(settings, no_file="demo --alerts-file FILE sends them") == [
+        "Alert deliveries: none yet (demo --alerts-file FILE sends them)"]
+    path = tmp_path / "alerts.yaml"
+    path.write_text("channels: [{name: ops, kind: slack, url_env: SLACK_URL}]\n")
+    assert status_lines(replace(settings, alerts_file=path)) == ["Alert deliveries: none yet"]
+
+
 def test_deliveries_not_made_within_the_max_age_are_given_up(setup, receivers, tmp_path):
     settings, env = setup
     down = HttpReceiver("webhook", secret=SECRET)
