@@ -3,4 +3,4 @@
 -- between the two 80 % of the time when it behaves like the past ones. Used by every calibration set of
 -- analytics.forecast_calibration, where a target has a row per bound.
 create macro analytics.conformal_rank(n, bound) as
-    case when bound = 1 then greatest(1, floor((n + 1) * 0.1)) else least(n, ceil((n + 1) * 0.9)) end::bigint
+    case when bound = 1 then greatest(1, floor((n + 1) * 0.1)) else least(n, ceil((n + 1) * 0.9)) end::integer

@@ -21,7 +21,10 @@
 -- search by period or day for each row (8.9 -> 7.9 s; the same rows, up to the last bit of a double).
 -- The windows' partitions are numbers (set_id, pool_id) and their rows carry no names, so they sort
 -- and spill less (6.9-7.2 -> 5.4-6.3 s, the same rows). Each nth_value sorts the frames of its own, so
--- a target has two rows, one per bound, and one nth_value reads both (4.5-4.9 -> 3.4-3.5 s).
+-- a target has two rows, one per bound, and one nth_value reads both (4.5-4.9 -> 3.4-3.5 s). Their
+-- numbers are 4-byte integers, and the two sets of misses the windows read are computed where they are
+-- read rather than held for the whole build: within the writer's 384MB the build no longer spills
+-- (~300 MB before; 3.2-3.7 -> 2.9-3.1 s, docs/performance-log.md).
 with periods as (
     -- A period is warm when the method has its full history on the period's eve: 16 weeks, so the
     -- weekday rates have four weeks and the growth term its two 8-week windows. Warm-up forecasts miss
@@ -32,7 +35,7 @@ with periods as (
         on h.tenant = p.tenant
 ),
 
-errors as (
+errors as not materialized (
     -- Forecasts whose expected spread is zero (an all-zero window) or unknown have no relative miss. A
     -- miss under half the precision usage is kept in (0.001 of the unit, analytics.usage_long) is none:
     -- a forecast that was exactly right still misses by float residue (2.1 + 0.2 is not 2.3 in
@@ -70,9 +73,9 @@ scaled_targets as (
     from (
         select
             p.tenant, q.quota_name, p.period_start, g.remaining_from, p.is_warm,
-            row_number() over (partition by p.tenant, q.quota_name, g.remaining_from order by p.period_start)
+            row_number() over (partition by p.tenant, q.quota_name, g.remaining_from order by p.period_start)::integer
                 as period_number,
-            dense_rank() over (order by p.tenant, q.quota_name, g.remaining_from) as set_id,
+            dense_rank() over (order by p.tenant, q.quota_name, g.remaining_from)::integer as set_id,
             date_trunc('month', p.period_start)::date as pooled_before,
             e.errors as e_errors, e.abs_errors as e_abs_errors, e.is_warm as e_is_warm
         from periods as p
@@ -99,7 +102,7 @@ targets as (
         case when scale > 0 then coalesce(sum(case when scale > 0 then e_errors end) over earlier_periods, 0) else 0 end
             as own_errors,
         -- The rows own_quantiles' frame spans: these misses, and two rows per earlier period with a scale.
-        case when scale > 0 then own_errors + 2 * count(case when scale > 0 then 1 end) over earlier_periods end
+        case when scale > 0 then own_errors + 2 * count(case when scale > 0 then 1 end) over earlier_periods end::integer
             as own_set_rows
     from scaled_targets
     window earlier_periods as (
@@ -108,7 +111,7 @@ targets as (
     )
 ),
 
-scaled_errors as (
+scaled_errors as not materialized (
     -- Each miss divided by its tenant's scale as of its own period (misses without one are left out).
     select t.set_id, t.quota_name, t.remaining_from, t.period_number, e.period_end, e.error / t.scale as error
     from errors as e
@@ -154,7 +157,7 @@ own_quantiles as (
             nth_value(error, error_rank order by error nulls last) over own_set as error
         from (
             select
-                set_id, period_number, error, null::utinyint as bound, null::bigint as error_rank, 0 as set_rows
+                set_id, period_number, error, null::utinyint as bound, null::integer as error_rank, 0 as set_rows
             from scaled_errors
             union all
             select t.set_id, t.period_number, null, b.bound,
@@ -178,7 +181,7 @@ pools as (
     -- below sorts and carries numbers only, and the range of period ends some pooled set reads (once
     -- every tenant has its own history, none).
     select
-        row_number() over () as pool_id, quota_name, remaining_from, scaled,
+        row_number() over ()::integer as pool_id, quota_name, remaining_from, scaled,
         min(pooled_before) - 365 as first_end, max(pooled_before) as last_end
     from pooled_targets
     group by quota_name, remaining_from, scaled
@@ -189,16 +192,16 @@ pooled_quantiles as (
     -- days before it, scaled or not, and before those of its own day. Their frames are counted in rows:
     -- those misses (pooled_errors) and the earlier months' rows among them.
     select
-        pool_id, day_number,
+        pool_id, set_day,
         any_value(error) filter (where bound = 1) as error_low,
         any_value(error) filter (where bound = 2) as error_high
     from (
         select
-            pool_id, day_number, bound,
+            pool_id, set_day, bound,
             nth_value(error, error_rank order by error nulls last) over pooled_set as error
         from (
-            select p.pool_id, e.period_end - date '1970-01-01' as day_number, e.error,
-                   null::utinyint as bound, null::bigint as error_rank, 0 as set_rows
+            select p.pool_id, e.period_end as set_day, e.error,
+                   null::utinyint as bound, null::integer as error_rank, 0 as set_rows
             from (
                 select quota_name, remaining_from, period_end, error, true as scaled from scaled_errors
                 union all
@@ -208,9 +211,9 @@ pooled_quantiles as (
                 on p.quota_name = e.quota_name and p.remaining_from = e.remaining_from and p.scaled = e.scaled
                 and e.period_end >= p.first_end and e.period_end < p.last_end
             union all
-            select t.pool_id, t.pooled_before - date '1970-01-01', null, b.bound,
+            select t.pool_id, t.pooled_before, null, b.bound,
                    analytics.conformal_rank(t.pooled_errors, b.bound),
-                   t.pooled_errors + 2 * t.earlier_months + b.bound - 1
+                   (t.pooled_errors + 2 * t.earlier_months + b.bound - 1)::integer
             from (
                 select p.pool_id, t.pooled_before, t.pooled_errors, count(*) over (
                     partition by p.pool_id order by t.pooled_before
@@ -222,7 +225,7 @@ pooled_quantiles as (
             cross join (values (1::utinyint), (2::utinyint)) as b(bound)
         )
         window pooled_set as (
-            partition by pool_id order by day_number, bound nulls last
+            partition by pool_id order by set_day, bound nulls last
             rows between set_rows preceding and 1 preceding
         )
     )
@@ -237,7 +240,7 @@ pooled as (
     from pooled_targets as t
     join pools as p using (quota_name, remaining_from, scaled)
     join pooled_quantiles as q
-        on q.pool_id = p.pool_id and q.day_number = t.pooled_before - date '1970-01-01'
+        on q.pool_id = p.pool_id and q.set_day = t.pooled_before
 ),
 
 chosen as (

@@ -2,10 +2,10 @@
 -- tenant and metric with daily detail. Weekday rates over the trailing 28 days, growth from two 8-week
 -- windows, the residual variance around the weekday means, and the running total.
 with series_keys as (
-    -- One number per tenant and metric with daily detail. The windows below sort and carry numbers
-    -- only, and the names join back at the end: sorting 2.2 M rows by two names and carrying them
+    -- One number (4 bytes) per tenant and metric with daily detail. The windows below sort and carry
+    -- numbers only, and the names join back at the end: sorting 2.2 M rows by two names and carrying them
     -- through every window was a fifth of this view's time at 1,000 tenants (docs/performance-log.md).
-    select row_number() over () as series_id, tenant, quota_name, first_date, last_date
+    select (row_number() over ())::integer as series_id, tenant, quota_name, first_date, last_date
     from (
         select tenant, quota_name, min(usage_date) as first_date, max(usage_date) as last_date
         from analytics.usage_long
@@ -80,7 +80,8 @@ windows as (
     select
         series_id, as_of_date,
         sum(weekday_sum) over last_week as sum_28,
-        coalesce(sum(weekday_days) over last_week, 0) as days_28,
+        -- an integer: a sum of integers is DuckDB's 16-byte HUGEINT, which forecast_projection would store
+        coalesce(sum(weekday_days) over last_week, 0)::integer as days_28,
         sum(weekday_squared_deviations) over last_week as squared_deviations_28,
         list_value(weekday_rate, lag(weekday_rate, 1) over by_day, lag(weekday_rate, 2) over by_day,
                    lag(weekday_rate, 3) over by_day, lag(weekday_rate, 4) over by_day,
