@@ -23,8 +23,8 @@
 -- and spill less (6.9-7.2 -> 5.4-6.3 s, the same rows). Each nth_value sorts the frames of its own, so
 -- a target has two rows, one per bound, and one nth_value reads both (4.5-4.9 -> 3.4-3.5 s). Their
 -- numbers are 4-byte integers, and the two sets of misses the windows read are computed where they are
--- read rather than held for the whole build: within the writer's 384MB the build no longer spills
--- (~300 MB before; 3.2-3.7 -> 2.9-3.1 s, docs/performance-log.md).
+-- read rather than held for the whole statement: within the writer's 384MB it no longer spills (~300 MB
+-- before; 3.11-3.43 -> 2.85-2.94 s, docs/forecasting.md).
 with periods as (
     -- A period is warm when the method has its full history on the period's eve: 16 weeks, so the
     -- weekday rates have four weeks and the growth term its two 8-week windows. Warm-up forecasts miss
