@@ -1,6 +1,6 @@
 """Each model's build time after the same load, for the code of one worktree: ours, or 32c53d7's.
 
-    git worktree add /tmp/ab/new HEAD; git worktree add /tmp/ab/old 32c53d7
+    MAIN=<this checkout>; git worktree add /tmp/ab/new HEAD; git worktree add /tmp/ab/old 32c53d7
     cd /tmp/ab/<w> && PYTHONPATH=$PWD $MAIN/.venv/bin/python $MAIN/bench/results/before/32c53d7/per_model_build.py $PWD
 
 Synthesizes 1,000 tenants x 3 years as bench_scale.py does, loads them with that code's own ingest
